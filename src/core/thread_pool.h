@@ -1,0 +1,51 @@
+// A fixed pool of worker threads for data-parallel loops.
+//
+// parallel_for splits [0, n) into one contiguous chunk per thread; the calling
+// thread runs chunk 0. Idle workers sleep on a condition variable (no spinning).
+// One parallel_for at a time per pool: the pool is owned by one caller thread
+// (the model's evaluator), not shared between concurrent callers.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace hearth::core {
+
+class ThreadPool {
+ public:
+  // n_threads >= 1, counting the caller; n_threads - 1 workers are started.
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int n_threads() const { return n_threads_; }
+
+  // fn(begin, end, thread_index) over a partition of [0, n). Returns when all
+  // chunks are done. Chunks are aligned to `grain` items (except the last).
+  void parallel_for(size_t n, const std::function<void(size_t, size_t, int)>& fn, size_t grain = 1);
+
+ private:
+  void worker_loop(int index);
+
+  int n_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable start_cv_;
+  std::condition_variable done_cv_;
+  const std::function<void(size_t, size_t, int)>* job_ = nullptr;
+  size_t job_n_ = 0;
+  size_t job_grain_ = 1;
+  unsigned long generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+// Number of physical cores (falls back to logical CPUs when unknown).
+int physical_cores();
+
+}  // namespace hearth::core

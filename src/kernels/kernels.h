@@ -1,0 +1,36 @@
+// The fast kernel table: per tensor type, the dot product of a weight row with
+// an activation row (in the type's vec_dot_type), and the activation
+// quantizers. Built once at start-up for the best ISA the CPU has (or the one
+// forced with HEARTH_ISA); entries without a fast version use the scalar
+// reference from src/tensor/. Immutable after construction, thread-safe.
+#pragma once
+
+#include "core/cpu_features.h"
+#include "core/dtype.h"
+#include "tensor/type_ops.h"
+
+namespace hearth::kernels {
+
+constexpr int kMaxTypeId = 40;
+
+struct Kernels {
+  core::Isa isa = core::Isa::kScalar;
+  tensor::VecDotFn vec_dot[kMaxTypeId] = {};
+  tensor::FromFloatFn from_float[kMaxTypeId] = {};  // used for activations
+  // Which entries are fast versions (not the scalar reference), for reports.
+  bool fast_vec_dot[kMaxTypeId] = {};
+
+  tensor::VecDotFn dot(DType t) const { return vec_dot[static_cast<int>(t)]; }
+  tensor::FromFloatFn quantize(DType t) const { return from_float[static_cast<int>(t)]; }
+};
+
+// The table for the start-up ISA.
+const Kernels& active();
+// The table for a given ISA (clamped to what this CPU supports); for tests.
+const Kernels& for_isa(core::Isa isa);
+
+// Registration hooks implemented per ISA folder.
+void register_avx2(Kernels& k);
+void register_avx512(Kernels& k);
+
+}  // namespace hearth::kernels

@@ -1,0 +1,38 @@
+#include "model/matmul.h"
+
+#include "tensor/type_ops.h"
+
+namespace hearth::model {
+
+void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool,
+                 const kernels::Kernels& k) {
+  const DType act_type = tensor::type_ops(w.type).vec_dot_type;
+  const size_t act_row = row_bytes(act_type, w.n_in);
+  xq_.resize(act_row * n_rows);
+  tensor::FromFloatFn quant = k.quantize(act_type);
+  pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
+    for (size_t r = b; r < e; ++r) quant(x + r * w.n_in, xq_.data() + r * act_row, w.n_in);
+  });
+  tensor::VecDotFn dot = k.dot(w.type);
+  const int64_t n_in = w.n_in, n_out = w.n_out;
+  const uint8_t* xq = xq_.data();
+  // Split the weight rows: each thread streams its slice of W once, for all
+  // activation rows (blocked so a few weight rows stay in cache).
+  pool.parallel_for(static_cast<size_t>(n_out), [&](size_t b, size_t e, int) {
+    constexpr size_t kBlock = 16;
+    for (size_t o0 = b; o0 < e; o0 += kBlock) {
+      size_t o1 = std::min(e, o0 + kBlock);
+      for (int64_t r = 0; r < n_rows; ++r) {
+        const uint8_t* xr = xq + r * act_row;
+        float* yr = y + r * n_out;
+        for (size_t o = o0; o < o1; ++o) yr[o] = dot(n_in, w.row(static_cast<int64_t>(o)), xr);
+      }
+    }
+  }, 4);
+}
+
+void dequantize_row(const Weight& w, int64_t r, float* out) {
+  tensor::type_ops(w.type).to_float(w.row(r), out, w.n_in);
+}
+
+}  // namespace hearth::model

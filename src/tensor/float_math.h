@@ -1,0 +1,49 @@
+// Scalar reference float operations used by the model forward pass (the
+// compiler vectorizes these loops at -O2 -march=native).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace hearth::tensor {
+
+// out = x / rms(x) * w   (x, out: [n]; w may be null for no scale)
+inline void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
+}
+
+// In-place softmax over x[0..n).
+inline void softmax(float* x, int64_t n) {
+  float max = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) max = x[i] > max ? x[i] : max;
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+// Rotary embedding of one head (x: [head_dim]) at position `pos`, rotating the
+// first n_rot dims: adjacent pairs (neox = false) or the two halves (neox = true).
+inline void rope(float* x, int64_t n_rot, int64_t pos, float base, bool neox) {
+  const float theta_scale = std::pow(base, -2.0f / static_cast<float>(n_rot));
+  float theta = static_cast<float>(pos);
+  for (int64_t i = 0; i < n_rot / 2; ++i) {
+    float c = std::cos(theta), s = std::sin(theta);
+    int64_t a = neox ? i : 2 * i;
+    int64_t b = neox ? i + n_rot / 2 : 2 * i + 1;
+    float x0 = x[a], x1 = x[b];
+    x[a] = x0 * c - x1 * s;
+    x[b] = x0 * s + x1 * c;
+    theta *= theta_scale;
+  }
+}
+
+}  // namespace hearth::tensor

@@ -1,0 +1,61 @@
+// The scalar reference semantics of every tensor type: conversion to and from
+// float, and the dot product of a weight row with an activation row quantized
+// to the type's `vec_dot_type` (as GGUF engines pair them: Q8_0 for Q4_0/Q5_0/
+// Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants, the type itself for floats).
+// Fast kernels in src/kernels/ must agree with these. All functions are pure
+// and thread-safe; n is a multiple of the type's block size.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace hearth::tensor {
+
+using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
+using FromFloatFn = void (*)(const float* src, void* dst, int64_t n);
+using VecDotFn = float (*)(int64_t n, const void* w, const void* x);
+
+struct TypeOps {
+  DType type;
+  ToFloatFn to_float;
+  FromFloatFn from_float;  // reference quantizer (round-to-nearest recipes)
+  DType vec_dot_type;
+  VecDotFn vec_dot;
+};
+
+const TypeOps& type_ops(DType t);
+
+// Per-type entry points (defined in quant_*.cpp / float_ops.cpp).
+void f32_to_float(const void* src, float* dst, int64_t n);
+void float_to_f32(const float* src, void* dst, int64_t n);
+void f16_to_float(const void* src, float* dst, int64_t n);
+void float_to_f16(const float* src, void* dst, int64_t n);
+void bf16_to_float(const void* src, float* dst, int64_t n);
+void float_to_bf16(const float* src, void* dst, int64_t n);
+float vec_dot_f32(int64_t n, const void* w, const void* x);
+float vec_dot_f16(int64_t n, const void* w, const void* x);
+float vec_dot_bf16(int64_t n, const void* w, const void* x);
+
+#define HEARTH_DECLARE_QTYPE(name)                                   \
+  void dequantize_##name(const void* src, float* dst, int64_t n);    \
+  void quantize_##name(const float* src, void* dst, int64_t n);      \
+  float vec_dot_##name(int64_t n, const void* w, const void* x);
+
+HEARTH_DECLARE_QTYPE(q4_0)
+HEARTH_DECLARE_QTYPE(q4_1)
+HEARTH_DECLARE_QTYPE(q5_0)
+HEARTH_DECLARE_QTYPE(q5_1)
+HEARTH_DECLARE_QTYPE(q8_0)
+HEARTH_DECLARE_QTYPE(q2_k)
+HEARTH_DECLARE_QTYPE(q3_k)
+HEARTH_DECLARE_QTYPE(q4_k)
+HEARTH_DECLARE_QTYPE(q5_k)
+HEARTH_DECLARE_QTYPE(q6_k)
+#undef HEARTH_DECLARE_QTYPE
+void dequantize_q8_1(const void* src, float* dst, int64_t n);
+void quantize_q8_1(const float* src, void* dst, int64_t n);
+void dequantize_q8_k(const void* src, float* dst, int64_t n);
+void quantize_q8_k(const float* src, void* dst, int64_t n);
+
+}  // namespace hearth::tensor

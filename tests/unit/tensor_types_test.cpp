@@ -1,0 +1,151 @@
+// Scalar reference of every tensor type: quantize/dequantize error bounds,
+// dot products consistent with dequantized math, and fp16/bf16 conversions.
+// Also checks every fast kernel (each ISA this CPU has) against the reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "core/cpu_features.h"
+#include "kernels/kernels.h"
+#include "tensor/fp16.h"
+#include "tensor/type_ops.h"
+
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+namespace hearth::tensor {
+namespace {
+
+std::vector<float> random_vec(int64_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+struct TypeCase {
+  DType type;
+  double max_rel_rmse;  // quantization error relative to the data's RMS
+};
+
+const TypeCase kCases[] = {
+    {DType::kF16, 0.001}, {DType::kBF16, 0.005}, {DType::kQ8_0, 0.01}, {DType::kQ5_0, 0.06},
+    {DType::kQ5_1, 0.06}, {DType::kQ4_0, 0.12},  {DType::kQ4_1, 0.12}, {DType::kQ6_K, 0.03},
+    {DType::kQ5_K, 0.06}, {DType::kQ4_K, 0.12},  {DType::kQ3_K, 0.25}, {DType::kQ2_K, 0.45},
+};
+
+class TypeTest : public ::testing::TestWithParam<TypeCase> {};
+
+TEST_P(TypeTest, QuantizeDequantizeErrorIsBounded) {
+  const TypeCase& c = GetParam();
+  const TypeOps& ops = type_ops(c.type);
+  const int64_t n = 256 * 8;
+  auto x = random_vec(n, 1);
+  std::vector<uint8_t> q(row_bytes(c.type, n));
+  std::vector<float> y(n);
+  ops.from_float(x.data(), q.data(), n);
+  ops.to_float(q.data(), y.data(), n);
+  double err = 0, ref = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    err += (x[i] - y[i]) * (x[i] - y[i]);
+    ref += x[i] * x[i];
+  }
+  EXPECT_LE(std::sqrt(err / ref), c.max_rel_rmse) << dtype_name(c.type);
+  EXPECT_GT(std::sqrt(err / ref), 0.0) << "suspiciously exact for " << dtype_name(c.type);
+}
+
+TEST_P(TypeTest, ZerosStayZero) {
+  const TypeCase& c = GetParam();
+  const TypeOps& ops = type_ops(c.type);
+  const int64_t n = 256;
+  std::vector<float> x(n, 0.f), y(n, 1.f);
+  std::vector<uint8_t> q(row_bytes(c.type, n));
+  ops.from_float(x.data(), q.data(), n);
+  ops.to_float(q.data(), y.data(), n);
+  for (float v : y) EXPECT_EQ(v, 0.f);
+}
+
+TEST_P(TypeTest, VecDotMatchesDequantizedDot) {
+  const TypeCase& c = GetParam();
+  const TypeOps& ops = type_ops(c.type);
+  const TypeOps& act = type_ops(ops.vec_dot_type);
+  const int64_t n = 256 * 4;
+  auto w = random_vec(n, 2), x = random_vec(n, 3);
+  std::vector<uint8_t> wq(row_bytes(c.type, n)), xq(row_bytes(ops.vec_dot_type, n));
+  ops.from_float(w.data(), wq.data(), n);
+  act.from_float(x.data(), xq.data(), n);
+  std::vector<float> wd(n), xd(n);
+  ops.to_float(wq.data(), wd.data(), n);
+  act.to_float(xq.data(), xd.data(), n);
+  double expect = 0;
+  for (int64_t i = 0; i < n; ++i) expect += static_cast<double>(wd[i]) * xd[i];
+  float got = ops.vec_dot(n, wq.data(), xq.data());
+  EXPECT_NEAR(got, expect, 1e-3 * std::sqrt(static_cast<double>(n))) << dtype_name(c.type);
+}
+
+// Every fast kernel agrees with the scalar reference on random rows of
+// several lengths, including a single block.
+TEST_P(TypeTest, FastKernelsMatchReference) {
+  const TypeCase& c = GetParam();
+  const TypeOps& ops = type_ops(c.type);
+  const TypeOps& act = type_ops(ops.vec_dot_type);
+  for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
+    const kernels::Kernels& k = kernels::for_isa(isa);
+    if (k.isa != isa) continue;  // CPU lacks it
+    for (int64_t n : {256, 512, 4096, 256 * 11}) {
+      for (uint32_t seed = 0; seed < 4; ++seed) {
+        auto w = random_vec(n, 10 + seed, seed == 3 ? 100.f : 1.f), x = random_vec(n, 20 + seed, seed == 2 ? 1e-3f : 1.f);
+        std::vector<uint8_t> wq(row_bytes(c.type, n)), xq(row_bytes(ops.vec_dot_type, n)), xq_fast(xq.size());
+        ops.from_float(w.data(), wq.data(), n);
+        act.from_float(x.data(), xq.data(), n);
+        k.quantize(ops.vec_dot_type)(x.data(), xq_fast.data(), n);
+        EXPECT_EQ(xq, xq_fast) << "activation quantizer " << dtype_name(ops.vec_dot_type) << " on " << core::isa_name(isa);
+        double ref = ops.vec_dot(n, wq.data(), xq.data());
+        double got = k.dot(c.type)(n, wq.data(), xq.data());
+        double scale = 0;
+        std::vector<float> wd(n), xd(n);
+        ops.to_float(wq.data(), wd.data(), n);
+        act.to_float(xq.data(), xd.data(), n);
+        for (int64_t i = 0; i < n; ++i) scale += std::fabs(static_cast<double>(wd[i]) * xd[i]);
+        EXPECT_NEAR(got, ref, 1e-5 * scale + 1e-6) << dtype_name(c.type) << " " << core::isa_name(isa) << " n=" << n;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, TypeTest, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<TypeCase>& i) { return std::string(dtype_name(i.param.type)); });
+
+TEST(Fp16, ExhaustiveRoundTripAndHardwareAgreement) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    float f = fp16_to_f32(static_cast<uint16_t>(h));
+    if (std::isnan(f)) continue;
+    EXPECT_EQ(f32_to_fp16(f), h) << h;
+#if defined(__F16C__)
+    EXPECT_EQ(f, _cvtsh_ss(static_cast<uint16_t>(h)));
+#endif
+  }
+#if defined(__F16C__)
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<uint32_t> bits;
+  for (int i = 0; i < 200000; ++i) {
+    float f = bits_to_f32(bits(rng));
+    if (std::isnan(f)) continue;
+    EXPECT_EQ(f32_to_fp16(f), _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)) << f;
+  }
+#endif
+}
+
+TEST(Bf16, RoundsToNearestEven) {
+  EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(bf16_to_f32(0x3f80), 1.0f);
+  EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f808000)), 0x3f80);  // tie -> even
+  EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f818000)), 0x3f82);  // tie -> even (up)
+  EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
+}
+
+}  // namespace
+}  // namespace hearth::tensor
