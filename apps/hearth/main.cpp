@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   hearth::app::add_inspect(app);
   hearth::app::add_logits(app);
   hearth::app::add_run(app);
+  hearth::app::add_quantize(app);
+  hearth::app::add_synth(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }
