@@ -74,7 +74,6 @@ DType choose_tensor_type(const QuantRecipe& r, bool pure, const std::string& nam
                          int layer, int n_layer, bool has_output) {
   if (n_dims < 2) return DType::kF32;  // norms, biases
   DType t = r.base;
-  const DTypeInfo& info = dtype_info(r.base);
   if (!pure && (name == "output.weight" || (!has_output && name == "token_embd.weight"))) {
     if (r.base != DType::kQ8_0 && r.base != DType::kF32 && r.base != DType::kF16 && r.base != DType::kBF16)
       t = DType::kQ6_K;
@@ -94,9 +93,18 @@ DType choose_tensor_type(const QuantRecipe& r, bool pure, const std::string& nam
       t = DType::kQ6_K;
     if (r.base == DType::kQ4_K && r.mix == 'S' && ((v && layer < 4) || (down && layer < n_layer / 8))) t = DType::kQ5_K;
   }
-  // Rows that do not fit the block size fall back to a type whose block does.
-  if (row_len % dtype_info(t).block_size != 0) t = row_len % 32 == 0 ? DType::kQ8_0 : DType::kF16;
-  (void)info;
+  // Rows that do not fit the 256-element K block fall back to a legacy type
+  // of similar size (as the usual recipes do); anything else to F16.
+  if (row_len % dtype_info(t).block_size != 0) {
+    switch (t) {
+      case DType::kQ2_K: case DType::kQ3_K: t = DType::kQ4_0; break;
+      case DType::kQ4_K: t = DType::kQ5_0; break;
+      case DType::kQ5_K: t = DType::kQ5_1; break;
+      case DType::kQ6_K: t = DType::kQ8_0; break;
+      default: break;
+    }
+    if (row_len % dtype_info(t).block_size != 0) t = DType::kF16;
+  }
   return t;
 }
 

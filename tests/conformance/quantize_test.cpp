@@ -71,6 +71,7 @@ TEST(QuantizeRecipe, MixesKeepSensitiveTensorsAtHigherPrecision) {
   EXPECT_EQ(model::choose_tensor_type(*r, false, "blk.5.attn_norm.weight", 1, 256, 5, 22, true), DType::kF32);
   EXPECT_EQ(model::choose_tensor_type(*r, true, "output.weight", 2, 256, -1, 22, true), DType::kQ4_K);
   EXPECT_EQ(model::choose_tensor_type(*r, false, "blk.1.ffn_down.weight", 2, 100, 1, 22, true), DType::kF16);
+  EXPECT_EQ(model::choose_tensor_type(*r, false, "blk.5.ffn_up.weight", 2, 128, 5, 22, true), DType::kQ5_0);
   EXPECT_FALSE(model::parse_quant_type("Q7_0").ok());
   EXPECT_FALSE(model::parse_quant_type("Q6_K_M").ok());
 }
