@@ -1,7 +1,26 @@
+#include "kernels/avx2/kernels_avx2.h"
 #include "kernels/kernels.h"
 
 namespace hearth::kernels {
 
-void register_avx2(Kernels& k) { (void)k; }
+void register_avx2(Kernels& k) {
+  auto set = [&](DType t, tensor::VecDotFn f) {
+    k.vec_dot[static_cast<int>(t)] = f;
+    k.fast_vec_dot[static_cast<int>(t)] = true;
+  };
+  set(DType::kF32, avx2::vec_dot_f32);
+  set(DType::kF16, avx2::vec_dot_f16);
+  set(DType::kBF16, avx2::vec_dot_bf16);
+  set(DType::kQ4_0, avx2::vec_dot_q4_0);
+  set(DType::kQ4_1, avx2::vec_dot_q4_1);
+  set(DType::kQ5_0, avx2::vec_dot_q5_0);
+  set(DType::kQ5_1, avx2::vec_dot_q5_1);
+  set(DType::kQ8_0, avx2::vec_dot_q8_0);
+  set(DType::kQ2_K, avx2::vec_dot_q2_k);
+  set(DType::kQ3_K, avx2::vec_dot_q3_k);
+  set(DType::kQ4_K, avx2::vec_dot_q4_k);
+  set(DType::kQ5_K, avx2::vec_dot_q5_k);
+  set(DType::kQ6_K, avx2::vec_dot_q6_k);
+}
 
 }  // namespace hearth::kernels

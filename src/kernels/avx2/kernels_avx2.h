@@ -1,0 +1,22 @@
+// The AVX2 kernels (each checked against its scalar reference in tensor/).
+#pragma once
+
+#include <cstdint>
+
+namespace hearth::kernels::avx2 {
+
+float vec_dot_f32(int64_t n, const void* w, const void* x);
+float vec_dot_f16(int64_t n, const void* w, const void* x);
+float vec_dot_bf16(int64_t n, const void* w, const void* x);
+float vec_dot_q4_0(int64_t n, const void* w, const void* x);
+float vec_dot_q4_1(int64_t n, const void* w, const void* x);
+float vec_dot_q5_0(int64_t n, const void* w, const void* x);
+float vec_dot_q5_1(int64_t n, const void* w, const void* x);
+float vec_dot_q8_0(int64_t n, const void* w, const void* x);
+float vec_dot_q2_k(int64_t n, const void* w, const void* x);
+float vec_dot_q3_k(int64_t n, const void* w, const void* x);
+float vec_dot_q4_k(int64_t n, const void* w, const void* x);
+float vec_dot_q5_k(int64_t n, const void* w, const void* x);
+float vec_dot_q6_k(int64_t n, const void* w, const void* x);
+
+}  // namespace hearth::kernels::avx2
