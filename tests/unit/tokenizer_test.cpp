@@ -1,0 +1,115 @@
+// Tokenizer behaviour beyond the shared vectors: special tokens, BOS/EOS
+// flags, the pre-tokenizer registry, incremental detokenization and hostile
+// input (invalid UTF-8, NULs, long runs, random bytes).
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "common/shared_data.h"
+#include "tokenizer/pretokenizer.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
+
+namespace hearth::tokenizer {
+namespace {
+
+std::shared_ptr<const Tokenizer> load(const std::string& rel) {
+  auto f = gguf::File::open(test::shared_path(rel));
+  EXPECT_TRUE(f.ok()) << f.status().to_string();
+  auto t = Tokenizer::load(f.value());
+  EXPECT_TRUE(t.ok()) << t.status().to_string();
+  return t.ok() ? t.value() : nullptr;
+}
+
+TEST(Tokenizer, AddSpecialFollowsMetadata) {
+  auto spm = load("vocab/ggml-vocab-llama-spm.gguf");
+  auto ids = spm->encode("Hello", true, false);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids.front(), spm->vocab().bos);
+  EXPECT_NE(ids.back(), spm->vocab().eos);  // add_eos_token is false
+  EXPECT_EQ(spm->encode("", true, false), std::vector<TokenId>{spm->vocab().bos});
+  EXPECT_TRUE(spm->encode("", false, false).empty());
+  auto bert = load("vocab/ggml-vocab-bert-bge.gguf");
+  auto b = bert->encode("hello world", true, false);
+  EXPECT_EQ(b.front(), 101);  // [CLS]
+  EXPECT_EQ(b.back(), 102);   // [SEP]
+}
+
+TEST(Tokenizer, SpecialTextParsedOnlyWhenAsked) {
+  auto t = load("vocab/ggml-vocab-phi-3.gguf");
+  TokenId end = t->vocab().find("<|end|>");
+  ASSERT_NE(end, kNoToken);
+  auto plain = t->encode("hi<|end|>", false, false);
+  auto parsed = t->encode("hi<|end|>", false, true);
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), end), 0);
+  EXPECT_EQ(std::count(parsed.begin(), parsed.end(), end), 1);
+  EXPECT_EQ(t->decode(parsed, true), "hi<|end|>");
+  EXPECT_EQ(t->decode(parsed, false), "hi");
+  EXPECT_TRUE(t->is_eog(end));
+}
+
+TEST(Tokenizer, EveryPreTokenizerCompiles) {
+  for (const std::string& name : pretokenizer_names()) {
+    auto info = pretokenizer_info(name);
+    ASSERT_TRUE(info.ok()) << name;
+    auto s = RegexSplitter::compile(info->patterns);
+    ASSERT_TRUE(s.ok()) << name << ": " << s.status().to_string();
+    std::string text = "Hello, world! It's 2024: 12345 apples; 你好 ol\xC3\xA1   \n\n tabs\tend";
+    std::string joined;
+    for (const auto& w : s.value()->split(text)) joined += w;
+    EXPECT_EQ(joined, text) << name;
+  }
+  EXPECT_GE(pretokenizer_names().size(), 30u);
+}
+
+TEST(Tokenizer, UnknownPreTokenizerIsAnError) {
+  auto info = pretokenizer_info("no-such-family");
+  ASSERT_FALSE(info.ok());
+  EXPECT_NE(info.status().message().find("no-such-family"), std::string::npos);
+}
+
+TEST(Tokenizer, Llama3SplitsDigitsInThrees) {
+  auto s = RegexSplitter::compile(pretokenizer_info("llama3")->patterns);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s.value()->split("1234567 I'm"), (std::vector<std::string>{"123", "456", "7", " I", "'m"}));
+}
+
+TEST(Tokenizer, IncrementalDetokenizerHoldsPartialUtf8) {
+  auto t = load("vocab/ggml-vocab-llama-spm.gguf");
+  // "🦙" is four byte tokens in this vocabulary.
+  auto ids = t->encode("\xF0\x9F\xA6\x99", false, false);
+  IncrementalDetokenizer d(*t, true);
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string part = d.push(ids[i]);
+    if (i + 1 < ids.size()) EXPECT_TRUE(part.empty() || incomplete_utf8_tail(part) == 0);
+    out += part;
+  }
+  out += d.flush();
+  EXPECT_EQ(out, "\xF0\x9F\xA6\x99");
+}
+
+TEST(Tokenizer, HostileInputNeverCrashes) {
+  std::vector<std::shared_ptr<const Tokenizer>> all = {
+      load("vocab/ggml-vocab-llama-spm.gguf"), load("vocab/ggml-vocab-gpt-2.gguf"),
+      load("vocab/ggml-vocab-bert-bge.gguf"), load("vocab/ggml-vocab-deepseek-coder.gguf")};
+  std::mt19937 rng(7);
+  std::vector<std::string> inputs = {std::string("\xFF\xFE\xC3(\xE2\x82", 7), std::string("a\0b\0", 4),
+                                     std::string(1 << 20, 'a'), std::string(100000, ' ')};
+  for (int k = 0; k < 20; ++k) {
+    std::string r(1 + rng() % 300, '\0');
+    for (char& c : r) c = static_cast<char>(rng());
+    inputs.push_back(r);
+  }
+  for (const auto& t : all)
+    for (const auto& in : inputs) {
+      auto ids = t->encode(in, true, true);
+      for (TokenId id : ids) ASSERT_TRUE(t->vocab().valid(id));
+      (void)t->decode(ids, true);
+      // Byte-level BPE without user-defined tokens is lossless even on invalid UTF-8.
+      if (t == all[1]) EXPECT_EQ(t->decode(t->encode(in, false, false)), in);
+    }
+}
+
+}  // namespace
+}  // namespace hearth::tokenizer
