@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   hearth::app::add_run(app);
   hearth::app::add_quantize(app);
   hearth::app::add_synth(app);
+  hearth::app::add_tokenize(app);
+  hearth::app::add_detokenize(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

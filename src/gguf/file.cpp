@@ -106,7 +106,7 @@ Status Parser::read_array(Value* out, int depth, const std::string& key) {
   uint64_t left = f_.size_ - pos_;
   if (count > lim_.max_array_elements || count > left / min_bytes)
     return fail("key '" + key + "': array of " + std::to_string(count) + " " + value_type_name(elem) +
-                    " elements does not fit in the file", at);
+                    " elements does not fit in the file (absurd length or truncated file)", at);
   out->arr = std::make_shared<Array>();
   Array& a = *out->arr;
   a.elem_type = elem;
@@ -207,9 +207,11 @@ Status Parser::run() {
   // A metadata entry takes at least 8 (key length) + 4 (type) + 1 bytes; a
   // tensor info at least 8 + 4 + 8 + 4 + 8.
   if (n_kv > lim_.max_kv || n_kv > left / 13)
-    return fail("metadata count " + std::to_string(n_kv) + " is absurd for a file of this size", counts_at + 8);
+    return fail("metadata count " + std::to_string(n_kv) + " cannot fit in the " + std::to_string(left) +
+                    " bytes left (absurd count or truncated file)", counts_at + 8);
   if (n_tensors > lim_.max_tensors || n_tensors > left / 32)
-    return fail("tensor count " + std::to_string(n_tensors) + " is absurd for a file of this size", counts_at);
+    return fail("tensor count " + std::to_string(n_tensors) + " cannot fit in the " + std::to_string(left) +
+                    " bytes left (absurd count or truncated file)", counts_at);
 
   for (uint64_t k = 0; k < n_kv; ++k) {
     uint64_t at = pos_;

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# End-to-end: drives the real `hearth` binary.
+#   $1 = path to hearth, $2 = default shared data folder (HEARTH_SHARED wins).
+set -uo pipefail
+H="$1"
+S="${HEARTH_SHARED:-$2}"
+[ -d "$S/models" ] || { echo "FAIL: shared data missing at $S"; exit 1; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+check() {  # check NAME CONDITION-EXIT-CODE
+  if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails + 1)); fi
+}
+hex() { od -An -tx1 -v | tr -d ' \n'; }
+json_str() { grep -o "\"$1\": *\"[^\"]*\"" "$2" | sed 's/.*: *"\(.*\)"/\1/'; }
+
+# 1. The trained model's greedy continuation of `dream` is byte-exact.
+want=$(json_str greedy_text_bytes_hex "$S/reference/aidreams260K.dream.json")
+got=$("$H" run "$S/models/aidreams260K.gguf" -p "$(cat "$S/prompts/dream.txt")" -n 64 --temp 0 --threads 2 | hex)
+[ -n "$want" ] && [ "$got" = "$want" ]; check "run: aidreams greedy text matches the reference byte for byte" $?
+
+# 2. Seeded sampling is reproducible.
+a=$("$H" run "$S/models/aidreams260K.gguf" -p "I dream" -n 32 --temp 0.9 --seed 42)
+b=$("$H" run "$S/models/aidreams260K.gguf" -p "I dream" -n 32 --temp 0.9 --seed 42)
+[ -n "$a" ] && [ "$a" = "$b" ]; check "run: same seed, same text" $?
+
+# 3. tokenize / detokenize round trip and --ids format.
+ids=$("$H" tokenize "$S/models/synth-qwen2-bpe32k-F16.gguf" "Hello world" --ids)
+[ "$ids" = "17535 1835" ]; check "tokenize --ids prints one line of ids" $?
+txt=$("$H" detokenize "$S/models/synth-qwen2-bpe32k-F16.gguf" "${ids// /,}")
+[ "$txt" = "Hello world" ]; check "detokenize gives the text back" $?
+printf 'line1\nline2 \xc3\xa9' > "$T/in.txt"
+ids=$("$H" tokenize "$S/models/llama-2-tiny-random.gguf" --file "$T/in.txt" --ids --add-special)
+[ "${ids%% *}" = "1" ]; check "tokenize --add-special adds BOS" $?
+
+# 4. Bad input: clear errors, non-zero exit, no crash.
+head -c 100 "$S/models/aidreams260K.gguf" > "$T/trunc.gguf"
+out=$("$H" inspect "$T/trunc.gguf" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "corrupt: .*trunc.gguf: .* at offset"; check "inspect of a truncated file fails with a message naming the offset" $?
+out=$("$H" run "$S/models/aidreams260K.gguf" --tokens 1,99999 -n 1 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "outside the vocabulary"; check "run rejects an out-of-vocabulary id" $?
+out=$("$H" run "$S/models/aidreams260K.gguf" -p "$(head -c 2000 /dev/zero | tr '\0' a)" -n 1 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "context length"; check "run reports a prompt longer than the context" $?
+
+# 5. logits: batch and one-by-one agree.
+"$H" logits "$S/models/aidreams260K.gguf" --tokens 1,303,281 --out "$T/a.f32" && \
+"$H" logits "$S/models/aidreams260K.gguf" --tokens 1,303,281 --out "$T/b.f32" --one-by-one
+[ "$(stat -c %s "$T/a.f32")" = $((3 * 512 * 4)) ] && [ "$(stat -c %s "$T/b.f32")" = $((3 * 512 * 4)) ]
+check "logits writes positions x vocab float32" $?
+
+# 6. quantize + synth produce loadable models.
+"$H" synth --dim 64 --layers 1 --heads 2 --kv-heads 1 --ffn 128 --vocab-from "$S/vocab/ggml-vocab-llama-spm.gguf" "$T/s.gguf" 2>/dev/null && \
+"$H" quantize "$T/s.gguf" "$T/q.gguf" Q8_0 2>/dev/null && \
+"$H" run "$T/q.gguf" -p "hi" -n 4 --temp 0 > /dev/null
+check "synth -> quantize -> run" $?
+
+[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
