@@ -8,7 +8,7 @@ FUZZ ?= build/fuzz
 HEARTH_SHARED ?= $(abspath ../shared)
 JOBS ?= $(shell nproc)
 ARGS ?= --help
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 45
 export HEARTH_SHARED
 
 .PHONY: run test setup build build-asan build-fuzz test-release test-asan test-fuzz clean
