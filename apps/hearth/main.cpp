@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   hearth::app::add_synth(app);
   hearth::app::add_tokenize(app);
   hearth::app::add_detokenize(app);
+  hearth::app::add_bench(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -20,6 +20,18 @@ std::pair<size_t, size_t> chunk_of(size_t n, size_t grain, int n_chunks, int i) 
 
 }  // namespace
 
+namespace {
+
+constexpr int kSpinIterations = 20000;  // ~tens of microseconds with pause
+
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace
+
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
@@ -28,30 +40,37 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
+    generation_.fetch_add(1);
   }
   start_cv_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
 void ThreadPool::worker_loop(int index) {
-  unsigned long seen = 0;
+  uint64_t seen = 0;
   for (;;) {
+    // Spin a little for the next job, then sleep.
+    for (int spin = 0; spin < kSpinIterations && generation_.load(std::memory_order_acquire) == seen; ++spin) cpu_relax();
     const std::function<void(size_t, size_t, int)>* job;
     size_t n, grain;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (generation_.load() == seen && !stop_) {
+        ++sleeping_;
+        start_cv_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
+        --sleeping_;
+      }
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load();
       job = job_;
       n = job_n_;
       grain = job_grain_;
     }
     auto [b, e] = chunk_of(n, grain, n_threads_, index);
     if (b < e) (*job)(b, e, index);
-    {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      if (caller_waiting_) done_cv_.notify_one();
     }
   }
 }
@@ -63,20 +82,26 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t,
     fn(0, n, 0);
     return;
   }
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
     job_ = &fn;
     job_n_ = n;
     job_grain_ = grain;
-    pending_ = n_threads_ - 1;
-    ++generation_;
+    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+    wake = sleeping_ > 0;
   }
-  start_cv_.notify_all();
+  if (wake) start_cv_.notify_all();
   auto [b, e] = chunk_of(n, grain, n_threads_, 0);
   if (b < e) fn(b, e, 0);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
-  job_ = nullptr;
+  for (int spin = 0; spin < kSpinIterations && pending_.load(std::memory_order_acquire) != 0; ++spin) cpu_relax();
+  if (pending_.load(std::memory_order_acquire) != 0) {
+    std::unique_lock<std::mutex> lock(mu_);
+    caller_waiting_ = true;
+    done_cv_.wait(lock, [&] { return pending_.load() == 0; });
+    caller_waiting_ = false;
+  }
 }
 
 int physical_cores() {

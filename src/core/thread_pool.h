@@ -1,11 +1,14 @@
 // A fixed pool of worker threads for data-parallel loops.
 //
 // parallel_for splits [0, n) into one contiguous chunk per thread; the calling
-// thread runs chunk 0. Idle workers sleep on a condition variable (no spinning).
+// thread runs chunk 0. Between jobs a worker spins briefly (a few tens of
+// microseconds, so back-to-back matmuls of one token do not pay a wake-up),
+// then sleeps on a condition variable: an idle pool uses no CPU.
 // One parallel_for at a time per pool: the pool is owned by one caller thread
 // (the model's evaluator), not shared between concurrent callers.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -40,8 +43,10 @@ class ThreadPool {
   const std::function<void(size_t, size_t, int)>* job_ = nullptr;
   size_t job_n_ = 0;
   size_t job_grain_ = 1;
-  unsigned long generation_ = 0;
-  int pending_ = 0;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  int sleeping_ = 0;  // workers waiting on start_cv_ (guarded by mu_)
+  bool caller_waiting_ = false;
   bool stop_ = false;
 };
 

@@ -13,6 +13,8 @@ Kernels build(core::Isa isa) {
     k.vec_dot[static_cast<int>(t)] = ops.vec_dot;
     k.from_float[static_cast<int>(t)] = ops.from_float;
   }
+  k.dot_f32_f16 = tensor::dot_f32_f16;
+  k.axpy_f16 = tensor::axpy_f16;
   core::Isa best = core::best_isa();
   if (static_cast<int>(isa) > static_cast<int>(best)) isa = best;
   k.isa = isa;

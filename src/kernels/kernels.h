@@ -17,6 +17,9 @@ struct Kernels {
   core::Isa isa = core::Isa::kScalar;
   tensor::VecDotFn vec_dot[kMaxTypeId] = {};
   tensor::FromFloatFn from_float[kMaxTypeId] = {};  // used for activations
+  // Attention helpers over the F16 KV cache: a·b and y += alpha·x.
+  float (*dot_f32_f16)(int64_t n, const float* a, const uint16_t* b) = nullptr;
+  void (*axpy_f16)(int64_t n, float alpha, const uint16_t* x, float* y) = nullptr;
   // Which entries are fast versions (not the scalar reference), for reports.
   bool fast_vec_dot[kMaxTypeId] = {};
 

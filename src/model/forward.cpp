@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "model/attention.h"
 #include "model/model.h"
 #include "model/registry.h"
 #include "tensor/float_math.h"
@@ -68,8 +69,6 @@ Status Model::forward(Context& c, std::span<const int32_t> tokens, bool all_logi
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t d = hp.n_embd, hd = hp.head_dim, q_dim = hp.n_head * hd, kv_dim = hp.n_head_kv * hd;
   const int64_t pos0 = c.n_past_;
-  const int64_t group = hp.n_head / hp.n_head_kv;
-  const float kq_scale = 1.0f / std::sqrt(static_cast<float>(hd));
   core::ThreadPool& pool = c.pool_;
 
   c.x_.resize(n * d);
@@ -80,7 +79,8 @@ Status Model::forward(Context& c, std::span<const int32_t> tokens, bool all_logi
   c.att_.resize(n * q_dim);
   c.ffa_.resize(n * hp.n_ff);
   c.ffb_.resize(n * hp.n_ff);
-  c.scores_.resize(static_cast<size_t>(pool.n_threads()) * (pos0 + n));
+  c.rope_cs_.resize(n * hp.n_rot);
+  for (int64_t t = 0; t < n; ++t) tensor::rope_table(hp.n_rot, pos0 + t, hp.rope_base, c.rope_cs_.data() + t * hp.n_rot);
   std::vector<float> norm_w, bias;
 
   for (int64_t t = 0; t < n; ++t) dequantize_row(tok_embd, tokens[t], c.x_.data() + t * d);
@@ -105,37 +105,13 @@ Status Model::forward(Context& c, std::span<const int32_t> tokens, bool all_logi
     uint16_t* kc = c.k_cache_[l].data();
     uint16_t* vc = c.v_cache_[l].data();
     for (int64_t t = 0; t < n; ++t) {
-      for (int64_t h = 0; h < hp.n_head; ++h) tensor::rope(c.q_.data() + t * q_dim + h * hd, hp.n_rot, pos0 + t, hp.rope_base, neox);
-      for (int64_t h = 0; h < hp.n_head_kv; ++h) tensor::rope(c.k_.data() + t * kv_dim + h * hd, hp.n_rot, pos0 + t, hp.rope_base, neox);
-      for (int64_t i = 0; i < kv_dim; ++i) {
-        kc[(pos0 + t) * kv_dim + i] = tensor::f32_to_fp16(c.k_[t * kv_dim + i]);
-        vc[(pos0 + t) * kv_dim + i] = tensor::f32_to_fp16(c.v_[t * kv_dim + i]);
-      }
+      const float* cs = c.rope_cs_.data() + t * hp.n_rot;
+      for (int64_t h = 0; h < hp.n_head; ++h) tensor::rope(c.q_.data() + t * q_dim + h * hd, hp.n_rot, cs, neox);
+      for (int64_t h = 0; h < hp.n_head_kv; ++h) tensor::rope(c.k_.data() + t * kv_dim + h * hd, hp.n_rot, cs, neox);
     }
-    // Causal attention, one (token, head) pair per task.
-    pool.parallel_for(static_cast<size_t>(n * hp.n_head), [&](size_t b, size_t e, int tid) {
-      float* scores = c.scores_.data() + static_cast<size_t>(tid) * (pos0 + n);
-      std::vector<float> acc(static_cast<size_t>(hd));
-      for (size_t task = b; task < e; ++task) {
-        int64_t t = static_cast<int64_t>(task) / hp.n_head, h = static_cast<int64_t>(task) % hp.n_head;
-        int64_t kvh = h / group, n_kv = pos0 + t + 1;
-        const float* q = c.q_.data() + t * q_dim + h * hd;
-        for (int64_t j = 0; j < n_kv; ++j) {
-          const uint16_t* k = kc + j * kv_dim + kvh * hd;
-          float s = 0;
-          for (int64_t i = 0; i < hd; ++i) s += q[i] * tensor::fp16_to_f32(k[i]);
-          scores[j] = s * kq_scale;
-        }
-        tensor::softmax(scores, n_kv);
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        for (int64_t j = 0; j < n_kv; ++j) {
-          const uint16_t* v = vc + j * kv_dim + kvh * hd;
-          float p = scores[j];
-          for (int64_t i = 0; i < hd; ++i) acc[i] += p * tensor::fp16_to_f32(v[i]);
-        }
-        std::memcpy(c.att_.data() + t * q_dim + h * hd, acc.data(), hd * sizeof(float));
-      }
-    });
+    tensor::float_to_f16(c.k_.data(), kc + pos0 * kv_dim, n * kv_dim);
+    tensor::float_to_f16(c.v_.data(), vc + pos0 * kv_dim, n * kv_dim);
+    attention({hp.n_head, hp.n_head_kv, hd, pos0, n}, c.q_.data(), kc, vc, c.att_.data(), pool, c.scores_);
     c.mm_.run(L.wo, c.att_.data(), n, c.h_.data(), pool);
     for (int64_t i = 0; i < n * d; ++i) c.x_[i] += c.h_[i];
 

@@ -88,7 +88,7 @@ class Context {
   // KV cache, F16: per layer [n_ctx, n_head_kv * head_dim].
   std::vector<std::vector<uint16_t>> k_cache_, v_cache_;
   // Scratch, reused across calls.
-  std::vector<float> x_, h_, q_, k_, v_, att_, ffa_, ffb_, scores_;
+  std::vector<float> x_, h_, q_, k_, v_, att_, ffa_, ffb_, scores_, rope_cs_;
 };
 
 }  // namespace hearth::model

@@ -30,18 +30,29 @@ inline void softmax(float* x, int64_t n) {
 
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
+
 // Rotary embedding of one head (x: [head_dim]) at position `pos`, rotating the
 // first n_rot dims: adjacent pairs (neox = false) or the two halves (neox = true).
-inline void rope(float* x, int64_t n_rot, int64_t pos, float base, bool neox) {
-  const float theta_scale = std::pow(base, -2.0f / static_cast<float>(n_rot));
-  float theta = static_cast<float>(pos);
+// cs: [n_rot/2] pairs (cos, sin) of pos · base^(-2i/n_rot), see rope_table.
+inline void rope(float* x, int64_t n_rot, const float* cs, bool neox) {
   for (int64_t i = 0; i < n_rot / 2; ++i) {
-    float c = std::cos(theta), s = std::sin(theta);
+    float c = cs[2 * i], s = cs[2 * i + 1];
     int64_t a = neox ? i : 2 * i;
     int64_t b = neox ? i + n_rot / 2 : 2 * i + 1;
     float x0 = x[a], x1 = x[b];
     x[a] = x0 * c - x1 * s;
     x[b] = x0 * s + x1 * c;
+  }
+}
+
+// The (cos, sin) pairs for one position: out[n_rot] (computed once per token,
+// shared by every head and layer).
+inline void rope_table(int64_t n_rot, int64_t pos, float base, float* out) {
+  const float theta_scale = std::pow(base, -2.0f / static_cast<float>(n_rot));
+  float theta = static_cast<float>(pos);
+  for (int64_t i = 0; i < n_rot / 2; ++i) {
+    out[2 * i] = std::cos(theta);
+    out[2 * i + 1] = std::sin(theta);
     theta *= theta_scale;
   }
 }

@@ -50,4 +50,14 @@ float vec_dot_bf16(int64_t n, const void* w, const void* x) {
   return static_cast<float>(s);
 }
 
+float dot_f32_f16(int64_t n, const float* a, const uint16_t* b) {
+  float s = 0;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * fp16_to_f32(b[i]);
+  return s;
+}
+
+void axpy_f16(int64_t n, float alpha, const uint16_t* x, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * fp16_to_f32(x[i]);
+}
+
 }  // namespace hearth::tensor

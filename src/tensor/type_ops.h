@@ -36,6 +36,9 @@ void float_to_bf16(const float* src, void* dst, int64_t n);
 float vec_dot_f32(int64_t n, const void* w, const void* x);
 float vec_dot_f16(int64_t n, const void* w, const void* x);
 float vec_dot_bf16(int64_t n, const void* w, const void* x);
+// Attention over an F16 KV cache: a·b, and y += alpha·x.
+float dot_f32_f16(int64_t n, const float* a, const uint16_t* b);
+void axpy_f16(int64_t n, float alpha, const uint16_t* x, float* y);
 
 #define HEARTH_DECLARE_QTYPE(name)                                   \
   void dequantize_##name(const void* src, float* dst, int64_t n);    \

@@ -149,3 +149,26 @@ TEST(Bf16, RoundsToNearestEven) {
 
 }  // namespace
 }  // namespace hearth::tensor
+
+namespace hearth::tensor {
+namespace {
+
+TEST(AttentionKernels, FastVersionsMatchReference) {
+  for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
+    const kernels::Kernels& k = kernels::for_isa(isa);
+    if (k.isa != isa) continue;
+    for (int64_t n : {1, 7, 64, 128, 131}) {
+      auto a = random_vec(n, 30), xf = random_vec(n, 31);
+      std::vector<uint16_t> x(n);
+      float_to_f16(xf.data(), x.data(), n);
+      EXPECT_NEAR(k.dot_f32_f16(n, a.data(), x.data()), dot_f32_f16(n, a.data(), x.data()), 1e-4 * n) << n;
+      std::vector<float> y1 = a, y2 = a;
+      k.axpy_f16(n, 0.37f, x.data(), y1.data());
+      axpy_f16(n, 0.37f, x.data(), y2.data());
+      for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(y1[i], y2[i], 1e-5) << n;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hearth::tensor

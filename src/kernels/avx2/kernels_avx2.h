@@ -18,5 +18,7 @@ float vec_dot_q3_k(int64_t n, const void* w, const void* x);
 float vec_dot_q4_k(int64_t n, const void* w, const void* x);
 float vec_dot_q5_k(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k(int64_t n, const void* w, const void* x);
+float dot_f32_f16(int64_t n, const float* a, const uint16_t* b);
+void axpy_f16(int64_t n, float alpha, const uint16_t* x, float* y);
 
 }  // namespace hearth::kernels::avx2

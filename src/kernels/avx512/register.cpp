@@ -1,7 +1,23 @@
+#include "kernels/avx512/kernels_avx512.h"
 #include "kernels/kernels.h"
 
 namespace hearth::kernels {
 
-void register_avx512(Kernels& k) { (void)k; }
+void register_avx512(Kernels& k) {
+  if (!core::cpu_features().avx512vnni) return;  // the integer kernels need VNNI
+  auto set = [&](DType t, tensor::VecDotFn f) {
+    k.vec_dot[static_cast<int>(t)] = f;
+    k.fast_vec_dot[static_cast<int>(t)] = true;
+  };
+  set(DType::kF16, avx512::vec_dot_f16);
+  set(DType::kQ4_0, avx512::vec_dot_q4_0);
+  set(DType::kQ5_0, avx512::vec_dot_q5_0);
+  set(DType::kQ8_0, avx512::vec_dot_q8_0);
+  set(DType::kQ2_K, avx512::vec_dot_q2_k);
+  set(DType::kQ3_K, avx512::vec_dot_q3_k);
+  set(DType::kQ4_K, avx512::vec_dot_q4_k);
+  set(DType::kQ5_K, avx512::vec_dot_q5_k);
+  set(DType::kQ6_K, avx512::vec_dot_q6_k);
+}
 
 }  // namespace hearth::kernels

@@ -1,0 +1,137 @@
+// hearth bench MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]
+// hearth bench --memory [-t THREADS]
+// Prompt processing (one batch of p tokens) and generation (n tokens, one at a
+// time) in tokens/s: median and spread over repetitions.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <map>
+#include <random>
+
+#include "commands.h"
+#include "core/cpu_features.h"
+#include "kernels/kernels.h"
+#include "kernels/memory_probe.h"
+#include "model/model.h"
+
+namespace hearth::app {
+
+namespace {
+
+struct Stats {
+  double median = 0, min = 0, max = 0;
+};
+
+Stats stats(std::vector<double> v) {
+  Stats s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  s.min = v.front();
+  s.max = v.back();
+  s.median = v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  return s;
+}
+
+std::string model_type(const gguf::File& f) {
+  // The most common weight type among 2-D tensors, by bytes.
+  std::map<std::string, size_t> bytes;
+  for (const auto& t : f.tensors())
+    if (t.n_dims >= 2) bytes[dtype_name(t.type)] += t.n_bytes;
+  std::string best;
+  size_t most = 0;
+  for (const auto& [n, b] : bytes)
+    if (b > most) {
+      most = b;
+      best = n;
+    }
+  return best;
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app) {
+  struct Opts {
+    std::string model;
+    int n_prompt = 512, n_gen = 128, threads = 0, reps = 3;
+    bool json = false, memory = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("bench", "Measure prompt processing and generation speed (tokens/s)");
+  cmd->add_option("model", o->model, "GGUF file");
+  cmd->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (one batch); 0 skips")->check(CLI::Range(0, 1 << 16));
+  cmd->add_option("-n,--n-gen", o->n_gen, "generated tokens; 0 skips")->check(CLI::Range(0, 1 << 16));
+  cmd->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
+  cmd->add_option("-r,--reps", o->reps, "repetitions")->check(CLI::Range(1, 100));
+  cmd->add_flag("--json", o->json, "print one JSON object");
+  cmd->add_flag("--memory", o->memory, "measure memory read bandwidth instead");
+  cmd->callback([o] {
+    int threads = o->threads > 0 ? o->threads : core::physical_cores();
+    if (o->memory) {
+      auto r = kernels::measure_read_bandwidth(size_t(1) << 30, threads, 5);
+      if (o->json) {
+        std::printf("%s\n", nlohmann::json{{"read_gb_per_s", r.gb_per_s}, {"threads", threads}, {"bytes", r.bytes}}.dump().c_str());
+      } else {
+        std::printf("memory read bandwidth: %.1f GB/s (%d threads, %zu MiB buffer, best of 5)\n", r.gb_per_s, threads, r.bytes >> 20);
+      }
+      return;
+    }
+    if (o->model.empty()) throw CLI::RuntimeError(fail(invalid_argument("bench: give a model (or --memory)")));
+    auto m = model::Model::load(o->model);
+    if (!m.ok()) throw CLI::RuntimeError(fail(m.status()));
+    const auto& hp = m.value()->hparams();
+    int64_t n_ctx = std::max<int64_t>(o->n_prompt + o->n_gen, 16);
+    if (n_ctx > hp.n_ctx_train) throw CLI::RuntimeError(fail(out_of_range("bench: p + n exceeds the model's context")));
+    model::Context ctx(m.value(), n_ctx, threads);
+    std::mt19937 rng(1);
+    std::vector<int32_t> prompt(static_cast<size_t>(o->n_prompt));
+    for (auto& t : prompt) t = static_cast<int32_t>(rng() % hp.n_vocab);
+    std::vector<float> logits;
+    std::vector<double> pp, tg;
+    using clock = std::chrono::steady_clock;
+    // Warm-up: touches the weights once (page cache -> memory).
+    int32_t warm = 1;
+    if (!ctx.eval(std::span<const int32_t>(&warm, 1), false, &logits).ok()) throw CLI::RuntimeError(1);
+    for (int r = 0; r < o->reps; ++r) {
+      if (o->n_prompt > 0) {
+        ctx.reset();
+        auto t0 = clock::now();
+        Status s = ctx.eval(prompt, false, &logits);
+        if (!s.ok()) throw CLI::RuntimeError(fail(s));
+        pp.push_back(o->n_prompt / std::chrono::duration<double>(clock::now() - t0).count());
+      }
+      if (o->n_gen > 0) {
+        ctx.reset();
+        int32_t tok = 1;
+        auto t0 = clock::now();
+        for (int i = 0; i < o->n_gen; ++i) {
+          Status s = ctx.eval(std::span<const int32_t>(&tok, 1), false, &logits);
+          if (!s.ok()) throw CLI::RuntimeError(fail(s));
+          tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        }
+        tg.push_back(o->n_gen / std::chrono::duration<double>(clock::now() - t0).count());
+      }
+    }
+    Stats sp = stats(pp), st = stats(tg);
+    double size_mib = static_cast<double>(m.value()->file().file_size()) / 1048576.0;
+    std::string type = model_type(m.value()->file());
+    const char* isa = core::isa_name(kernels::active().isa);
+    if (o->json) {
+      nlohmann::json j = {{"model", o->model}, {"model_type", type}, {"model_size_mib", size_mib},
+                          {"n_prompt", o->n_prompt}, {"n_gen", o->n_gen}, {"threads", threads}, {"reps", o->reps},
+                          {"pp_tokens_per_s", sp.median}, {"pp_min", sp.min}, {"pp_max", sp.max},
+                          {"tg_tokens_per_s", st.median}, {"tg_min", st.min}, {"tg_max", st.max},
+                          {"isa", isa}, {"cpu_features", core::cpu_feature_string()}};
+      std::printf("%s\n", j.dump().c_str());
+      return;
+    }
+    std::printf("model: %s (%s, %.0f MiB)\nthreads: %d, kernels: %s, cpu: %s\n\n", o->model.c_str(), type.c_str(),
+                size_mib, threads, isa, core::cpu_feature_string().c_str());
+    std::printf("| test   | tokens/s (median) | min     | max     |\n|--------|------------------:|--------:|--------:|\n");
+    if (o->n_prompt > 0) std::printf("| pp%-4d | %17.2f | %7.2f | %7.2f |\n", o->n_prompt, sp.median, sp.min, sp.max);
+    if (o->n_gen > 0) std::printf("| tg%-4d | %17.2f | %7.2f | %7.2f |\n", o->n_gen, st.median, st.min, st.max);
+  });
+}
+
+}  // namespace hearth::app

@@ -1,0 +1,19 @@
+// The AVX-512 kernels (F/BW/VL/DQ + VNNI), each checked against its scalar
+// reference in tensor/. Types without an entry here use the AVX2 version.
+#pragma once
+
+#include <cstdint>
+
+namespace hearth::kernels::avx512 {
+
+float vec_dot_f16(int64_t n, const void* w, const void* x);
+float vec_dot_q4_0(int64_t n, const void* w, const void* x);
+float vec_dot_q8_0(int64_t n, const void* w, const void* x);
+float vec_dot_q5_0(int64_t n, const void* w, const void* x);
+float vec_dot_q2_k(int64_t n, const void* w, const void* x);
+float vec_dot_q3_k(int64_t n, const void* w, const void* x);
+float vec_dot_q4_k(int64_t n, const void* w, const void* x);
+float vec_dot_q5_k(int64_t n, const void* w, const void* x);
+float vec_dot_q6_k(int64_t n, const void* w, const void* x);
+
+}  // namespace hearth::kernels::avx512

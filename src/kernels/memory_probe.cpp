@@ -1,0 +1,69 @@
+#include "kernels/memory_probe.h"
+
+#include <immintrin.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/thread_pool.h"
+
+namespace hearth::kernels {
+
+namespace {
+
+// Sums 64-byte lines with 4 independent vector accumulators so the loads, not
+// the adds, are the bottleneck.
+uint64_t read_range(const uint8_t* p, size_t n) {
+#if defined(__AVX2__)
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  size_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    a0 = _mm256_add_epi64(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+    a1 = _mm256_add_epi64(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    a2 = _mm256_add_epi64(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    a3 = _mm256_add_epi64(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  __m256i s = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+  uint64_t out[4];
+  std::memcpy(out, &s, 32);
+  return out[0] + out[1] + out[2] + out[3];
+#else
+  uint64_t s = 0;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    s += v;
+  }
+  return s;
+#endif
+}
+
+}  // namespace
+
+BandwidthResult measure_read_bandwidth(size_t bytes, int threads, int reps) {
+  bytes = bytes / 4096 * 4096;
+  auto* buf = static_cast<uint8_t*>(std::aligned_alloc(4096, bytes));
+  BandwidthResult r;
+  r.bytes = bytes;
+  r.threads = threads;
+  if (!buf) return r;
+  core::ThreadPool pool(threads);
+  // Touch every page from the thread that will read it (first-touch placement).
+  const size_t chunk = 1 << 20;
+  pool.parallel_for(bytes / chunk, [&](size_t b, size_t e, int) { std::memset(buf + b * chunk, 1, (e - b) * chunk); });
+  volatile uint64_t sink = 0;
+  double best = 0;
+  for (int rep = 0; rep < reps; ++rep) {
+    auto t0 = std::chrono::steady_clock::now();
+    pool.parallel_for(bytes / chunk, [&](size_t b, size_t e, int) { sink = sink + read_range(buf + b * chunk, (e - b) * chunk); });
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(bytes) / s / 1e9);
+  }
+  std::free(buf);
+  r.gb_per_s = best;
+  return r;
+}
+
+}  // namespace hearth::kernels
