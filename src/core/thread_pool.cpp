@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
@@ -22,12 +23,26 @@ std::pair<size_t, size_t> chunk_of(size_t n, size_t grain, int n_chunks, int i) 
 
 namespace {
 
-constexpr int kSpinIterations = 20000;  // ~tens of microseconds with pause
+// How long a thread busy-waits for the next job or for the others to finish
+// before it blocks: long enough to cover the gap between two matmuls of one
+// token, short enough not to steal a core from other work.
+constexpr auto kSpinBudget = std::chrono::microseconds(30);
 
 inline void cpu_relax() {
 #if defined(__x86_64__)
   __builtin_ia32_pause();
 #endif
+}
+
+// Spins until done() or the budget runs out; true when done() held.
+template <class Done>
+bool spin_until(Done done) {
+  auto deadline = std::chrono::steady_clock::now() + kSpinBudget;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    cpu_relax();
+    if ((i & 31) == 31 && std::chrono::steady_clock::now() > deadline) return done();
+  }
 }
 
 }  // namespace
@@ -50,7 +65,7 @@ void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
     // Spin a little for the next job, then sleep.
-    for (int spin = 0; spin < kSpinIterations && generation_.load(std::memory_order_acquire) == seen; ++spin) cpu_relax();
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
     const std::function<void(size_t, size_t, int)>* job;
     size_t n, grain;
     {
@@ -95,8 +110,7 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t,
   if (wake) start_cv_.notify_all();
   auto [b, e] = chunk_of(n, grain, n_threads_, 0);
   if (b < e) fn(b, e, 0);
-  for (int spin = 0; spin < kSpinIterations && pending_.load(std::memory_order_acquire) != 0; ++spin) cpu_relax();
-  if (pending_.load(std::memory_order_acquire) != 0) {
+  if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
     std::unique_lock<std::mutex> lock(mu_);
     caller_waiting_ = true;
     done_cv_.wait(lock, [&] { return pending_.load() == 0; });
