@@ -1,12 +1,16 @@
 // The AVX-512 kernels (F/BW/VL/DQ + VNNI), each checked against its scalar
-// reference in tensor/. Types without an entry here use the AVX2 version.
+// reference in tensor/. Every tensor type has an entry.
 #pragma once
 
 #include <cstdint>
 
 namespace hearth::kernels::avx512 {
 
+float vec_dot_f32(int64_t n, const void* w, const void* x);
 float vec_dot_f16(int64_t n, const void* w, const void* x);
+float vec_dot_bf16(int64_t n, const void* w, const void* x);
+float vec_dot_q4_1(int64_t n, const void* w, const void* x);
+float vec_dot_q5_1(int64_t n, const void* w, const void* x);
 float vec_dot_q4_0(int64_t n, const void* w, const void* x);
 float vec_dot_q8_0(int64_t n, const void* w, const void* x);
 float vec_dot_q5_0(int64_t n, const void* w, const void* x);

@@ -9,7 +9,11 @@ void register_avx512(Kernels& k) {
     k.vec_dot[static_cast<int>(t)] = f;
     k.fast_vec_dot[static_cast<int>(t)] = true;
   };
+  set(DType::kF32, avx512::vec_dot_f32);
   set(DType::kF16, avx512::vec_dot_f16);
+  set(DType::kBF16, avx512::vec_dot_bf16);
+  set(DType::kQ4_1, avx512::vec_dot_q4_1);
+  set(DType::kQ5_1, avx512::vec_dot_q5_1);
   set(DType::kQ4_0, avx512::vec_dot_q4_0);
   set(DType::kQ5_0, avx512::vec_dot_q5_0);
   set(DType::kQ8_0, avx512::vec_dot_q8_0);
