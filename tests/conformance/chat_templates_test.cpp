@@ -1,0 +1,64 @@
+// Conformance: every template x conversation in
+// ../shared/templates/expected_renders.json renders byte for byte, or raises
+// where the expected entry is an error.
+#include <gtest/gtest.h>
+
+#include <ctime>
+
+#include "chat/chat_template.h"
+#include "common/shared_data.h"
+
+namespace hearth::chat {
+namespace {
+
+std::time_t fixed_now() {
+  std::tm tm{};
+  tm.tm_year = 2025 - 1900;
+  tm.tm_mon = 0;
+  tm.tm_mday = 15;
+  tm.tm_hour = 10;
+  tm.tm_min = 30;
+  return timegm(&tm);
+}
+
+TEST(ChatTemplates, ExpectedRenders) {
+  std::ifstream in(test::shared_path("templates/expected_renders.json"));
+  auto all = nlohmann::ordered_json::parse(in);
+  int checked = 0, failures = 0;
+  for (auto& [name, renders] : all["renders"].items()) {
+    std::ifstream tf(test::shared_path("templates/" + name));
+    std::string src((std::istreambuf_iterator<char>(tf)), std::istreambuf_iterator<char>());
+    auto tmpl = jinja::Template::parse(src);
+    ASSERT_TRUE(tmpl.ok()) << name << ": " << tmpl.status().to_string();
+    for (auto& [key, expect] : renders.items()) {
+      std::string conv = key.substr(0, key.find('/'));
+      bool agp = key.find("add_generation_prompt=true") != std::string::npos;
+      RenderRequest req;
+      req.messages = all["conversations"][conv]["messages"];
+      if (all["conversations"][conv].contains("tools")) req.tools = all["conversations"][conv]["tools"];
+      req.add_generation_prompt = agp;
+      req.bos_token = all["context"]["bos_token"];
+      req.eos_token = all["context"]["eos_token"];
+      req.options.now = fixed_now();
+      auto got = render(*tmpl.value(), req);
+      ++checked;
+      if (expect["ok"].get<bool>()) {
+        if (!got.ok()) {
+          ADD_FAILURE() << name << " " << key << ": unexpected error: " << got.status().message();
+          ++failures;
+        } else if (got.value() != expect["text"].get<std::string>()) {
+          ADD_FAILURE() << name << " " << key << ":\n--- expected\n" << expect["text"].get<std::string>() << "\n--- got\n" << got.value();
+          ++failures;
+        }
+      } else if (got.ok()) {
+        ADD_FAILURE() << name << " " << key << ": expected the error '" << expect["error"].get<std::string>() << "' but it rendered";
+        ++failures;
+      }
+    }
+  }
+  EXPECT_GT(checked, 100);
+  EXPECT_EQ(failures, 0);
+}
+
+}  // namespace
+}  // namespace hearth::chat
