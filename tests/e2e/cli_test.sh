@@ -54,4 +54,12 @@ check "logits writes positions x vocab float32" $?
 "$H" run "$T/q.gguf" -p "hi" -n 4 --temp 0 > /dev/null
 check "synth -> quantize -> run" $?
 
+# 7. template render: exact text, errors exit non-zero.
+printf '[{"role":"user","content":"Hi"}]' > "$T/m.json"
+out=$("$H" template render --template "$S/templates/Qwen-Qwen2.5-7B-Instruct.jinja" --messages "$T/m.json" --add-generation-prompt | tail -c 10 | hex)
+[ "$out" = "617373697374616e740a" ]; check "template render prints the text exactly (ends with the generation prompt, no extra newline)" $?
+printf '[{"role":"system","content":"S"},{"role":"user","content":"Hi"}]' > "$T/s.json"
+out=$("$H" template render --template "$S/templates/google-gemma-2-2b-it.jinja" --messages "$T/s.json" 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "System role not supported"; check "template render exits non-zero with the template's error" $?
+
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }

@@ -248,7 +248,9 @@ Value Interpreter::call(const Value& fn, std::vector<Value>& args, std::vector<s
 
 Value Interpreter::apply_filter(const std::string& name, Value target, std::vector<Value>& args,
                                 std::vector<std::pair<std::string, Value>>& kwargs) {
-  return builtin_filter(*this, name, std::move(target), args, kwargs);
+  Value r = builtin_filter(*this, name, std::move(target), args, kwargs);
+  check_size(r);
+  return r;
 }
 
 bool Interpreter::apply_test(const std::string& name, const Value& target, std::vector<Value>& args) {
@@ -287,7 +289,23 @@ Value Interpreter::get_item(const Value& obj, const Value& key) {
 }
 
 Value Interpreter::binary(const std::string& op, const Value& a, const Value& b) {
-  if (op == "~") return Value::string(a.to_str() + b.to_str());
+  Value r = binary_unchecked(op, a, b);
+  check_size(r);
+  return r;
+}
+
+void Interpreter::check_size(const Value& v) const {
+  if (v.is_string() && v.str().size() > opts_.budget.max_output_bytes)
+    throw Error("template built a string larger than the output limit");
+  if (v.kind == Kind::kList && v.list->size() > 1000000) throw Error("template built a list with more than a million items");
+}
+
+Value Interpreter::binary_unchecked(const std::string& op, const Value& a, const Value& b) {
+  if (op == "~") {
+    if (a.to_str().size() + b.to_str().size() > opts_.budget.max_output_bytes)
+      throw Error("template built a string larger than the output limit");
+    return Value::string(a.to_str() + b.to_str());
+  }
   if (op == "==") return Value::boolean(equals(a, b));
   if (op == "!=") return Value::boolean(!equals(a, b));
   if (op == "in" || op == "not in") {
@@ -317,6 +335,8 @@ Value Interpreter::binary(const std::string& op, const Value& a, const Value& b)
     if (ints) return Value::integer(ival(a) + ival(b));
     if (nums) return Value::number(a.as_double() + b.as_double());
     if (a.is_string() && b.is_string()) {
+      if (a.str().size() + b.str().size() > opts_.budget.max_output_bytes)
+        throw Error("template built a string larger than the output limit");
       if (!a.safe && !b.safe) return Value::string(a.str() + b.str());
       // Markup + str escapes the plain side, and the result stays Markup.
       Value r = Value::string((a.safe ? a.str() : html_escape(a.str())) + (b.safe ? b.str() : html_escape(b.str())));
@@ -324,6 +344,7 @@ Value Interpreter::binary(const std::string& op, const Value& a, const Value& b)
       return r;
     }
     if (a.kind == Kind::kList && b.kind == Kind::kList) {
+      if (a.list->size() + b.list->size() > 1000000) throw Error("template built a list with more than a million items");
       List l = *a.list;
       l.insert(l.end(), b.list->begin(), b.list->end());
       return Value::make_list(std::move(l));

@@ -38,6 +38,8 @@ class Interpreter {
   Value get_attr(const Value& obj, const std::string& name);
   Value get_item(const Value& obj, const Value& key);
   Value binary(const std::string& op, const Value& a, const Value& b);
+  Value binary_unchecked(const std::string& op, const Value& a, const Value& b);
+  void check_size(const Value& v) const;
   void append(std::string& out, const std::string& s);
 
   std::vector<std::map<std::string, Value>> scopes_;  // [0] = globals

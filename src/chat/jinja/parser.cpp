@@ -64,8 +64,19 @@ class Parser {
     return body;
   }
 
+  // Bounds recursion on hostile input (deeply nested blocks or parentheses).
+  struct DepthGuard {
+    int& d;
+    DepthGuard(int& depth, int line) : d(depth) {
+      if (++d > kMaxNesting) fail_at(line, "nesting deeper than " + std::to_string(kMaxNesting));
+    }
+    ~DepthGuard() { --d; }
+  };
+  static constexpr int kMaxNesting = 200;
+
   std::unique_ptr<Stmt> parse_statement() {
     const Piece& p = pieces_[pi_];
+    DepthGuard guard(depth_, p.line);
     begin(p);
     std::string kw = take_name();
     auto s = std::make_unique<Stmt>();
@@ -309,6 +320,7 @@ class Parser {
     return e;
   }
   ExprPtr parse_not() {
+    DepthGuard guard(depth_, cur().line);
     if (peek_name("not")) {
       ++ti_;
       auto n = node(ExprType::kNot);
@@ -383,6 +395,7 @@ class Parser {
     return e;
   }
   ExprPtr parse_unary() {
+    DepthGuard guard(depth_, cur().line);
     if (peek_op("-") || peek_op("+")) {
       auto n = node(ExprType::kUnary);
       n->name = (*toks_)[ti_++].text;
@@ -579,6 +592,7 @@ class Parser {
   const std::vector<Token>* toks_ = nullptr;
   size_t ti_ = 0;
   int line_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace
