@@ -5,6 +5,7 @@
 // Context is used by one thread at a time (it owns its thread pool).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -74,6 +75,8 @@ class Context {
   // outside the vocabulary; the cache is unchanged on failure.
   Status eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits);
   void reset() { n_past_ = 0; }
+  // Forgets everything after the first n tokens (reuse of a common prefix).
+  void truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return n_ctx_; }
   const Model& model() const { return *model_; }

@@ -5,7 +5,7 @@
 
 #include "common/shared_data.h"
 #include "model/model.h"
-#include "sampling/basic.h"
+#include "sampling/params.h"
 
 namespace hearth {
 namespace {
@@ -82,9 +82,12 @@ TEST(GreedyConformance, AidreamsDreamMatchesReference) {
   model::Context ctx(m.value(), 0, 2);
   std::vector<float> logits;
   std::vector<int32_t> got;
+  sampling::SamplingParams greedy;
+  greedy.temperature = 0;
+  sampling::SamplerChain chain(greedy, static_cast<int32_t>(m.value()->hparams().n_vocab));
   for (size_t i = 0; i < expect.size(); ++i) {
     ASSERT_TRUE(ctx.eval(batch, false, &logits).ok());
-    int32_t next = sampling::greedy(logits.data(), m.value()->hparams().n_vocab);
+    int32_t next = chain.sample(logits, got);
     got.push_back(next);
     batch.assign(1, next);
   }

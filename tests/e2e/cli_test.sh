@@ -40,7 +40,7 @@ out=$("$H" inspect "$T/trunc.gguf" 2>&1); rc=$?
 out=$("$H" run "$S/models/aidreams260K.gguf" --tokens 1,99999 -n 1 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "outside the vocabulary"; check "run rejects an out-of-vocabulary id" $?
 out=$("$H" run "$S/models/aidreams260K.gguf" -p "$(head -c 2000 /dev/zero | tr '\0' a)" -n 1 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "context length"; check "run reports a prompt longer than the context" $?
+[ $rc -eq 1 ] && echo "$out" | grep -q "context holds"; check "run reports a prompt longer than the context" $?
 
 # 5. logits: batch and one-by-one agree.
 "$H" logits "$S/models/aidreams260K.gguf" --tokens 1,303,281 --out "$T/a.f32" && \

@@ -1,0 +1,49 @@
+// The working set of a sampling step: candidate tokens with their logits and
+// (after softmax) probabilities, and the individual samplers of the chain.
+// Each sampler lives in its own file; all keep at least one candidate.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+namespace hearth::sampling {
+
+struct Candidate {
+  int32_t id;
+  float logit;
+  float p;
+};
+
+struct Candidates {
+  std::vector<Candidate> items;
+  bool sorted = false;  // descending by logit
+
+  void sort_desc();
+  // p = softmax(logit) over the current items (sorts first).
+  void softmax();
+};
+
+void apply_logit_bias(Candidates& c, const std::unordered_map<int32_t, float>& bias);
+// repeat_penalty divides positive logits (multiplies negative ones) of tokens
+// seen in `window`; frequency and presence penalties subtract count·f and
+// (count > 0)·p, as the usual engines do.
+void apply_penalties(Candidates& c, std::span<const int32_t> window, float repeat, float frequency, float presence);
+void apply_top_k(Candidates& c, int32_t k);
+void apply_tail_free(Candidates& c, float z);
+void apply_typical(Candidates& c, float p);
+void apply_top_p(Candidates& c, float p);
+void apply_min_p(Candidates& c, float p);
+void apply_temperature(Candidates& c, float t);
+// Draws from softmax(logits) with `rng`.
+int32_t sample_distribution(Candidates& c, std::mt19937_64& rng);
+int32_t sample_greedy(const Candidates& c);
+
+// Mirostat (adaptive surprise control). `mu` is the caller's running state,
+// initialised to 2·tau.
+int32_t sample_mirostat_v1(Candidates& c, float tau, float eta, int32_t m, int32_t n_vocab, float& mu, std::mt19937_64& rng);
+int32_t sample_mirostat_v2(Candidates& c, float tau, float eta, float& mu, std::mt19937_64& rng);
+
+}  // namespace hearth::sampling

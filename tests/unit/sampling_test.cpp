@@ -1,0 +1,169 @@
+// Each sampler's effect on hand-made distributions, seeded determinism, stop
+// strings across token boundaries, and log-probabilities.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "sampling/params.h"
+#include "sampling/stop.h"
+
+namespace hearth::sampling {
+namespace {
+
+// Candidates with the given probabilities (logits = log p).
+Candidates from_probs(const std::vector<float>& p) {
+  Candidates c;
+  for (size_t i = 0; i < p.size(); ++i) c.items.push_back({static_cast<int32_t>(i), std::log(p[i]), 0});
+  return c;
+}
+
+std::vector<int32_t> ids(const Candidates& c) {
+  std::vector<int32_t> out;
+  for (const auto& x : c.items) out.push_back(x.id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(Samplers, TopKKeepsTheKMostLikely) {
+  auto c = from_probs({0.1f, 0.4f, 0.2f, 0.3f});
+  apply_top_k(c, 2);
+  EXPECT_EQ(ids(c), (std::vector<int32_t>{1, 3}));
+  auto d = from_probs({0.5f, 0.5f});
+  apply_top_k(d, 0);  // disabled
+  EXPECT_EQ(d.items.size(), 2u);
+}
+
+TEST(Samplers, TopPKeepsTheSmallestSetReachingP) {
+  auto c = from_probs({0.5f, 0.3f, 0.15f, 0.05f});
+  apply_top_p(c, 0.79f);  // 0.5 + 0.3 reaches 0.79
+  EXPECT_EQ(ids(c), (std::vector<int32_t>{0, 1}));
+  auto d = from_probs({0.5f, 0.3f, 0.15f, 0.05f});
+  apply_top_p(d, 0.81f);
+  EXPECT_EQ(ids(d), (std::vector<int32_t>{0, 1, 2}));
+}
+
+TEST(Samplers, MinPDropsTokensBelowPTimesMax) {
+  auto c = from_probs({0.5f, 0.3f, 0.15f, 0.05f});
+  apply_min_p(c, 0.3f);  // threshold 0.15: keeps 0.5, 0.3, 0.15
+  EXPECT_EQ(ids(c), (std::vector<int32_t>{0, 1, 2}));
+  auto d = from_probs({0.5f, 0.3f, 0.15f, 0.05f});
+  apply_min_p(d, 0.31f);
+  EXPECT_EQ(ids(d), (std::vector<int32_t>{0, 1}));
+}
+
+TEST(Samplers, PenaltiesChangeExactlyTheTokensInTheWindow) {
+  Candidates c;
+  c.items = {{0, 2.0f, 0}, {1, -2.0f, 0}, {2, 2.0f, 0}, {3, 1.0f, 0}};
+  std::vector<int32_t> window = {0, 1, 1};
+  apply_penalties(c, window, 2.0f, 0.5f, 0.25f);
+  std::map<int32_t, float> l;
+  for (const auto& x : c.items) l[x.id] = x.logit;
+  EXPECT_FLOAT_EQ(l[0], 2.0f / 2 - 1 * 0.5f - 0.25f);
+  EXPECT_FLOAT_EQ(l[1], -2.0f * 2 - 2 * 0.5f - 0.25f);
+  EXPECT_FLOAT_EQ(l[2], 2.0f);  // not in the window
+  EXPECT_FLOAT_EQ(l[3], 1.0f);
+}
+
+TEST(Samplers, LogitBiasAndTemperature) {
+  Candidates c;
+  c.items = {{0, 1.0f, 0}, {1, 2.0f, 0}};
+  apply_logit_bias(c, {{0, 5.0f}, {1, -INFINITY}});
+  EXPECT_EQ(sample_greedy(c), 0);
+  apply_temperature(c, 2.0f);
+  EXPECT_FLOAT_EQ(c.items[0].logit, 3.0f);
+}
+
+TEST(Samplers, TypicalKeepsTokensNearTheEntropy) {
+  // Entropy 0.94 nats: token 0 (surprise 0.36) is closer to it than the rest
+  // (2.30), so it comes first; mass 0.75 then needs one more token.
+  auto c = from_probs({0.7f, 0.1f, 0.1f, 0.1f});
+  apply_typical(c, 0.75f);
+  ASSERT_EQ(c.items.size(), 2u);
+  EXPECT_EQ(ids(c)[0], 0);
+  // A uniform tail with one very unlikely token: the outlier goes first.
+  auto d = from_probs({0.3f, 0.3f, 0.3f, 0.1f});
+  apply_typical(d, 0.5f);
+  for (const auto& x : d.items) EXPECT_NE(x.id, 3);
+}
+
+TEST(Samplers, TailFreeCutsTheFlatTail) {
+  auto c = from_probs({0.6f, 0.3f, 0.04f, 0.03f, 0.02f, 0.01f});
+  apply_tail_free(c, 0.5f);
+  EXPECT_LT(c.items.size(), 6u);
+  EXPECT_GE(c.items.size(), 1u);
+  EXPECT_EQ(c.items[0].id, 0);
+}
+
+TEST(Samplers, MirostatV2TruncatesBySurprise) {
+  std::mt19937_64 rng(1);
+  auto c = from_probs({0.9f, 0.05f, 0.03f, 0.02f});
+  float mu = 0.5f;  // only tokens with surprise <= 0.5 bits: p >= 0.707
+  EXPECT_EQ(sample_mirostat_v2(c, 5.0f, 0.1f, mu, rng), 0);
+  EXPECT_GT(mu, 0.5f);  // observed surprise below tau raises mu
+}
+
+TEST(SamplerChain, SameSeedSameTokens) {
+  std::vector<float> logits(64);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = std::sin(static_cast<float>(i)) * 3;
+  SamplingParams p;
+  p.seed = 1234;
+  p.temperature = 1.5f;
+  p.top_k = 0;
+  p.top_p = 1.0f;
+  SamplerChain a(p, 64), b(p, 64);
+  std::vector<int32_t> ha, hb;
+  for (int i = 0; i < 50; ++i) {
+    ha.push_back(a.sample(logits, ha));
+    hb.push_back(b.sample(logits, hb));
+  }
+  EXPECT_EQ(ha, hb);
+  std::set<int32_t> distinct(ha.begin(), ha.end());
+  EXPECT_GT(distinct.size(), 3u);  // actually sampling
+  p.temperature = 0;
+  SamplerChain g(p, 64);
+  EXPECT_EQ(g.sample(logits, ha), static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+}
+
+TEST(SamplerChain, ValidationNamesTheField) {
+  SamplingParams p;
+  p.top_p = 1.5f;
+  EXPECT_NE(p.validate(10).message().find("top_p"), std::string::npos);
+  p = SamplingParams();
+  p.logit_bias[99] = 1;
+  EXPECT_NE(p.validate(10).message().find("logit_bias"), std::string::npos);
+  p = SamplingParams();
+  EXPECT_TRUE(set_option(p, "temperature", "0.5").ok());
+  EXPECT_FLOAT_EQ(p.temperature, 0.5f);
+  EXPECT_FALSE(set_option(p, "top_k", "many").ok());
+  EXPECT_EQ(set_option(p, "num_ctx", "4").code(), StatusCode::kNotFound);
+}
+
+TEST(StopMatcher, MatchesAcrossTokensAndNeverEmitsStopText) {
+  StopMatcher m({"END", "\n\n"});
+  std::string out;
+  for (const char* piece : {"Hello E", "N", "ough", " text E", "ND trailing"}) out += m.push(piece);
+  EXPECT_TRUE(m.stopped());
+  EXPECT_EQ(out, "Hello ENough text ");
+  EXPECT_EQ(m.matched(), "END");
+  StopMatcher n({"###"});
+  std::string o2 = n.push("a#");
+  o2 += n.push("#b");
+  EXPECT_FALSE(n.stopped());
+  o2 += n.flush();
+  EXPECT_EQ(o2, "a##b");
+}
+
+TEST(Logprobs, LogSoftmaxAndTopAlternatives) {
+  std::vector<float> logits = {0.0f, std::log(3.0f), 0.0f, 0.0f};  // p = 1/6, 1/2, 1/6, 1/6
+  auto r = compute_logprobs(logits, 1, 2);
+  EXPECT_NEAR(r.logprob, std::log(0.5), 1e-5);
+  ASSERT_EQ(r.top.size(), 2u);
+  EXPECT_EQ(r.top[0].id, 1);
+  EXPECT_EQ(r.top[1].id, 0);
+  EXPECT_NEAR(r.top[1].logprob, std::log(1.0 / 6), 1e-5);
+}
+
+}  // namespace
+}  // namespace hearth::sampling
