@@ -1,0 +1,107 @@
+// Kernel micro-benchmarks: matrix-vector (one activation row) and
+// matrix-matrix (32 rows) products per tensor type, attention and RMS norm,
+// for the active ISA beside the scalar reference.
+//   build/release/bench/kernels_bench [--benchmark_filter=Q4_0]
+// GB/s counts weight bytes streamed; items/s counts multiply-adds.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "core/thread_pool.h"
+#include "kernels/kernels.h"
+#include "model/attention.h"
+#include "model/matmul.h"
+#include "tensor/float_math.h"
+#include "tensor/type_ops.h"
+
+namespace {
+
+using namespace hearth;
+
+struct Fixture {
+  model::Weight w;
+  std::vector<uint8_t> data;
+  std::vector<float> x;
+  Fixture(DType t, int64_t n_in, int64_t n_out, int64_t rows) {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> d;
+    std::vector<float> f(static_cast<size_t>(n_in));
+    size_t rb = row_bytes(t, n_in);
+    data.resize(rb * static_cast<size_t>(n_out));
+    for (int64_t r = 0; r < n_out; ++r) {
+      for (auto& v : f) v = d(rng);
+      tensor::type_ops(t).from_float(f.data(), data.data() + r * rb, n_in);
+    }
+    w = {"w", t, n_in, n_out, data.data(), rb};
+    x.resize(static_cast<size_t>(n_in * rows));
+    for (auto& v : x) v = d(rng);
+  }
+};
+
+void matmul(benchmark::State& state, DType t, core::Isa isa, int64_t rows) {
+  const kernels::Kernels& k = kernels::for_isa(isa);
+  if (k.isa != isa) {
+    state.SkipWithError("ISA not available on this CPU");
+    return;
+  }
+  Fixture f(t, 2048, 2048, rows);
+  std::vector<float> y(static_cast<size_t>(2048 * rows));
+  core::ThreadPool pool(1);
+  model::MatMul mm;
+  for (auto _ : state) {
+    mm.run(f.w, f.x.data(), rows, y.data(), pool, k);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * f.data.size()));
+  state.SetItemsProcessed(state.iterations() * 2048 * 2048 * rows);
+}
+
+void attention(benchmark::State& state, core::Isa isa) {
+  const kernels::Kernels& k = kernels::for_isa(isa);
+  const int64_t n_ctx = state.range(0), hd = 64, heads = 32, kv_heads = 4;
+  std::vector<uint16_t> kc(static_cast<size_t>(n_ctx * kv_heads * hd), 0x3c00), vc(kc.size(), 0x3c00);
+  std::vector<float> q(static_cast<size_t>(heads * hd), 0.1f), out(q.size());
+  std::vector<float> scratch;
+  core::ThreadPool pool(1);
+  for (auto _ : state) {
+    model::attention({heads, kv_heads, hd, n_ctx - 1, 1}, q.data(), kc.data(), vc.data(), out.data(), pool, scratch, k);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n_ctx * heads * hd * 2);
+}
+
+void rms_norm(benchmark::State& state) {
+  std::vector<float> x(2048, 1.5f), w(2048, 1.0f), y(2048);
+  for (auto _ : state) {
+    tensor::rms_norm(x.data(), w.data(), y.data(), 2048, 1e-5f);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * 2048 * 4);
+}
+
+void register_all() {
+  for (DType t : {DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
+                  DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    for (auto [isa, name] : {std::pair{core::Isa::kScalar, "scalar"}, {core::Isa::kAvx2, "avx2"}, {core::Isa::kAvx512, "avx512"}}) {
+      for (int64_t rows : {1, 32}) {
+        std::string n = std::string(rows == 1 ? "matvec/" : "matmul32/") + dtype_name(t) + "/" + name;
+        benchmark::RegisterBenchmark(n.c_str(), [t, isa = isa, rows](benchmark::State& s) { matmul(s, t, isa, rows); })
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+  for (auto [isa, name] : {std::pair{core::Isa::kScalar, "scalar"}, {core::Isa::kAvx512, "best"}})
+    benchmark::RegisterBenchmark((std::string("attention_decode/") + name).c_str(), [isa = isa](benchmark::State& s) { attention(s, isa); })
+        ->Arg(512)->Arg(2048)->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("rms_norm/2048", rms_norm);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
