@@ -63,8 +63,9 @@ void attention(benchmark::State& state, core::Isa isa) {
   std::vector<float> q(static_cast<size_t>(heads * hd), 0.1f), out(q.size());
   std::vector<float> scratch;
   core::ThreadPool pool(1);
+  model::AttentionQuery query{q.data(), out.data(), kc.data(), vc.data(), n_ctx};
   for (auto _ : state) {
-    model::attention({heads, kv_heads, hd, n_ctx - 1, 1}, q.data(), kc.data(), vc.data(), out.data(), pool, scratch, k);
+    model::attention({heads, kv_heads, hd}, std::span<const model::AttentionQuery>(&query, 1), pool, scratch, k);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(state.iterations() * n_ctx * heads * hd * 2);

@@ -1,7 +1,9 @@
-// Causal multi-head attention with grouped KV heads over an F16 KV cache.
+// Causal multi-head attention with grouped KV heads over F16 KV caches, for a
+// batch of query tokens that may belong to different sequences.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -11,14 +13,20 @@ namespace hearth::model {
 
 struct AttentionShape {
   int64_t n_head, n_head_kv, head_dim;
-  int64_t pos0;  // position of the first query token
-  int64_t n;     // query tokens
 };
 
-// q: [n, n_head·head_dim]; k_cache, v_cache: [pos0 + n, n_head_kv·head_dim]
-// (rows up to pos0 + n filled); out: [n, n_head·head_dim]. Query t sees
-// cache rows 0..pos0+t. `scratch` is resized as needed (reused across calls).
-void attention(const AttentionShape& s, const float* q, const uint16_t* k_cache, const uint16_t* v_cache, float* out,
-               core::ThreadPool& pool, std::vector<float>& scratch, const kernels::Kernels& k = kernels::active());
+// One query token: its q row [n_head·head_dim], where to write the output
+// [n_head·head_dim], and the cache rows it attends to (k, v: [n_kv,
+// n_head_kv·head_dim], i.e. positions 0..n_kv-1 of its sequence).
+struct AttentionQuery {
+  const float* q;
+  float* out;
+  const uint16_t* k;
+  const uint16_t* v;
+  int64_t n_kv;
+};
+
+void attention(const AttentionShape& s, std::span<const AttentionQuery> queries, core::ThreadPool& pool,
+               std::vector<float>& scratch, const kernels::Kernels& k = kernels::active());
 
 }  // namespace hearth::model

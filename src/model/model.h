@@ -43,7 +43,35 @@ struct LayerWeights {
   Weight ffn_norm, w_gate, w_up, w_down;
 };
 
-class Context;
+// One sequence's KV cache: F16, per layer [n_ctx, n_head_kv * head_dim].
+struct KvCache {
+  KvCache(const HParams& hp, int64_t n_ctx);
+  int64_t n_ctx;
+  int64_t n_past = 0;  // positions filled
+  std::vector<std::vector<uint16_t>> k, v;
+  size_t bytes() const;
+  static size_t bytes_per_token(const HParams& hp);
+};
+
+// Threads and scratch for evaluating batches; reused across calls, used by one
+// thread at a time.
+class Workspace {
+ public:
+  explicit Workspace(int n_threads) : pool(n_threads > 0 ? n_threads : core::physical_cores()) {}
+  core::ThreadPool pool;
+  MatMul mm;
+  std::vector<float> x, h, q, k, v, att, ffa, ffb, scores, rope_cs, norm_w, bias;
+};
+
+// One token of a batch: which sequence's cache it belongs to, at which
+// position, and whether its logits are wanted. A batch may mix sequences
+// (continuous batching): the matrix products run over all its tokens at once.
+struct BatchToken {
+  int32_t token;
+  int64_t pos;
+  KvCache* kv;
+  bool logits;
+};
 
 class Model {
  public:
@@ -54,9 +82,10 @@ class Model {
   const HParams& hparams() const { return hp_; }
   const gguf::File& file() const { return *file_; }
 
-  // Runs tokens at positions ctx.n_past().. and appends them to its KV cache.
-  // logits: [n, n_vocab] when all_logits, else [1, n_vocab] (the last token).
-  Status forward(Context& ctx, std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits) const;
+  // Evaluates a batch: writes each token's K/V at its position in its cache
+  // and returns logits [n_wanted, n_vocab] for the tokens that asked, in batch
+  // order. Token ids and positions must be valid (see Context::eval).
+  Status forward(Workspace& ws, std::span<const BatchToken> batch, std::vector<float>* logits) const;
 
   // Architecture loaders fill these (see llama.cpp).
   HParams hp_;
@@ -65,6 +94,7 @@ class Model {
   std::vector<LayerWeights> layers;
 };
 
+// A single sequence with its own cache and workspace (CLI, tests).
 class Context {
  public:
   // n_ctx <= 0 uses the model's training context. n_threads <= 0: physical cores.
@@ -73,25 +103,23 @@ class Context {
   // Evaluates `tokens` after what is already in the cache. Fails with
   // kOutOfRange when the context would overflow, kInvalidArgument for an id
   // outside the vocabulary; the cache is unchanged on failure.
+  // logits: [n, n_vocab] when all_logits, else [1, n_vocab] (the last token).
   Status eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits);
-  void reset() { n_past_ = 0; }
+  void reset() { kv_.n_past = 0; }
   // Forgets everything after the first n tokens (reuse of a common prefix).
-  void truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
-  int64_t n_past() const { return n_past_; }
-  int64_t n_ctx() const { return n_ctx_; }
+  void truncate(int64_t n) { kv_.n_past = std::clamp<int64_t>(n, 0, kv_.n_past); }
+  int64_t n_past() const { return kv_.n_past; }
+  int64_t n_ctx() const { return kv_.n_ctx; }
   const Model& model() const { return *model_; }
 
  private:
-  friend class Model;
   std::shared_ptr<const Model> model_;
-  int64_t n_ctx_;
-  int64_t n_past_ = 0;
-  core::ThreadPool pool_;
-  MatMul mm_;
-  // KV cache, F16: per layer [n_ctx, n_head_kv * head_dim].
-  std::vector<std::vector<uint16_t>> k_cache_, v_cache_;
-  // Scratch, reused across calls.
-  std::vector<float> x_, h_, q_, k_, v_, att_, ffa_, ffb_, scores_, rope_cs_;
+  KvCache kv_;
+  Workspace ws_;
+  std::vector<BatchToken> batch_;
 };
+
+// Checks a batch's ids and positions against the model and caches.
+Status validate_tokens(const Model& m, std::span<const int32_t> tokens);
 
 }  // namespace hearth::model
