@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   hearth::app::add_detokenize(app);
   hearth::app::add_bench(app);
   hearth::app::add_template(app);
+  hearth::app::add_serve(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -17,6 +17,7 @@ enum class StatusCode {
   kUnsupported,      // well-formed but not something hearth implements
   kOutOfRange,       // e.g. context length exceeded
   kIo,               // the operating system said no
+  kUnavailable,      // overloaded or shutting down: retry later
   kInternal,
 };
 
@@ -45,6 +46,7 @@ inline Status corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m
 inline Status unsupported(std::string m) { return {StatusCode::kUnsupported, std::move(m)}; }
 inline Status out_of_range(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 inline Status io_error(std::string m) { return {StatusCode::kIo, std::move(m)}; }
+inline Status unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 
 // Either a value or a non-ok Status.
 template <class T>

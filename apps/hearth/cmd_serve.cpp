@@ -1,0 +1,88 @@
+// hearth serve [--host H] [--port P] [--models DIR] [--api-key K] [--threads N] ...
+// OpenAI- and Ollama-compatible HTTP server. SIGTERM/SIGINT: stop accepting,
+// report not-ready, let in-flight requests finish (grace period), exit 0.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "commands.h"
+#include "runtime/engine.h"
+#include "server/api.h"
+#include "server/http.h"
+
+namespace hearth::app {
+
+void add_serve(CLI::App& app) {
+  struct Opts {
+    std::string host = "127.0.0.1", models, api_key;
+    int port = 11434, threads = 0, grace_s = 30;
+    std::vector<std::string> cors;
+    runtime::EngineConfig engine;
+    double kv_budget_gib = 4;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("serve", "Serve the OpenAI and Ollama APIs");
+  auto* host = cmd->add_option("--host", o->host, "address to bind (default 127.0.0.1)");
+  auto* port = cmd->add_option("--port", o->port, "port (default 11434)")->check(CLI::Range(0, 65535));
+  cmd->add_option("--models", o->models, "directory of GGUF models (default ~/.hearth/models)");
+  cmd->add_option("--api-key", o->api_key, "require this key as 'Authorization: Bearer KEY' (also HEARTH_API_KEY)");
+  cmd->add_option("--threads,-t", o->threads, "threads for inference (default: physical cores)");
+  cmd->add_option("--cors", o->cors, "allowed CORS origin (repeatable; '*' for any)");
+  cmd->add_option("--max-queue", o->engine.max_waiting, "requests waiting beyond which the server answers 503");
+  cmd->add_option("--max-running", o->engine.max_running, "sequences decoding at once");
+  cmd->add_option("--kv-budget-gib", o->kv_budget_gib, "memory for all KV caches together (GiB)");
+  cmd->add_option("--ctx", o->engine.default_num_ctx, "default context per request (num_ctx overrides)");
+  cmd->add_option("--grace", o->grace_s, "seconds to let in-flight requests finish on SIGTERM");
+  cmd->callback([o, host, port] {
+    if (const char* hh = std::getenv("HEARTH_HOST"); hh && host->count() == 0 && port->count() == 0) {
+      std::string v = hh;
+      size_t colon = v.rfind(':');
+      if (colon != std::string::npos) {
+        o->host = v.substr(0, colon);
+        o->port = std::atoi(v.c_str() + colon + 1);
+      } else {
+        o->host = v;
+      }
+    }
+    if (o->api_key.empty())
+      if (const char* k = std::getenv("HEARTH_API_KEY")) o->api_key = k;
+    if (o->models.empty()) {
+      const char* home = std::getenv("HEARTH_HOME");
+      std::string base = home ? home : std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.hearth";
+      o->models = base + "/models";
+    }
+    o->engine.models_dir = o->models;
+    o->engine.threads = o->threads;
+    o->engine.kv_budget_bytes = static_cast<size_t>(o->kv_budget_gib * (1ull << 30));
+    // Signals are taken by sigwait below, in this thread only.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    runtime::Engine engine(o->engine);
+    server::Api api(engine, {o->api_key, o->cors});
+    server::HttpConfig hc;
+    hc.host = o->host;
+    hc.port = o->port;
+    server::HttpServer http(hc, [&api](const server::HttpRequest& r, server::Responder& res) { api.handle(r, res); });
+    Status s = http.start();
+    if (!s.ok()) throw CLI::RuntimeError(fail(s));
+    std::fprintf(stderr, "hearth: listening on http://%s:%d (models: %s)\n", o->host.c_str(), http.port(), o->models.c_str());
+    int sig = 0;
+    sigwait(&set, &sig);
+    std::fprintf(stderr, "hearth: %s received, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    engine.drain();
+    http.stop_accepting();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o->grace_s);
+    while ((engine.in_flight() > 0 || http.open_connections() > 0) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::fprintf(stderr, "hearth: stopped\n");
+    std::fflush(stderr);
+    std::_Exit(0);  // connection threads may still hold idle keep-alive sockets
+  });
+}
+
+}  // namespace hearth::app

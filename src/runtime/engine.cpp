@@ -1,0 +1,504 @@
+#include "runtime/engine.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <map>
+
+#include "chat/chat_template.h"
+#include "runtime/sequence.h"
+
+namespace hearth::runtime {
+
+namespace {
+
+int64_t ns_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count();
+}
+double seconds_between(Clock::time_point a, Clock::time_point b) { return ns_between(a, b) / 1e9; }
+
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+Result<std::string> normalize_model_name(const std::string& raw) {
+  std::string name = raw;
+  if (name.size() > 7 && name.compare(name.size() - 7, 7, ":latest") == 0) name.resize(name.size() - 7);
+  if (name.empty() || name.size() > 200) return invalid_argument("model name must be 1 to 200 characters");
+  for (unsigned char c : name)
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':'))
+      return invalid_argument("model name '" + raw + "' has characters other than letters, digits, '-', '_', '.', ':'");
+  if (name[0] == '.') return invalid_argument("model name '" + raw + "' must not start with '.'");
+  return name;
+}
+
+struct Engine::Impl {
+  Engine& e;
+  EngineConfig cfg;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::unique_ptr<Sequence>> waiting;
+  std::vector<std::unique_ptr<Sequence>> running;  // scheduler thread only
+  std::vector<std::shared_ptr<LoadedModel>> models;  // guarded by mu for readers
+  size_t kv_used = 0;
+  bool stop = false;
+  model::Workspace ws;
+  std::thread thread;
+
+  Impl(Engine& eng, EngineConfig c) : e(eng), cfg(std::move(c)), ws(cfg.threads) {
+    thread = std::thread([this] { loop(); });
+  }
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    thread.join();
+  }
+
+  std::string path_for(const std::string& name) const { return cfg.models_dir + "/" + name + ".gguf"; }
+
+  void fail(Sequence& s, Status st) {
+    Event ev;
+    ev.kind = Event::Kind::kError;
+    ev.error = std::move(st);
+    s.stream->push(std::move(ev));
+    s.done = true;
+  }
+
+  Result<std::shared_ptr<LoadedModel>> acquire(const std::string& name) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (auto& m : models)
+        if (m->name == name) return m;
+    }
+    auto t0 = Clock::now();
+    std::string path = path_for(name);
+    if (!std::filesystem::exists(path)) return not_found("model '" + name + "' not found");
+    HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<model::Model> m, model::Model::load(path));
+    HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<const tokenizer::Tokenizer> tok, tokenizer::Tokenizer::load(m->file()));
+    std::string src = m->file().get_string_or("tokenizer.chat_template", "");
+    bool own = !src.empty();
+    if (src.empty()) src = chat::builtin_template_source("chatml").value();
+    auto tmpl = chat::jinja::Template::parse(src);
+    if (!tmpl.ok()) {
+      own = false;
+      tmpl = chat::jinja::Template::parse(chat::builtin_template_source("chatml").value());
+    }
+    auto lm = std::make_shared<LoadedModel>();
+    lm->name = name;
+    lm->path = path;
+    lm->model = m;
+    lm->tok = tok;
+    lm->tmpl = tmpl.value();
+    lm->has_own_template = own;
+    lm->bytes = m->file().file_size();
+    lm->load_ns = ns_between(t0, Clock::now());
+    lm->last_used = Clock::now();
+    std::lock_guard<std::mutex> lock(mu);
+    // Least recently used idle models make room.
+    while (models.size() >= cfg.max_loaded_models) {
+      auto victim = std::min_element(models.begin(), models.end(), [](const auto& a, const auto& b) {
+        return (a->active == 0 ? a->last_used : Clock::time_point::max()) <
+               (b->active == 0 ? b->last_used : Clock::time_point::max());
+      });
+      if ((*victim)->active != 0) break;
+      models.erase(victim);
+    }
+    models.push_back(lm);
+    return lm;
+  }
+
+  // Renders, tokenizes and reserves the KV cache; false when it must wait.
+  bool admit(Sequence& s) {
+    auto lm = acquire(s.req.model);
+    if (!lm.ok()) {
+      fail(s, lm.status());
+      return true;
+    }
+    s.lm = lm.value();
+    const auto& hp = s.lm->model->hparams();
+    const tokenizer::Tokenizer& tok = *s.lm->tok;
+    std::string text;
+    bool templated = false;
+    if (s.req.template_prompt && !s.req.raw && s.lm->has_own_template)
+      s.req.messages = nlohmann::ordered_json::array({{{"role", "user"}, {"content", s.req.prompt}}});
+    else if (s.req.template_prompt && !s.req.system.empty())
+      s.req.prompt = s.req.system + "\n\n" + s.req.prompt;
+    if (s.req.messages && !s.req.raw) {
+      chat::RenderRequest rr;
+      rr.messages = *s.req.messages;
+      if (!s.req.system.empty()) rr.messages.insert(rr.messages.begin(), {{"role", "system"}, {"content", s.req.system}});
+      rr.tools = s.req.tools;
+      rr.add_generation_prompt = true;
+      const auto& v = tok.vocab();
+      if (v.bos != tokenizer::kNoToken) rr.bos_token = v.tokens[v.bos].text;
+      if (v.eos != tokenizer::kNoToken) rr.eos_token = v.tokens[v.eos].text;
+      auto r = chat::render(*s.lm->tmpl, rr);
+      if (!r.ok()) {
+        fail(s, r.status());
+        return true;
+      }
+      text = r.value();
+      templated = true;
+    } else {
+      text = s.req.prompt;
+    }
+    if (templated) {
+      s.prompt = tok.encode(text, false, true);
+      const auto& v = tok.vocab();
+      if (v.add_bos && v.bos != tokenizer::kNoToken && (s.prompt.empty() || s.prompt[0] != v.bos))
+        s.prompt.insert(s.prompt.begin(), v.bos);
+    } else {
+      s.prompt = tok.encode(text, true, false);
+    }
+    if (s.prompt.empty()) {
+      fail(s, invalid_argument("the prompt is empty"));
+      return true;
+    }
+    int64_t n_ctx = s.req.num_ctx > 0 ? s.req.num_ctx : std::min(cfg.default_num_ctx, hp.n_ctx_train);
+    if (n_ctx > hp.n_ctx_train) n_ctx = hp.n_ctx_train;
+    if (static_cast<int64_t>(s.prompt.size()) >= n_ctx) {
+      fail(s, invalid_argument("the prompt has " + std::to_string(s.prompt.size()) + " tokens but the context is " +
+                               std::to_string(n_ctx) + " (set num_ctx / use a shorter prompt)"));
+      return true;
+    }
+    size_t bytes = model::KvCache::bytes_per_token(hp) * static_cast<size_t>(n_ctx);
+    if (bytes > cfg.kv_budget_bytes) {
+      fail(s, invalid_argument("a context of " + std::to_string(n_ctx) + " tokens needs more KV cache than the server's budget"));
+      return true;
+    }
+    if (kv_used + bytes > cfg.kv_budget_bytes) return false;  // wait for memory
+    kv_used += bytes;
+    s.kv = std::make_unique<model::KvCache>(hp, n_ctx);
+    s.history = s.prompt;
+    Status valid = s.req.sampling.validate(static_cast<int32_t>(hp.n_vocab));
+    if (!valid.ok()) {
+      fail(s, valid);
+      return true;
+    }
+    s.chain = std::make_unique<sampling::SamplerChain>(s.req.sampling, static_cast<int32_t>(hp.n_vocab));
+    s.detok = std::make_unique<tokenizer::IncrementalDetokenizer>(tok, false);
+    s.stop = std::make_unique<sampling::StopMatcher>(s.req.stop);
+    s.t_admit = Clock::now();
+    s.lm->active++;
+    s.counted = true;
+    e.metrics_.observe("request_queue_time_seconds", s.req.model, seconds_between(s.t_submit, s.t_admit));
+    e.metrics_.add("prompt_tokens_total", s.req.model, static_cast<double>(s.prompt.size()));
+    return true;
+  }
+
+  void finish(Sequence& s, sampling::FinishReason why) {
+    std::string rest = s.stop->stopped() ? "" : s.stop->push(s.detok->flush());
+    if (!s.stop->stopped()) rest += s.stop->flush();
+    if (!rest.empty()) {
+      Event t;
+      t.kind = Event::Kind::kToken;
+      t.text = rest;
+      s.stream->push(std::move(t));
+    }
+    auto now = Clock::now();
+    Event ev;
+    ev.kind = Event::Kind::kDone;
+    ev.finish = why;
+    ev.usage = {static_cast<int64_t>(s.prompt.size()), s.n_generated};
+    ev.timings.total = ns_between(s.t_submit, now);
+    ev.timings.load = s.lm->load_ns;
+    ev.timings.queue = ns_between(s.t_submit, s.t_admit);
+    ev.timings.prompt_eval = ns_between(s.t_admit, s.n_generated ? s.t_first : now);
+    ev.timings.eval = s.n_generated ? ns_between(s.t_first, now) : 0;
+    s.stream->push(std::move(ev));
+    e.metrics_.observe("e2e_request_latency_seconds", s.req.model, seconds_between(s.t_submit, now));
+    e.metrics_.add("generation_tokens_total", s.req.model, s.n_generated);
+    e.metrics_.add("requests_total", s.req.model, 1);
+    s.done = true;
+  }
+
+  void release(Sequence& s) {
+    if (s.kv) kv_used -= s.kv->bytes();
+    s.kv.reset();
+    if (s.lm && s.counted) {
+      --s.lm->active;
+      s.lm->last_used = Clock::now();
+      double ka = s.req.keep_alive_s.value_or(cfg.default_keep_alive_s);
+      std::lock_guard<std::mutex> lock(mu);
+      s.lm->forever = ka < 0;
+      s.lm->expires = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(std::max(0.0, ka) * 1000));
+      s.lm->expires_wall = std::chrono::system_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(std::max(0.0, ka) * 1000));
+    }
+    e.in_flight_--;
+  }
+
+  // Samples from one logits row and streams the token; true when finished.
+  bool on_logits(Sequence& s, std::span<const float> row) {
+    auto now = Clock::now();
+    int32_t next = s.chain->sample(row, s.history);
+    const tokenizer::Tokenizer& tok = *s.lm->tok;
+    if (tok.is_eog(next)) {
+      finish(s, sampling::FinishReason::kStop);
+      return true;
+    }
+    if (s.n_generated == 0) {
+      s.t_first = now;
+      e.metrics_.observe("time_to_first_token_seconds", s.req.model, seconds_between(s.t_submit, now));
+    } else {
+      e.metrics_.observe("inter_token_latency_seconds", s.req.model, seconds_between(s.t_last, now));
+    }
+    s.t_last = now;
+    s.n_generated++;
+    s.history.push_back(next);
+    Event ev;
+    ev.kind = Event::Kind::kToken;
+    std::string piece = tok.piece(next);
+    ev.text = s.stop->push(s.detok->push(next));
+    if (s.req.top_logprobs >= 0) {
+      auto lp = sampling::compute_logprobs(row, next, s.req.top_logprobs);
+      TokenLogprob t{piece, lp.logprob, {}};
+      for (const auto& a : lp.top) t.top.emplace_back(tok.piece(a.id), a.logprob);
+      ev.logprob = std::move(t);
+    }
+    if (!ev.text.empty() || ev.logprob) s.stream->push(std::move(ev));
+    if (s.stop->stopped()) {
+      finish(s, sampling::FinishReason::kStop);
+      return true;
+    }
+    if (s.req.num_predict >= 0 && s.n_generated >= s.req.num_predict) {
+      finish(s, sampling::FinishReason::kLength);
+      return true;
+    }
+    if (s.kv->n_past + 1 > s.kv->n_ctx) {
+      finish(s, sampling::FinishReason::kContext);
+      return true;
+    }
+    s.pending = next;
+    return false;
+  }
+
+  void step() {
+    // Group by model: one forward pass per model over its sequences.
+    std::vector<std::shared_ptr<LoadedModel>> order;
+    for (auto& s : running)
+      if (std::find(order.begin(), order.end(), s->lm) == order.end()) order.push_back(s->lm);
+    for (auto& lm : order) {
+      std::vector<model::BatchToken> batch;
+      std::vector<Sequence*> owners;  // per batch token that wants logits
+      int64_t budget = cfg.max_batch_tokens;
+      for (auto& s : running) {  // decode tokens first: running requests never stall
+        if (s->lm != lm || s->done || s->n_prefilled < s->prompt.size()) continue;
+        batch.push_back({s->pending, s->kv->n_past, s->kv.get(), true});
+        owners.push_back(s.get());
+        --budget;
+      }
+      for (auto& s : running) {  // then prompt chunks
+        if (s->lm != lm || s->done || s->n_prefilled >= s->prompt.size() || budget <= 0) continue;
+        size_t take = std::min<size_t>(static_cast<size_t>(budget), s->prompt.size() - s->n_prefilled);
+        for (size_t i = 0; i < take; ++i) {
+          bool last = s->n_prefilled + i + 1 == s->prompt.size();
+          batch.push_back({s->prompt[s->n_prefilled + i], s->kv->n_past + static_cast<int64_t>(i), s->kv.get(), last});
+          if (last) owners.push_back(s.get());
+        }
+        budget -= static_cast<int64_t>(take);
+      }
+      if (batch.empty()) continue;
+      std::vector<float> logits;
+      Status st = lm->model->forward(ws, batch, &logits);
+      if (!st.ok()) {
+        for (auto& s : running)
+          if (s->lm == lm && !s->done) fail(*s, st);
+        continue;
+      }
+      // Advance cache positions.
+      for (const auto& t : batch) t.kv->n_past = std::max(t.kv->n_past, t.pos + 1);
+      for (auto& s : running)
+        if (s->lm == lm && s->n_prefilled < s->prompt.size()) s->n_prefilled = static_cast<size_t>(s->kv->n_past);
+      const size_t V = static_cast<size_t>(lm->model->hparams().n_vocab);
+      for (size_t i = 0; i < owners.size(); ++i)
+        if (!owners[i]->done) on_logits(*owners[i], std::span<const float>(logits.data() + i * V, V));
+    }
+  }
+
+  void evict_expired() {
+    std::lock_guard<std::mutex> lock(mu);
+    auto now = Clock::now();
+    models.erase(std::remove_if(models.begin(), models.end(),
+                                [&](const auto& m) { return m->active == 0 && !m->forever && now >= m->expires; }),
+                 models.end());
+  }
+
+  void loop() {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait_for(lock, std::chrono::milliseconds(running.empty() ? 200 : 0),
+                    [&] { return stop || !waiting.empty() || !running.empty(); });
+        if (stop && waiting.empty() && running.empty()) return;
+      }
+      // Admission, FIFO, bounded by max_running and the KV budget.
+      for (;;) {
+        std::unique_ptr<Sequence> s;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (waiting.empty() || running.size() >= cfg.max_running) break;
+          s = std::move(waiting.front());
+          waiting.pop_front();
+        }
+        if (s->stream->cancelled()) {
+          e.in_flight_--;
+          continue;
+        }
+        bool admitted = admit(*s);
+        if (!admitted) {  // no KV memory yet: put it back at the front
+          std::lock_guard<std::mutex> lock(mu);
+          waiting.push_front(std::move(s));
+          break;
+        }
+        if (s->done) {
+          release(*s);
+          continue;
+        }
+        running.push_back(std::move(s));
+      }
+      // Cancelled requests free their sequence within this step.
+      for (auto& s : running)
+        if (!s->done && s->stream->cancelled()) s->done = true;
+      step();
+      for (auto it = running.begin(); it != running.end();) {
+        if ((*it)->done) {
+          release(**it);
+          it = running.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      evict_expired();
+      size_t n_wait;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        n_wait = waiting.size();
+      }
+      e.metrics_.set_gauge("num_requests_running", static_cast<double>(running.size()));
+      e.metrics_.set_gauge("num_requests_waiting", static_cast<double>(n_wait));
+      e.metrics_.set_gauge("kv_cache_usage_perc", cfg.kv_budget_bytes ? static_cast<double>(kv_used) / cfg.kv_budget_bytes : 0);
+    }
+  }
+};
+
+Engine::Engine(EngineConfig config) : impl_(std::make_unique<Impl>(*this, std::move(config))) {}
+Engine::~Engine() = default;
+
+Result<std::shared_ptr<RequestStream>> Engine::submit(GenerateRequest request) {
+  if (draining_) return unavailable("the server is shutting down");
+  HEARTH_ASSIGN_OR_RETURN(request.model, normalize_model_name(request.model));
+  if (!std::filesystem::exists(impl_->path_for(request.model))) return not_found("model '" + request.model + "' not found");
+  auto s = std::make_unique<Sequence>();
+  s->req = std::move(request);
+  s->stream = std::make_shared<RequestStream>();
+  s->t_submit = Clock::now();
+  auto stream = s->stream;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->waiting.size() >= impl_->cfg.max_waiting) return unavailable("too many requests are waiting");
+    impl_->waiting.push_back(std::move(s));
+    in_flight_++;
+  }
+  impl_->cv.notify_one();
+  return stream;
+}
+
+std::vector<ModelFileInfo> Engine::list_models() const {
+  std::vector<ModelFileInfo> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(impl_->cfg.models_dir, ec)) {
+    if (entry.path().extension() != ".gguf") continue;
+    auto info = find_model(entry.path().stem().string());
+    if (info.ok()) out.push_back(info.value());
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+Result<ModelFileInfo> Engine::find_model(const std::string& raw) const {
+  HEARTH_ASSIGN_OR_RETURN(std::string name, normalize_model_name(raw));
+  ModelFileInfo i;
+  i.name = name;
+  i.path = impl_->path_for(name);
+  struct stat st {};
+  if (::stat(i.path.c_str(), &st) != 0) return not_found("model '" + raw + "' not found");
+  i.size = static_cast<size_t>(st.st_size);
+  i.modified_at = rfc3339(std::chrono::system_clock::from_time_t(st.st_mtime));
+  char digest[64];
+  std::snprintf(digest, sizeof digest, "%016llx%016llx", static_cast<unsigned long long>(st.st_size),
+                static_cast<unsigned long long>(st.st_mtime));
+  i.digest = digest;
+  auto f = gguf::File::open(i.path);
+  if (f.ok()) {
+    i.architecture = f->get_string_or("general.architecture", "");
+    int64_t params = 0;
+    std::map<std::string, size_t> bytes;
+    for (const auto& t : f->tensors()) {
+      params += t.n_elements();
+      if (t.n_dims >= 2) bytes[dtype_name(t.type)] += t.n_bytes;
+    }
+    size_t best = 0;
+    for (const auto& [n, b] : bytes)
+      if (b > best) {
+        best = b;
+        i.quantization = n;
+      }
+    char p[32];
+    if (params >= 1000000000) std::snprintf(p, sizeof p, "%.1fB", params / 1e9);
+    else if (params >= 1000000) std::snprintf(p, sizeof p, "%.1fM", params / 1e6);
+    else std::snprintf(p, sizeof p, "%.0fK", params / 1e3);
+    i.parameter_size = p;
+  }
+  return i;
+}
+
+std::vector<LoadedModelInfo> Engine::loaded() const {
+  std::vector<LoadedModelInfo> out;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (const auto& m : impl_->models)
+    out.push_back({m->name, m->bytes, m->forever ? "forever" : rfc3339(m->expires_wall), m->active});
+  return out;
+}
+
+Result<nlohmann::ordered_json> Engine::show(const std::string& raw) const {
+  HEARTH_ASSIGN_OR_RETURN(ModelFileInfo info, find_model(raw));
+  HEARTH_ASSIGN_OR_RETURN(gguf::File f, gguf::File::open(info.path));
+  nlohmann::ordered_json mi = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : f.metadata()) {
+    if (k.rfind("tokenizer.ggml.", 0) == 0 && v.type == gguf::ValueType::kArray) continue;  // huge arrays
+    switch (v.type) {
+      case gguf::ValueType::kString: mi[k] = v.s; break;
+      case gguf::ValueType::kBool: mi[k] = v.u != 0; break;
+      case gguf::ValueType::kFloat32: case gguf::ValueType::kFloat64: mi[k] = v.f; break;
+      case gguf::ValueType::kArray: break;
+      default:
+        if (auto i = v.as_int()) mi[k] = *i;
+    }
+  }
+  nlohmann::ordered_json out;
+  out["modelfile"] = "FROM " + info.path + "\n";
+  out["parameters"] = "";
+  out["template"] = f.get_string_or("tokenizer.chat_template", "");
+  out["details"] = {{"parent_model", ""}, {"format", "gguf"}, {"family", info.architecture},
+                    {"families", {info.architecture}}, {"parameter_size", info.parameter_size},
+                    {"quantization_level", info.quantization}};
+  out["model_info"] = mi;
+  out["modified_at"] = info.modified_at;
+  return out;
+}
+
+}  // namespace hearth::runtime

@@ -1,0 +1,88 @@
+// The serving engine: one scheduler thread owns the loaded models and every
+// sequence's KV cache; HTTP threads submit requests and read events back.
+//
+// Continuous batching: each scheduler step runs one forward pass per model
+// over all its active sequences together — a decode token for each running
+// request plus chunks of the prompts of newly admitted ones. Each request gets
+// the context it asks for from a shared KV budget. Models load on first use
+// from the models directory and stay loaded for keep_alive.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/metrics.h"
+#include "runtime/request.h"
+
+namespace hearth::runtime {
+
+struct EngineConfig {
+  std::string models_dir;
+  int threads = 0;                      // <= 0: physical cores
+  size_t max_waiting = 64;              // beyond this, submit() answers kUnavailable (503)
+  size_t max_running = 16;              // sequences decoding at once
+  size_t kv_budget_bytes = size_t(4) << 30;
+  int64_t default_num_ctx = 2048;       // capped by the model's training context
+  int64_t max_batch_tokens = 512;       // tokens per forward pass
+  double default_keep_alive_s = 300;
+  size_t max_loaded_models = 3;
+};
+
+struct ModelFileInfo {
+  std::string name, path;
+  size_t size = 0;
+  std::string modified_at;  // RFC 3339
+  std::string digest;       // sha256 of the file? (cheap stand-in: size+mtime)
+  std::string architecture, quantization, parameter_size;
+};
+
+struct LoadedModelInfo {
+  std::string name;
+  size_t size = 0;
+  std::string expires_at;
+  int active = 0;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineConfig config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Queues a request. kUnavailable when the queue is full or the engine is
+  // draining; kNotFound for an unknown model. Errors found later (bad prompt,
+  // context too small) arrive as a kError event.
+  Result<std::shared_ptr<RequestStream>> submit(GenerateRequest request);
+
+  std::vector<ModelFileInfo> list_models() const;
+  Result<ModelFileInfo> find_model(const std::string& name) const;
+  std::vector<LoadedModelInfo> loaded() const;
+  // Model metadata for /api/show (from the file, without loading it).
+  Result<nlohmann::ordered_json> show(const std::string& name) const;
+
+  void drain() { draining_ = true; }  // stop accepting; running requests finish
+  bool draining() const { return draining_; }
+  size_t in_flight() const { return in_flight_.load(); }
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> draining_{false};
+  std::atomic<size_t> in_flight_{0};
+  Metrics metrics_;
+  friend struct Impl;
+};
+
+// "name", "name:latest" -> "name"; rejects anything that could leave the
+// models directory.
+Result<std::string> normalize_model_name(const std::string& name);
+
+}  // namespace hearth::runtime

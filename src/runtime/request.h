@@ -1,0 +1,83 @@
+// The one internal request type every protocol adapter translates to, and the
+// events a request streams back.
+#pragma once
+
+#include <chrono>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hearth/status.h"
+#include "sampling/params.h"
+#include "sampling/stop.h"
+
+namespace hearth::runtime {
+
+struct GenerateRequest {
+  std::string model;
+  // Input: `messages` (chat, rendered with the model's template) or `prompt`.
+  std::optional<nlohmann::ordered_json> messages;
+  std::optional<nlohmann::ordered_json> tools;
+  std::string prompt;
+  std::string system;   // Ollama generate: system prompt for the template
+  bool raw = false;     // prompt used as is (no template)
+  // Ollama /api/generate: when the model has its own chat template, the prompt
+  // (and system) are rendered as one user turn; otherwise used as is.
+  bool template_prompt = false;
+  sampling::SamplingParams sampling;
+  int num_predict = -1;  // -1: until a stop condition or the context is full
+  std::vector<std::string> stop;
+  int64_t num_ctx = 0;   // 0: the model's default
+  int top_logprobs = -1; // -1: no logprobs; >= 0: the chosen token's + this many alternatives
+  std::optional<double> keep_alive_s;  // seconds; < 0 forever
+};
+
+struct Usage {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+};
+
+struct Timings {  // nanoseconds, as Ollama reports them
+  int64_t total = 0, load = 0, prompt_eval = 0, eval = 0, queue = 0;
+};
+
+struct TokenLogprob {
+  std::string text;
+  float logprob;
+  std::vector<std::pair<std::string, float>> top;
+};
+
+struct Event {
+  enum class Kind { kToken, kDone, kError } kind;
+  std::string text;                      // kToken: the bytes newly available
+  std::optional<TokenLogprob> logprob;   // kToken when requested
+  sampling::FinishReason finish = sampling::FinishReason::kNone;  // kDone
+  Usage usage;                           // kDone
+  Timings timings;                       // kDone
+  Status error;                          // kError
+};
+
+// The channel between the scheduler and an HTTP thread. Thread-safe.
+class RequestStream {
+ public:
+  void push(Event e);
+  // Waits up to `timeout` for the next event; false on timeout.
+  bool next(Event* e, std::chrono::milliseconds timeout);
+  void cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> events_;
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace hearth::runtime

@@ -1,0 +1,54 @@
+// Internal: a request being served by the scheduler, and a loaded model.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chat/jinja/template.h"
+#include "model/model.h"
+#include "runtime/request.h"
+#include "sampling/params.h"
+#include "sampling/stop.h"
+#include "tokenizer/tokenizer.h"
+
+namespace hearth::runtime {
+
+using Clock = std::chrono::steady_clock;
+
+struct LoadedModel {
+  std::string name, path;
+  std::shared_ptr<model::Model> model;
+  std::shared_ptr<const tokenizer::Tokenizer> tok;
+  std::shared_ptr<const chat::jinja::Template> tmpl;  // the file's, or chatml when it has none
+  bool has_own_template = false;
+  size_t bytes = 0;
+  int active = 0;
+  bool forever = false;
+  Clock::time_point expires;
+  Clock::time_point last_used;
+  std::chrono::system_clock::time_point expires_wall;
+  int64_t load_ns = 0;
+};
+
+struct Sequence {
+  GenerateRequest req;
+  std::shared_ptr<RequestStream> stream;
+  std::shared_ptr<LoadedModel> lm;
+  std::unique_ptr<model::KvCache> kv;
+  std::vector<int32_t> prompt;
+  size_t n_prefilled = 0;
+  std::vector<int32_t> history;  // prompt + generated: the penalty window
+  int32_t pending = -1;          // sampled token still to be fed
+  int n_generated = 0;
+  std::unique_ptr<sampling::SamplerChain> chain;
+  std::unique_ptr<tokenizer::IncrementalDetokenizer> detok;
+  std::unique_ptr<sampling::StopMatcher> stop;
+  Clock::time_point t_submit, t_admit, t_first, t_last;
+  int64_t load_ns = 0;
+  bool done = false;
+  bool counted = false;  // holds one of lm->active
+};
+
+}  // namespace hearth::runtime

@@ -1,0 +1,144 @@
+#include "server/api.h"
+
+#include <chrono>
+#include <ctime>
+
+namespace hearth::server {
+
+namespace {
+
+// Compares without an early exit, so timing does not reveal how much of the
+// key matched.
+bool constant_time_equal(const std::string& expected, const std::string& given) {
+  volatile unsigned char diff = expected.size() == given.size() ? 0 : 1;
+  for (size_t i = 0; i < expected.size(); ++i)
+    diff |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
+  return diff == 0;
+}
+
+}  // namespace
+
+int http_status_for(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument: case StatusCode::kOutOfRange: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+std::string now_rfc3339_nanos() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count() % 1000000000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[96];
+  std::snprintf(out, sizeof out, "%s.%09lldZ", buf, static_cast<long long>(ns));
+  return out;
+}
+
+void send_openai_error(Responder& res, int status, const std::string& message, const std::string& param) {
+  const char* type = status == 400 ? "invalid_request_error" : status == 401 ? "authentication_error"
+                   : status == 404 ? "not_found_error" : status == 503 || status == 429 ? "server_overloaded" : "server_error";
+  Json e = {{"error", {{"message", message}, {"type", type}, {"param", param.empty() ? Json() : Json(param)}, {"code", Json()}}}};
+  std::map<std::string, std::string> h;
+  if (status == 503) h["Retry-After"] = "1";
+  res.send(status, "application/json", e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), h);
+}
+
+void send_ollama_error(Responder& res, int status, const std::string& message) {
+  std::map<std::string, std::string> h;
+  if (status == 503) h["Retry-After"] = "1";
+  res.send(status, "application/json", Json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), h);
+}
+
+Api::Api(runtime::Engine& engine, ApiConfig cfg) : engine_(engine), cfg_(std::move(cfg)) {
+  routes_[{"GET", "/health"}] = [](Api&, const HttpRequest&, Responder& r) { r.send(200, "application/json", "{\"status\":\"ok\"}"); };
+  routes_[{"GET", "/v2/health/live"}] = routes_[{"GET", "/health"}];
+  routes_[{"GET", "/v2/health/ready"}] = [](Api& api, const HttpRequest&, Responder& r) {
+    if (api.engine().draining()) r.send(503, "application/json", "{\"status\":\"draining\"}");
+    else r.send(200, "application/json", "{\"status\":\"ready\"}");
+  };
+  routes_[{"GET", "/ready"}] = routes_[{"GET", "/v2/health/ready"}];
+  routes_[{"GET", "/metrics"}] = [](Api& api, const HttpRequest&, Responder& r) {
+    r.send(200, "text/plain; version=0.0.4", api.engine().metrics().prometheus());
+  };
+  routes_[{"GET", "/"}] = [](Api&, const HttpRequest&, Responder& r) { r.send(200, "text/plain", "hearth is running"); };
+  register_openai(routes_);
+  register_ollama(routes_);
+}
+
+void Api::handle(const HttpRequest& req, Responder& res) {
+  const bool openai = req.path.rfind("/v1/", 0) == 0;
+  // CORS: only origins on the allow-list get the headers.
+  std::string origin = req.header("origin");
+  if (!origin.empty() && !cfg_.cors_origins.empty()) {
+    bool allowed = false;
+    for (const auto& o : cfg_.cors_origins) allowed |= o == "*" || o == origin;
+    if (allowed) {
+      res.add_header("Access-Control-Allow-Origin", origin);
+      res.add_header("Vary", "Origin");
+      if (req.method == "OPTIONS") {
+        res.add_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+        res.add_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        res.send(204, "", "");
+        return;
+      }
+    }
+  }
+  const bool liveness = req.path == "/health" || req.path == "/v2/health/live";
+  if (!cfg_.api_key.empty() && !liveness) {
+    std::string auth = req.header("authorization");
+    std::string token = auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : "";
+    if (!constant_time_equal(cfg_.api_key, token)) {
+      res.add_header("WWW-Authenticate", "Bearer");
+      if (openai) send_openai_error(res, 401, "invalid or missing API key");
+      else send_ollama_error(res, 401, "invalid or missing API key");
+      return;
+    }
+  }
+  auto it = routes_.find({req.method, req.path});
+  if (it == routes_.end()) {
+    bool path_exists = false;
+    for (const auto& [k, _] : routes_) path_exists |= k.second == req.path;
+    int status = path_exists ? 405 : 404;
+    std::string msg = path_exists ? "method " + req.method + " not allowed on " + req.path : "no route " + req.path;
+    if (openai) send_openai_error(res, status, msg);
+    else send_ollama_error(res, status, msg);
+    return;
+  }
+  try {
+    it->second(*this, req, res);
+  } catch (const HttpError& e) {
+    if (res.started()) return;
+    if (openai) send_openai_error(res, e.status, e.what(), e.param);
+    else send_ollama_error(res, e.status, e.what());
+  } catch (const std::exception& e) {
+    if (res.started()) return;
+    if (openai) send_openai_error(res, 500, std::string("internal error: ") + e.what());
+    else send_ollama_error(res, 500, std::string("internal error: ") + e.what());
+  }
+}
+
+void Api::pump(runtime::RequestStream& stream, Responder& res, const std::function<bool(runtime::Event&)>& on_event) {
+  for (;;) {
+    runtime::Event ev;
+    if (!stream.next(&ev, std::chrono::milliseconds(100))) {
+      if (res.client_gone()) {
+        stream.cancel();
+        return;
+      }
+      continue;
+    }
+    bool done = ev.kind != runtime::Event::Kind::kToken;
+    if (!on_event(ev) || done) {
+      if (!done) stream.cancel();
+      return;
+    }
+  }
+}
+
+}  // namespace hearth::server

@@ -1,0 +1,189 @@
+// Ollama wire format: /api/generate, /api/chat (NDJSON streaming by default),
+// /api/tags, /api/show, /api/ps, /api/version.
+#include "server/api.h"
+
+namespace hearth::server {
+
+namespace {
+
+using runtime::Event;
+
+void common_fields(const Json& body, runtime::GenerateRequest* r) {
+  r->model = req_string(body, "model");
+  GenerationOptions opt;
+  if (body.contains("options") && !body["options"].is_null()) apply_options(body["options"], &opt, "options");
+  r->sampling = opt.sampling;
+  if (opt.num_ctx) r->num_ctx = *opt.num_ctx;
+  if (opt.num_predict) r->num_predict = static_cast<int>(*opt.num_predict < 0 ? -1 : *opt.num_predict);
+  r->stop = opt.stop;
+  r->keep_alive_s = parse_keep_alive(body);
+  if (auto f = opt_string(body, "format"); f && !f->empty())
+    throw HttpError(400, "format (structured output) is not supported by this server yet", "format");
+  if (body.contains("format") && body["format"].is_object())
+    throw HttpError(400, "format (structured output) is not supported by this server yet", "format");
+}
+
+Json final_stats(const std::string& model, const Event& ev, bool chat) {
+  Json j = {{"model", model}, {"created_at", now_rfc3339_nanos()}};
+  if (chat) j["message"] = {{"role", "assistant"}, {"content", ""}};
+  else j["response"] = "";
+  j["done"] = true;
+  j["done_reason"] = sampling::finish_reason_name(ev.finish);
+  j["total_duration"] = ev.timings.total;
+  j["load_duration"] = ev.timings.load;
+  j["prompt_eval_count"] = ev.usage.prompt_tokens;
+  j["prompt_eval_duration"] = ev.timings.prompt_eval;
+  j["eval_count"] = ev.usage.completion_tokens;
+  j["eval_duration"] = ev.timings.eval;
+  return j;
+}
+
+void serve_generation(Api& api, Responder& res, runtime::GenerateRequest r, bool stream, bool chat) {
+  const std::string model = r.model;
+  auto submitted = api.engine().submit(std::move(r));
+  if (!submitted.ok()) {
+    send_ollama_error(res, http_status_for(submitted.status()), submitted.status().message());
+    return;
+  }
+  auto& st = *submitted.value();
+  std::string text;
+  api.pump(st, res, [&](Event& ev) {
+    if (ev.kind == Event::Kind::kError) {
+      if (!res.started()) send_ollama_error(res, http_status_for(ev.error), ev.error.message());
+      else res.write_chunk(Json{{"error", ev.error.message()}}.dump() + "\n"), res.end_stream();
+      return false;
+    }
+    if (ev.kind == Event::Kind::kToken) {
+      if (!stream) {
+        text += ev.text;
+        return true;
+      }
+      if (!res.started() && !res.begin_stream(200, "application/x-ndjson")) return false;
+      if (ev.text.empty()) return true;
+      Json chunk = {{"model", model}, {"created_at", now_rfc3339_nanos()}};
+      if (chat) chunk["message"] = {{"role", "assistant"}, {"content", ev.text}};
+      else chunk["response"] = ev.text;
+      chunk["done"] = false;
+      return res.write_chunk(chunk.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    }
+    Json last = final_stats(model, ev, chat);
+    if (!stream) {
+      if (chat) last["message"]["content"] = text;
+      else last["response"] = text;
+      res.send(200, "application/json", last.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    } else {
+      if (!res.started()) res.begin_stream(200, "application/x-ndjson");
+      res.write_chunk(last.dump() + "\n");
+      res.end_stream();
+    }
+    return false;
+  });
+}
+
+void generate(Api& api, const HttpRequest& req, Responder& res) {
+  Json body = parse_object(req.body);
+  runtime::GenerateRequest r;
+  common_fields(body, &r);
+  r.prompt = opt_string(body, "prompt").value_or("");
+  r.system = opt_string(body, "system").value_or("");
+  r.raw = opt_bool(body, "raw").value_or(false);
+  r.template_prompt = true;
+  if (auto t = opt_string(body, "template"); t && !t->empty())
+    throw HttpError(400, "a per-request template override is not supported yet", "template");
+  if (auto s = opt_string(body, "suffix"); s && !s->empty()) throw HttpError(400, "suffix (fill-in-the-middle) is not supported yet", "suffix");
+  if (body.contains("images") && body["images"].is_array() && !body["images"].empty())
+    throw HttpError(400, "images are not supported by this server", "images");
+  bool stream = opt_bool(body, "stream").value_or(true);
+  if (r.prompt.empty() && r.system.empty()) {  // an empty prompt loads the model
+    auto info = api.engine().find_model(r.model);
+    if (!info.ok()) return send_ollama_error(res, http_status_for(info.status()), info.status().message());
+    Json j = {{"model", r.model}, {"created_at", now_rfc3339_nanos()}, {"response", ""}, {"done", true}, {"done_reason", "load"}};
+    res.send(200, "application/json", j.dump());
+    return;
+  }
+  serve_generation(api, res, std::move(r), stream, false);
+}
+
+void chat(Api& api, const HttpRequest& req, Responder& res) {
+  Json body = parse_object(req.body);
+  runtime::GenerateRequest r;
+  common_fields(body, &r);
+  if (!body.contains("messages") || !body["messages"].is_array()) throw HttpError(400, "messages must be an array", "messages");
+  Json msgs = Json::array();
+  for (size_t i = 0; i < body["messages"].size(); ++i) {
+    const auto& m = body["messages"][i];
+    std::string p = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) throw HttpError(400, p + " must be an object", p);
+    std::string role = req_string(m, "role", p);
+    Json out = {{"role", role}, {"content", opt_string(m, "content", p).value_or("")}};
+    if (m.contains("images") && m["images"].is_array() && !m["images"].empty())
+      throw HttpError(400, p + ".images: images are not supported by this server", p + ".images");
+    if (m.contains("tool_calls")) out["tool_calls"] = m["tool_calls"];
+    if (m.contains("name")) out["name"] = m["name"];
+    if (m.contains("tool_call_id")) out["tool_call_id"] = m["tool_call_id"];
+    msgs.push_back(out);
+  }
+  if (msgs.empty()) {  // Ollama: an empty conversation loads the model
+    auto info = api.engine().find_model(r.model);
+    if (!info.ok()) return send_ollama_error(res, http_status_for(info.status()), info.status().message());
+    Json j = {{"model", r.model}, {"created_at", now_rfc3339_nanos()}, {"message", {{"role", "assistant"}, {"content", ""}}},
+              {"done", true}, {"done_reason", "load"}};
+    res.send(200, "application/json", j.dump());
+    return;
+  }
+  r.messages = msgs;
+  if (body.contains("tools") && !body["tools"].is_null()) {
+    if (!body["tools"].is_array()) throw HttpError(400, "tools must be an array", "tools");
+    r.tools = body["tools"];
+  }
+  serve_generation(api, res, std::move(r), opt_bool(body, "stream").value_or(true), true);
+}
+
+Json details(const runtime::ModelFileInfo& i) {
+  return {{"parent_model", ""}, {"format", "gguf"}, {"family", i.architecture}, {"families", {i.architecture}},
+          {"parameter_size", i.parameter_size}, {"quantization_level", i.quantization}};
+}
+
+void tags(Api& api, const HttpRequest&, Responder& res) {
+  Json models = Json::array();
+  for (const auto& m : api.engine().list_models())
+    models.push_back({{"name", m.name + ":latest"}, {"model", m.name + ":latest"}, {"modified_at", m.modified_at},
+                      {"size", m.size}, {"digest", m.digest}, {"details", details(m)}});
+  res.send(200, "application/json", Json{{"models", models}}.dump());
+}
+
+void show(Api& api, const HttpRequest& req, Responder& res) {
+  Json body = parse_object(req.body);
+  std::string name = opt_string(body, "model").value_or(opt_string(body, "name").value_or(""));
+  if (name.empty()) throw HttpError(400, "model is required", "model");
+  auto j = api.engine().show(name);
+  if (!j.ok()) return send_ollama_error(res, http_status_for(j.status()), j.status().message());
+  res.send(200, "application/json", j->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void ps(Api& api, const HttpRequest&, Responder& res) {
+  Json models = Json::array();
+  for (const auto& m : api.engine().loaded()) {
+    auto info = api.engine().find_model(m.name);
+    Json d = info.ok() ? details(info.value()) : Json::object();
+    models.push_back({{"name", m.name + ":latest"}, {"model", m.name + ":latest"}, {"size", m.size},
+                      {"digest", info.ok() ? info->digest : ""}, {"details", d}, {"expires_at", m.expires_at},
+                      {"size_vram", 0}, {"active_requests", m.active}});
+  }
+  res.send(200, "application/json", Json{{"models", models}}.dump());
+}
+
+}  // namespace
+
+void register_ollama(std::map<std::pair<std::string, std::string>, std::function<void(Api&, const HttpRequest&, Responder&)>>& r) {
+  r[{"POST", "/api/generate"}] = generate;
+  r[{"POST", "/api/chat"}] = chat;
+  r[{"GET", "/api/tags"}] = tags;
+  r[{"POST", "/api/show"}] = show;
+  r[{"GET", "/api/ps"}] = ps;
+  r[{"GET", "/api/version"}] = [](Api&, const HttpRequest&, Responder& res) {
+    res.send(200, "application/json", "{\"version\":\"0.1.0\"}");
+  };
+}
+
+}  // namespace hearth::server

@@ -1,0 +1,289 @@
+// OpenAI wire format: /v1/models, /v1/chat/completions, /v1/completions
+// (SSE streaming with [DONE], include_usage, n, logprobs).
+#include <atomic>
+#include <chrono>
+#include <random>
+
+#include "server/api.h"
+
+namespace hearth::server {
+
+namespace {
+
+using runtime::Event;
+
+std::string make_id(const char* prefix) {
+  static std::atomic<uint64_t> counter{0};
+  static const uint64_t salt = std::random_device{}();
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s-%016llx%04llx", prefix, static_cast<unsigned long long>(salt),
+                static_cast<unsigned long long>(counter++ & 0xffff));
+  return buf;
+}
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Json bytes_of(const std::string& s) {
+  Json b = Json::array();
+  for (unsigned char c : s) b.push_back(static_cast<int>(c));
+  return b;
+}
+
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+struct Parsed {
+  runtime::GenerateRequest req;
+  int n = 1;
+  bool stream = false, include_usage = false, logprobs = false, echo = false;
+};
+
+void parse_common(const Json& body, Parsed* p, bool chat) {
+  auto& r = p->req;
+  r.model = req_string(body, "model");
+  GenerationOptions opt;
+  // OpenAI names first, then the extensions local servers accept.
+  if (auto v = opt_number(body, "temperature", 0, 2)) opt.sampling.temperature = static_cast<float>(*v);
+  if (auto v = opt_number(body, "top_p", 0, 1)) opt.sampling.top_p = static_cast<float>(*v);
+  if (auto v = opt_number(body, "presence_penalty", -2, 2)) opt.sampling.presence_penalty = static_cast<float>(*v);
+  if (auto v = opt_number(body, "frequency_penalty", -2, 2)) opt.sampling.frequency_penalty = static_cast<float>(*v);
+  if (auto v = opt_int(body, "seed", INT64_MIN, INT64_MAX)) opt.sampling.seed = *v;
+  Json ext = Json::object();
+  for (const char* k : {"top_k", "min_p", "typical_p", "tfs_z", "repeat_penalty", "repeat_last_n", "mirostat", "mirostat_tau",
+                        "mirostat_eta", "num_ctx"})
+    if (body.contains(k)) ext[k] = body[k];
+  apply_options(ext, &opt, "");
+  r.sampling = opt.sampling;
+  if (opt.num_ctx) r.num_ctx = *opt.num_ctx;
+  auto max_tokens = opt_int(body, chat ? "max_completion_tokens" : "max_tokens", 1, 1 << 24);
+  if (!max_tokens) max_tokens = opt_int(body, "max_tokens", 1, 1 << 24);
+  r.num_predict = max_tokens ? static_cast<int>(*max_tokens) : (chat ? -1 : 16);
+  r.stop = string_or_list(body, "stop", 4);
+  if (body.contains("logit_bias") && !body["logit_bias"].is_null()) {
+    if (!body["logit_bias"].is_object()) bad_request("logit_bias must be an object of token id -> bias", "logit_bias");
+    for (const auto& [k, v] : body["logit_bias"].items()) {
+      char* end = nullptr;
+      long id = std::strtol(k.c_str(), &end, 10);
+      if (k.empty() || *end != '\0' || id < 0) bad_request("logit_bias keys must be token ids, got '" + k + "'", "logit_bias");
+      if (!v.is_number() || v.get<double>() < -100 || v.get<double>() > 100)
+        bad_request("logit_bias values must be numbers between -100 and 100", "logit_bias");
+      r.sampling.logit_bias[static_cast<int32_t>(id)] = v.get<float>();
+    }
+  }
+  p->n = static_cast<int>(opt_int(body, "n", 1, 8).value_or(1));
+  p->stream = opt_bool(body, "stream").value_or(false);
+  if (body.contains("stream_options") && body["stream_options"].is_object())
+    p->include_usage = opt_bool(body["stream_options"], "include_usage", "stream_options").value_or(false);
+  if (chat) {
+    p->logprobs = opt_bool(body, "logprobs").value_or(false);
+    auto top = opt_int(body, "top_logprobs", 0, 20);
+    if (top && !p->logprobs) bad_request("top_logprobs requires logprobs to be true", "top_logprobs");
+    if (p->logprobs) r.top_logprobs = static_cast<int>(top.value_or(0));
+  } else if (body.contains("logprobs") && !body["logprobs"].is_null()) {
+    auto lp = opt_int(body, "logprobs", 0, 5);
+    if (lp) {
+      p->logprobs = true;
+      r.top_logprobs = static_cast<int>(*lp);
+    }
+  }
+  if (body.contains("response_format") && body["response_format"].is_object()) {
+    std::string type = opt_string(body["response_format"], "type", "response_format").value_or("text");
+    if (type != "text") bad_request("response_format '" + type + "' is not supported yet", "response_format");
+  }
+}
+
+Json chat_logprob(const runtime::TokenLogprob& t) {
+  Json top = Json::array();
+  for (const auto& [s, lp] : t.top) top.push_back({{"token", s}, {"logprob", lp}, {"bytes", bytes_of(s)}});
+  return {{"token", t.text}, {"logprob", t.logprob}, {"bytes", bytes_of(t.text)}, {"top_logprobs", top}};
+}
+
+// Runs p.n copies of the request and serves them as one OpenAI response.
+void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, const std::string& echo_prefix) {
+  const std::string id = make_id(chat ? "chatcmpl" : "cmpl");
+  const int64_t created = unix_now();
+  const std::string model = p.req.model;
+  const char* object = chat ? (p.stream ? "chat.completion.chunk" : "chat.completion") : "text_completion";
+  std::vector<std::shared_ptr<runtime::RequestStream>> streams;
+  for (int i = 0; i < p.n; ++i) {
+    runtime::GenerateRequest r = p.req;
+    if (r.sampling.seed >= 0) r.sampling.seed += i;
+    auto s = api.engine().submit(std::move(r));
+    if (!s.ok()) {
+      for (auto& st : streams) st->cancel();
+      return send_openai_error(res, http_status_for(s.status()), s.status().message(), s.status().code() == StatusCode::kNotFound ? "model" : "");
+    }
+    streams.push_back(s.value());
+  }
+  struct Choice {
+    std::string text;
+    Json logprobs = Json::array();
+    std::string finish;
+    bool done = false;
+  };
+  std::vector<Choice> choices(static_cast<size_t>(p.n));
+  runtime::Usage usage;
+  auto chunk = [&](int index, const Json& delta_or_text, const Json& finish, const Json& logprobs) {
+    Json c = {{"index", index}};
+    if (chat) c["delta"] = delta_or_text;
+    else c["text"] = delta_or_text;
+    c["logprobs"] = logprobs;
+    c["finish_reason"] = finish;
+    return Json{{"id", id}, {"object", object}, {"created", created}, {"model", model}, {"choices", {c}}};
+  };
+  auto send_sse = [&](const Json& j) { return res.write_chunk("data: " + dump(j) + "\n\n"); };
+  if (p.stream) {
+    if (!res.begin_stream(200, "text/event-stream")) return;
+    if (chat)
+      for (int i = 0; i < p.n; ++i) send_sse(chunk(i, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr));
+    if (!echo_prefix.empty())
+      for (int i = 0; i < p.n; ++i) send_sse(chunk(i, echo_prefix, nullptr, nullptr));
+  }
+  size_t remaining = streams.size();
+  while (remaining > 0) {
+    bool any = false;
+    for (size_t i = 0; i < streams.size(); ++i) {
+      if (choices[i].done) continue;
+      Event ev;
+      if (!streams[i]->next(&ev, std::chrono::milliseconds(streams.size() == 1 ? 100 : 5))) continue;
+      any = true;
+      if (ev.kind == Event::Kind::kError) {
+        for (auto& s : streams) s->cancel();
+        if (!res.started()) return send_openai_error(res, http_status_for(ev.error), ev.error.message());
+        send_sse({{"error", {{"message", ev.error.message()}, {"type", "server_error"}}}});
+        res.end_stream();
+        return;
+      }
+      if (ev.kind == Event::Kind::kToken) {
+        Json lp = nullptr;
+        if (ev.logprob) {
+          if (chat) lp = {{"content", Json::array({chat_logprob(*ev.logprob)})}};
+          else lp = {{"tokens", {ev.logprob->text}}, {"token_logprobs", {ev.logprob->logprob}}};
+        }
+        if (p.stream) {
+          if (!send_sse(chunk(static_cast<int>(i), chat ? Json{{"content", ev.text}} : Json(ev.text), nullptr, lp))) {
+            for (auto& s : streams) s->cancel();
+            return;
+          }
+        } else {
+          choices[i].text += ev.text;
+          if (ev.logprob) choices[i].logprobs.push_back(chat_logprob(*ev.logprob));
+        }
+        continue;
+      }
+      choices[i].done = true;
+      --remaining;
+      choices[i].finish = sampling::finish_reason_name(ev.finish);
+      usage.prompt_tokens = ev.usage.prompt_tokens;
+      usage.completion_tokens += ev.usage.completion_tokens;
+      if (p.stream) send_sse(chunk(static_cast<int>(i), chat ? Json::object() : Json(""), choices[i].finish, nullptr));
+    }
+    if (!any && res.client_gone()) {
+      for (auto& s : streams) s->cancel();
+      return;
+    }
+  }
+  Json u = {{"prompt_tokens", usage.prompt_tokens}, {"completion_tokens", usage.completion_tokens},
+            {"total_tokens", usage.prompt_tokens + usage.completion_tokens}};
+  if (p.stream) {
+    if (p.include_usage)
+      send_sse({{"id", id}, {"object", object}, {"created", created}, {"model", model}, {"choices", Json::array()}, {"usage", u}});
+    res.write_chunk("data: [DONE]\n\n");
+    res.end_stream();
+    return;
+  }
+  Json out_choices = Json::array();
+  for (int i = 0; i < p.n; ++i) {
+    Json c = {{"index", i}};
+    if (chat) {
+      c["message"] = {{"role", "assistant"}, {"content", choices[i].text}};
+      c["logprobs"] = p.logprobs ? Json{{"content", choices[i].logprobs}} : Json();
+    } else {
+      c["text"] = echo_prefix + choices[i].text;
+      c["logprobs"] = nullptr;
+    }
+    c["finish_reason"] = choices[i].finish;
+    out_choices.push_back(c);
+  }
+  res.send(200, "application/json",
+           dump({{"id", id}, {"object", object}, {"created", created}, {"model", model}, {"choices", out_choices}, {"usage", u}}));
+}
+
+void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
+  Json body = parse_object(req.body);
+  Parsed p;
+  parse_common(body, &p, true);
+  if (!body.contains("messages") || !body["messages"].is_array() || body["messages"].empty())
+    bad_request("messages must be a non-empty array", "messages");
+  Json msgs = Json::array();
+  for (size_t i = 0; i < body["messages"].size(); ++i) {
+    const auto& m = body["messages"][i];
+    const std::string path = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) bad_request(path + " must be an object", path);
+    std::string role = req_string(m, "role", path);
+    if (role != "system" && role != "user" && role != "assistant" && role != "tool" && role != "developer")
+      bad_request(path + ".role must be one of system, user, assistant, tool, developer", path + ".role");
+    if (role == "developer") role = "system";
+    Json out = {{"role", role}};
+    const Json content = m.contains("content") ? m["content"] : Json();
+    if (content.is_string() || content.is_null()) {
+      out["content"] = content.is_null() ? Json("") : content;
+    } else if (content.is_array()) {
+      std::string text;
+      for (const auto& part : content) {
+        if (!part.is_object() || opt_string(part, "type", path + ".content").value_or("") != "text")
+          bad_request(path + ".content: only {\"type\": \"text\"} parts are supported", path + ".content");
+        text += req_string(part, "text", path + ".content");
+      }
+      out["content"] = text;
+    } else {
+      bad_request(path + ".content must be a string or an array of parts", path + ".content");
+    }
+    for (const char* k : {"tool_calls", "name", "tool_call_id"})
+      if (m.contains(k)) out[k] = m[k];
+    msgs.push_back(out);
+  }
+  p.req.messages = msgs;
+  if (body.contains("tools") && !body["tools"].is_null()) {
+    if (!body["tools"].is_array()) bad_request("tools must be an array", "tools");
+    p.req.tools = body["tools"];
+  }
+  serve(api, req, res, std::move(p), true, "");
+}
+
+void completions(Api& api, const HttpRequest& req, Responder& res) {
+  Json body = parse_object(req.body);
+  Parsed p;
+  parse_common(body, &p, false);
+  if (!body.contains("prompt")) bad_request("prompt is required", "prompt");
+  const Json& prompt = body["prompt"];
+  if (prompt.is_string()) {
+    p.req.prompt = prompt.get<std::string>();
+  } else if (prompt.is_array() && prompt.size() == 1 && prompt[0].is_string()) {
+    p.req.prompt = prompt[0].get<std::string>();
+  } else {
+    bad_request("prompt must be a string (batches of prompts are not supported)", "prompt");
+  }
+  if (auto s = opt_string(body, "suffix"); s && !s->empty()) bad_request("suffix is not supported yet", "suffix");
+  p.req.raw = true;
+  std::string echo = opt_bool(body, "echo").value_or(false) ? p.req.prompt : "";
+  serve(api, req, res, std::move(p), false, echo);
+}
+
+void models(Api& api, const HttpRequest&, Responder& res) {
+  Json data = Json::array();
+  for (const auto& m : api.engine().list_models())
+    data.push_back({{"id", m.name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "hearth"}});
+  res.send(200, "application/json", dump({{"object", "list"}, {"data", data}}));
+}
+
+}  // namespace
+
+void register_openai(std::map<std::pair<std::string, std::string>, std::function<void(Api&, const HttpRequest&, Responder&)>>& r) {
+  r[{"GET", "/v1/models"}] = models;
+  r[{"POST", "/v1/chat/completions"}] = chat_completions;
+  r[{"POST", "/v1/completions"}] = completions;
+}
+
+}  // namespace hearth::server
