@@ -1,5 +1,5 @@
 # The README's two commands:
-#   make run    installs what is missing, builds, and starts hearth (ARGS="...")
+#   make run    installs what is missing, builds, and starts hearth serve (ARGS="..." for other verbs)
 #   make test   installs what is missing, builds, and runs the whole test suite
 SHELL := /bin/bash
 BUILD ?= build/release
@@ -7,20 +7,24 @@ ASAN ?= build/asan
 FUZZ ?= build/fuzz
 HEARTH_SHARED ?= $(abspath ../shared)
 JOBS ?= $(shell nproc)
-ARGS ?= --help
+ARGS ?= serve
 FUZZ_SECONDS ?= 45
 export HEARTH_SHARED
 
-.PHONY: run test setup build build-asan build-fuzz test-release test-asan test-fuzz clean
+.PHONY: run test setup build build-asan build-fuzz test-release test-asan test-fuzz npm clean
 
 run: setup build
 	$(BUILD)/apps/hearth/hearth $(ARGS)
 
-test: setup build test-release build-asan test-asan build-fuzz test-fuzz
+test: setup npm build test-release build-asan test-asan build-fuzz test-fuzz
 	@echo "make test: all suites passed"
 
 setup:
 	@./scripts/setup
+
+# The official OpenAI and Ollama clients for the end-to-end tests (package.json).
+npm:
+	npm ci --no-audit --no-fund --loglevel=error
 
 build:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

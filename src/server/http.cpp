@@ -9,6 +9,7 @@
 
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace hearth::server {
@@ -112,6 +113,23 @@ class Connection : public Responder {
   bool keep_alive_;
   bool started_ = false, streaming_ = false, ok_ = true;
 };
+
+// After an early error response (the request body may still be arriving),
+// stop sending and read off what the client still sends for a moment, so that
+// it sees the response instead of a connection reset.
+void linger_close(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  char sink[65536];
+  size_t total = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (total < (64u << 20) && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) break;
+    ssize_t n = ::recv(fd, sink, sizeof sink, 0);
+    if (n <= 0) break;
+    total += static_cast<size_t>(n);
+  }
+}
 
 void simple_response(int fd, int status, const std::string& message) {
   std::string body = "{\"error\":{\"message\":\"" + message + "\",\"type\":\"invalid_request_error\"}}";
@@ -233,14 +251,17 @@ void HttpServer::serve(int fd) {
       }
       if (ec == http::error::body_limit) {
         simple_response(fd, 413, "request body too large");
+        linger_close(fd);
         return;
       }
       if (ec == http::error::header_limit) {
         simple_response(fd, 431, "request headers too large");
+        linger_close(fd);
         return;
       }
       if (ec) {
         simple_response(fd, 400, "malformed HTTP request");
+        linger_close(fd);
         return;
       }
     }

@@ -1,0 +1,196 @@
+// End-to-end: the real `hearth serve`, driven by the official `openai` and
+// `ollama` npm clients and plain fetch. Run by tests/e2e/CMakeLists.txt as
+//   node --test tests/e2e/server_test.mjs   (HEARTH_BIN, HEARTH_SHARED set)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, symlinkSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { Ollama } from 'ollama';
+
+const BIN = process.env.HEARTH_BIN;
+const SHARED = process.env.HEARTH_SHARED || process.env.HEARTH_SHARED_FALLBACK;
+assert.ok(BIN, 'HEARTH_BIN must point at the hearth binary');
+assert.ok(SHARED, 'HEARTH_SHARED must point at the shared data');
+
+const modelsDir = mkdtempSync(join(tmpdir(), 'hearth-models-'));
+symlinkSync(join(SHARED, 'models/aidreams260K.gguf'), join(modelsDir, 'aidreams.gguf'));
+symlinkSync(join(SHARED, 'models/synth-qwen2-bpe32k-F16.gguf'), join(modelsDir, 'qwen.gguf'));
+const ref = JSON.parse(readFileSync(join(SHARED, 'reference/aidreams260K.dream.json'), 'utf8'));
+const DREAM = readFileSync(join(SHARED, 'prompts/dream.txt'), 'utf8');
+const GREEDY = Buffer.from(ref.greedy_text_bytes_hex, 'hex').toString('utf8');
+
+let nextPort = 20000 + Math.floor(Math.random() * 20000);
+
+async function startServer(extra = []) {
+  const port = nextPort++;
+  const proc = spawn(BIN, ['serve', '--port', String(port), '--models', modelsDir, '--threads', '2', ...extra],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(`${base}/health`)).ok) return { proc, base, exited, log: () => log }; } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  proc.kill('SIGKILL');
+  throw new Error(`server did not start: ${log}`);
+}
+
+let S;
+before(async () => { S = await startServer(['--max-running', '16']); });
+after(async () => { if (S.proc.exitCode === null) { S.proc.kill('SIGTERM'); await S.exited; } });
+
+test('openai: models, completion (greedy = reference), chat, streaming with usage', async () => {
+  const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+  const models = await client.models.list();
+  assert.ok(models.data.some((m) => m.id === 'aidreams'));
+  const c = await client.completions.create({ model: 'aidreams', prompt: DREAM, max_tokens: 64, temperature: 0 });
+  assert.equal(c.choices[0].text, GREEDY);
+  assert.equal(c.usage.prompt_tokens, ref.prompt_tokens.length);
+  assert.equal(c.usage.completion_tokens, 64);
+  assert.equal(c.choices[0].finish_reason, 'length');
+  const chat = await client.chat.completions.create({ model: 'qwen', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8, seed: 1 });
+  assert.equal(chat.object, 'chat.completion');
+  assert.equal(chat.choices[0].message.role, 'assistant');
+  assert.ok(chat.usage.completion_tokens <= 8);
+  const stream = await client.chat.completions.create({ model: 'qwen', messages: [{ role: 'user', content: 'hi' }], max_tokens: 6,
+    stream: true, stream_options: { include_usage: true }, seed: 3 });
+  let text = '', finish = null, usage = null;
+  for await (const chunk of stream) {
+    if (chunk.usage) usage = chunk.usage;
+    for (const ch of chunk.choices) { text += ch.delta.content ?? ''; if (ch.finish_reason) finish = ch.finish_reason; }
+  }
+  assert.equal(finish, 'length');
+  assert.equal(usage.completion_tokens, 6);
+  const lp = await client.chat.completions.create({ model: 'aidreams', messages: [{ role: 'user', content: 'x' }], max_tokens: 3,
+    logprobs: true, top_logprobs: 2, temperature: 0 });
+  assert.equal(lp.choices[0].logprobs.content.length, 3);
+  assert.equal(lp.choices[0].logprobs.content[0].top_logprobs.length, 2);
+  const n2 = await client.completions.create({ model: 'aidreams', prompt: DREAM, max_tokens: 4, n: 2, temperature: 0 });
+  assert.equal(n2.choices.length, 2);
+  assert.equal(n2.choices[0].text, n2.choices[1].text);
+});
+
+test('openai: errors are OpenAI-shaped', async () => {
+  const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+  await assert.rejects(client.completions.create({ model: 'no-such-model', prompt: 'x' }), (e) => e.status === 404);
+  await assert.rejects(client.chat.completions.create({ model: 'aidreams', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' }),
+    (e) => e.status === 400 && /temperature/.test(e.message));
+});
+
+test('ollama: generate (greedy = reference), chat streaming, list, show, ps, version', async () => {
+  const ollama = new Ollama({ host: S.base });
+  const g = await ollama.generate({ model: 'aidreams', prompt: DREAM, stream: false, options: { temperature: 0, num_predict: 64 } });
+  assert.equal(g.response, GREEDY);
+  assert.equal(g.done, true);
+  assert.equal(g.eval_count, 64);
+  assert.ok(g.total_duration > 0);
+  let parts = 0, last = null;
+  for await (const part of await ollama.chat({ model: 'qwen', messages: [{ role: 'user', content: 'hello' }], stream: true, options: { num_predict: 5 } })) {
+    parts++; last = part;
+  }
+  assert.ok(parts >= 2);
+  assert.equal(last.done, true);
+  assert.equal(last.eval_count, 5);
+  const list = await ollama.list();
+  assert.ok(list.models.some((m) => m.name === 'aidreams:latest'));
+  const show = await ollama.show({ model: 'qwen' });
+  assert.equal(show.details.family, 'qwen2');
+  const ps = await ollama.ps();
+  assert.ok(ps.models.length >= 1);
+  const v = await (await fetch(`${S.base}/api/version`)).json();
+  assert.ok(v.version);
+});
+
+test('batching is exact: 16 concurrent greedy requests equal each request alone', async () => {
+  const prompts = Array.from({ length: 16 }, (_, i) => `I dream of ${['stars', 'code', 'rain', 'light'][i % 4]} ${i}`);
+  const one = async (p) => {
+    const r = await fetch(`${S.base}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'aidreams', prompt: p, max_tokens: 24, temperature: 0 }) });
+    return (await r.json()).choices[0].text;
+  };
+  const alone = [];
+  for (const p of prompts) alone.push(await one(p));
+  const together = await Promise.all(prompts.map(one));
+  assert.deepEqual(together, alone);
+});
+
+test('malformed requests answer 400/413 and the server stays healthy', async () => {
+  const post = (path, body, headers = { 'content-type': 'application/json' }) => fetch(`${S.base}${path}`, { method: 'POST', headers, body });
+  let r = await post('/v1/chat/completions', '{not json');
+  assert.equal(r.status, 400);
+  r = await post('/v1/chat/completions', JSON.stringify({ model: 'aidreams', messages: 'hi' }));
+  assert.equal(r.status, 400);
+  assert.match((await r.json()).error.message, /messages/);
+  r = await post('/api/generate', JSON.stringify({ model: 'aidreams', prompt: 'x', options: { num_predict: -5 } }));
+  assert.equal(r.status, 400);
+  r = await post('/v1/completions', JSON.stringify({ model: 'aidreams', prompt: 'x', max_tokens: 1e12 }));
+  assert.equal(r.status, 400);
+  r = await post('/api/generate', Buffer.from([0x7b, 0x22, 0x6d, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]));
+  assert.equal(r.status, 400);
+  r = await post('/api/generate', 'x'.repeat(17 << 20));
+  assert.equal(r.status, 413);
+  r = await post('/api/generate', JSON.stringify({ model: '../../etc/passwd', prompt: 'x' }));
+  assert.equal(r.status, 400);
+  assert.equal((await fetch(`${S.base}/health`)).status, 200);
+});
+
+test('cancellation frees the sequence', async () => {
+  const ctrl = new AbortController();
+  const r = await fetch(`${S.base}/api/generate`, { method: 'POST', signal: ctrl.signal,
+    body: JSON.stringify({ model: 'qwen', prompt: 'tell me a long story', options: { num_predict: 100000, num_ctx: 512 } }) });
+  const reader = r.body.getReader();
+  await reader.read();
+  ctrl.abort();
+  let running = -1;
+  for (let i = 0; i < 100 && running !== 0; i++) {
+    await new Promise((res) => setTimeout(res, 50));
+    const m = await (await fetch(`${S.base}/metrics`)).text();
+    running = Number(/^hearth:num_requests_running (\S+)$/m.exec(m)[1]);
+  }
+  assert.equal(running, 0);
+});
+
+test('queue overflow answers 503 with Retry-After', async () => {
+  const T = await startServer(['--max-running', '1', '--max-queue', '1']);
+  try {
+    const body = JSON.stringify({ model: 'qwen', prompt: 'go', stream: false, options: { num_predict: 200, num_ctx: 512 } });
+    const results = await Promise.all(Array.from({ length: 6 }, () => fetch(`${T.base}/api/generate`, { method: 'POST', body })));
+    const codes = results.map((r) => r.status);
+    assert.ok(codes.includes(503), `codes: ${codes}`);
+    assert.ok(codes.includes(200));
+    assert.ok(results.find((r) => r.status === 503).headers.get('retry-after'));
+  } finally { T.proc.kill('SIGTERM'); await T.exited; }
+});
+
+test('API key is required on every route but liveness', async () => {
+  const T = await startServer(['--api-key', 'sekret']);
+  try {
+    assert.equal((await fetch(`${T.base}/health`)).status, 200);
+    assert.equal((await fetch(`${T.base}/api/tags`)).status, 401);
+    assert.equal((await fetch(`${T.base}/api/tags`, { headers: { authorization: 'Bearer sekret' } })).status, 200);
+    const client = new OpenAI({ baseURL: `${T.base}/v1`, apiKey: 'wrong' });
+    await assert.rejects(client.models.list(), (e) => e.status === 401);
+  } finally { T.proc.kill('SIGTERM'); await T.exited; }
+});
+
+test('SIGTERM drains a running stream, then exits 0', async () => {
+  const T = await startServer();
+  const r = await fetch(`${T.base}/api/generate`, { method: 'POST',
+    body: JSON.stringify({ model: 'aidreams', prompt: 'I dream', options: { num_predict: 60, temperature: 0 } }) });
+  const reader = r.body.getReader();
+  const first = await reader.read();
+  assert.ok(!first.done);
+  T.proc.kill('SIGTERM');
+  let text = new TextDecoder().decode(first.value);
+  for (;;) { const { value, done } = await reader.read(); if (done) break; text += new TextDecoder().decode(value); }
+  const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.at(-1).done, true);
+  assert.equal(lines.at(-1).eval_count, 60);
+  const { code } = await T.exited;
+  assert.equal(code, 0);
+});
