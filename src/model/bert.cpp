@@ -1,0 +1,158 @@
+#include "model/bert.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "model/attention.h"
+#include "tensor/float_math.h"
+#include "tensor/fp16.h"
+#include "tensor/type_ops.h"
+
+namespace hearth::model {
+
+namespace {
+
+Status bind_tensor(const gguf::File& f, const std::string& name, int64_t n_in, int64_t n_out, Weight* out) {
+  const gguf::TensorInfo* t = f.tensor(name);
+  if (!t) return not_found(f.label() + ": tensor '" + name + "' is missing");
+  if (t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1)
+    return corrupt(f.label() + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected [" +
+                   std::to_string(n_in) + ", " + std::to_string(n_out) + "]");
+  *out = {name, t->type, n_in, n_out, t->data, row_bytes(t->type, n_in)};
+  return Status();
+}
+
+void to_floats(const Weight& w, std::vector<float>* out) {
+  out->resize(static_cast<size_t>(w.n_in));
+  tensor::type_ops(w.type).to_float(w.data, out->data(), w.n_in);
+}
+
+void layer_norm(float* x, int64_t n, const float* w, const float* b, float eps) {
+  double mean = 0;
+  for (int64_t i = 0; i < n; ++i) mean += x[i];
+  mean /= n;
+  double var = 0;
+  for (int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  var /= n;
+  const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
+  for (int64_t i = 0; i < n; ++i) x[i] = (static_cast<float>(x[i] - mean) * inv) * w[i] + b[i];
+}
+
+float gelu(float x) {
+  const float c = 0.7978845608f;  // sqrt(2/pi), the tanh approximation GGUF engines use
+  return 0.5f * x * (1.0f + std::tanh(c * (x + 0.044715f * x * x * x)));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<BertModel>> BertModel::from_file(std::shared_ptr<gguf::File> file) {
+  auto m = std::shared_ptr<BertModel>(new BertModel());
+  const gguf::File& f = *file;
+  m->file_ = file;
+  HEARTH_ASSIGN_OR_RETURN(m->n_embd_, f.get_int("bert.embedding_length"));
+  HEARTH_ASSIGN_OR_RETURN(int64_t n_layer, f.get_int("bert.block_count"));
+  HEARTH_ASSIGN_OR_RETURN(m->n_head_, f.get_int("bert.attention.head_count"));
+  HEARTH_ASSIGN_OR_RETURN(m->n_ff_, f.get_int("bert.feed_forward_length"));
+  HEARTH_ASSIGN_OR_RETURN(m->n_ctx_, f.get_int("bert.context_length"));
+  m->eps_ = static_cast<float>(f.get_float_or("bert.attention.layer_norm_epsilon", 1e-12));
+  int64_t pool = f.get_int_or("bert.pooling_type", 1);
+  m->pooling_ = pool == 2 ? Pooling::kCls : Pooling::kMean;
+  if (m->n_embd_ <= 0 || m->n_embd_ > (1 << 16) || n_layer <= 0 || n_layer > 1024 || m->n_head_ <= 0 ||
+      m->n_embd_ % m->n_head_ != 0 || m->n_ff_ <= 0 || m->n_ff_ > (1 << 20) || m->n_ctx_ <= 0 || m->n_ctx_ > (1 << 20))
+    return corrupt(f.label() + ": bert hyper-parameters out of range");
+  const gguf::TensorInfo* te = f.tensor("token_embd.weight");
+  if (!te) return not_found(f.label() + ": tensor 'token_embd.weight' is missing");
+  m->n_vocab_ = te->ne[1];
+  const int64_t d = m->n_embd_;
+  HEARTH_RETURN_IF_ERROR(bind_tensor(f, "token_embd.weight", d, m->n_vocab_, &m->tok_embd_));
+  const gguf::TensorInfo* tt = f.tensor("token_types.weight");
+  if (!tt) return not_found(f.label() + ": tensor 'token_types.weight' is missing");
+  HEARTH_RETURN_IF_ERROR(bind_tensor(f, "token_types.weight", d, tt->ne[1], &m->type_embd_));
+  HEARTH_RETURN_IF_ERROR(bind_tensor(f, "position_embd.weight", d, m->n_ctx_, &m->pos_embd_));
+  HEARTH_RETURN_IF_ERROR(bind_tensor(f, "token_embd_norm.weight", d, 1, &m->embd_norm_.w));
+  HEARTH_RETURN_IF_ERROR(bind_tensor(f, "token_embd_norm.bias", d, 1, &m->embd_norm_.b));
+  m->layers_.resize(static_cast<size_t>(n_layer));
+  for (int64_t l = 0; l < n_layer; ++l) {
+    Layer& L = m->layers_[static_cast<size_t>(l)];
+    std::string p = "blk." + std::to_string(l) + ".";
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "attn_q.weight", d, d, &L.wq));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "attn_q.bias", d, 1, &L.bq));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "attn_k.weight", d, d, &L.wk));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "attn_k.bias", d, 1, &L.bk));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "attn_v.weight", d, d, &L.wv));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "attn_v.bias", d, 1, &L.bv));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "attn_output.weight", d, d, &L.wo));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "attn_output.bias", d, 1, &L.bo));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "attn_output_norm.weight", d, 1, &L.attn_norm.w));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "attn_output_norm.bias", d, 1, &L.attn_norm.b));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "ffn_up.weight", d, m->n_ff_, &L.w_up));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "ffn_up.bias", m->n_ff_, 1, &L.b_up));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "ffn_down.weight", m->n_ff_, d, &L.w_down));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "ffn_down.bias", d, 1, &L.b_down));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "layer_output_norm.weight", d, 1, &L.out_norm.w));
+    HEARTH_RETURN_IF_ERROR(bind_tensor(f, p + "layer_output_norm.bias", d, 1, &L.out_norm.b));
+  }
+  for (const Weight* w : {&m->embd_norm_.w, &m->embd_norm_.b})
+    if (w->type != DType::kF32 && w->type != DType::kF16) return unsupported(f.label() + ": norm tensors must be F32 or F16");
+  return m;
+}
+
+Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32_t> tokens, Pooling pooling) const {
+  const int64_t n = static_cast<int64_t>(tokens.size()), d = n_embd_, hd = d / n_head_;
+  if (n == 0) return invalid_argument("embed: no tokens");
+  if (n > n_ctx_) return out_of_range("input has " + std::to_string(n) + " tokens; the model's context is " + std::to_string(n_ctx_));
+  for (int32_t t : tokens)
+    if (t < 0 || t >= n_vocab_) return invalid_argument("token id " + std::to_string(t) + " is outside the vocabulary");
+  std::vector<float> x(static_cast<size_t>(n * d)), tmp(static_cast<size_t>(d)), w, b;
+  std::vector<float> type0(static_cast<size_t>(d));
+  tensor::type_ops(type_embd_.type).to_float(type_embd_.row(0), type0.data(), d);
+  auto norm = [&](const Norm& nm, float* rows) {
+    to_floats(nm.w, &w);
+    to_floats(nm.b, &b);
+    for (int64_t t = 0; t < n; ++t) layer_norm(rows + t * d, d, w.data(), b.data(), eps_);
+  };
+  for (int64_t t = 0; t < n; ++t) {
+    dequantize_row(tok_embd_, tokens[t], x.data() + t * d);
+    dequantize_row(pos_embd_, t, tmp.data());
+    for (int64_t i = 0; i < d; ++i) x[t * d + i] += tmp[i] + type0[i];
+  }
+  norm(embd_norm_, x.data());
+  std::vector<float> q(x.size()), k(x.size()), v(x.size()), att(x.size()), o(x.size()), up(static_cast<size_t>(n * n_ff_));
+  std::vector<uint16_t> kc(x.size()), vc(x.size());
+  auto linear = [&](const Weight& wt, const Weight& bias, const float* in, float* out, int64_t n_out) {
+    ws.mm.run(wt, in, n, out, ws.pool);
+    to_floats(bias, &b);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t i = 0; i < n_out; ++i) out[t * n_out + i] += b[i];
+  };
+  for (const Layer& L : layers_) {
+    linear(L.wq, L.bq, x.data(), q.data(), d);
+    linear(L.wk, L.bk, x.data(), k.data(), d);
+    linear(L.wv, L.bv, x.data(), v.data(), d);
+    tensor::float_to_f16(k.data(), kc.data(), n * d);
+    tensor::float_to_f16(v.data(), vc.data(), n * d);
+    // Bidirectional: every token attends to all n positions.
+    std::vector<AttentionQuery> queries(static_cast<size_t>(n));
+    for (int64_t t = 0; t < n; ++t) queries[t] = {q.data() + t * d, att.data() + t * d, kc.data(), vc.data(), n};
+    attention({n_head_, n_head_, hd}, queries, ws.pool, ws.scores);
+    linear(L.wo, L.bo, att.data(), o.data(), d);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+    norm(L.attn_norm, x.data());
+    linear(L.w_up, L.b_up, x.data(), up.data(), n_ff_);
+    for (auto& u : up) u = gelu(u);
+    linear(L.w_down, L.b_down, up.data(), o.data(), d);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+    norm(L.out_norm, x.data());
+  }
+  std::vector<float> out(static_cast<size_t>(d), 0.0f);
+  if (pooling == Pooling::kCls) {
+    std::memcpy(out.data(), x.data(), d * sizeof(float));
+  } else {
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t i = 0; i < d; ++i) out[i] += x[t * d + i];
+    for (auto& e : out) e /= static_cast<float>(n);
+  }
+  return out;
+}
+
+}  // namespace hearth::model

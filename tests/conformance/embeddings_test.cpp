@@ -1,0 +1,54 @@
+// Conformance: embeddings of ../shared/prompts/sentences.txt from the BERT
+// model match the reference (cosine >= 0.999 each), for mean and CLS pooling.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "common/shared_data.h"
+#include "model/bert.h"
+#include "tokenizer/tokenizer.h"
+
+namespace hearth::model {
+namespace {
+
+double cosine(const std::vector<float>& a, const std::vector<double>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+TEST(EmbeddingConformance, BertMatchesReference) {
+  auto f = gguf::File::open(test::shared_path("models/synth-bert-wordpiece-F16.gguf"));
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  auto file = std::make_shared<gguf::File>(std::move(f.value()));
+  auto m = BertModel::from_file(file);
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  auto tok = tokenizer::Tokenizer::load(*file);
+  ASSERT_TRUE(tok.ok());
+  std::ifstream in(test::shared_path("prompts/sentences.txt"));
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) lines.push_back(l);
+  Workspace ws(2);
+  for (auto [pool, name] : {std::pair{Pooling::kMean, "mean"}, {Pooling::kCls, "cls"}}) {
+    auto ref = test::read_json(test::shared_path(std::string("reference/synth-bert-wordpiece-F16.sentences.") + name + ".json"));
+    ASSERT_EQ(ref["data"].size(), lines.size());
+    for (size_t i = 0; i < lines.size(); ++i) {
+      auto ids = tok.value()->encode(lines[i], true, false);
+      auto e = m.value()->embed(ws, ids, pool);
+      ASSERT_TRUE(e.ok()) << e.status().to_string();
+      auto want = ref["data"][i]["embedding"].get<std::vector<double>>();
+      ASSERT_EQ(e->size(), want.size());
+      double c = cosine(e.value(), want);
+      EXPECT_GE(c, 0.999) << name << " sentence " << i << ": " << lines[i];
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hearth::model
