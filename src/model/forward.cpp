@@ -83,7 +83,8 @@ void load_vector(const Weight& w, std::vector<float>* out) {
 
 }  // namespace
 
-Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vector<float>* logits) const {
+Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vector<float>* logits,
+                      std::vector<float>* hidden) const {
   const HParams& hp = hp_;
   const int64_t n = static_cast<int64_t>(batch.size());
   const int64_t d = hp.n_embd, hd = hp.head_dim, q_dim = hp.n_head * hd, kv_dim = hp.n_head_kv * hd;
@@ -149,6 +150,10 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
   }
 
   load_vector(output_norm, &ws.norm_w);
+  if (hidden) {
+    hidden->resize(static_cast<size_t>(n * d));
+    for (int64_t t = 0; t < n; ++t) tensor::rms_norm(ws.x.data() + t * d, ws.norm_w.data(), hidden->data() + t * d, d, hp.rms_eps);
+  }
   int64_t n_out = 0;
   for (int64_t t = 0; t < n; ++t)
     if (batch[t].logits) tensor::rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + (n_out++) * d, d, hp.rms_eps);

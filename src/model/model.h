@@ -85,7 +85,10 @@ class Model {
   // Evaluates a batch: writes each token's K/V at its position in its cache
   // and returns logits [n_wanted, n_vocab] for the tokens that asked, in batch
   // order. Token ids and positions must be valid (see Context::eval).
-  Status forward(Workspace& ws, std::span<const BatchToken> batch, std::vector<float>* logits) const;
+  // hidden (optional): the final normalized hidden states of every batch
+  // token [n, n_embd] (decoder embeddings).
+  Status forward(Workspace& ws, std::span<const BatchToken> batch, std::vector<float>* logits,
+                 std::vector<float>* hidden = nullptr) const;
 
   // Architecture loaders fill these (see llama.cpp).
   HParams hp_;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <ctime>
@@ -87,8 +88,15 @@ struct Engine::Impl {
     auto t0 = Clock::now();
     std::string path = path_for(name);
     if (!std::filesystem::exists(path)) return not_found("model '" + name + "' not found");
-    HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<model::Model> m, model::Model::load(path));
-    HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<const tokenizer::Tokenizer> tok, tokenizer::Tokenizer::load(m->file()));
+    HEARTH_ASSIGN_OR_RETURN(gguf::File gf, gguf::File::open(path));
+    auto file = std::make_shared<gguf::File>(std::move(gf));
+    HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<const tokenizer::Tokenizer> tok, tokenizer::Tokenizer::load(*file));
+    auto lm = std::make_shared<LoadedModel>();
+    if (file->get_string_or("general.architecture", "") == "bert") {
+      HEARTH_ASSIGN_OR_RETURN(lm->bert, model::BertModel::from_file(file));
+      return register_model(lm, name, path, tok, nullptr, false, file->file_size(), t0);
+    }
+    HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<model::Model> m, model::Model::from_file(file));
     std::string src = m->file().get_string_or("tokenizer.chat_template", "");
     bool own = !src.empty();
     if (src.empty()) src = chat::builtin_template_source("chatml").value();
@@ -97,14 +105,20 @@ struct Engine::Impl {
       own = false;
       tmpl = chat::jinja::Template::parse(chat::builtin_template_source("chatml").value());
     }
-    auto lm = std::make_shared<LoadedModel>();
+    lm->model = m;
+    return register_model(lm, name, path, tok, tmpl.value(), own, m->file().file_size(), t0);
+  }
+
+  std::shared_ptr<LoadedModel> register_model(std::shared_ptr<LoadedModel> lm, const std::string& name,
+                                              const std::string& path, std::shared_ptr<const tokenizer::Tokenizer> tok,
+                                              std::shared_ptr<const chat::jinja::Template> tmpl, bool own, size_t bytes,
+                                              Clock::time_point t0) {
     lm->name = name;
     lm->path = path;
-    lm->model = m;
-    lm->tok = tok;
-    lm->tmpl = tmpl.value();
+    lm->tok = std::move(tok);
+    lm->tmpl = std::move(tmpl);
     lm->has_own_template = own;
-    lm->bytes = m->file().file_size();
+    lm->bytes = bytes;
     lm->load_ns = ns_between(t0, Clock::now());
     lm->last_used = Clock::now();
     std::lock_guard<std::mutex> lock(mu);
@@ -129,6 +143,14 @@ struct Engine::Impl {
       return true;
     }
     s.lm = lm.value();
+    if (s.req.embed) {
+      run_embedding(s);
+      return true;
+    }
+    if (!s.lm->model) {
+      fail(s, invalid_argument("model '" + s.req.model + "' is an embedding model; it cannot generate text"));
+      return true;
+    }
     const auto& hp = s.lm->model->hparams();
     const tokenizer::Tokenizer& tok = *s.lm->tok;
     std::string text;
@@ -198,6 +220,64 @@ struct Engine::Impl {
     e.metrics_.observe("request_queue_time_seconds", s.req.model, seconds_between(s.t_submit, s.t_admit));
     e.metrics_.add("prompt_tokens_total", s.req.model, static_cast<double>(s.prompt.size()));
     return true;
+  }
+
+  // Embeddings run to completion at admission (they need no decoding steps).
+  void run_embedding(Sequence& s) {
+    const EmbedRequest& er = *s.req.embed;
+    const tokenizer::Tokenizer& tok = *s.lm->tok;
+    Event ev;
+    ev.kind = Event::Kind::kDone;
+    std::vector<std::vector<int32_t>> inputs = er.token_inputs;
+    for (const auto& text : er.inputs) inputs.push_back(tok.encode(text, true, false));
+    const int64_t n_ctx = s.lm->bert ? s.lm->bert->n_ctx() : s.lm->model->hparams().n_ctx_train;
+    const int64_t n_vocab = s.lm->bert ? static_cast<int64_t>(tok.vocab().n_tokens()) : s.lm->model->hparams().n_vocab;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      auto& ids = inputs[i];
+      for (int32_t id : ids)
+        if (id < 0 || id >= n_vocab) return fail(s, invalid_argument("input[" + std::to_string(i) + "]: token id " + std::to_string(id) + " is outside the vocabulary"));
+      if (ids.empty()) return fail(s, invalid_argument("input[" + std::to_string(i) + "] is empty"));
+      if (static_cast<int64_t>(ids.size()) > n_ctx) {
+        if (!er.truncate)
+          return fail(s, invalid_argument("input[" + std::to_string(i) + "] has " + std::to_string(ids.size()) +
+                                          " tokens; the context is " + std::to_string(n_ctx)));
+        ids.resize(static_cast<size_t>(n_ctx));
+      }
+      std::vector<float> vec;
+      if (s.lm->bert) {
+        auto e = s.lm->bert->embed(ws, ids, s.lm->bert->default_pooling());
+        if (!e.ok()) return fail(s, e.status());
+        vec = std::move(e.value());
+      } else {
+        const auto& hp = s.lm->model->hparams();
+        model::KvCache kv(hp, static_cast<int64_t>(ids.size()));
+        std::vector<model::BatchToken> batch;
+        for (size_t t = 0; t < ids.size(); ++t) batch.push_back({ids[t], static_cast<int64_t>(t), &kv, false});
+        std::vector<float> logits, hidden;
+        Status st = s.lm->model->forward(ws, batch, &logits, &hidden);
+        if (!st.ok()) return fail(s, st);
+        vec.assign(static_cast<size_t>(hp.n_embd), 0.0f);
+        for (size_t t = 0; t < ids.size(); ++t)
+          for (int64_t k = 0; k < hp.n_embd; ++k) vec[k] += hidden[t * hp.n_embd + k] / static_cast<float>(ids.size());
+      }
+      if (er.dimensions > 0 && static_cast<size_t>(er.dimensions) < vec.size()) vec.resize(static_cast<size_t>(er.dimensions));
+      if (er.normalize) {
+        double ss = 0;
+        for (float x : vec) ss += static_cast<double>(x) * x;
+        float inv = ss > 0 ? static_cast<float>(1.0 / std::sqrt(ss)) : 0.0f;
+        for (float& x : vec) x *= inv;
+      }
+      ev.usage.prompt_tokens += static_cast<int64_t>(ids.size());
+      ev.embeddings.push_back(std::move(vec));
+    }
+    auto now = Clock::now();
+    ev.timings.total = ns_between(s.t_submit, now);
+    ev.timings.load = s.lm->load_ns;
+    ev.timings.prompt_eval = ns_between(s.t_submit, now);
+    e.metrics_.add("prompt_tokens_total", s.req.model, static_cast<double>(ev.usage.prompt_tokens));
+    e.metrics_.add("requests_total", s.req.model, 1);
+    s.stream->push(std::move(ev));
+    s.done = true;
   }
 
   void finish(Sequence& s, sampling::FinishReason why) {

@@ -20,6 +20,18 @@
 
 namespace hearth::runtime {
 
+// Embedding inputs: one vector per input, pooled from the model's last
+// hidden states (BERT: its pooling; decoders: the mean over tokens).
+struct EmbedRequest {
+  std::string model;
+  std::vector<std::string> inputs;
+  std::vector<std::vector<int32_t>> token_inputs;  // alternatively, token ids
+  bool normalize = true;   // L2-normalize each vector
+  bool truncate = true;    // cut inputs longer than the context (else an error)
+  int64_t dimensions = 0;  // keep the first n dimensions (then normalize), 0 = all
+  std::optional<double> keep_alive_s;
+};
+
 struct GenerateRequest {
   std::string model;
   // Input: `messages` (chat, rendered with the model's template) or `prompt`.
@@ -37,6 +49,7 @@ struct GenerateRequest {
   int64_t num_ctx = 0;   // 0: the model's default
   int top_logprobs = -1; // -1: no logprobs; >= 0: the chosen token's + this many alternatives
   std::optional<double> keep_alive_s;  // seconds; < 0 forever
+  std::optional<EmbedRequest> embed;   // set: this is an embedding request
 };
 
 struct Usage {
@@ -62,6 +75,7 @@ struct Event {
   Usage usage;                           // kDone
   Timings timings;                       // kDone
   Status error;                          // kError
+  std::vector<std::vector<float>> embeddings;  // kDone of an embedding request
 };
 
 // The channel between the scheduler and an HTTP thread. Thread-safe.

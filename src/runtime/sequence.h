@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "chat/jinja/template.h"
+#include "model/bert.h"
 #include "model/model.h"
 #include "runtime/request.h"
 #include "sampling/params.h"
@@ -19,7 +20,8 @@ using Clock = std::chrono::steady_clock;
 
 struct LoadedModel {
   std::string name, path;
-  std::shared_ptr<model::Model> model;
+  std::shared_ptr<model::Model> model;        // decoders
+  std::shared_ptr<model::BertModel> bert;     // encoders (embeddings only)
   std::shared_ptr<const tokenizer::Tokenizer> tok;
   std::shared_ptr<const chat::jinja::Template> tmpl;  // the file's, or chatml when it has none
   bool has_own_template = false;

@@ -69,6 +69,7 @@ Api::Api(runtime::Engine& engine, ApiConfig cfg) : engine_(engine), cfg_(std::mo
   routes_[{"GET", "/"}] = [](Api&, const HttpRequest&, Responder& r) { r.send(200, "text/plain", "hearth is running"); };
   register_openai(routes_);
   register_ollama(routes_);
+  register_embeddings(routes_);
 }
 
 void Api::handle(const HttpRequest& req, Responder& res) {

@@ -42,6 +42,7 @@ class Api {
 // Adapters (one file each).
 void register_openai(std::map<std::pair<std::string, std::string>, std::function<void(Api&, const HttpRequest&, Responder&)>>& r);
 void register_ollama(std::map<std::pair<std::string, std::string>, std::function<void(Api&, const HttpRequest&, Responder&)>>& r);
+void register_embeddings(std::map<std::pair<std::string, std::string>, std::function<void(Api&, const HttpRequest&, Responder&)>>& r);
 
 // JSON error bodies in each protocol's shape.
 void send_openai_error(Responder& res, int status, const std::string& message, const std::string& param = "");

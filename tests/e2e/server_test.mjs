@@ -18,6 +18,7 @@ assert.ok(SHARED, 'HEARTH_SHARED must point at the shared data');
 const modelsDir = mkdtempSync(join(tmpdir(), 'hearth-models-'));
 symlinkSync(join(SHARED, 'models/aidreams260K.gguf'), join(modelsDir, 'aidreams.gguf'));
 symlinkSync(join(SHARED, 'models/synth-qwen2-bpe32k-F16.gguf'), join(modelsDir, 'qwen.gguf'));
+symlinkSync(join(SHARED, 'models/synth-bert-wordpiece-F16.gguf'), join(modelsDir, 'bert.gguf'));
 const ref = JSON.parse(readFileSync(join(SHARED, 'reference/aidreams260K.dream.json'), 'utf8'));
 const DREAM = readFileSync(join(SHARED, 'prompts/dream.txt'), 'utf8');
 const GREEDY = Buffer.from(ref.greedy_text_bytes_hex, 'hex').toString('utf8');
@@ -104,6 +105,25 @@ test('ollama: generate (greedy = reference), chat streaming, list, show, ps, ver
   assert.ok(ps.models.length >= 1);
   const v = await (await fetch(`${S.base}/api/version`)).json();
   assert.ok(v.version);
+});
+
+test('embeddings: BERT vectors match the reference (cosine >= 0.999) through both clients', async () => {
+  const sentences = readFileSync(join(SHARED, 'prompts/sentences.txt'), 'utf8').split('\n').filter((l) => l.length > 0);
+  const want = JSON.parse(readFileSync(join(SHARED, 'reference/synth-bert-wordpiece-F16.sentences.mean.json'), 'utf8')).data.map((d) => d.embedding);
+  const cos = (a, b) => { let ab = 0, aa = 0, bb = 0; for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; } return ab / Math.sqrt(aa * bb); };
+  const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+  const r = await client.embeddings.create({ model: 'bert', input: sentences });
+  assert.equal(r.data.length, sentences.length);
+  r.data.forEach((d, i) => assert.ok(cos(d.embedding, want[i]) >= 0.999, `sentence ${i}: ${cos(d.embedding, want[i])}`));
+  assert.ok(r.usage.prompt_tokens > 0);
+  const ollama = new Ollama({ host: S.base });
+  const e = await ollama.embed({ model: 'bert', input: sentences });
+  e.embeddings.forEach((v, i) => assert.ok(cos(v, want[i]) >= 0.999));
+  const legacy = await ollama.embeddings({ model: 'bert', prompt: sentences[0] });
+  assert.ok(cos(legacy.embedding, want[0]) >= 0.999);
+  const dec = await ollama.embed({ model: 'aidreams', input: 'I dream' });  // decoders embed too
+  assert.equal(dec.embeddings[0].length, 64);
+  await assert.rejects(client.chat.completions.create({ model: 'bert', messages: [{ role: 'user', content: 'x' }] }), (err) => err.status === 400);
 });
 
 test('batching is exact: 16 concurrent greedy requests equal each request alone', async () => {
