@@ -17,6 +17,11 @@ struct Kernels {
   core::Isa isa = core::Isa::kScalar;
   tensor::VecDotFn vec_dot[kMaxTypeId] = {};
   tensor::FromFloatFn from_float[kMaxTypeId] = {};  // used for activations
+  // Optional multi-row dot products: out[r] = dot(w, x + r·x_stride) for
+  // r < n_rows (n_rows <= 4), unpacking each weight block once for all rows
+  // (prompt processing and batched decoding). Null: use vec_dot per row.
+  using VecDotRowsFn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride, int n_rows, float* out);
+  VecDotRowsFn vec_dot_rows[kMaxTypeId] = {};
   // Attention helpers over the F16 KV cache: a·b and y += alpha·x.
   float (*dot_f32_f16)(int64_t n, const float* a, const uint16_t* b) = nullptr;
   void (*axpy_f16)(int64_t n, float alpha, const uint16_t* x, float* y) = nullptr;

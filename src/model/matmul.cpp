@@ -14,8 +14,27 @@ void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core
     for (size_t r = b; r < e; ++r) quant(x + r * w.n_in, xq_.data() + r * act_row, w.n_in);
   });
   tensor::VecDotFn dot = k.dot(w.type);
+  kernels::Kernels::VecDotRowsFn dot_rows = k.vec_dot_rows[static_cast<int>(w.type)];
   const int64_t n_in = w.n_in, n_out = w.n_out;
   const uint8_t* xq = xq_.data();
+  if (dot_rows && n_rows > 1) {
+    // Each weight row is unpacked once per group of 4 activation rows.
+    pool.parallel_for(static_cast<size_t>(n_out), [&](size_t b, size_t e, int) {
+      constexpr size_t kBlock = 16;
+      float out[4];
+      for (size_t o0 = b; o0 < e; o0 += kBlock) {
+        size_t o1 = std::min(e, o0 + kBlock);
+        for (int64_t r = 0; r < n_rows; r += 4) {
+          int nr = static_cast<int>(std::min<int64_t>(4, n_rows - r));
+          for (size_t o = o0; o < o1; ++o) {
+            dot_rows(n_in, w.row(static_cast<int64_t>(o)), xq + r * act_row, act_row, nr, out);
+            for (int j = 0; j < nr; ++j) y[(r + j) * n_out + static_cast<int64_t>(o)] = out[j];
+          }
+        }
+      }
+    }, 4);
+    return;
+  }
   // Split the weight rows: each thread streams its slice of W once, for all
   // activation rows (blocked so a few weight rows stay in cache).
   pool.parallel_for(static_cast<size_t>(n_out), [&](size_t b, size_t e, int) {

@@ -26,6 +26,7 @@ void Candidates::softmax() {
 }
 
 int32_t sample_greedy(const Candidates& c) {
+  if (c.sorted) return c.items[0].id;
   const Candidate* best = &c.items[0];
   for (const auto& x : c.items)
     if (x.logit > best->logit || (x.logit == best->logit && x.id < best->id)) best = &x;

@@ -114,6 +114,23 @@ TEST_P(TypeTest, FastKernelsMatchReference) {
         act.to_float(xq.data(), xd.data(), n);
         for (int64_t i = 0; i < n; ++i) scale += std::fabs(static_cast<double>(wd[i]) * xd[i]);
         EXPECT_NEAR(got, ref, 1e-5 * scale + 1e-6) << dtype_name(c.type) << " " << core::isa_name(isa) << " n=" << n;
+        if (auto rows = k.vec_dot_rows[static_cast<int>(c.type)]) {
+          // Four activation rows (the reference row and three variants).
+          const size_t ar = row_bytes(ops.vec_dot_type, n);
+          std::vector<uint8_t> xs(4 * ar);
+          for (int r = 0; r < 4; ++r) {
+            auto xr = random_vec(n, 40 + seed * 4 + r);
+            act.from_float(xr.data(), xs.data() + r * ar, n);
+          }
+          for (int nr = 1; nr <= 4; ++nr) {
+            float out[4];
+            rows(n, wq.data(), xs.data(), ar, nr, out);
+            for (int r = 0; r < nr; ++r) {
+              double want = ops.vec_dot(n, wq.data(), xs.data() + r * ar);
+              EXPECT_NEAR(out[r], want, 1e-5 * scale + 1e-3) << dtype_name(c.type) << " rows=" << nr << " r=" << r;
+            }
+          }
+        }
       }
     }
   }

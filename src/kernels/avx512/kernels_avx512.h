@@ -2,6 +2,7 @@
 // reference in tensor/. Every tensor type has an entry.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace hearth::kernels::avx512 {
@@ -19,5 +20,9 @@ float vec_dot_q3_k(int64_t n, const void* w, const void* x);
 float vec_dot_q4_k(int64_t n, const void* w, const void* x);
 float vec_dot_q5_k(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k(int64_t n, const void* w, const void* x);
+void vec_dot_rows_q4_0(int64_t n, const void* w, const void* x, size_t stride, int rows, float* out);
+void vec_dot_rows_q8_0(int64_t n, const void* w, const void* x, size_t stride, int rows, float* out);
+void vec_dot_rows_q4_k(int64_t n, const void* w, const void* x, size_t stride, int rows, float* out);
+void vec_dot_rows_q6_k(int64_t n, const void* w, const void* x, size_t stride, int rows, float* out);
 
 }  // namespace hearth::kernels::avx512

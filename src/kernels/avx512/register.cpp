@@ -22,6 +22,10 @@ void register_avx512(Kernels& k) {
   set(DType::kQ4_K, avx512::vec_dot_q4_k);
   set(DType::kQ5_K, avx512::vec_dot_q5_k);
   set(DType::kQ6_K, avx512::vec_dot_q6_k);
+  k.vec_dot_rows[static_cast<int>(DType::kQ4_0)] = avx512::vec_dot_rows_q4_0;
+  k.vec_dot_rows[static_cast<int>(DType::kQ8_0)] = avx512::vec_dot_rows_q8_0;
+  k.vec_dot_rows[static_cast<int>(DType::kQ4_K)] = avx512::vec_dot_rows_q4_k;
+  k.vec_dot_rows[static_cast<int>(DType::kQ6_K)] = avx512::vec_dot_rows_q6_k;
 }
 
 }  // namespace hearth::kernels
