@@ -20,6 +20,7 @@ void add_serve(CLI::App& app) {
     std::vector<std::string> cors;
     runtime::EngineConfig engine;
     double kv_budget_gib = 4;
+    double model_mem_gib = 0;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("serve", "Serve the OpenAI and Ollama APIs");
@@ -34,6 +35,8 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--kv-budget-gib", o->kv_budget_gib, "memory for all KV caches together (GiB)");
   cmd->add_option("--ctx", o->engine.default_num_ctx, "default context per request (num_ctx overrides)");
   cmd->add_option("--grace", o->grace_s, "seconds to let in-flight requests finish on SIGTERM");
+  cmd->add_option("--model-memory-gib", o->model_mem_gib,
+                  "memory for loaded models together (GiB; default 3/4 of RAM); least recently used idle models are unloaded beyond it");
   cmd->callback([o, host, port] {
     if (const char* hh = std::getenv("HEARTH_HOST"); hh && host->count() == 0 && port->count() == 0) {
       std::string v = hh;
@@ -55,6 +58,7 @@ void add_serve(CLI::App& app) {
     o->engine.models_dir = o->models;
     o->engine.threads = o->threads;
     o->engine.kv_budget_bytes = static_cast<size_t>(o->kv_budget_gib * (1ull << 30));
+    o->engine.model_memory_budget = static_cast<size_t>(o->model_mem_gib * (1ull << 30));
     // Signals are taken by sigwait below, in this thread only.
     sigset_t set;
     sigemptyset(&set);

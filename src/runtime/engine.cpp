@@ -1,6 +1,7 @@
 #include "runtime/engine.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -86,6 +87,11 @@ struct Engine::Impl {
         if (m->name == name) return m;
     }
     auto t0 = Clock::now();
+    struct Loading {
+      std::atomic<int>& n;
+      explicit Loading(std::atomic<int>& c) : n(c) { ++n; }
+      ~Loading() { --n; }
+    } loading(e.loading_);
     std::string path = path_for(name);
     if (!std::filesystem::exists(path)) return not_found("model '" + name + "' not found");
     HEARTH_ASSIGN_OR_RETURN(gguf::File gf, gguf::File::open(path));
@@ -122,13 +128,20 @@ struct Engine::Impl {
     lm->load_ns = ns_between(t0, Clock::now());
     lm->last_used = Clock::now();
     std::lock_guard<std::mutex> lock(mu);
-    // Least recently used idle models make room.
-    while (models.size() >= cfg.max_loaded_models) {
+    // Least recently used idle models make room within the memory budget.
+    size_t budget = cfg.model_memory_budget;
+    if (budget == 0) budget = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGE_SIZE)) / 4 * 3;
+    auto used = [&] {
+      size_t u = 0;
+      for (const auto& m : models) u += m->bytes;
+      return u;
+    };
+    while (!models.empty() && used() + bytes > budget) {
       auto victim = std::min_element(models.begin(), models.end(), [](const auto& a, const auto& b) {
         return (a->active == 0 ? a->last_used : Clock::time_point::max()) <
                (b->active == 0 ? b->last_used : Clock::time_point::max());
       });
-      if ((*victim)->active != 0) break;
+      if ((*victim)->active != 0) break;  // everything is busy: load anyway
       models.erase(victim);
     }
     models.push_back(lm);

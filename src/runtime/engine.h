@@ -31,7 +31,9 @@ struct EngineConfig {
   int64_t default_num_ctx = 2048;       // capped by the model's training context
   int64_t max_batch_tokens = 512;       // tokens per forward pass
   double default_keep_alive_s = 300;
-  size_t max_loaded_models = 3;
+  // Loaded model files may use this much memory together; beyond it, the
+  // least recently used idle models are unloaded (0: 3/4 of physical RAM).
+  size_t model_memory_budget = 0;
 };
 
 struct ModelFileInfo {
@@ -69,6 +71,7 @@ class Engine {
 
   void drain() { draining_ = true; }  // stop accepting; running requests finish
   bool draining() const { return draining_; }
+  bool loading() const { return loading_.load() > 0; }  // a model load is in progress
   size_t in_flight() const { return in_flight_.load(); }
   Metrics& metrics() { return metrics_; }
 
@@ -77,6 +80,7 @@ class Engine {
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> draining_{false};
   std::atomic<size_t> in_flight_{0};
+  std::atomic<int> loading_{0};
   Metrics metrics_;
   friend struct Impl;
 };

@@ -60,6 +60,7 @@ Api::Api(runtime::Engine& engine, ApiConfig cfg) : engine_(engine), cfg_(std::mo
   routes_[{"GET", "/v2/health/live"}] = routes_[{"GET", "/health"}];
   routes_[{"GET", "/v2/health/ready"}] = [](Api& api, const HttpRequest&, Responder& r) {
     if (api.engine().draining()) r.send(503, "application/json", "{\"status\":\"draining\"}");
+    else if (api.engine().loading()) r.send(503, "application/json", "{\"status\":\"loading\"}");
     else r.send(200, "application/json", "{\"status\":\"ready\"}");
   };
   routes_[{"GET", "/ready"}] = routes_[{"GET", "/v2/health/ready"}];

@@ -159,6 +159,19 @@ test('malformed requests answer 400/413 and the server stays healthy', async () 
   assert.equal((await fetch(`${S.base}/health`)).status, 200);
 });
 
+test('keep_alive 0 unloads the model after the request; /api/ps shows what is loaded', async () => {
+  const ollama = new Ollama({ host: S.base });
+  await ollama.generate({ model: 'aidreams', prompt: 'I', stream: false, keep_alive: '10m', options: { num_predict: 1 } });
+  assert.ok((await ollama.ps()).models.some((m) => m.name === 'aidreams:latest'));
+  await ollama.generate({ model: 'aidreams', prompt: 'I', stream: false, keep_alive: 0, options: { num_predict: 1 } });
+  let present = true;
+  for (let i = 0; i < 40 && present; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    present = (await ollama.ps()).models.some((m) => m.name === 'aidreams:latest');
+  }
+  assert.equal(present, false);
+});
+
 test('cancellation frees the sequence', async () => {
   const ctrl = new AbortController();
   const r = await fetch(`${S.base}/api/generate`, { method: 'POST', signal: ctrl.signal,
