@@ -1,0 +1,67 @@
+// The model store under HEARTH_HOME (default ~/.hearth): content-addressed
+// blobs (blobs/sha256-<hex>) and one JSON manifest per model name
+// (manifests/<namespace>/<name>/<tag>). Writes are atomic (temp file, fsync,
+// rename); a blob is complete before any manifest names it, so a crash
+// mid-create leaves a consistent store. Mutations take an exclusive lock on
+// the store; reads are lock-free.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hearth/status.h"
+#include "store/modelfile.h"
+#include "store/name.h"
+
+namespace hearth::store {
+
+struct Manifest {
+  std::string from;           // as the Modelfile wrote it
+  std::string model_digest;   // "sha256-<hex>" of the GGUF
+  uint64_t model_size = 0;
+  std::vector<std::string> adapter_digests;
+  Modelfile modelfile;        // parameters, template, system, messages, licenses (FROM = the original)
+  std::string created_at;
+
+  nlohmann::ordered_json to_json() const;
+  static Result<Manifest> from_json(const nlohmann::ordered_json& j);
+};
+
+struct StoredModel {
+  ModelName name;
+  Manifest manifest;
+  std::string modified_at;
+};
+
+class Store {
+ public:
+  explicit Store(std::string home);
+  static std::string default_home();  // $HEARTH_HOME or ~/.hearth
+
+  // Creates (or replaces) `name` from Modelfile text. FROM is a GGUF path
+  // (relative paths are resolved against base_dir) or an existing model name.
+  // `progress` receives status lines ("importing model", "writing manifest").
+  Result<Manifest> create(const std::string& name, const std::string& modelfile_text, const std::string& base_dir,
+                          const std::function<void(const std::string&)>& progress = {});
+  Result<StoredModel> get(const std::string& name) const;
+  std::vector<StoredModel> list() const;
+  Status copy(const std::string& src, const std::string& dst);
+  // Removes the name, then every blob no manifest refers to.
+  Status remove(const std::string& name);
+  std::string blob_path(const std::string& digest) const;
+  const std::string& home() const { return home_; }
+
+  // Copies a file into the blob store (sha256 computed on the way); returns its digest.
+  Result<std::string> import_blob(const std::string& path, uint64_t* size = nullptr);
+
+ private:
+  Status write_manifest(const ModelName& n, const Manifest& m);
+  Status collect_garbage();
+  std::string home_;
+};
+
+}  // namespace hearth::store

@@ -1,0 +1,136 @@
+// The model store: Modelfile parsing, strict names (a hostile corpus never
+// leaves the store), create / copy / remove with shared blobs and GC.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "common/shared_data.h"
+#include "store/store.h"
+
+namespace hearth::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Modelfile, EveryInstructionAndQuoting) {
+  auto mf = parse_modelfile(R"(# a comment
+from ./model.gguf
+PARAMETER temperature 0.5
+parameter stop "<|end|>"
+PARAMETER stop ###
+PARAMETER num_ctx 256
+PARAMETER penalize_newline false
+SYSTEM """You are
+a poet."""
+TEMPLATE """{{ .System }} {{ .Prompt }}"""
+MESSAGE user Hello there
+MESSAGE assistant "Hi!"
+LICENSE MIT
+ADAPTER ./lora.gguf
+)");
+  ASSERT_TRUE(mf.ok()) << mf.status().to_string();
+  EXPECT_EQ(mf->from, "./model.gguf");
+  EXPECT_EQ(mf->parameters["temperature"], 0.5);
+  EXPECT_EQ(mf->parameters["stop"], nlohmann::ordered_json::array({"<|end|>", "###"}));
+  EXPECT_EQ(mf->parameters["num_ctx"], 256);
+  EXPECT_EQ(mf->parameters["penalize_newline"], false);
+  EXPECT_EQ(mf->system, "You are\na poet.");
+  EXPECT_EQ(mf->template_text, "{{ .System }} {{ .Prompt }}");
+  ASSERT_EQ(mf->messages.size(), 2u);
+  EXPECT_EQ(mf->messages[1].second, "Hi!");
+  EXPECT_EQ(mf->licenses[0], "MIT");
+  EXPECT_EQ(mf->adapters[0], "./lora.gguf");
+  auto again = parse_modelfile(mf->to_text());
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(again->system, mf->system);
+  EXPECT_EQ(again->parameters, mf->parameters);
+}
+
+TEST(Modelfile, ErrorsNameTheLine) {
+  struct Case {
+    const char* text;
+    const char* want;
+  } cases[] = {
+      {"FROM x\nPARAMETER temperature hot\n", "line 2"},
+      {"FROM x\nPARAMETER flux 1\n", "unknown parameter"},
+      {"FROM x\n\nPARAMETER top_k 1.5\n", "line 3"},
+      {"FROM x\nSYSTEM \"\"\"never closed\n", "unterminated"},
+      {"FROM x\nMESSAGE robot hi\n", "MESSAGE role"},
+      {"FROM x\nBOGUS y\n", "unknown instruction"},
+      {"PARAMETER top_k 1\n", "no FROM"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_modelfile(c.text);
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_NE(r.status().message().find(c.want), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(ModelNames, HostileNamesAreRejected) {
+  const std::vector<std::string> corpus = {"../x", "..", "a/../../b", "/etc/passwd", "a/b/c", "x:../y", std::string("a\0b", 3), "",
+                                           std::string(300, 'a'), ".hidden", "-flag", "na me", "mödel", "\xd0\xb0pple" /* Cyrillic a */,
+                                           "a\\b", "a:b:c", "x/", ":tag"};
+  for (const std::string& bad : corpus) {
+    EXPECT_FALSE(parse_model_name(bad).ok()) << "accepted: " << bad;
+  }
+  auto n = parse_model_name("team/dream:v1");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->manifest_path(), "team/dream/v1");
+  EXPECT_EQ(parse_model_name("dream")->display(), "dream:latest");
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    home_ = ::testing::TempDir() + "hearth-store-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(home_);
+  }
+  void TearDown() override { fs::remove_all(home_); }
+  size_t blob_count() const {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(home_ + "/blobs"))
+      if (e.path().filename().string().rfind("sha256-", 0) == 0) ++n;
+    return n;
+  }
+  std::string home_;
+};
+
+TEST_F(StoreTest, CreateCopyRemoveSharesAndFreesBlobs) {
+  Store s(home_);
+  std::string model = test::shared_path("models/aidreams260K.gguf");
+  auto m = s.create("dream", "FROM " + model + "\nSYSTEM be brief\nPARAMETER temperature 0\n", "/");
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ(m->model_size, fs::file_size(model));
+  EXPECT_TRUE(fs::exists(s.blob_path(m->model_digest)));
+  // A second model from the same file shares the blob.
+  ASSERT_TRUE(s.create("other", "FROM " + model + "\n", "/").ok());
+  EXPECT_EQ(blob_count(), 1u);
+  // Derived from a store name: inherits, overrides.
+  auto d = s.create("dream-hot", "FROM dream\nPARAMETER temperature 1.5\n", "/");
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(d->modelfile.system, "be brief");
+  EXPECT_EQ(d->modelfile.parameters["temperature"], 1.5);
+  ASSERT_TRUE(s.copy("dream", "copy:v2").ok());
+  EXPECT_EQ(s.list().size(), 4u);
+  ASSERT_TRUE(s.remove("dream").ok());
+  EXPECT_TRUE(s.get("copy:v2").ok());
+  EXPECT_EQ(blob_count(), 1u);  // still used
+  for (const char* n : {"other", "dream-hot", "copy:v2"}) ASSERT_TRUE(s.remove(n).ok());
+  EXPECT_EQ(blob_count(), 0u);  // the last user freed it
+  EXPECT_EQ(s.remove("copy:v2").code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, BadInputsAreClearErrors) {
+  Store s(home_);
+  EXPECT_EQ(s.create("x", "FROM /nonexistent.gguf\n", "/").status().code(), StatusCode::kNotFound);
+  std::string notgguf = home_ + "/not.gguf";
+  { std::ofstream(notgguf) << "hello"; }
+  EXPECT_FALSE(s.create("x", "FROM " + notgguf + "\n", "/").ok());
+  EXPECT_FALSE(s.create("../../escape", "FROM " + test::shared_path("models/aidreams260K.gguf") + "\n", "/").ok());
+  EXPECT_TRUE(s.list().empty());
+}
+
+}  // namespace
+}  // namespace hearth::store
