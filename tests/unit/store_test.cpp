@@ -134,3 +134,35 @@ TEST_F(StoreTest, BadInputsAreClearErrors) {
 
 }  // namespace
 }  // namespace hearth::store
+
+#include "store/go_template.h"
+
+namespace hearth::store {
+namespace {
+
+std::string go(const std::string& t, const nlohmann::ordered_json& d) {
+  auto tmpl = GoTemplate::parse(t);
+  EXPECT_TRUE(tmpl.ok()) << tmpl.status().to_string();
+  if (!tmpl.ok()) return "<parse error>";
+  auto r = tmpl.value()->render(d);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? r.value() : "<render error>";
+}
+
+TEST(GoTemplate, OllamaTemplateFeatures) {
+  nlohmann::ordered_json d = {{"System", "S"}, {"Prompt", "P"}, {"Response", ""},
+                              {"Messages", {{{"Role", "user"}, {"Content", "hi"}}, {{"Role", "assistant"}, {"Content", "yo"}}}},
+                              {"Tools", nlohmann::ordered_json::array()}};
+  EXPECT_EQ(go("{{ if .System }}<s>{{ .System }}</s>{{ end }}{{ .Prompt }}", d), "<s>S</s>P");
+  EXPECT_EQ(go("{{- range .Messages }}[{{ .Role }}] {{ .Content }}\n{{- end }}", d), "[user] hi[assistant] yo");
+  EXPECT_EQ(go("{{ range .Messages }}{{ if eq .Role \"user\" }}U:{{ else if eq .Role \"assistant\" }}A:{{ else }}?{{ end }}{{ .Content }}{{ $.System }};{{ end }}", d),
+            "U:hiS;A:yoS;");
+  EXPECT_EQ(go("{{ range .Tools }}x{{ else }}no tools{{ end }}", d), "no tools");
+  EXPECT_EQ(go("a {{- /* c */ -}} b {{ and .System (not .Response) }} {{ len .Messages }}", d), "ab true 2");
+  EXPECT_EQ(go("{{ .Missing }}|{{ .Messages.Nope }}", d), "|");
+  for (const char* bad : {"{{ if .X }}never ended", "{{ end }}", "{{ frobnicate .X }}", "{{ .X", "{{ \"open }}"})
+    EXPECT_FALSE(GoTemplate::parse(bad).ok()) << bad;
+}
+
+}  // namespace
+}  // namespace hearth::store
