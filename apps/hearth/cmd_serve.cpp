@@ -26,7 +26,7 @@ void add_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve the OpenAI and Ollama APIs");
   auto* host = cmd->add_option("--host", o->host, "address to bind (default 127.0.0.1)");
   auto* port = cmd->add_option("--port", o->port, "port (default 11434)")->check(CLI::Range(0, 65535));
-  cmd->add_option("--models", o->models, "directory of GGUF models (default ~/.hearth/models)");
+  cmd->add_option("--models", o->models, "directory of GGUF files served by file name (default $HEARTH_HOME/models); store models (hearth create) are served too");
   cmd->add_option("--api-key", o->api_key, "require this key as 'Authorization: Bearer KEY' (also HEARTH_API_KEY)");
   cmd->add_option("--threads,-t", o->threads, "threads for inference (default: physical cores)");
   cmd->add_option("--cors", o->cors, "allowed CORS origin (repeatable; '*' for any)");
@@ -50,12 +50,10 @@ void add_serve(CLI::App& app) {
     }
     if (o->api_key.empty())
       if (const char* k = std::getenv("HEARTH_API_KEY")) o->api_key = k;
-    if (o->models.empty()) {
-      const char* home = std::getenv("HEARTH_HOME");
-      std::string base = home ? home : std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.hearth";
-      o->models = base + "/models";
-    }
+    const std::string home = store::Store::default_home();
+    if (o->models.empty()) o->models = home + "/models";
     o->engine.models_dir = o->models;
+    o->engine.store_home = home;
     o->engine.threads = o->threads;
     o->engine.kv_budget_bytes = static_cast<size_t>(o->kv_budget_gib * (1ull << 30));
     o->engine.model_memory_budget = static_cast<size_t>(o->model_mem_gib * (1ull << 30));

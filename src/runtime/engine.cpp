@@ -56,9 +56,11 @@ struct Engine::Impl {
   size_t kv_used = 0;
   bool stop = false;
   model::Workspace ws;
+  std::unique_ptr<store::Store> store;
   std::thread thread;
 
   Impl(Engine& eng, EngineConfig c) : e(eng), cfg(std::move(c)), ws(cfg.threads) {
+    if (!cfg.store_home.empty()) store = std::make_unique<store::Store>(cfg.store_home);
     thread = std::thread([this] { loop(); });
   }
   ~Impl() {
@@ -72,6 +74,30 @@ struct Engine::Impl {
 
   std::string path_for(const std::string& name) const { return cfg.models_dir + "/" + name + ".gguf"; }
 
+  struct Resolved {
+    std::string key;   // the name models are loaded and reported under
+    std::string path;  // the GGUF
+    std::optional<store::Manifest> manifest;
+    std::string modified_at;
+  };
+
+  // A store model first, then a file of the models directory.
+  Result<Resolved> resolve(const std::string& raw) const {
+    if (store) {
+      auto sm = store->get(raw);
+      if (sm.ok()) return Resolved{sm->name.display(), store->blob_path(sm->manifest.model_digest), sm->manifest, sm->modified_at};
+      if (sm.status().code() == StatusCode::kCorrupt) return sm.status();
+    }
+    auto n = normalize_model_name(raw);
+    if (!n.ok()) {
+      if (store && store::parse_model_name(raw).ok()) return not_found("model '" + raw + "' not found");
+      return n.status();
+    }
+    std::string path = path_for(n.value());
+    if (!std::filesystem::exists(path)) return not_found("model '" + raw + "' not found");
+    return Resolved{n.value(), path, std::nullopt, ""};
+  }
+
   void fail(Sequence& s, Status st) {
     Event ev;
     ev.kind = Event::Kind::kError;
@@ -80,7 +106,9 @@ struct Engine::Impl {
     s.done = true;
   }
 
-  Result<std::shared_ptr<LoadedModel>> acquire(const std::string& name) {
+  Result<std::shared_ptr<LoadedModel>> acquire(const std::string& raw) {
+    HEARTH_ASSIGN_OR_RETURN(Resolved res, resolve(raw));
+    const std::string& name = res.key;
     {
       std::lock_guard<std::mutex> lock(mu);
       for (auto& m : models)
@@ -92,12 +120,15 @@ struct Engine::Impl {
       explicit Loading(std::atomic<int>& c) : n(c) { ++n; }
       ~Loading() { --n; }
     } loading(e.loading_);
-    std::string path = path_for(name);
-    if (!std::filesystem::exists(path)) return not_found("model '" + name + "' not found");
+    const std::string& path = res.path;
     HEARTH_ASSIGN_OR_RETURN(gguf::File gf, gguf::File::open(path));
     auto file = std::make_shared<gguf::File>(std::move(gf));
     HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<const tokenizer::Tokenizer> tok, tokenizer::Tokenizer::load(*file));
     auto lm = std::make_shared<LoadedModel>();
+    lm->manifest = res.manifest;
+    if (res.manifest && res.manifest->modelfile.has_template) {
+      HEARTH_ASSIGN_OR_RETURN(lm->go_template, store::GoTemplate::parse(res.manifest->modelfile.template_text));
+    }
     if (file->get_string_or("general.architecture", "") == "bert") {
       HEARTH_ASSIGN_OR_RETURN(lm->bert, model::BertModel::from_file(file));
       return register_model(lm, name, path, tok, nullptr, false, file->file_size(), t0);
@@ -168,11 +199,43 @@ struct Engine::Impl {
     const tokenizer::Tokenizer& tok = *s.lm->tok;
     std::string text;
     bool templated = false;
-    if (s.req.template_prompt && !s.req.raw && s.lm->has_own_template)
+    const store::Modelfile* mf = s.lm->manifest ? &s.lm->manifest->modelfile : nullptr;
+    if (mf && mf->has_system && s.req.system.empty() && !s.req.raw) {
+      bool has_system_message = false;
+      if (s.req.messages)
+        for (const auto& m : *s.req.messages) has_system_message |= m.value("role", "") == "system";
+      if (!has_system_message) s.req.system = mf->system;
+    }
+    if (s.lm->go_template && !s.req.raw) {
+      // The Modelfile TEMPLATE (Go template syntax) decides the prompt.
+      nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
+      if (mf)
+        for (const auto& [r, c] : mf->messages) msgs.push_back({{"Role", r}, {"Content", c}});
+      std::string system = s.req.system, prompt = s.req.prompt;
+      if (s.req.messages) {
+        for (const auto& m : *s.req.messages) {
+          std::string role = m.value("role", ""), content = m.contains("content") && m["content"].is_string() ? m["content"].get<std::string>() : "";
+          if (role == "system") system = content;
+          else msgs.push_back({{"Role", role}, {"Content", content}});
+          if (role == "user") prompt = content;
+        }
+      } else {
+        msgs.push_back({{"Role", "user"}, {"Content", prompt}});
+      }
+      nlohmann::ordered_json data = {{"System", system}, {"Prompt", prompt}, {"Response", ""}, {"Messages", msgs},
+                                     {"Tools", s.req.tools ? *s.req.tools : nlohmann::ordered_json::array()}};
+      auto r = s.lm->go_template->render(data);
+      if (!r.ok()) {
+        fail(s, r.status());
+        return true;
+      }
+      text = r.value();
+      templated = true;
+    } else if (s.req.template_prompt && !s.req.raw && s.lm->has_own_template)
       s.req.messages = nlohmann::ordered_json::array({{{"role", "user"}, {"content", s.req.prompt}}});
     else if (s.req.template_prompt && !s.req.system.empty())
       s.req.prompt = s.req.system + "\n\n" + s.req.prompt;
-    if (s.req.messages && !s.req.raw) {
+    if (!templated && s.req.messages && !s.req.raw) {
       chat::RenderRequest rr;
       rr.messages = *s.req.messages;
       if (!s.req.system.empty()) rr.messages.insert(rr.messages.begin(), {{"role", "system"}, {"content", s.req.system}});
@@ -188,7 +251,7 @@ struct Engine::Impl {
       }
       text = r.value();
       templated = true;
-    } else {
+    } else if (!templated) {
       text = s.req.prompt;
     }
     if (templated) {
@@ -493,8 +556,8 @@ Engine::~Engine() = default;
 
 Result<std::shared_ptr<RequestStream>> Engine::submit(GenerateRequest request) {
   if (draining_) return unavailable("the server is shutting down");
-  HEARTH_ASSIGN_OR_RETURN(request.model, normalize_model_name(request.model));
-  if (!std::filesystem::exists(impl_->path_for(request.model))) return not_found("model '" + request.model + "' not found");
+  HEARTH_ASSIGN_OR_RETURN(auto resolved, impl_->resolve(request.model));
+  (void)resolved;
   auto s = std::make_unique<Sequence>();
   s->req = std::move(request);
   s->stream = std::make_shared<RequestStream>();
@@ -512,6 +575,11 @@ Result<std::shared_ptr<RequestStream>> Engine::submit(GenerateRequest request) {
 
 std::vector<ModelFileInfo> Engine::list_models() const {
   std::vector<ModelFileInfo> out;
+  if (impl_->store)
+    for (const auto& m : impl_->store->list()) {
+      auto info = find_model(m.name.display());
+      if (info.ok()) out.push_back(info.value());
+    }
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(impl_->cfg.models_dir, ec)) {
     if (entry.path().extension() != ".gguf") continue;
@@ -523,18 +591,23 @@ std::vector<ModelFileInfo> Engine::list_models() const {
 }
 
 Result<ModelFileInfo> Engine::find_model(const std::string& raw) const {
-  HEARTH_ASSIGN_OR_RETURN(std::string name, normalize_model_name(raw));
+  HEARTH_ASSIGN_OR_RETURN(auto res, impl_->resolve(raw));
   ModelFileInfo i;
-  i.name = name;
-  i.path = impl_->path_for(name);
+  i.name = res.key;
+  i.path = res.path;
   struct stat st {};
   if (::stat(i.path.c_str(), &st) != 0) return not_found("model '" + raw + "' not found");
   i.size = static_cast<size_t>(st.st_size);
   i.modified_at = rfc3339(std::chrono::system_clock::from_time_t(st.st_mtime));
-  char digest[64];
-  std::snprintf(digest, sizeof digest, "%016llx%016llx", static_cast<unsigned long long>(st.st_size),
-                static_cast<unsigned long long>(st.st_mtime));
-  i.digest = digest;
+  if (res.manifest) {
+    i.digest = res.manifest->model_digest.substr(7);
+    i.modified_at = res.modified_at;
+  } else {
+    char digest[64];
+    std::snprintf(digest, sizeof digest, "%016llx%016llx", static_cast<unsigned long long>(st.st_size),
+                  static_cast<unsigned long long>(st.st_mtime));
+    i.digest = digest;
+  }
   auto f = gguf::File::open(i.path);
   if (f.ok()) {
     i.architecture = f->get_string_or("general.architecture", "");
@@ -583,9 +656,29 @@ Result<nlohmann::ordered_json> Engine::show(const std::string& raw) const {
     }
   }
   nlohmann::ordered_json out;
-  out["modelfile"] = "FROM " + info.path + "\n";
-  out["parameters"] = "";
-  out["template"] = f.get_string_or("tokenizer.chat_template", "");
+  auto res = impl_->resolve(raw);
+  if (res.ok() && res->manifest) {
+    const store::Modelfile& mf = res->manifest->modelfile;
+    out["modelfile"] = mf.to_text();
+    std::string params;
+    for (const auto& [k, v] : mf.parameters.items()) {
+      if (v.is_array())
+        for (const auto& x : v) params += k + " " + x.dump() + "\n";
+      else
+        params += k + " " + v.dump() + "\n";
+    }
+    out["parameters"] = params;
+    out["template"] = mf.has_template ? mf.template_text : f.get_string_or("tokenizer.chat_template", "");
+    out["system"] = mf.system;
+    out["license"] = mf.licenses.empty() ? "" : mf.licenses[0];
+    nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
+    for (const auto& [r, c] : mf.messages) msgs.push_back({{"role", r}, {"content", c}});
+    out["messages"] = msgs;
+  } else {
+    out["modelfile"] = "FROM " + info.path + "\n";
+    out["parameters"] = "";
+    out["template"] = f.get_string_or("tokenizer.chat_template", "");
+  }
   out["details"] = {{"parent_model", ""}, {"format", "gguf"}, {"family", info.architecture},
                     {"families", {info.architecture}}, {"parameter_size", info.parameter_size},
                     {"quantization_level", info.quantization}};
@@ -593,5 +686,13 @@ Result<nlohmann::ordered_json> Engine::show(const std::string& raw) const {
   out["modified_at"] = info.modified_at;
   return out;
 }
+
+nlohmann::ordered_json Engine::model_parameters(const std::string& name) const {
+  auto res = impl_->resolve(name);
+  if (res.ok() && res->manifest) return res->manifest->modelfile.parameters;
+  return nlohmann::ordered_json::object();
+}
+
+store::Store* Engine::model_store() { return impl_->store.get(); }
 
 }  // namespace hearth::runtime

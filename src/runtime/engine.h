@@ -18,12 +18,14 @@
 #include <vector>
 
 #include "runtime/metrics.h"
+#include "store/store.h"
 #include "runtime/request.h"
 
 namespace hearth::runtime {
 
 struct EngineConfig {
   std::string models_dir;
+  std::string store_home;               // the model store (Modelfile models); empty: none
   int threads = 0;                      // <= 0: physical cores
   size_t max_waiting = 64;              // beyond this, submit() answers kUnavailable (503)
   size_t max_running = 16;              // sequences decoding at once
@@ -68,6 +70,11 @@ class Engine {
   std::vector<LoadedModelInfo> loaded() const;
   // Model metadata for /api/show (from the file, without loading it).
   Result<nlohmann::ordered_json> show(const std::string& name) const;
+  // The Modelfile PARAMETERs of a store model (an empty object otherwise):
+  // adapters apply them under the request's own options.
+  nlohmann::ordered_json model_parameters(const std::string& name) const;
+  // The store, when configured (create / copy / delete routes).
+  store::Store* model_store();
 
   void drain() { draining_ = true; }  // stop accepting; running requests finish
   bool draining() const { return draining_; }

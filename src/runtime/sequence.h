@@ -7,7 +7,11 @@
 #include <vector>
 
 #include "chat/jinja/template.h"
+#include <optional>
+
 #include "model/bert.h"
+#include "store/go_template.h"
+#include "store/store.h"
 #include "model/model.h"
 #include "runtime/request.h"
 #include "sampling/params.h"
@@ -25,6 +29,8 @@ struct LoadedModel {
   std::shared_ptr<const tokenizer::Tokenizer> tok;
   std::shared_ptr<const chat::jinja::Template> tmpl;  // the file's, or chatml when it has none
   bool has_own_template = false;
+  std::optional<store::Manifest> manifest;              // models from the store
+  std::shared_ptr<const store::GoTemplate> go_template; // its TEMPLATE, if any
   size_t bytes = 0;
   int active = 0;
   bool forever = false;

@@ -8,9 +8,11 @@ namespace {
 
 using runtime::Event;
 
-void common_fields(const Json& body, runtime::GenerateRequest* r) {
+void common_fields(Api& api, const Json& body, runtime::GenerateRequest* r) {
   r->model = req_string(body, "model");
   GenerationOptions opt;
+  // Precedence: request options > Modelfile PARAMETERs > built-in defaults.
+  apply_options(api.engine().model_parameters(r->model), &opt, "modelfile");
   if (body.contains("options") && !body["options"].is_null()) apply_options(body["options"], &opt, "options");
   r->sampling = opt.sampling;
   if (opt.num_ctx) r->num_ctx = *opt.num_ctx;
@@ -83,7 +85,7 @@ void serve_generation(Api& api, Responder& res, runtime::GenerateRequest r, bool
 void generate(Api& api, const HttpRequest& req, Responder& res) {
   Json body = parse_object(req.body);
   runtime::GenerateRequest r;
-  common_fields(body, &r);
+  common_fields(api, body, &r);
   r.prompt = opt_string(body, "prompt").value_or("");
   r.system = opt_string(body, "system").value_or("");
   r.raw = opt_bool(body, "raw").value_or(false);
@@ -107,7 +109,7 @@ void generate(Api& api, const HttpRequest& req, Responder& res) {
 void chat(Api& api, const HttpRequest& req, Responder& res) {
   Json body = parse_object(req.body);
   runtime::GenerateRequest r;
-  common_fields(body, &r);
+  common_fields(api, body, &r);
   if (!body.contains("messages") || !body["messages"].is_array()) throw HttpError(400, "messages must be an array", "messages");
   Json msgs = Json::array();
   for (size_t i = 0; i < body["messages"].size(); ++i) {
@@ -139,6 +141,9 @@ void chat(Api& api, const HttpRequest& req, Responder& res) {
   serve_generation(api, res, std::move(r), opt_bool(body, "stream").value_or(true), true);
 }
 
+// Ollama names always carry a tag.
+std::string tagged(const std::string& name) { return name.find(':') == std::string::npos ? name + ":latest" : name; }
+
 Json details(const runtime::ModelFileInfo& i) {
   return {{"parent_model", ""}, {"format", "gguf"}, {"family", i.architecture}, {"families", {i.architecture}},
           {"parameter_size", i.parameter_size}, {"quantization_level", i.quantization}};
@@ -147,7 +152,7 @@ Json details(const runtime::ModelFileInfo& i) {
 void tags(Api& api, const HttpRequest&, Responder& res) {
   Json models = Json::array();
   for (const auto& m : api.engine().list_models())
-    models.push_back({{"name", m.name + ":latest"}, {"model", m.name + ":latest"}, {"modified_at", m.modified_at},
+    models.push_back({{"name", tagged(m.name)}, {"model", tagged(m.name)}, {"modified_at", m.modified_at},
                       {"size", m.size}, {"digest", m.digest}, {"details", details(m)}});
   res.send(200, "application/json", Json{{"models", models}}.dump());
 }
@@ -166,11 +171,73 @@ void ps(Api& api, const HttpRequest&, Responder& res) {
   for (const auto& m : api.engine().loaded()) {
     auto info = api.engine().find_model(m.name);
     Json d = info.ok() ? details(info.value()) : Json::object();
-    models.push_back({{"name", m.name + ":latest"}, {"model", m.name + ":latest"}, {"size", m.size},
+    models.push_back({{"name", tagged(m.name)}, {"model", tagged(m.name)}, {"size", m.size},
                       {"digest", info.ok() ? info->digest : ""}, {"details", d}, {"expires_at", m.expires_at},
                       {"size_vram", 0}, {"active_requests", m.active}});
   }
   res.send(200, "application/json", Json{{"models", models}}.dump());
+}
+
+// Streams Ollama-style status lines ({"status": "..."}) for create/pull.
+void create(Api& api, const HttpRequest& req, Responder& res) {
+  Json body = parse_object(req.body);
+  std::string name = opt_string(body, "model").value_or(opt_string(body, "name").value_or(""));
+  if (name.empty()) throw HttpError(400, "model is required", "model");
+  store::Store* st = api.engine().model_store();
+  if (!st) return send_ollama_error(res, 400, "this server has no model store");
+  // Either Modelfile text, or the structured fields of the newer API.
+  std::string text = opt_string(body, "modelfile").value_or("");
+  if (text.empty()) {
+    auto from = opt_string(body, "from");
+    if (!from) throw HttpError(400, "give modelfile or from", "from");
+    text = "FROM " + *from + "\n";
+    if (auto s = opt_string(body, "system")) text += "SYSTEM \"\"\"" + *s + "\"\"\"\n";
+    if (auto t = opt_string(body, "template")) text += "TEMPLATE \"\"\"" + *t + "\"\"\"\n";
+    if (body.contains("parameters") && body["parameters"].is_object())
+      for (const auto& [k, v] : body["parameters"].items()) {
+        if (v.is_array())
+          for (const auto& x : v) text += "PARAMETER " + k + " " + (x.is_string() ? x.get<std::string>() : x.dump()) + "\n";
+        else
+          text += "PARAMETER " + k + " " + (v.is_string() ? v.get<std::string>() : v.dump()) + "\n";
+      }
+  }
+  bool stream = opt_bool(body, "stream").value_or(true);
+  std::vector<std::string> lines;
+  auto progress = [&](const std::string& s) {
+    if (stream) {
+      if (!res.started()) res.begin_stream(200, "application/x-ndjson");
+      res.write_chunk(Json{{"status", s}}.dump() + "\n");
+    }
+  };
+  auto m = st->create(name, text, "/", progress);
+  if (!m.ok()) {
+    if (!res.started()) return send_ollama_error(res, http_status_for(m.status()), m.status().message());
+    res.write_chunk(Json{{"error", m.status().message()}}.dump() + "\n");
+    res.end_stream();
+    return;
+  }
+  if (stream) res.end_stream();
+  else res.send(200, "application/json", Json{{"status", "success"}}.dump());
+}
+
+void copy(Api& api, const HttpRequest& req, Responder& res) {
+  Json body = parse_object(req.body);
+  store::Store* st = api.engine().model_store();
+  if (!st) return send_ollama_error(res, 400, "this server has no model store");
+  Status s = st->copy(req_string(body, "source"), req_string(body, "destination"));
+  if (!s.ok()) return send_ollama_error(res, http_status_for(s), s.message());
+  res.send(200, "application/json", "{}");
+}
+
+void remove(Api& api, const HttpRequest& req, Responder& res) {
+  Json body = parse_object(req.body);
+  std::string name = opt_string(body, "model").value_or(opt_string(body, "name").value_or(""));
+  if (name.empty()) throw HttpError(400, "model is required", "model");
+  store::Store* st = api.engine().model_store();
+  if (!st) return send_ollama_error(res, 400, "this server has no model store");
+  Status s = st->remove(name);
+  if (!s.ok()) return send_ollama_error(res, http_status_for(s), s.message());
+  res.send(200, "application/json", "{}");
 }
 
 }  // namespace
@@ -181,6 +248,9 @@ void register_ollama(std::map<std::pair<std::string, std::string>, std::function
   r[{"GET", "/api/tags"}] = tags;
   r[{"POST", "/api/show"}] = show;
   r[{"GET", "/api/ps"}] = ps;
+  r[{"POST", "/api/create"}] = create;
+  r[{"POST", "/api/copy"}] = copy;
+  r[{"DELETE", "/api/delete"}] = remove;
   r[{"GET", "/api/version"}] = [](Api&, const HttpRequest&, Responder& res) {
     res.send(200, "application/json", "{\"version\":\"0.1.0\"}");
   };

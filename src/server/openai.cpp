@@ -39,10 +39,11 @@ struct Parsed {
   bool stream = false, include_usage = false, logprobs = false, echo = false;
 };
 
-void parse_common(const Json& body, Parsed* p, bool chat) {
+void parse_common(Api& api, const Json& body, Parsed* p, bool chat) {
   auto& r = p->req;
   r.model = req_string(body, "model");
   GenerationOptions opt;
+  apply_options(api.engine().model_parameters(r.model), &opt, "modelfile");
   // OpenAI names first, then the extensions local servers accept.
   if (auto v = opt_number(body, "temperature", 0, 2)) opt.sampling.temperature = static_cast<float>(*v);
   if (auto v = opt_number(body, "top_p", 0, 1)) opt.sampling.top_p = static_cast<float>(*v);
@@ -58,8 +59,9 @@ void parse_common(const Json& body, Parsed* p, bool chat) {
   if (opt.num_ctx) r.num_ctx = *opt.num_ctx;
   auto max_tokens = opt_int(body, chat ? "max_completion_tokens" : "max_tokens", 1, 1 << 24);
   if (!max_tokens) max_tokens = opt_int(body, "max_tokens", 1, 1 << 24);
-  r.num_predict = max_tokens ? static_cast<int>(*max_tokens) : (chat ? -1 : 16);
-  r.stop = string_or_list(body, "stop", 4);
+  r.num_predict = max_tokens ? static_cast<int>(*max_tokens)
+                             : opt.num_predict ? static_cast<int>(*opt.num_predict) : (chat ? -1 : 16);
+  r.stop = body.contains("stop") ? string_or_list(body, "stop", 4) : opt.stop;
   if (body.contains("logit_bias") && !body["logit_bias"].is_null()) {
     if (!body["logit_bias"].is_object()) bad_request("logit_bias must be an object of token id -> bias", "logit_bias");
     for (const auto& [k, v] : body["logit_bias"].items()) {
@@ -213,7 +215,7 @@ void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, co
 void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
   Json body = parse_object(req.body);
   Parsed p;
-  parse_common(body, &p, true);
+  parse_common(api, body, &p, true);
   if (!body.contains("messages") || !body["messages"].is_array() || body["messages"].empty())
     bad_request("messages must be a non-empty array", "messages");
   Json msgs = Json::array();
@@ -255,7 +257,7 @@ void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
 void completions(Api& api, const HttpRequest& req, Responder& res) {
   Json body = parse_object(req.body);
   Parsed p;
-  parse_common(body, &p, false);
+  parse_common(api, body, &p, false);
   if (!body.contains("prompt")) bad_request("prompt is required", "prompt");
   const Json& prompt = body["prompt"];
   if (prompt.is_string()) {

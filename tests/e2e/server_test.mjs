@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, symlinkSync, readFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -25,10 +26,12 @@ const GREEDY = Buffer.from(ref.greedy_text_bytes_hex, 'hex').toString('utf8');
 
 let nextPort = 20000 + Math.floor(Math.random() * 20000);
 
+const storeHome = mkdtempSync(join(tmpdir(), 'hearth-home-'));
+
 async function startServer(extra = []) {
   const port = nextPort++;
   const proc = spawn(BIN, ['serve', '--port', String(port), '--models', modelsDir, '--threads', '2', ...extra],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HEARTH_HOME: storeHome } });
   let log = '';
   proc.stderr.on('data', (d) => { log += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
@@ -124,6 +127,67 @@ test('embeddings: BERT vectors match the reference (cosine >= 0.999) through bot
   const dec = await ollama.embed({ model: 'aidreams', input: 'I dream' });  // decoders embed too
   assert.equal(dec.embeddings[0].length, 64);
   await assert.rejects(client.chat.completions.create({ model: 'bert', messages: [{ role: 'user', content: 'x' }] }), (err) => err.status === 400);
+});
+
+test('model store: create with SYSTEM/TEMPLATE/PARAMETERs, show, generate uses them, cp then rm keeps the blob, last rm frees it', async () => {
+  const post = async (path, body, method = 'POST') => fetch(`${S.base}${path}`, { method, body: JSON.stringify(body) });
+  const modelfile = `FROM ${join(SHARED, 'models/aidreams260K.gguf')}\nSYSTEM """Night"""\nTEMPLATE """{{ if .System }}{{ .System }} {{ end }}{{ .Prompt }}"""\nPARAMETER temperature 0\nPARAMETER num_predict 64\n`;
+  let r = await post('/api/create', { model: 'team/dreamer:v1', modelfile, stream: true });
+  assert.equal(r.status, 200);
+  const statuses = (await r.text()).trim().split('\n').map((l) => JSON.parse(l).status);
+  assert.equal(statuses.at(-1), 'success');
+  const ollama = new Ollama({ host: S.base });
+  const show = await ollama.show({ model: 'team/dreamer:v1' });
+  assert.equal(show.system, 'Night');
+  assert.match(show.template, /\.System/);
+  assert.match(show.parameters, /temperature 0/);
+  // The template's output is what the model sees: "Night I dream" (+ BOS).
+  const g = await ollama.generate({ model: 'team/dreamer:v1', prompt: DREAM, stream: false });
+  const ids = execFileSync(BIN, ['tokenize', join(SHARED, 'models/aidreams260K.gguf'), `Night ${DREAM}`, '--ids', '--add-special']).toString().trim().split(' ');
+  assert.equal(g.prompt_eval_count, ids.length);
+  assert.equal(g.eval_count, 64);  // num_predict from the Modelfile
+  // Without a SYSTEM the same template gives the plain prompt: temperature 0 from the Modelfile is the greedy text.
+  r = await post('/api/create', { model: 'plain', modelfile: `FROM team/dreamer:v1\nSYSTEM ""\n` });
+  assert.equal(r.status, 200);
+  assert.match(await r.text(), /success/);
+  assert.equal((await ollama.generate({ model: 'plain', prompt: DREAM, stream: false })).response, GREEDY);
+  // Request options override Modelfile parameters.
+  assert.equal((await ollama.generate({ model: 'plain', prompt: DREAM, stream: false, options: { num_predict: 3 } })).eval_count, 3);
+  const blobs = () => readdirSync(join(storeHome, 'blobs')).filter((f) => f.startsWith('sha256-')).length;
+  assert.equal(blobs(), 1);
+  assert.equal((await post('/api/copy', { source: 'team/dreamer:v1', destination: 'copy' })).status, 200);
+  assert.equal((await post('/api/delete', { model: 'team/dreamer:v1' }, 'DELETE')).status, 200);
+  assert.equal((await ollama.generate({ model: 'copy', prompt: DREAM, stream: false })).eval_count, 64);
+  assert.equal(blobs(), 1);
+  const tags = await ollama.list();
+  assert.ok(tags.models.some((m) => m.name === 'copy:latest'));
+  const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+  assert.ok((await client.models.list()).data.some((m) => m.id === 'copy:latest'));
+  for (const m of ['copy', 'plain']) assert.equal((await post('/api/delete', { model: m }, 'DELETE')).status, 200);
+  assert.equal(blobs(), 0);
+  assert.equal((await post('/api/delete', { model: 'copy' }, 'DELETE')).status, 404);
+  assert.equal((await post('/api/create', { model: '../../evil', modelfile: modelfile })).status, 400);
+});
+
+test('kill -9 during create leaves a store that lists and serves every completed model', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'hearth-kill-'));
+  const mf = join(home, 'Modelfile');
+  writeFileSync(mf, `FROM ${join(SHARED, 'models/synth-qwen2-bpe32k-F16.gguf')}\n`);
+  execFileSync(BIN, ['create', 'done', '-f', mf], { env: { ...process.env, HEARTH_HOME: home }, stdio: 'ignore' });
+  for (const delay of [0, 2, 5, 10, 20]) {
+    const p = spawn(BIN, ['create', `maybe${delay}`, '-f', mf], { env: { ...process.env, HEARTH_HOME: home }, stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, delay));
+    p.kill('SIGKILL');
+    await new Promise((r) => p.on('exit', r));
+  }
+  const list = execFileSync(BIN, ['list'], { env: { ...process.env, HEARTH_HOME: home } }).toString();
+  assert.match(list, /done:latest/);
+  const names = list.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]);
+  for (const n of names) {
+    const out = execFileSync(BIN, ['show', n], { env: { ...process.env, HEARTH_HOME: home } }).toString();
+    const blob = /blob: (sha256-[0-9a-f]+)/.exec(out)[1];
+    assert.ok(existsSync(join(home, 'blobs', blob)), `${n} names a missing blob`);
+  }
 });
 
 test('batching is exact: 16 concurrent greedy requests equal each request alone', async () => {

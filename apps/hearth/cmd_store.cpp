@@ -1,0 +1,108 @@
+// Model store verbs (standalone, on $HEARTH_HOME):
+//   hearth create NAME -f Modelfile | hearth list | hearth show NAME [--modelfile|--parameters|--template|--system|--license]
+//   hearth cp SRC DST | hearth rm NAME...
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "commands.h"
+#include "store/store.h"
+
+namespace hearth::app {
+
+void add_store_verbs(CLI::App& app) {
+  auto home = std::make_shared<std::string>();
+  auto store = [home] { return store::Store(home->empty() ? store::Store::default_home() : *home); };
+
+  {
+    struct Opts {
+      std::string name, file = "Modelfile";
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("create", "Create a model from a Modelfile");
+    cmd->add_option("name", o->name, "model name: [namespace/]name[:tag]")->required();
+    cmd->add_option("-f,--file", o->file, "Modelfile (default ./Modelfile)");
+    cmd->callback([o, store] {
+      std::ifstream in(o->file, std::ios::binary);
+      if (!in) throw CLI::RuntimeError(fail(not_found(o->file + ": cannot open")));
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::string base = std::filesystem::absolute(o->file).parent_path().string();
+      auto s = store();
+      auto m = s.create(o->name, text, base, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+      if (!m.ok()) throw CLI::RuntimeError(fail(m.status()));
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("list", "List the models in the store");
+    cmd->alias("ls");
+    cmd->callback([store] {
+      std::printf("%-32s %-14s %10s  %s\n", "NAME", "ID", "SIZE", "MODIFIED");
+      for (const auto& m : store().list())
+        std::printf("%-32s %-14s %8.1f MB  %s\n", m.name.display().c_str(), m.manifest.model_digest.substr(7, 12).c_str(),
+                    m.manifest.model_size / 1e6, m.modified_at.c_str());
+    });
+  }
+  {
+    struct Opts {
+      std::string name;
+      bool modelfile = false, parameters = false, tmpl = false, system = false, license = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("show", "Show a model's Modelfile, parameters, template, system prompt or license");
+    cmd->add_option("name", o->name)->required();
+    cmd->add_flag("--modelfile", o->modelfile);
+    cmd->add_flag("--parameters", o->parameters);
+    cmd->add_flag("--template", o->tmpl);
+    cmd->add_flag("--system", o->system);
+    cmd->add_flag("--license", o->license);
+    cmd->callback([o, store] {
+      auto m = store().get(o->name);
+      if (!m.ok()) throw CLI::RuntimeError(fail(m.status()));
+      const store::Modelfile& mf = m->manifest.modelfile;
+      if (o->modelfile) std::printf("%s", mf.to_text().c_str());
+      else if (o->parameters)
+        for (const auto& [k, v] : mf.parameters.items()) {
+          if (v.is_array())
+            for (const auto& x : v) std::printf("%-20s %s\n", k.c_str(), x.dump().c_str());
+          else
+            std::printf("%-20s %s\n", k.c_str(), v.dump().c_str());
+        }
+      else if (o->tmpl) std::printf("%s\n", mf.template_text.c_str());
+      else if (o->system) std::printf("%s\n", mf.system.c_str());
+      else if (o->license)
+        for (const auto& l : mf.licenses) std::printf("%s\n", l.c_str());
+      else
+        std::printf("name: %s\nfrom: %s\nblob: %s (%llu bytes)\nparameters: %s\nsystem: %s\ntemplate: %s\n",
+                    m->name.display().c_str(), m->manifest.from.c_str(), m->manifest.model_digest.c_str(),
+                    static_cast<unsigned long long>(m->manifest.model_size), mf.parameters.dump().c_str(),
+                    mf.has_system ? "yes" : "no", mf.has_template ? "yes" : "(the GGUF's)");
+    });
+  }
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* cmd = app.add_subcommand("cp", "Copy a model to a new name");
+    cmd->add_option("names", *names, "SRC DST")->required()->expected(2);
+    cmd->callback([names, store] {
+      auto s = store();
+      Status st = s.copy((*names)[0], (*names)[1]);
+      if (!st.ok()) throw CLI::RuntimeError(fail(st));
+      std::fprintf(stderr, "copied '%s' to '%s'\n", (*names)[0].c_str(), (*names)[1].c_str());
+    });
+  }
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* cmd = app.add_subcommand("rm", "Remove models (their blobs go when no model uses them)");
+    cmd->add_option("names", *names)->required();
+    cmd->callback([names, store] {
+      auto s = store();
+      for (const auto& n : *names) {
+        Status st = s.remove(n);
+        if (!st.ok()) throw CLI::RuntimeError(fail(st));
+        std::fprintf(stderr, "deleted '%s'\n", n.c_str());
+      }
+    });
+  }
+}
+
+}  // namespace hearth::app
