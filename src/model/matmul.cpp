@@ -4,8 +4,26 @@
 
 namespace hearth::model {
 
+void MatMul::add_lora(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool,
+                      const kernels::Kernels& k) {
+  const LoraPair& l = *w.lora;
+  lora_t_.resize(static_cast<size_t>(n_rows * l.a.n_out));
+  lora_u_.resize(static_cast<size_t>(n_rows * w.n_out));
+  std::vector<float> t(static_cast<size_t>(n_rows * l.a.n_out));
+  run(l.a, x, n_rows, t.data(), pool, k);
+  run(l.b, t.data(), n_rows, lora_u_.data(), pool, k);
+  for (int64_t i = 0; i < n_rows * w.n_out; ++i) y[i] += l.scale * lora_u_[i];
+}
+
 void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool,
                  const kernels::Kernels& k) {
+  if (w.lora) {
+    Weight plain = w;
+    plain.lora.reset();
+    run(plain, x, n_rows, y, pool, k);
+    add_lora(w, x, n_rows, y, pool, k);
+    return;
+  }
   const DType act_type = tensor::type_ops(w.type).vec_dot_type;
   const size_t act_row = row_bytes(act_type, w.n_in);
   xq_.resize(act_row * n_rows);

@@ -19,7 +19,9 @@ class MatMul {
            const kernels::Kernels& k = kernels::active());
 
  private:
+  void add_lora(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool, const kernels::Kernels& k);
   std::vector<uint8_t> xq_;  // quantized activations, reused across calls
+  std::vector<float> lora_t_, lora_u_;
 };
 
 // Dequantize row `r` of `w` into out[w.n_in].

@@ -80,6 +80,11 @@ class Model {
   static Result<std::shared_ptr<Model>> from_file(std::shared_ptr<gguf::File> file);
 
   const HParams& hparams() const { return hp_; }
+
+  // Applies a LoRA adapter GGUF (tensors "<weight>.lora_a" [n_in, r] and
+  // "<weight>.lora_b" [r, n_out], scale adapter.lora.alpha / r). Call before
+  // sharing the model; the adapter file stays mapped with the model.
+  Status apply_lora(std::shared_ptr<gguf::File> adapter);
   const gguf::File& file() const { return *file_; }
 
   // Evaluates a batch: writes each token's K/V at its position in its cache
@@ -95,6 +100,7 @@ class Model {
   std::shared_ptr<gguf::File> file_;
   Weight tok_embd, output_norm, output;
   std::vector<LayerWeights> layers;
+  std::vector<std::shared_ptr<gguf::File>> adapters_;
 };
 
 // A single sequence with its own cache and workspace (CLI, tests).

@@ -3,11 +3,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/dtype.h"
 
 namespace hearth::model {
+
+struct LoraPair;
 
 struct Weight {
   std::string name;
@@ -17,8 +20,17 @@ struct Weight {
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
 
+  // A LoRA adapter on this weight: y += scale · B(A x).
+  std::shared_ptr<const LoraPair> lora;
+
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
   bool present() const { return data != nullptr; }
+};
+
+// Low-rank pair: a is [n_in -> r] (rows r), b is [r -> n_out] (rows n_out).
+struct LoraPair {
+  Weight a, b;
+  float scale = 1;
 };
 
 }  // namespace hearth::model

@@ -134,6 +134,11 @@ struct Engine::Impl {
       return register_model(lm, name, path, tok, nullptr, false, file->file_size(), t0);
     }
     HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<model::Model> m, model::Model::from_file(file));
+    if (res.manifest)
+      for (const auto& digest : res.manifest->adapter_digests) {  // Modelfile ADAPTERs
+        HEARTH_ASSIGN_OR_RETURN(gguf::File af, gguf::File::open(store->blob_path(digest)));
+        HEARTH_RETURN_IF_ERROR(m->apply_lora(std::make_shared<gguf::File>(std::move(af))));
+      }
     std::string src = m->file().get_string_or("tokenizer.chat_template", "");
     bool own = !src.empty();
     if (src.empty()) src = chat::builtin_template_source("chatml").value();
