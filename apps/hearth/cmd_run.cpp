@@ -7,8 +7,14 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <set>
+
+#include <filesystem>
 
 #include "chat/chat_template.h"
+#include "store/go_template.h"
+#include "store/store.h"
 #include "commands.h"
 #include "generation.h"
 
@@ -17,7 +23,10 @@ namespace hearth::app {
 namespace {
 
 struct RunOpts {
-  std::string model, tokens, prompt, system, template_name;
+  std::string model, tokens, prompt, system, template_name, go_template;
+  std::vector<std::string> adapters;
+  std::set<std::string> cli_set;  // sampling options given on the command line
+  bool n_predict_set = false;
   int n_predict = -1;
   int threads = 0;
   int64_t ctx = 0;
@@ -99,7 +108,17 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
     const auto& v = tok.vocab();
     if (v.bos != tokenizer::kNoToken) req.bos_token = v.tokens[v.bos].text;
     if (v.eos != tokenizer::kNoToken) req.eos_token = v.tokens[v.eos].text;
-    auto prompt_text = chat::render(*tmpl.value(), req);
+    Result<std::string> prompt_text = std::string();
+    if (!o.go_template.empty()) {  // a Modelfile TEMPLATE (Go syntax) formats the chat
+      auto gt = store::GoTemplate::parse(o.go_template);
+      nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
+      for (const auto& mm : messages)
+        if (mm["role"] != "system") msgs.push_back({{"Role", mm["role"]}, {"Content", mm["content"]}});
+      prompt_text = gt.ok() ? gt.value()->render({{"System", o.system}, {"Prompt", input}, {"Response", ""}, {"Messages", msgs}})
+                            : Result<std::string>(gt.status());
+    } else {
+      prompt_text = chat::render(*tmpl.value(), req);
+    }
     if (!prompt_text.ok()) {
       fail(prompt_text.status());
       messages.erase(messages.end() - 1);
@@ -107,6 +126,7 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
     }
     // The template writes BOS itself when it wants one; parse special tokens.
     std::vector<int32_t> prompt = tok.encode(prompt_text.value(), false, true);
+    if (v.add_bos && v.bos != tokenizer::kNoToken && (prompt.empty() || prompt[0] != v.bos)) prompt.insert(prompt.begin(), v.bos);
     sampling::SamplerChain chain(o.sp, static_cast<int32_t>(m->hparams().n_vocab));
     std::string reply;
     auto r = generate(ctx, history, prompt, tok, chain, o.n_predict, o.stops, o.ignore_eos, [&](const std::string& t) {
@@ -141,23 +161,61 @@ void add_run(CLI::App& app) {
   cmd->add_option("--system", o->system, "system prompt (chat mode)");
   cmd->add_option("--chat-template", o->template_name, "built-in chat template to use instead of the model's");
   auto& sp = o->sp;
-  cmd->add_option("--temp,--temperature", sp.temperature, "temperature (0 = greedy)");
-  cmd->add_option("--top-k", sp.top_k, "top-k (0 disables)");
-  cmd->add_option("--top-p", sp.top_p, "nucleus sampling threshold");
-  cmd->add_option("--min-p", sp.min_p, "min-p threshold");
-  cmd->add_option("--tfs-z", sp.tfs_z, "tail-free sampling z (1 disables)");
-  cmd->add_option("--typical-p", sp.typical_p, "locally typical sampling p (1 disables)");
-  cmd->add_option("--repeat-penalty", sp.repeat_penalty, "repetition penalty");
-  cmd->add_option("--repeat-last-n", sp.repeat_last_n, "penalty window (0 off, -1 whole context)");
-  cmd->add_option("--presence-penalty", sp.presence_penalty, "presence penalty");
-  cmd->add_option("--frequency-penalty", sp.frequency_penalty, "frequency penalty");
-  cmd->add_option("--mirostat", sp.mirostat, "Mirostat version (0 off, 1, 2)");
-  cmd->add_option("--mirostat-tau", sp.mirostat_tau, "Mirostat target surprise");
-  cmd->add_option("--mirostat-eta", sp.mirostat_eta, "Mirostat learning rate");
-  cmd->add_option("--seed", sp.seed, "random seed (-1: random)");
-  cmd->callback([o] {
-    auto m = model::Model::load(o->model);
+  std::vector<std::pair<std::string, CLI::Option*>> sampling_opts = {
+      {"temperature", cmd->add_option("--temp,--temperature", sp.temperature, "temperature (0 = greedy)")},
+      {"top_k", cmd->add_option("--top-k", sp.top_k, "top-k (0 disables)")},
+      {"top_p", cmd->add_option("--top-p", sp.top_p, "nucleus sampling threshold")},
+      {"min_p", cmd->add_option("--min-p", sp.min_p, "min-p threshold")},
+      {"tfs_z", cmd->add_option("--tfs-z", sp.tfs_z, "tail-free sampling z (1 disables)")},
+      {"typical_p", cmd->add_option("--typical-p", sp.typical_p, "locally typical sampling p (1 disables)")},
+      {"repeat_penalty", cmd->add_option("--repeat-penalty", sp.repeat_penalty, "repetition penalty")},
+      {"repeat_last_n", cmd->add_option("--repeat-last-n", sp.repeat_last_n, "penalty window (0 off, -1 whole context)")},
+      {"presence_penalty", cmd->add_option("--presence-penalty", sp.presence_penalty, "presence penalty")},
+      {"frequency_penalty", cmd->add_option("--frequency-penalty", sp.frequency_penalty, "frequency penalty")},
+      {"mirostat", cmd->add_option("--mirostat", sp.mirostat, "Mirostat version (0 off, 1, 2)")},
+      {"mirostat_tau", cmd->add_option("--mirostat-tau", sp.mirostat_tau, "Mirostat target surprise")},
+      {"mirostat_eta", cmd->add_option("--mirostat-eta", sp.mirostat_eta, "Mirostat learning rate")},
+      {"seed", cmd->add_option("--seed", sp.seed, "random seed (-1: random)")},
+  };
+  CLI::Option* n_opt = cmd->get_option("--n-predict");
+  cmd->callback([o, sampling_opts, n_opt] {
+    for (const auto& [name, opt] : sampling_opts)
+      if (opt->count()) o->cli_set.insert(name);
+    o->n_predict_set = n_opt->count() > 0;
+    // A GGUF path, or a model of the store (with its Modelfile settings).
+    std::string path = o->model;
+    std::optional<store::Manifest> manifest;
+    if (!std::filesystem::is_regular_file(path)) {
+      store::Store st(store::Store::default_home());
+      auto sm = st.get(o->model);
+      if (!sm.ok()) throw CLI::RuntimeError(fail(not_found(o->model + ": neither a GGUF file nor a model in the store")));
+      manifest = sm->manifest;
+      path = st.blob_path(sm->manifest.model_digest);
+      // Modelfile PARAMETERs, unless given on the command line.
+      for (const auto& [k, v] : sm->manifest.modelfile.parameters.items()) {
+        if (k == "stop") {
+          if (o->stops.empty())
+            for (const auto& x : v) o->stops.push_back(x.get<std::string>());
+        } else if (k == "num_predict") {
+          if (!o->n_predict_set) o->n_predict = v.get<int>();
+        } else if (k == "num_ctx") {
+          if (o->ctx == 0) o->ctx = v.get<int64_t>();
+        } else if (!o->cli_set.count(k)) {
+          (void)sampling::set_option(o->sp, k, v.is_string() ? v.get<std::string>() : v.dump());
+        }
+      }
+      if (o->system.empty() && sm->manifest.modelfile.has_system) o->system = sm->manifest.modelfile.system;
+      if (sm->manifest.modelfile.has_template) o->go_template = sm->manifest.modelfile.template_text;
+      for (const auto& digest : sm->manifest.adapter_digests) o->adapters.push_back(st.blob_path(digest));
+    }
+    auto m = model::Model::load(path);
     if (!m.ok()) throw CLI::RuntimeError(fail(m.status()));
+    for (const auto& a : o->adapters) {
+      auto af = gguf::File::open(a);
+      if (!af.ok()) throw CLI::RuntimeError(fail(af.status()));
+      Status s = m.value()->apply_lora(std::make_shared<gguf::File>(std::move(af.value())));
+      if (!s.ok()) throw CLI::RuntimeError(fail(s));
+    }
     auto tok = tokenizer::Tokenizer::load(m.value()->file());
     if (!tok.ok()) throw CLI::RuntimeError(fail(tok.status()));
     Status valid = o->sp.validate(static_cast<int32_t>(m.value()->hparams().n_vocab));
@@ -173,7 +231,17 @@ void add_run(CLI::App& app) {
       if (!ids.ok()) throw CLI::RuntimeError(fail(ids.status()));
       prompt = ids.value();
     } else {
-      prompt = tok.value()->encode(o->prompt, true, false);
+      if (!o->go_template.empty()) {  // the Modelfile TEMPLATE shapes the prompt
+        auto t = store::GoTemplate::parse(o->go_template);
+        if (!t.ok()) throw CLI::RuntimeError(fail(t.status()));
+        nlohmann::ordered_json data = {{"System", o->system}, {"Prompt", o->prompt}, {"Response", ""},
+                                       {"Messages", {{{"Role", "user"}, {"Content", o->prompt}}}}};
+        auto text = t.value()->render(data);
+        if (!text.ok()) throw CLI::RuntimeError(fail(text.status()));
+        prompt = tok.value()->encode(text.value(), true, true);
+      } else {
+        prompt = tok.value()->encode(o->prompt, true, false);
+      }
     }
     model::Context ctx(m.value(), o->ctx, o->threads);
     sampling::SamplerChain chain(o->sp, static_cast<int32_t>(m.value()->hparams().n_vocab));
