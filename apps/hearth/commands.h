@@ -21,6 +21,7 @@ void add_bench(CLI::App& app);
 void add_template(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_store_verbs(CLI::App& app);
+void add_remote_verbs(CLI::App& app);
 
 // "1,2,3" or "1 2 3" -> ids; error names the bad item.
 Result<std::vector<int32_t>> parse_token_list(const std::string& s);

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   hearth::app::add_template(app);
   hearth::app::add_serve(app);
   hearth::app::add_store_verbs(app);
+  hearth::app::add_remote_verbs(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -700,4 +700,13 @@ nlohmann::ordered_json Engine::model_parameters(const std::string& name) const {
 
 store::Store* Engine::model_store() { return impl_->store.get(); }
 
+void Engine::unload(const std::string& name) {
+  auto res = impl_->resolve(name);
+  if (!res.ok()) return;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto& models = impl_->models;
+  models.erase(std::remove_if(models.begin(), models.end(), [&](const auto& m) { return m->name == res->key && m->active == 0; }),
+               models.end());
+}
+
 }  // namespace hearth::runtime

@@ -76,6 +76,8 @@ class Engine {
   // The store, when configured (create / copy / delete routes).
   store::Store* model_store();
 
+  // Unloads a model now if no request is using it (Ollama keep_alive 0 with an empty prompt).
+  void unload(const std::string& name);
   void drain() { draining_ = true; }  // stop accepting; running requests finish
   bool draining() const { return draining_; }
   bool loading() const { return loading_.load() > 0; }  // a model load is in progress

@@ -103,6 +103,9 @@ void Api::handle(const HttpRequest& req, Responder& res) {
     }
   }
   auto it = routes_.find({req.method, req.path});
+  // Routes with a parameter in the path: /api/manifests/<ns>/<name>/<tag>, /api/blobs/<digest>.
+  for (const char* prefix : {"/api/manifests/", "/api/blobs/"})
+    if (it == routes_.end() && req.path.rfind(prefix, 0) == 0) it = routes_.find({req.method, prefix});
   if (it == routes_.end()) {
     bool path_exists = false;
     for (const auto& [k, _] : routes_) path_exists |= k.second == req.path;

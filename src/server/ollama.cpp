@@ -1,6 +1,9 @@
 // Ollama wire format: /api/generate, /api/chat (NDJSON streaming by default),
 // /api/tags, /api/show, /api/ps, /api/version.
+#include <cstdio>
+
 #include "server/api.h"
+#include "server/pull.h"
 
 namespace hearth::server {
 
@@ -96,10 +99,13 @@ void generate(Api& api, const HttpRequest& req, Responder& res) {
   if (body.contains("images") && body["images"].is_array() && !body["images"].empty())
     throw HttpError(400, "images are not supported by this server", "images");
   bool stream = opt_bool(body, "stream").value_or(true);
-  if (r.prompt.empty() && r.system.empty()) {  // an empty prompt loads the model
+  if (r.prompt.empty() && r.system.empty()) {  // an empty prompt loads the model (keep_alive 0: unloads it)
     auto info = api.engine().find_model(r.model);
     if (!info.ok()) return send_ollama_error(res, http_status_for(info.status()), info.status().message());
-    Json j = {{"model", r.model}, {"created_at", now_rfc3339_nanos()}, {"response", ""}, {"done", true}, {"done_reason", "load"}};
+    bool unload = r.keep_alive_s && *r.keep_alive_s == 0;
+    if (unload) api.engine().unload(r.model);
+    Json j = {{"model", r.model}, {"created_at", now_rfc3339_nanos()}, {"response", ""}, {"done", true},
+              {"done_reason", unload ? "unload" : "load"}};
     res.send(200, "application/json", j.dump());
     return;
   }
@@ -240,6 +246,65 @@ void remove(Api& api, const HttpRequest& req, Responder& res) {
   res.send(200, "application/json", "{}");
 }
 
+void pull(Api& api, const HttpRequest& req, Responder& res) {
+  Json body = parse_object(req.body);
+  std::string source = opt_string(body, "model").value_or(opt_string(body, "name").value_or(""));
+  if (source.empty()) throw HttpError(400, "model is required (a path or http://host:port/name)", "model");
+  store::Store* st = api.engine().model_store();
+  if (!st) return send_ollama_error(res, 400, "this server has no model store");
+  bool stream = opt_bool(body, "stream").value_or(true);
+  auto progress = [&](const std::string& s) {
+    if (!stream) return;
+    if (!res.started()) res.begin_stream(200, "application/x-ndjson");
+    res.write_chunk(Json{{"status", s}}.dump() + "\n");
+  };
+  Status s = pull_model(*st, source, progress);
+  if (!s.ok()) {
+    if (!res.started()) return send_ollama_error(res, http_status_for(s), s.message());
+    res.write_chunk(Json{{"error", s.message()}}.dump() + "\n");
+    res.end_stream();
+    return;
+  }
+  if (stream) res.end_stream();
+  else res.send(200, "application/json", Json{{"status", "success"}}.dump());
+}
+
+// The store's manifest of a model, for another server pulling it.
+void manifest(Api& api, const HttpRequest& req, Responder& res) {
+  std::string rest = req.path.substr(std::string("/api/manifests/").size());
+  std::vector<std::string> parts;
+  for (size_t b = 0;;) {
+    size_t e = rest.find('/', b);
+    parts.push_back(rest.substr(b, e == std::string::npos ? std::string::npos : e - b));
+    if (e == std::string::npos) break;
+    b = e + 1;
+  }
+  store::Store* st = api.engine().model_store();
+  if (!st || parts.size() != 3) return send_ollama_error(res, 404, "no such manifest");
+  auto m = st->get(parts[0] + "/" + parts[1] + ":" + parts[2]);
+  if (!m.ok()) return send_ollama_error(res, http_status_for(m.status()), m.status().message());
+  res.send(200, "application/json", m->manifest.to_json().dump());
+}
+
+// A blob, streamed in chunks (models are large).
+void blob(Api& api, const HttpRequest& req, Responder& res) {
+  std::string digest = req.path.substr(std::string("/api/blobs/").size());
+  store::Store* st = api.engine().model_store();
+  bool valid = digest.size() == 71 && digest.rfind("sha256-", 0) == 0;
+  for (size_t i = 7; valid && i < digest.size(); ++i) valid = std::isxdigit(static_cast<unsigned char>(digest[i])) != 0;
+  if (!st || !valid) return send_ollama_error(res, 404, "no such blob");
+  FILE* f = std::fopen(st->blob_path(digest).c_str(), "rb");
+  if (!f) return send_ollama_error(res, 404, "no such blob");
+  res.begin_stream(200, "application/octet-stream");
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    size_t n = std::fread(buf.data(), 1, buf.size(), f);
+    if (n == 0 || !res.write_chunk(std::string(buf.data(), n))) break;
+  }
+  std::fclose(f);
+  res.end_stream();
+}
+
 }  // namespace
 
 void register_ollama(std::map<std::pair<std::string, std::string>, std::function<void(Api&, const HttpRequest&, Responder&)>>& r) {
@@ -251,6 +316,9 @@ void register_ollama(std::map<std::pair<std::string, std::string>, std::function
   r[{"POST", "/api/create"}] = create;
   r[{"POST", "/api/copy"}] = copy;
   r[{"DELETE", "/api/delete"}] = remove;
+  r[{"POST", "/api/pull"}] = pull;
+  r[{"GET", "/api/manifests/"}] = manifest;
+  r[{"GET", "/api/blobs/"}] = blob;
   r[{"GET", "/api/version"}] = [](Api&, const HttpRequest&, Responder& res) {
     res.send(200, "application/json", "{\"version\":\"0.1.0\"}");
   };

@@ -299,6 +299,15 @@ Status Store::copy(const std::string& src, const std::string& dst) {
   return write_manifest(d, s.manifest);
 }
 
+Status Store::put_manifest(const std::string& name_text, const Manifest& m) {
+  HEARTH_ASSIGN_OR_RETURN(ModelName name, parse_model_name(name_text));
+  StoreLock lock(home_);
+  if (!fs::exists(blob_path(m.model_digest))) return not_found("blob " + m.model_digest + " is not in the store");
+  for (const auto& a : m.adapter_digests)
+    if (!fs::exists(blob_path(a))) return not_found("blob " + a + " is not in the store");
+  return write_manifest(name, m);
+}
+
 Status Store::remove(const std::string& name_text) {
   HEARTH_ASSIGN_OR_RETURN(ModelName name, parse_model_name(name_text));
   StoreLock lock(home_);

@@ -55,6 +55,8 @@ class Store {
   std::string blob_path(const std::string& digest) const;
   const std::string& home() const { return home_; }
 
+  // Writes a manifest whose blobs are already in the store (pull).
+  Status put_manifest(const std::string& name, const Manifest& m);
   // Copies a file into the blob store (sha256 computed on the way); returns its digest.
   Result<std::string> import_blob(const std::string& path, uint64_t* size = nullptr);
 

@@ -190,6 +190,28 @@ test('kill -9 during create leaves a store that lists and serves every completed
   }
 });
 
+test('pull from another server (digest-verified blobs), ps and stop through the CLI', async () => {
+  const post = (path, body) => fetch(`${S.base}${path}`, { method: 'POST', body: JSON.stringify(body) });
+  const r = await post('/api/create', { model: 'shared/dream:v2', modelfile: `FROM ${join(SHARED, 'models/aidreams260K.gguf')}\nPARAMETER temperature 0\n` });
+  assert.match(await r.text(), /success/);
+  const home = mkdtempSync(join(tmpdir(), 'hearth-pull-'));
+  const env = { ...process.env, HEARTH_HOME: home, HEARTH_HOST: S.base.replace('http://', '') };
+  execFileSync(BIN, ['pull', `${S.base}/shared/dream:v2`], { env, stdio: 'ignore' });
+  const shown = execFileSync(BIN, ['show', 'shared/dream:v2'], { env }).toString();
+  assert.match(shown, /temperature/);
+  const pulled = execFileSync(BIN, ['run', 'shared/dream:v2', '-p', DREAM, '-n', '64'], { env }).toString();
+  assert.equal(pulled, GREEDY);
+  // A blob that does not match its digest is refused.
+  const bad = await fetch(`${S.base}/api/blobs/sha256-${'0'.repeat(64)}`);
+  assert.equal(bad.status, 404);
+  // ps / stop talk to the running server.
+  await new Ollama({ host: S.base }).generate({ model: 'aidreams', prompt: 'I', stream: false, keep_alive: '10m', options: { num_predict: 1 } });
+  assert.match(execFileSync(BIN, ['ps'], { env }).toString(), /aidreams/);
+  execFileSync(BIN, ['stop', 'aidreams'], { env });
+  assert.doesNotMatch(execFileSync(BIN, ['ps'], { env }).toString(), /aidreams:latest/);
+  assert.equal((await fetch(`${S.base}/api/delete`, { method: 'DELETE', body: JSON.stringify({ model: 'shared/dream:v2' }) })).status, 200);
+});
+
 test('batching is exact: 16 concurrent greedy requests equal each request alone', async () => {
   const prompts = Array.from({ length: 16 }, (_, i) => `I dream of ${['stars', 'code', 'rain', 'light'][i % 4]} ${i}`);
   const one = async (p) => {

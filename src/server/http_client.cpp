@@ -1,0 +1,94 @@
+#include "server/http_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdlib>
+
+namespace hearth::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+
+Result<Url> parse_url(const std::string& text) {
+  std::string s = text;
+  if (s.rfind("https://", 0) == 0) return unsupported("https is not supported (no TLS): " + text);
+  if (s.rfind("http://", 0) == 0) s = s.substr(7);
+  Url u;
+  size_t slash = s.find('/');
+  std::string hostport = s.substr(0, slash);
+  if (slash != std::string::npos) u.path = s.substr(slash);
+  size_t colon = hostport.rfind(':');
+  if (colon != std::string::npos) {
+    u.host = hostport.substr(0, colon);
+    u.port = hostport.substr(colon + 1);
+  } else {
+    u.host = hostport;
+  }
+  if (u.host.empty()) return invalid_argument("no host in URL '" + text + "'");
+  for (char c : u.port)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return invalid_argument("bad port in URL '" + text + "'");
+  return u;
+}
+
+Url local_server() {
+  Url u;
+  u.host = "127.0.0.1";
+  if (const char* h = std::getenv("HEARTH_HOST")) {
+    auto p = parse_url(h);
+    if (p.ok()) return p.value();
+  }
+  return u;
+}
+
+Result<HttpResponse> http_request(const Url& url, const std::string& method, const std::string& path,
+                                  const std::string& body, const std::function<bool(const char*, size_t)>& on_data) {
+  try {
+    net::io_context ioc;
+    net::ip::tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(std::chrono::seconds(30));
+    stream.connect(resolver.resolve(url.host, url.port));
+    http::request<http::string_body> req(http::string_to_verb(method), path, 11);
+    req.set(http::field::host, url.host);
+    req.set(http::field::user_agent, "hearth");
+    if (!body.empty()) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = body;
+      req.prepare_payload();
+    }
+    http::write(stream, req);
+    beast::flat_buffer buf;
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    HttpResponse out;
+    http::read_header(stream, buf, parser);
+    out.status = static_cast<int>(parser.get().result_int());
+    char chunk[1 << 16];
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk;
+      parser.get().body().size = sizeof chunk;
+      stream.expires_after(std::chrono::seconds(120));
+      beast::error_code ec;
+      http::read(stream, buf, parser, ec);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return io_error(std::string("reading the response: ") + ec.message());
+      size_t n = sizeof chunk - parser.get().body().size;
+      if (n == 0) continue;
+      if (on_data && out.status == 200) {
+        if (!on_data(chunk, n)) return io_error("download aborted");
+      } else {
+        out.body.append(chunk, n);
+      }
+    }
+    beast::error_code ec;
+    stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+    return out;
+  } catch (const std::exception& e) {
+    return unavailable("cannot reach " + url.host + ":" + url.port + ": " + e.what());
+  }
+}
+
+}  // namespace hearth::server

@@ -1,0 +1,69 @@
+#include "server/pull.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "server/http_client.h"
+
+namespace hearth::server {
+
+namespace fs = std::filesystem;
+
+Status pull_model(store::Store& st, const std::string& source, const std::function<void(const std::string&)>& progress) {
+  auto say = [&](const std::string& s) {
+    if (progress) progress(s);
+  };
+  if (source.rfind("http://", 0) != 0 && source.rfind("https://", 0) != 0) {
+    if (!fs::is_regular_file(source)) return not_found(source + ": no such file (and not an http:// URL)");
+    std::string name = fs::path(source).stem().string();
+    auto m = st.create(name, "FROM " + fs::absolute(source).string() + "\n", "/", progress);
+    return m.ok() ? Status() : m.status();
+  }
+  HEARTH_ASSIGN_OR_RETURN(Url url, parse_url(source));
+  std::string name = url.path.substr(1);
+  HEARTH_ASSIGN_OR_RETURN(store::ModelName mn, store::parse_model_name(name));
+  say("pulling manifest");
+  HEARTH_ASSIGN_OR_RETURN(HttpResponse r, http_request(url, "GET", "/api/manifests/" + mn.manifest_path()));
+  if (r.status != 200) return not_found(source + ": the server answered " + std::to_string(r.status) + " for the manifest");
+  auto j = nlohmann::ordered_json::parse(r.body, nullptr, false);
+  if (j.is_discarded()) return corrupt(source + ": the manifest is not JSON");
+  HEARTH_ASSIGN_OR_RETURN(store::Manifest m, store::Manifest::from_json(j));
+  std::vector<std::string> digests = {m.model_digest};
+  digests.insert(digests.end(), m.adapter_digests.begin(), m.adapter_digests.end());
+  for (const auto& d : digests) {
+    if (fs::exists(st.blob_path(d))) {
+      say("using existing " + d);
+      continue;
+    }
+    say("pulling " + d);
+    std::string tmp = st.home() + "/blobs/.tmp-pull-" + std::to_string(getpid());
+    FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) return io_error(tmp + ": cannot write");
+    auto dl = http_request(url, "GET", "/api/blobs/" + d, "",
+                           [&](const char* data, size_t n) { return std::fwrite(data, 1, n, f) == n; });
+    std::fclose(f);
+    if (!dl.ok() || dl->status != 200) {
+      fs::remove(tmp);
+      return dl.ok() ? not_found(source + ": blob " + d + " answered " + std::to_string(dl->status)) : dl.status();
+    }
+    say("verifying sha256 digest");
+    auto got = st.import_blob(tmp);
+    fs::remove(tmp);
+    if (!got.ok()) return got.status();
+    if (got.value() != d) {
+      fs::remove(st.blob_path(got.value()));
+      return corrupt(source + ": blob digest mismatch (expected " + d + ", got " + got.value() + ")");
+    }
+  }
+  say("writing manifest");
+  // The same manifest, under the same name locally (its blobs are all present now).
+  HEARTH_RETURN_IF_ERROR(st.put_manifest(name, m));
+  say("success");
+  return Status();
+}
+
+}  // namespace hearth::server
