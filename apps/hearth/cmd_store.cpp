@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "commands.h"
+#include "server/pull.h"
 #include "store/store.h"
 
 namespace hearth::app {
@@ -17,19 +18,21 @@ void add_store_verbs(CLI::App& app) {
 
   {
     struct Opts {
-      std::string name, file = "Modelfile";
+      std::string name, file = "Modelfile", quantize;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("create", "Create a model from a Modelfile");
     cmd->add_option("name", o->name, "model name: [namespace/]name[:tag]")->required();
     cmd->add_option("-f,--file", o->file, "Modelfile (default ./Modelfile)");
+    cmd->add_option("-q,--quantize", o->quantize, "quantize the FROM model on import (Q4_0, Q8_0, Q4_K_M, ...)");
     cmd->callback([o, store] {
       std::ifstream in(o->file, std::ios::binary);
       if (!in) throw CLI::RuntimeError(fail(not_found(o->file + ": cannot open")));
       std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       std::string base = std::filesystem::absolute(o->file).parent_path().string();
       auto s = store();
-      auto m = s.create(o->name, text, base, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+      auto m = server::create_model(s, o->name, text, base, o->quantize,
+                                    [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
       if (!m.ok()) throw CLI::RuntimeError(fail(m.status()));
     });
   }

@@ -215,7 +215,7 @@ void create(Api& api, const HttpRequest& req, Responder& res) {
       res.write_chunk(Json{{"status", s}}.dump() + "\n");
     }
   };
-  auto m = st->create(name, text, "/", progress);
+  auto m = create_model(*st, name, text, "/", opt_string(body, "quantize").value_or(""), progress);
   if (!m.ok()) {
     if (!res.started()) return send_ollama_error(res, http_status_for(m.status()), m.status().message());
     res.write_chunk(Json{{"error", m.status().message()}}.dump() + "\n");

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "server/http_client.h"
+#include "model/quantize.h"
+#include "store/modelfile.h"
 
 namespace hearth::server {
 
@@ -64,6 +66,40 @@ Status pull_model(store::Store& st, const std::string& source, const std::functi
   HEARTH_RETURN_IF_ERROR(st.put_manifest(name, m));
   say("success");
   return Status();
+}
+
+}  // namespace hearth::server
+
+namespace hearth::server {
+
+Result<store::Manifest> create_model(store::Store& st, const std::string& name, const std::string& modelfile_text,
+                                     const std::string& base_dir, const std::string& quantize,
+                                     const std::function<void(const std::string&)>& progress) {
+  if (quantize.empty()) return st.create(name, modelfile_text, base_dir, progress);
+  HEARTH_ASSIGN_OR_RETURN(store::Modelfile mf, store::parse_modelfile(modelfile_text));
+  HEARTH_RETURN_IF_ERROR(model::parse_quant_type(quantize).status());
+  std::string from = mf.from;
+  if (auto existing = st.get(from); existing.ok()) {
+    from = st.blob_path(existing->manifest.model_digest);
+  } else if (fs::path(from).is_relative()) {
+    from = (fs::path(base_dir) / from).string();
+  }
+  if (!fs::is_regular_file(from)) return not_found("FROM " + mf.from + ": neither a model in the store nor a GGUF file");
+  std::string tmp = st.home() + "/blobs/.tmp-quantize-" + std::to_string(getpid()) + ".gguf";
+  if (progress) progress("quantizing to " + quantize);
+  model::QuantizeOptions qo;
+  qo.type = quantize;
+  Status s = model::quantize_file(from, tmp, qo);
+  if (!s.ok()) {
+    fs::remove(tmp);
+    return s;
+  }
+  // Same Modelfile, FROM the quantized file.
+  std::string rest = mf.to_text();
+  rest = rest.substr(rest.find('\n') + 1);
+  auto m = st.create(name, "FROM " + tmp + "\n" + rest, base_dir, progress);
+  fs::remove(tmp);
+  return m;
 }
 
 }  // namespace hearth::server

@@ -15,3 +15,14 @@ namespace hearth::server {
 Status pull_model(store::Store& st, const std::string& source, const std::function<void(const std::string&)>& progress);
 
 }  // namespace hearth::server
+
+namespace hearth::server {
+
+// `hearth create NAME -f Modelfile --quantize TYPE` and /api/create with
+// "quantize": the FROM GGUF is re-quantized (model::quantize_file) into a
+// temporary file that is imported, then removed. Empty `quantize`: plain create.
+Result<store::Manifest> create_model(store::Store& st, const std::string& name, const std::string& modelfile_text,
+                                     const std::string& base_dir, const std::string& quantize,
+                                     const std::function<void(const std::string&)>& progress);
+
+}  // namespace hearth::server

@@ -62,4 +62,19 @@ printf '[{"role":"system","content":"S"},{"role":"user","content":"Hi"}]' > "$T/
 out=$("$H" template render --template "$S/templates/google-gemma-2-2b-it.jinja" --messages "$T/s.json" 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "System role not supported"; check "template render exits non-zero with the template's error" $?
 
+# 8. The store from the CLI: create (with --quantize), list, show, cp, rm.
+export HEARTH_HOME="$T/home"
+printf 'FROM %s\nPARAMETER temperature 0\nSYSTEM """Be brief."""\n' "$S/models/synth-llama-spm512-F16.gguf" > "$T/Modelfile"
+"$H" create small -f "$T/Modelfile" --quantize Q8_0 2>/dev/null && \
+"$H" list | grep -q "small:latest" && \
+"$H" show small --system | grep -q "Be brief." && \
+"$H" show small --parameters | grep -q temperature && \
+"$H" cp small small:copy 2>/dev/null && "$H" rm small 2>/dev/null && \
+"$H" run small:copy -p "hi" -n 2 > /dev/null && "$H" rm small:copy 2>/dev/null && \
+[ -z "$(ls "$HEARTH_HOME/blobs" | grep sha256-)" ]
+check "create --quantize / list / show / cp / rm / run a store name; the last rm frees the blob" $?
+out=$("$H" create "../evil" -f "$T/Modelfile" 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "invalid model name"; check "create rejects a name that would leave the store" $?
+unset HEARTH_HOME
+
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
