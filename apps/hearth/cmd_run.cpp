@@ -7,12 +7,14 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <set>
 
 #include <filesystem>
 
 #include "chat/chat_template.h"
+#include "server/http_client.h"
 #include "store/go_template.h"
 #include "store/store.h"
 #include "commands.h"
@@ -27,6 +29,7 @@ struct RunOpts {
   std::vector<std::string> adapters;
   std::set<std::string> cli_set;  // sampling options given on the command line
   bool n_predict_set = false;
+  bool local = false;
   int n_predict = -1;
   int threads = 0;
   int64_t ctx = 0;
@@ -145,6 +148,92 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
   return 0;
 }
 
+// Options the user set on the command line, by their Ollama names.
+nlohmann::json cli_options(const RunOpts& o) {
+  nlohmann::json opt = nlohmann::json::object();
+  const auto& sp = o.sp;
+  const std::map<std::string, nlohmann::json> values = {
+      {"temperature", sp.temperature}, {"top_k", sp.top_k}, {"top_p", sp.top_p}, {"min_p", sp.min_p}, {"tfs_z", sp.tfs_z},
+      {"typical_p", sp.typical_p}, {"repeat_penalty", sp.repeat_penalty}, {"repeat_last_n", sp.repeat_last_n},
+      {"presence_penalty", sp.presence_penalty}, {"frequency_penalty", sp.frequency_penalty}, {"mirostat", sp.mirostat},
+      {"mirostat_tau", sp.mirostat_tau}, {"mirostat_eta", sp.mirostat_eta}, {"seed", sp.seed}};
+  for (const auto& name : o.cli_set) opt[name] = values.at(name);
+  if (o.n_predict_set) opt["num_predict"] = o.n_predict;
+  if (o.ctx > 0) opt["num_ctx"] = o.ctx;
+  if (!o.stops.empty()) opt["stop"] = o.stops;
+  return opt;
+}
+
+// Streams one NDJSON request; prints the text fields as they come.
+Status stream_from_server(const server::Url& url, const std::string& path, const nlohmann::json& body, const char* field,
+                          std::string* collected) {
+  std::string buf;
+  Status err;
+  auto r = server::http_request(url, "POST", path, body.dump(), [&](const char* d, size_t n) {
+    buf.append(d, n);
+    size_t nl;
+    while ((nl = buf.find('\n')) != std::string::npos) {
+      auto j = nlohmann::json::parse(buf.substr(0, nl), nullptr, false);
+      buf.erase(0, nl + 1);
+      if (j.is_discarded()) continue;
+      if (j.contains("error")) err = invalid_argument(j["error"].get<std::string>());
+      std::string text = std::string(field) == "message" ? (j.contains("message") ? j["message"].value("content", "") : "")
+                                                          : j.value("response", "");
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fflush(stdout);
+      if (collected) *collected += text;
+    }
+    return true;
+  });
+  if (!r.ok()) return r.status();
+  if (r->status != 200) {
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    return invalid_argument(!j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : r->body);
+  }
+  return err;
+}
+
+// True when a server is running and knows the model (then *rc is the exit code).
+bool run_via_server(RunOpts& o, int* rc) {
+  server::Url url = server::local_server();
+  auto show = server::http_request(url, "POST", "/api/show", nlohmann::json{{"model", o.model}}.dump());
+  if (!show.ok() || show->status != 200) return false;
+  nlohmann::json options = cli_options(o);
+  if (!o.prompt.empty()) {
+    nlohmann::json body = {{"model", o.model}, {"prompt", o.prompt}, {"options", options}};
+    if (!o.system.empty()) body["system"] = o.system;
+    Status s = stream_from_server(url, "/api/generate", body, "response", nullptr);
+    if (!s.ok()) *rc = fail(s);
+    if (isatty(STDOUT_FILENO)) std::printf("\n");
+    return true;
+  }
+  nlohmann::json messages = nlohmann::json::array();
+  if (!o.system.empty()) messages.push_back({{"role", "system"}, {"content", o.system}});
+  const bool tty = isatty(STDIN_FILENO);
+  for (;;) {
+    if (tty) std::fprintf(stderr, ">>> ");
+    bool eof = false;
+    std::string input = read_chat_input(&eof);
+    if ((eof && input.empty()) || input == "/bye") break;
+    if (input == "/clear") {
+      messages = nlohmann::json::array();
+      continue;
+    }
+    if (input.empty()) continue;
+    messages.push_back({{"role", "user"}, {"content", input}});
+    std::string reply;
+    Status s = stream_from_server(url, "/api/chat", {{"model", o.model}, {"messages", messages}, {"options", options}}, "message", &reply);
+    std::printf("\n\n");
+    if (!s.ok()) {
+      fail(s);
+      messages.erase(messages.end() - 1);
+      continue;
+    }
+    messages.push_back({{"role", "assistant"}, {"content", reply}});
+  }
+  return true;
+}
+
 }  // namespace
 
 void add_run(CLI::App& app) {
@@ -160,6 +249,7 @@ void add_run(CLI::App& app) {
   cmd->add_option("--stop", o->stops, "stop string (repeatable)");
   cmd->add_option("--system", o->system, "system prompt (chat mode)");
   cmd->add_option("--chat-template", o->template_name, "built-in chat template to use instead of the model's");
+  cmd->add_flag("--local", o->local, "never use a running server (load the model in this process)");
   auto& sp = o->sp;
   std::vector<std::pair<std::string, CLI::Option*>> sampling_opts = {
       {"temperature", cmd->add_option("--temp,--temperature", sp.temperature, "temperature (0 = greedy)")},
@@ -182,6 +272,14 @@ void add_run(CLI::App& app) {
     for (const auto& [name, opt] : sampling_opts)
       if (opt->count()) o->cli_set.insert(name);
     o->n_predict_set = n_opt->count() > 0;
+    // A model name with a server running: let the server do the work (like `ollama run`).
+    if (!o->local && !std::filesystem::is_regular_file(o->model) && o->tokens.empty()) {
+      int rc = 0;
+      if (run_via_server(*o, &rc)) {
+        if (rc != 0) throw CLI::RuntimeError(rc);
+        return;
+      }
+    }
     // A GGUF path, or a model of the store (with its Modelfile settings).
     std::string path = o->model;
     std::optional<store::Manifest> manifest;

@@ -204,6 +204,9 @@ test('pull from another server (digest-verified blobs), ps and stop through the 
   // A blob that does not match its digest is refused.
   const bad = await fetch(`${S.base}/api/blobs/sha256-${'0'.repeat(64)}`);
   assert.equal(bad.status, 404);
+  // With a server running, `hearth run NAME` goes through it (aidreams lives only in the server's models dir).
+  const viaServer = execFileSync(BIN, ['run', 'aidreams', '-p', DREAM, '-n', '64', '--temp', '0'], { env }).toString();
+  assert.equal(viaServer, GREEDY);
   // ps / stop talk to the running server.
   await new Ollama({ host: S.base }).generate({ model: 'aidreams', prompt: 'I', stream: false, keep_alive: '10m', options: { num_predict: 1 } });
   assert.match(execFileSync(BIN, ['ps'], { env }).toString(), /aidreams/);
