@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <map>
 #include <random>
+#include <sys/resource.h>
 
 #include "commands.h"
 #include "core/cpu_features.h"
@@ -78,8 +79,11 @@ void add_bench(CLI::App& app) {
       return;
     }
     if (o->model.empty()) throw CLI::RuntimeError(fail(invalid_argument("bench: give a model (or --memory)")));
+    using clock = std::chrono::steady_clock;
+    auto t_load = clock::now();
     auto m = model::Model::load(o->model);
     if (!m.ok()) throw CLI::RuntimeError(fail(m.status()));
+    double load_ms = std::chrono::duration<double, std::milli>(clock::now() - t_load).count();
     const auto& hp = m.value()->hparams();
     int64_t n_ctx = std::max<int64_t>(o->n_prompt + o->n_gen, 16);
     if (n_ctx > hp.n_ctx_train) throw CLI::RuntimeError(fail(out_of_range("bench: p + n exceeds the model's context")));
@@ -89,10 +93,12 @@ void add_bench(CLI::App& app) {
     for (auto& t : prompt) t = static_cast<int32_t>(rng() % hp.n_vocab);
     std::vector<float> logits;
     std::vector<double> pp, tg;
-    using clock = std::chrono::steady_clock;
-    // Warm-up: touches the weights once (page cache -> memory).
+    // Warm-up: touches the weights once (page cache -> memory). Its time is
+    // the first token after load (load + first token = time to ready).
     int32_t warm = 1;
+    auto t_first = clock::now();
     if (!ctx.eval(std::span<const int32_t>(&warm, 1), false, &logits).ok()) throw CLI::RuntimeError(1);
+    double first_token_ms = std::chrono::duration<double, std::milli>(clock::now() - t_first).count();
     for (int r = 0; r < o->reps; ++r) {
       if (o->n_prompt > 0) {
         ctx.reset();
@@ -117,12 +123,20 @@ void add_bench(CLI::App& app) {
     double size_mib = static_cast<double>(m.value()->file().file_size()) / 1048576.0;
     std::string type = model_type(m.value()->file());
     const char* isa = core::isa_name(kernels::active().isa);
+    // Peak resident set (mapped weight pages that were touched count too),
+    // against the budget file + KV cache.
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
+    double kv_mib = static_cast<double>(model::KvCache::bytes_per_token(hp)) * static_cast<double>(n_ctx) / 1048576.0;
     if (o->json) {
       nlohmann::json j = {{"model", o->model}, {"model_type", type}, {"model_size_mib", size_mib},
                           {"n_prompt", o->n_prompt}, {"n_gen", o->n_gen}, {"threads", threads}, {"reps", o->reps},
                           {"pp_tokens_per_s", sp.median}, {"pp_min", sp.min}, {"pp_max", sp.max},
                           {"tg_tokens_per_s", st.median}, {"tg_min", st.min}, {"tg_max", st.max},
-                          {"isa", isa}, {"cpu_features", core::cpu_feature_string()}};
+                          {"isa", isa}, {"cpu_features", core::cpu_feature_string()},
+                          {"load_ms", load_ms}, {"first_token_ms", first_token_ms},
+                          {"peak_rss_mib", rss_mib}, {"kv_cache_mib", kv_mib}};
       std::printf("%s\n", j.dump().c_str());
       return;
     }
@@ -131,6 +145,8 @@ void add_bench(CLI::App& app) {
     std::printf("| test   | tokens/s (median) | min     | max     |\n|--------|------------------:|--------:|--------:|\n");
     if (o->n_prompt > 0) std::printf("| pp%-4d | %17.2f | %7.2f | %7.2f |\n", o->n_prompt, sp.median, sp.min, sp.max);
     if (o->n_gen > 0) std::printf("| tg%-4d | %17.2f | %7.2f | %7.2f |\n", o->n_gen, st.median, st.min, st.max);
+    std::printf("\nload: %.0f ms, first token: %.0f ms; peak RSS %.0f MiB = %.2f x (file %.0f MiB + KV cache %.0f MiB)\n",
+                load_ms, first_token_ms, rss_mib, rss_mib / (size_mib + kv_mib), size_mib, kv_mib);
   });
 }
 

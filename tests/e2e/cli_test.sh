@@ -77,4 +77,21 @@ out=$("$H" create "../evil" -f "$T/Modelfile" 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "invalid model name"; check "create rejects a name that would leave the store" $?
 unset HEARTH_HOME
 
+# 9. bench: the JSON report carries the figures and they are plausible.
+"$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 16 -n 4 -r 2 -t 1 --json > "$T/bench.json"
+python3 - "$T/bench.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["n_prompt"] == 16 and j["n_gen"] == 4 and j["threads"] == 1 and j["model_type"] == "Q4_0", j
+for k in ("pp_tokens_per_s", "tg_tokens_per_s", "pp_min", "tg_max", "peak_rss_mib", "kv_cache_mib", "model_size_mib"):
+    assert j[k] > 0, k
+assert j["pp_min"] <= j["pp_tokens_per_s"] <= j["pp_max"], j
+assert j["load_ms"] >= 0 and j["first_token_ms"] >= 0
+PY
+check "bench --json reports pp/tg medians with spread, load time and peak RSS" $?
+"$H" bench --memory --json 2>/dev/null | python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["read_gb_per_s"] > 0.1'
+check "bench --memory measures a read bandwidth" $?
+out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 60000 -n 1 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "exceeds the model's context"; check "bench refuses p + n beyond the context" $?
+
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
