@@ -13,6 +13,15 @@ namespace hearth::kernels {
 
 constexpr int kMaxTypeId = 40;
 
+// Two Q8_0 activation blocks (64 values) laid out for matrix tiles: the codes
+// contiguous, per 4-value lane the correction -K·Σcodes for the weight type's
+// unsigned offset K, and per lane the block scale as float.
+struct alignas(64) PackedQ8Pair {
+  int8_t qs[64];
+  int32_t off[16];
+  float d[16];
+};
+
 struct Kernels {
   core::Isa isa = core::Isa::kScalar;
   tensor::VecDotFn vec_dot[kMaxTypeId] = {};
@@ -22,6 +31,16 @@ struct Kernels {
   // (prompt processing and batched decoding). Null: use vec_dot per row.
   using VecDotRowsFn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride, int n_rows, float* out);
   VecDotRowsFn vec_dot_rows[kMaxTypeId] = {};
+  // Optional matrix tiles for prompt processing (rows with n_in % 64 == 0):
+  // pack converts one Q8_0 activation row into n/64 PackedQ8Pair; tile
+  // writes y[j·y_stride + i] = dot(weight row i, activation row j) for
+  // i < nw <= 4, j < nx <= 4 (weight rows w_stride bytes apart, activation
+  // rows x_stride pairs apart). Same results as vec_dot up to float rounding.
+  using PackFn = void (*)(const void* xq, int64_t n, PackedQ8Pair* out);
+  using TileFn = void (*)(int64_t n, const void* w, size_t w_stride, int nw, const PackedQ8Pair* x, size_t x_stride,
+                          int nx, float* y, size_t y_stride);
+  PackFn pack_act[kMaxTypeId] = {};
+  TileFn tile[kMaxTypeId] = {};
   // Attention helpers over the F16 KV cache: a·b and y += alpha·x.
   float (*dot_f32_f16)(int64_t n, const float* a, const uint16_t* b) = nullptr;
   void (*axpy_f16)(int64_t n, float alpha, const uint16_t* x, float* y) = nullptr;

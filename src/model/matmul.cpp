@@ -35,6 +35,34 @@ void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core
   kernels::Kernels::VecDotRowsFn dot_rows = k.vec_dot_rows[static_cast<int>(w.type)];
   const int64_t n_in = w.n_in, n_out = w.n_out;
   const uint8_t* xq = xq_.data();
+  kernels::Kernels::TileFn tile = k.tile[static_cast<int>(w.type)];
+  kernels::Kernels::PackFn pack = k.pack_act[static_cast<int>(w.type)];
+  if (tile && pack && n_rows > 1 && n_in % 64 == 0 && act_type == DType::kQ8_0) {
+    // Matrix tiles: 4 weight rows x 4 activation rows. Each thread keeps a
+    // block of 64 weight rows hot in L2 while it streams the packed
+    // activations past it.
+    const size_t np = static_cast<size_t>(n_in / 64);
+    xp_.resize(static_cast<size_t>(n_rows) * np);
+    kernels::PackedQ8Pair* xp = xp_.data();
+    pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
+      for (size_t r = b; r < e; ++r) pack(xq + r * act_row, n_in, xp + r * np);
+    });
+    pool.parallel_for(static_cast<size_t>(n_out), [&](size_t b, size_t e, int) {
+      constexpr size_t kBlock = 64;
+      for (size_t o0 = b; o0 < e; o0 += kBlock) {
+        const size_t o1 = std::min(e, o0 + kBlock);
+        for (int64_t r = 0; r < n_rows; r += 4) {
+          const int nx = static_cast<int>(std::min<int64_t>(4, n_rows - r));
+          for (size_t o = o0; o < o1; o += 4) {
+            const int nw = static_cast<int>(std::min<size_t>(4, o1 - o));
+            tile(n_in, w.row(static_cast<int64_t>(o)), w.row_bytes, nw, xp + static_cast<size_t>(r) * np, np, nx,
+                 y + r * n_out + static_cast<int64_t>(o), static_cast<size_t>(n_out));
+          }
+        }
+      }
+    }, 4);
+    return;
+  }
   if (dot_rows && n_rows > 1) {
     // Each weight row is unpacked once per group of 4 activation rows.
     pool.parallel_for(static_cast<size_t>(n_out), [&](size_t b, size_t e, int) {

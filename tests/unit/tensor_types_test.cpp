@@ -3,6 +3,7 @@
 // Also checks every fast kernel (each ISA this CPU has) against the reference.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -128,6 +129,54 @@ TEST_P(TypeTest, FastKernelsMatchReference) {
             for (int r = 0; r < nr; ++r) {
               double want = ops.vec_dot(n, wq.data(), xs.data() + r * ar);
               EXPECT_NEAR(out[r], want, 1e-5 * scale + 1e-3) << dtype_name(c.type) << " rows=" << nr << " r=" << r;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The prompt-processing matrix tiles agree with the scalar reference for every
+// tile shape (1..4 weight rows x 1..4 activation rows), through the packed
+// activation layout.
+TEST_P(TypeTest, MatrixTilesMatchReference) {
+  const TypeCase& c = GetParam();
+  const TypeOps& ops = type_ops(c.type);
+  const TypeOps& act = type_ops(ops.vec_dot_type);
+  for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
+    const kernels::Kernels& k = kernels::for_isa(isa);
+    auto tile = k.tile[static_cast<int>(c.type)];
+    auto pack = k.pack_act[static_cast<int>(c.type)];
+    if (!tile) continue;
+    ASSERT_TRUE(pack != nullptr);
+    ASSERT_EQ(ops.vec_dot_type, DType::kQ8_0);
+    for (int64_t n : {64, 192, 2048}) {
+      const size_t wr = row_bytes(c.type, n), ar = row_bytes(ops.vec_dot_type, n), np = static_cast<size_t>(n / 64);
+      std::vector<uint8_t> wq(4 * wr), xq(4 * ar);
+      std::vector<kernels::PackedQ8Pair> xp(4 * np);
+      double scale = 0;
+      for (int r = 0; r < 4; ++r) {
+        auto w = random_vec(n, 60 + r, r == 3 ? 50.f : 1.f), x = random_vec(n, 70 + r, r == 2 ? 1e-3f : 1.f);
+        ops.from_float(w.data(), wq.data() + r * wr, n);
+        act.from_float(x.data(), xq.data() + r * ar, n);
+        pack(xq.data() + r * ar, n, xp.data() + r * np);
+        for (int64_t i = 0; i < n; ++i) scale = std::max(scale, std::fabs(static_cast<double>(w[i]) * x[i]));
+      }
+      for (int nw = 1; nw <= 4; ++nw) {
+        for (int nx = 1; nx <= 4; ++nx) {
+          float y[4][4];
+          for (auto& row : y) std::fill(std::begin(row), std::end(row), -12345.f);
+          tile(n, wq.data(), wr, nw, xp.data(), np, nx, &y[0][0], 4);
+          for (int j = 0; j < 4; ++j) {
+            for (int i = 0; i < 4; ++i) {
+              if (i >= nw || j >= nx) {
+                EXPECT_EQ(y[j][i], -12345.f) << "tile wrote outside " << nw << "x" << nx;
+                continue;
+              }
+              double want = ops.vec_dot(n, wq.data() + i * wr, xq.data() + j * ar);
+              EXPECT_NEAR(y[j][i], want, 1e-5 * scale * n + 1e-4)
+                  << dtype_name(c.type) << " " << core::isa_name(isa) << " n=" << n << " tile " << nw << "x" << nx;
             }
           }
         }

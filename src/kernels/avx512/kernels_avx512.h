@@ -5,6 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 
+namespace hearth::kernels {
+struct PackedQ8Pair;  // kernels.h
+}
+
 namespace hearth::kernels::avx512 {
 
 float vec_dot_f32(int64_t n, const void* w, const void* x);
@@ -24,5 +28,11 @@ void vec_dot_rows_q4_0(int64_t n, const void* w, const void* x, size_t stride, i
 void vec_dot_rows_q8_0(int64_t n, const void* w, const void* x, size_t stride, int rows, float* out);
 void vec_dot_rows_q4_k(int64_t n, const void* w, const void* x, size_t stride, int rows, float* out);
 void vec_dot_rows_q6_k(int64_t n, const void* w, const void* x, size_t stride, int rows, float* out);
+void tile_q4_0(int64_t n, const void* w, size_t ws, int nw, const PackedQ8Pair* x, size_t xs, int nx, float* y,
+               size_t ys);
+void tile_q8_0(int64_t n, const void* w, size_t ws, int nw, const PackedQ8Pair* x, size_t xs, int nx, float* y,
+               size_t ys);
+void pack_q8_0_for_q4_0(const void* xq, int64_t n, PackedQ8Pair* out);
+void pack_q8_0_for_q8_0(const void* xq, int64_t n, PackedQ8Pair* out);
 
 }  // namespace hearth::kernels::avx512
