@@ -241,3 +241,31 @@ TEST(AttentionKernels, FastVersionsMatchReference) {
 
 }  // namespace
 }  // namespace hearth::tensor
+
+namespace hearth::tensor {
+namespace {
+
+// The fast Q8_0 activation quantizers round exactly like the reference,
+// including ties (k + 0.5 rounds away from zero) and values just below a tie.
+TEST(ActivationQuantizer, Q8_0RoundingTiesMatchReference) {
+  std::vector<float> x;
+  x.push_back(127.f);  // amax: d = 1, so x·id = x
+  for (float v : {0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 126.5f, -126.5f, 0.49999997f, -0.49999997f,
+                  1.4999999f, -1.4999999f, 0.f, -0.f, 3.f, 1e-30f, -1e-30f})
+    x.push_back(v);
+  while (x.size() % 32 != 0) x.push_back(static_cast<float>(x.size()) * 0.25f - 7.f);
+  std::vector<float> zeros(32, 0.f);  // an all-zero block: d = 0
+  x.insert(x.end(), zeros.begin(), zeros.end());
+  const auto n = static_cast<int64_t>(x.size());
+  std::vector<uint8_t> want(row_bytes(DType::kQ8_0, n));
+  type_ops(DType::kQ8_0).from_float(x.data(), want.data(), n);
+  for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
+    const kernels::Kernels& k = kernels::for_isa(isa);
+    std::vector<uint8_t> got(want.size());
+    k.quantize(DType::kQ8_0)(x.data(), got.data(), n);
+    EXPECT_EQ(got, want) << core::isa_name(isa);
+  }
+}
+
+}  // namespace
+}  // namespace hearth::tensor
