@@ -267,5 +267,29 @@ TEST(ActivationQuantizer, Q8_0RoundingTiesMatchReference) {
   }
 }
 
+// Q8_K: the scale comes from the first element of largest magnitude (so +m
+// before -m differs from -m before +m), values round half to even, and the
+// block sums follow.
+TEST(ActivationQuantizer, Q8_KMatchesReference) {
+  std::vector<float> x(256 * 5);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (auto& v : x) v = u(rng);
+  x[10] = 2.f, x[200] = -2.f;        // block 0: +2 first
+  x[256 + 3] = -2.f, x[256 + 9] = 2.f;  // block 1: -2 first
+  for (int j = 0; j < 256; ++j) x[512 + j] = 0.f;  // block 2: zeros
+  x[768] = -127.f;
+  for (int j = 1; j < 256; ++j) x[768 + j] = static_cast<float>(j % 7) - 3.5f;  // d = 1: exact .5 ties
+  const auto n = static_cast<int64_t>(x.size());
+  std::vector<uint8_t> want(row_bytes(DType::kQ8_K, n));
+  quantize_q8_k(x.data(), want.data(), n);
+  for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
+    const kernels::Kernels& k = kernels::for_isa(isa);
+    std::vector<uint8_t> got(want.size());
+    k.quantize(DType::kQ8_K)(x.data(), got.data(), n);
+    EXPECT_EQ(got, want) << core::isa_name(isa);
+  }
+}
+
 }  // namespace
 }  // namespace hearth::tensor

@@ -27,6 +27,7 @@ void register_avx512(Kernels& k) {
   k.vec_dot_rows[static_cast<int>(DType::kQ4_K)] = avx512::vec_dot_rows_q4_k;
   k.vec_dot_rows[static_cast<int>(DType::kQ6_K)] = avx512::vec_dot_rows_q6_k;
   k.from_float[static_cast<int>(DType::kQ8_0)] = avx512::quantize_q8_0;
+  k.from_float[static_cast<int>(DType::kQ8_K)] = avx512::quantize_q8_k;
   k.pack_act[static_cast<int>(DType::kQ4_0)] = avx512::pack_q8_0_for_q4_0;
   k.tile[static_cast<int>(DType::kQ4_0)] = avx512::tile_q4_0;
   k.pack_act[static_cast<int>(DType::kQ8_0)] = avx512::pack_q8_0_for_q8_0;
