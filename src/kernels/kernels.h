@@ -16,6 +16,9 @@ constexpr int kMaxTypeId = 40;
 // Two Q8_0 activation blocks (64 values) laid out for matrix tiles: the codes
 // contiguous, per 4-value lane the correction -K·Σcodes for the weight type's
 // unsigned offset K, and per lane the block scale as float.
+// Largest matrix tile: weight rows x activation rows.
+constexpr int kTileRowsW = 4, kTileRowsX = 6;
+
 struct alignas(64) PackedQ8Pair {
   int8_t qs[64];
   int32_t off[16];
@@ -34,7 +37,7 @@ struct Kernels {
   // Optional matrix tiles for prompt processing (rows with n_in % 64 == 0):
   // pack converts one Q8_0 activation row into n/64 PackedQ8Pair; tile
   // writes y[j·y_stride + i] = dot(weight row i, activation row j) for
-  // i < nw <= 4, j < nx <= 4 (weight rows w_stride bytes apart, activation
+  // i < nw <= kTileRowsW, j < nx <= kTileRowsX (weight rows w_stride bytes apart, activation
   // rows x_stride pairs apart). Same results as vec_dot up to float rounding.
   using PackFn = void (*)(const void* xq, int64_t n, PackedQ8Pair* out);
   using TileFn = void (*)(int64_t n, const void* w, size_t w_stride, int nw, const PackedQ8Pair* x, size_t x_stride,

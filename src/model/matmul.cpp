@@ -38,7 +38,7 @@ void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core
   kernels::Kernels::TileFn tile = k.tile[static_cast<int>(w.type)];
   kernels::Kernels::PackFn pack = k.pack_act[static_cast<int>(w.type)];
   if (tile && pack && n_rows > 1 && n_in % 64 == 0 && act_type == DType::kQ8_0) {
-    // Matrix tiles: 4 weight rows x 4 activation rows. Each thread keeps a
+    // Matrix tiles: 4 weight rows x 6 activation rows. Each thread keeps a
     // block of 64 weight rows hot in L2 while it streams the packed
     // activations past it.
     const size_t np = static_cast<size_t>(n_in / 64);
@@ -51,10 +51,10 @@ void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core
       constexpr size_t kBlock = 128;
       for (size_t o0 = b; o0 < e; o0 += kBlock) {
         const size_t o1 = std::min(e, o0 + kBlock);
-        for (int64_t r = 0; r < n_rows; r += 4) {
-          const int nx = static_cast<int>(std::min<int64_t>(4, n_rows - r));
-          for (size_t o = o0; o < o1; o += 4) {
-            const int nw = static_cast<int>(std::min<size_t>(4, o1 - o));
+        for (int64_t r = 0; r < n_rows; r += kernels::kTileRowsX) {
+          const int nx = static_cast<int>(std::min<int64_t>(kernels::kTileRowsX, n_rows - r));
+          for (size_t o = o0; o < o1; o += kernels::kTileRowsW) {
+            const int nw = static_cast<int>(std::min<size_t>(kernels::kTileRowsW, o1 - o));
             tile(n_in, w.row(static_cast<int64_t>(o)), w.row_bytes, nw, xp + static_cast<size_t>(r) * np, np, nx,
                  y + r * n_out + static_cast<int64_t>(o), static_cast<size_t>(n_out));
           }

@@ -138,7 +138,7 @@ TEST_P(TypeTest, FastKernelsMatchReference) {
 }
 
 // The prompt-processing matrix tiles agree with the scalar reference for every
-// tile shape (1..4 weight rows x 1..4 activation rows), through the packed
+// tile shape (1..kTileRowsW weight rows x 1..kTileRowsX activation rows), through the packed
 // activation layout.
 TEST_P(TypeTest, MatrixTilesMatchReference) {
   const TypeCase& c = GetParam();
@@ -153,29 +153,36 @@ TEST_P(TypeTest, MatrixTilesMatchReference) {
     ASSERT_EQ(ops.vec_dot_type, DType::kQ8_0);
     for (int64_t n : {64, 192, 2048}) {
       const size_t wr = row_bytes(c.type, n), ar = row_bytes(ops.vec_dot_type, n), np = static_cast<size_t>(n / 64);
-      std::vector<uint8_t> wq(4 * wr), xq(4 * ar);
-      std::vector<kernels::PackedQ8Pair> xp(4 * np);
+      constexpr int W = kernels::kTileRowsW, X = kernels::kTileRowsX;
+      std::vector<uint8_t> wq(W * wr), xq(X * ar);
+      std::vector<kernels::PackedQ8Pair> xp(X * np);
       double scale = 0;
-      for (int r = 0; r < 4; ++r) {
-        auto w = random_vec(n, 60 + r, r == 3 ? 50.f : 1.f), x = random_vec(n, 70 + r, r == 2 ? 1e-3f : 1.f);
+      std::vector<float> wmax(W), xmax(X);
+      for (int r = 0; r < W; ++r) {
+        auto w = random_vec(n, 60 + r, r == 3 ? 50.f : 1.f);
         ops.from_float(w.data(), wq.data() + r * wr, n);
+        for (float v : w) wmax[r] = std::max(wmax[r], std::fabs(v));
+      }
+      for (int r = 0; r < X; ++r) {
+        auto x = random_vec(n, 70 + r, r == 2 ? 1e-3f : 1.f);
         act.from_float(x.data(), xq.data() + r * ar, n);
         pack(xq.data() + r * ar, n, xp.data() + r * np);
-        for (int64_t i = 0; i < n; ++i) scale = std::max(scale, std::fabs(static_cast<double>(w[i]) * x[i]));
+        for (float v : x) xmax[r] = std::max(xmax[r], std::fabs(v));
       }
-      for (int nw = 1; nw <= 4; ++nw) {
-        for (int nx = 1; nx <= 4; ++nx) {
-          float y[4][4];
+      scale = static_cast<double>(*std::max_element(wmax.begin(), wmax.end())) * *std::max_element(xmax.begin(), xmax.end());
+      for (int nw = 1; nw <= W; ++nw) {
+        for (int nx = 1; nx <= X; ++nx) {
+          float y[X][W];
           for (auto& row : y) std::fill(std::begin(row), std::end(row), -12345.f);
-          tile(n, wq.data(), wr, nw, xp.data(), np, nx, &y[0][0], 4);
-          for (int j = 0; j < 4; ++j) {
-            for (int i = 0; i < 4; ++i) {
+          tile(n, wq.data(), wr, nw, xp.data(), np, nx, &y[0][0], W);
+          for (int j = 0; j < X; ++j) {
+            for (int i = 0; i < W; ++i) {
               if (i >= nw || j >= nx) {
                 EXPECT_EQ(y[j][i], -12345.f) << "tile wrote outside " << nw << "x" << nx;
                 continue;
               }
               double want = ops.vec_dot(n, wq.data() + i * wr, xq.data() + j * ar);
-              EXPECT_NEAR(y[j][i], want, 1e-5 * scale * n + 1e-4)
+              EXPECT_NEAR(y[j][i], want, 1e-6 * scale * static_cast<double>(n) + 1e-4)
                   << dtype_name(c.type) << " " << core::isa_name(isa) << " n=" << n << " tile " << nw << "x" << nx;
             }
           }
