@@ -15,6 +15,8 @@ Kernels build(core::Isa isa) {
   }
   k.dot_f32_f16 = tensor::dot_f32_f16;
   k.axpy_f16 = tensor::axpy_f16;
+  k.attn_scores_f16 = tensor::attn_scores_f16;
+  k.attn_mix_f16 = tensor::attn_mix_f16;
   core::Isa best = core::best_isa();
   if (static_cast<int>(isa) > static_cast<int>(best)) isa = best;
   k.isa = isa;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "tensor/float_math.h"
 
@@ -14,19 +13,21 @@ void attention(const AttentionShape& s, std::span<const AttentionQuery> queries,
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   int64_t max_kv = 1;
   for (const auto& q : queries) max_kv = std::max(max_kv, q.n_kv);
-  scratch.resize(static_cast<size_t>(pool.n_threads()) * static_cast<size_t>(max_kv));
-  // One (token, head) pair per task; scores live in the thread's scratch row.
-  pool.parallel_for(queries.size() * static_cast<size_t>(s.n_head), [&](size_t b, size_t e, int tid) {
-    float* scores = scratch.data() + static_cast<size_t>(tid) * static_cast<size_t>(max_kv);
+  scratch.resize(static_cast<size_t>(pool.n_threads()) * static_cast<size_t>(group) * static_cast<size_t>(max_kv));
+  // One (token, KV head) pair per task: the group of query heads sharing that
+  // KV head is scored and mixed together, so each K/V row is read once per
+  // group; scores live in the thread's scratch rows.
+  const size_t n_kv_heads = static_cast<size_t>(s.n_head_kv), kv_stride = static_cast<size_t>(kv_dim);
+  pool.parallel_for(queries.size() * n_kv_heads, [&](size_t b, size_t e, int tid) {
+    const size_t ld = static_cast<size_t>(max_kv);
+    float* scores = scratch.data() + static_cast<size_t>(tid) * static_cast<size_t>(group) * ld;
     for (size_t task = b; task < e; ++task) {
-      const AttentionQuery& q = queries[task / static_cast<size_t>(s.n_head)];
-      const int64_t h = static_cast<int64_t>(task % static_cast<size_t>(s.n_head)), kvh = h / group;
-      const float* qh = q.q + h * hd;
-      for (int64_t j = 0; j < q.n_kv; ++j) scores[j] = k.dot_f32_f16(hd, qh, q.k + j * kv_dim + kvh * hd) * scale;
-      tensor::softmax(scores, q.n_kv);
-      float* o = q.out + h * hd;
-      std::memset(o, 0, hd * sizeof(float));
-      for (int64_t j = 0; j < q.n_kv; ++j) k.axpy_f16(hd, scores[j], q.v + j * kv_dim + kvh * hd, o);
+      const AttentionQuery& q = queries[task / n_kv_heads];
+      const int64_t kvh = static_cast<int64_t>(task % n_kv_heads), h0 = kvh * group;
+      const int g = static_cast<int>(group);
+      k.attn_scores_f16(hd, g, q.q + h0 * hd, q.k + kvh * hd, kv_stride, q.n_kv, scale, scores, ld);
+      for (int h = 0; h < g; ++h) tensor::softmax(scores + static_cast<size_t>(h) * ld, q.n_kv);
+      k.attn_mix_f16(hd, g, scores, ld, q.v + kvh * hd, kv_stride, q.n_kv, q.out + h0 * hd);
     }
   });
 }

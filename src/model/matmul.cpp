@@ -48,7 +48,7 @@ void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core
       for (size_t r = b; r < e; ++r) pack(xq + r * act_row, n_in, xp + r * np);
     });
     pool.parallel_for(static_cast<size_t>(n_out), [&](size_t b, size_t e, int) {
-      constexpr size_t kBlock = 128;
+      constexpr size_t kBlock = 64;
       for (size_t o0 = b; o0 < e; o0 += kBlock) {
         const size_t o1 = std::min(e, o0 + kBlock);
         for (int64_t r = 0; r < n_rows; r += kernels::kTileRowsX) {

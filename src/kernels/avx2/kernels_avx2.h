@@ -1,6 +1,7 @@
 // The AVX2 kernels (each checked against its scalar reference in tensor/).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace hearth::kernels::avx2 {
@@ -20,5 +21,9 @@ float vec_dot_q5_k(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k(int64_t n, const void* w, const void* x);
 float dot_f32_f16(int64_t n, const float* a, const uint16_t* b);
 void axpy_f16(int64_t n, float alpha, const uint16_t* x, float* y);
+void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, size_t kv_stride, int64_t n_kv, float scale,
+                     float* s, size_t s_stride);
+void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
+                  int64_t n_kv, float* out);
 
 }  // namespace hearth::kernels::avx2

@@ -23,6 +23,8 @@ void register_avx2(Kernels& k) {
   set(DType::kQ6_K, avx2::vec_dot_q6_k);
   k.dot_f32_f16 = avx2::dot_f32_f16;
   k.axpy_f16 = avx2::axpy_f16;
+  k.attn_scores_f16 = avx2::attn_scores_f16;
+  k.attn_mix_f16 = avx2::attn_mix_f16;
 }
 
 }  // namespace hearth::kernels
