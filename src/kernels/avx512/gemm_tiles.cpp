@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "kernels/avx2/common.h"
+#include "kernels/avx512/common.h"
 #include "kernels/avx512/kernels_avx512.h"
 #include "kernels/kernels.h"
 #include "tensor/blocks.h"
@@ -30,18 +31,10 @@ template <DType T>
 inline __m512i unpack(const void* row, int64_t p) {
   if constexpr (T == DType::kQ4_0) {
     const auto* a = static_cast<const BlockQ4_0*>(row) + 2 * p;
-    __m256i q = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[1].qs)),
-                                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[0].qs)));
-    const __m256i m = _mm256_set1_epi8(0x0f);
-    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, m)),
-                                   _mm256_and_si256(_mm256_srli_epi16(q, 4), m), 1);
-    return _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));  // [lo0 hi0 lo1 hi1]
+    return nibbles_pair(a[0].qs, a[1].qs);
   } else {
     const auto* a = static_cast<const BlockQ8_0*>(row) + 2 * p;
-    __m512i v = _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[0].qs))),
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[1].qs)), 1);
-    return _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80)));
+    return _mm512_xor_si512(load_pair(a[0].qs, a[1].qs), _mm512_set1_epi8(static_cast<char>(0x80)));
   }
 }
 
@@ -49,7 +42,7 @@ template <DType T>
 inline __m512 wscale(const void* row, int64_t p) {
   using B = std::conditional_t<T == DType::kQ4_0, BlockQ4_0, BlockQ8_0>;
   const auto* a = static_cast<const B*>(row) + 2 * p;
-  return _mm512_insertf32x8(_mm512_set1_ps(f16(a[0].d)), _mm256_set1_ps(f16(a[1].d)), 1);
+  return scale_pair(f16(a[0].d), f16(a[1].d));
 }
 
 template <DType T, int NW, int NX>
@@ -113,14 +106,12 @@ void pack(const void* xq, int64_t n, PackedQ8Pair* out) {
   const __m512i k = _mm512_set1_epi32(-K);
   for (int64_t p = 0; p < n / 64; ++p) {
     PackedQ8Pair& o = out[p];
-    __m512i q = _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[2 * p].qs))),
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[2 * p + 1].qs)), 1);
+    const __m512i q = load_pair(b[2 * p].qs, b[2 * p + 1].qs);
     _mm512_store_si512(o.qs, q);
     // Per lane: -K · (sum of its 4 activation bytes).
     __m512i sum4 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, q);
     _mm512_store_si512(o.off, _mm512_mullo_epi32(sum4, k));
-    _mm512_store_ps(o.d, _mm512_insertf32x8(_mm512_set1_ps(f16(b[2 * p].d)), _mm256_set1_ps(f16(b[2 * p + 1].d)), 1));
+    _mm512_store_ps(o.d, scale_pair(f16(b[2 * p].d), f16(b[2 * p + 1].d)));
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include "kernels/avx2/common.h"
 #include "kernels/avx2/kernels_avx2.h"
+#include "kernels/avx512/common.h"
 #include "kernels/avx512/kernels_avx512.h"
 #include "tensor/blocks.h"
 
@@ -13,25 +14,6 @@ using namespace hearth::tensor;
 using avx2::f16;
 
 namespace {
-
-inline __m512i load_pair(const int8_t* a, const int8_t* b) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a))),
-                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), 1);
-}
-
-// [lo nibbles of p0, hi of p0, lo of p1, hi of p1]: elements 0..31 of each block.
-inline __m512i nibbles_pair(const uint8_t* p0, const uint8_t* p1) {
-  __m256i q = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)),
-                               _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0)));
-  const __m256i m = _mm256_set1_epi8(0x0f);
-  __m256i lo = _mm256_and_si256(q, m), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m);
-  __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);  // [lo0 lo1 hi0 hi1]
-  return _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));          // [lo0 hi0 lo1 hi1]
-}
-
-inline __m512 scale_pair(float d0, float d1) {
-  return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
-}
 
 // Σ (u - offset) · y per 4-byte group, for unsigned u and signed y.
 inline __m512i dot_offset(__m512i u, __m512i y, __m512i offset) {

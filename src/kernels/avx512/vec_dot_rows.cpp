@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/avx2/common.h"
+#include "kernels/avx512/common.h"
 #include "kernels/avx512/kernels_avx512.h"
 #include "tensor/blocks.h"
 
@@ -14,22 +15,6 @@ using namespace hearth::tensor;
 using avx2::f16;
 
 namespace {
-
-inline __m512i load_pair(const int8_t* a, const int8_t* b) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a))),
-                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), 1);
-}
-
-inline __m512i nibbles_pair(const uint8_t* p0, const uint8_t* p1) {
-  __m256i q = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)),
-                               _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0)));
-  const __m256i m = _mm256_set1_epi8(0x0f);
-  __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, m)),
-                                 _mm256_and_si256(_mm256_srli_epi16(q, 4), m), 1);
-  return _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));
-}
-
-inline __m512 scale_pair(float d0, float d1) { return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1); }
 
 template <int R>
 void q4_0_rows(int64_t n, const void* w, const void* x, size_t stride, float* out) {
