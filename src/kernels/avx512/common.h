@@ -29,4 +29,27 @@ inline __m512i nibbles_pair(const uint8_t* p0, const uint8_t* p1) {
 // [d0 x 8, d1 x 8]: one scale per block of the pair.
 inline __m512 scale_pair(float d0, float d1) { return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1); }
 
+// K-quant sub-block scales spread to 16-bit lanes with one permute:
+// idx[c]: lanes 0..15 -> group 2c, lanes 16..31 -> group 2c+1 (per-32 scales),
+// or lanes 8k..8k+7 -> group 4c+k (per-16 scales), as 16-bit lane indices.
+struct ScaleIndex {
+  __m512i per32[4], per16[4];
+  ScaleIndex() {
+    for (int c = 0; c < 4; ++c) {
+      alignas(64) int16_t a[32], b[32];
+      for (int k = 0; k < 32; ++k) {
+        a[k] = static_cast<int16_t>(2 * c + k / 16);
+        b[k] = static_cast<int16_t>(4 * c + k / 8);
+      }
+      per32[c] = _mm512_load_si512(a);
+      per16[c] = _mm512_load_si512(b);
+    }
+  }
+};
+
+inline const ScaleIndex& scale_index() {
+  static const ScaleIndex s;
+  return s;
+}
+
 }  // namespace hearth::kernels::avx512

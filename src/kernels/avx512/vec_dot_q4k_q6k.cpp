@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/avx2/common.h"
+#include "kernels/avx512/common.h"
 #include "kernels/avx512/kernels_avx512.h"
 #include "tensor/blocks.h"
 
@@ -16,28 +17,6 @@ using namespace hearth::tensor;
 using avx2::f16;
 
 namespace {
-
-// idx[c]: lanes 0..15 -> group 2c, lanes 16..31 -> group 2c+1 (per-32 scales),
-// or lanes 8k..8k+7 -> group 4c+k (per-16 scales), as 16-bit lane indices.
-struct ScaleIndex {
-  __m512i per32[4], per16[4];
-  ScaleIndex() {
-    for (int c = 0; c < 4; ++c) {
-      alignas(64) int16_t a[32], b[32];
-      for (int k = 0; k < 32; ++k) {
-        a[k] = static_cast<int16_t>(2 * c + k / 16);
-        b[k] = static_cast<int16_t>(4 * c + k / 8);
-      }
-      per32[c] = _mm512_load_si512(a);
-      per16[c] = _mm512_load_si512(b);
-    }
-  }
-};
-
-const ScaleIndex& scale_index() {
-  static const ScaleIndex s;
-  return s;
-}
 
 inline float reduce(__m512 a, __m256 b) {
   return _mm512_reduce_add_ps(a) + avx2::hsum(b);

@@ -69,32 +69,13 @@ void q8_0_rows(int64_t n, const void* w, const void* x, size_t stride, float* ou
   }
 }
 
-struct ScaleIdx {
-  __m512i per32[4], per16[4];
-  ScaleIdx() {
-    for (int c = 0; c < 4; ++c) {
-      alignas(64) int16_t p[32], q[32];
-      for (int k = 0; k < 32; ++k) {
-        p[k] = static_cast<int16_t>(2 * c + k / 16);
-        q[k] = static_cast<int16_t>(4 * c + k / 8);
-      }
-      per32[c] = _mm512_load_si512(p);
-      per16[c] = _mm512_load_si512(q);
-    }
-  }
-};
-const ScaleIdx& sidx() {
-  static const ScaleIdx s;
-  return s;
-}
-
 template <int R>
 void q4_k_rows(int64_t n, const void* w, const void* x, size_t stride, float* out) {
   const auto* a = static_cast<const BlockQ4_K*>(w);
   const BlockQ8_K* y[R];
   for (int r = 0; r < R; ++r) y[r] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + r * stride);
   const int64_t nb = n / kQK_K;
-  const ScaleIdx& si = sidx();
+  const ScaleIndex& si = scale_index();
   const __m512i m4 = _mm512_set1_epi8(0x0f);
   const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
   const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
@@ -141,7 +122,7 @@ void q6_k_rows(int64_t n, const void* w, const void* x, size_t stride, float* ou
   const BlockQ8_K* y[R];
   for (int r = 0; r < R; ++r) y[r] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + r * stride);
   const int64_t nb = n / kQK_K;
-  const ScaleIdx& si = sidx();
+  const ScaleIndex& si = scale_index();
   const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
   const __m512i shl_lo = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
   const __m512i shr_hi = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
