@@ -9,9 +9,8 @@ void MatMul::add_lora(const Weight& w, const float* x, int64_t n_rows, float* y,
   const LoraPair& l = *w.lora;
   lora_t_.resize(static_cast<size_t>(n_rows * l.a.n_out));
   lora_u_.resize(static_cast<size_t>(n_rows * w.n_out));
-  std::vector<float> t(static_cast<size_t>(n_rows * l.a.n_out));
-  run(l.a, x, n_rows, t.data(), pool, k);
-  run(l.b, t.data(), n_rows, lora_u_.data(), pool, k);
+  run(l.a, x, n_rows, lora_t_.data(), pool, k);
+  run(l.b, lora_t_.data(), n_rows, lora_u_.data(), pool, k);
   for (int64_t i = 0; i < n_rows * w.n_out; ++i) y[i] += l.scale * lora_u_[i];
 }
 
