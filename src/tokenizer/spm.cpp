@@ -32,17 +32,7 @@ class SpmEncoder : public Encoder {
     if (td.type == TokenType::kByte && td.text.size() == 6 && td.text.rfind("<0x", 0) == 0) {
       return std::string(1, static_cast<char>(std::strtol(td.text.substr(3, 2).c_str(), nullptr, 16)));
     }
-    std::string s;
-    const std::string& t = td.text;
-    for (size_t i = 0; i < t.size();) {
-      if (t.compare(i, 3, "\xE2\x96\x81") == 0) {
-        s += ' ';
-        i += 3;
-      } else {
-        s += t[i++];
-      }
-    }
-    return s;
+    return metaspace_to_spaces(td.text);
   }
 
  private:
@@ -73,7 +63,7 @@ void SpmEncoder::encode(std::string_view raw, bool at_start, std::vector<TokenId
   std::string esc;
   esc.reserve(text.size() + text.size() / 2);
   for (char c : text) {
-    if (c == ' ') esc += "\xE2\x96\x81";
+    if (c == ' ') esc += kMetaspace;
     else esc += c;
   }
   std::vector<Symbol> sym;

@@ -185,4 +185,18 @@ bool unicode_to_byte(std::string_view utf8_char, uint8_t* out) {
   return true;
 }
 
+std::string metaspace_to_spaces(std::string_view t) {
+  std::string s;
+  s.reserve(t.size());
+  for (size_t i = 0; i < t.size();) {
+    if (t.substr(i, kMetaspace.size()) == kMetaspace) {
+      s += ' ';
+      i += kMetaspace.size();
+    } else {
+      s += t[i++];
+    }
+  }
+  return s;
+}
+
 }  // namespace hearth::tokenizer

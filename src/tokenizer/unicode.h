@@ -45,4 +45,9 @@ const std::string& byte_to_unicode(uint8_t b);
 // Inverse; false when `utf8_char` is not one of the 256 mapped characters.
 bool unicode_to_byte(std::string_view utf8_char, uint8_t* out);
 
+// SentencePiece's word marker U+2581 ("▁") and the text with each one
+// turned back into a space (SPM and WordPiece-with-metaspace pieces).
+inline constexpr std::string_view kMetaspace = "\xE2\x96\x81";
+std::string metaspace_to_spaces(std::string_view t);
+
 }  // namespace hearth::tokenizer

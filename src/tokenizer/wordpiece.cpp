@@ -21,7 +21,7 @@ class WordPieceEncoder : public Encoder {
 
   void encode(std::string_view text, bool, std::vector<TokenId>* out) const override {
     for (const std::string& word : words(text)) {
-      const std::string w = "\xE2\x96\x81" + word;
+      const std::string w = std::string(kMetaspace) + word;
       const size_t n = w.size(), before = out->size();
       for (size_t i = 0; i < n;) {
         bool match = false;
@@ -44,17 +44,7 @@ class WordPieceEncoder : public Encoder {
   }
 
   std::string piece(TokenId id) const override {
-    const std::string& t = v_.tokens[id].text;
-    std::string s;
-    for (size_t i = 0; i < t.size();) {
-      if (t.compare(i, 3, "\xE2\x96\x81") == 0) {
-        s += ' ';
-        i += 3;
-      } else {
-        s += t[i++];
-      }
-    }
-    return s;
+    return metaspace_to_spaces(v_.tokens[id].text);
   }
 
  private:
