@@ -5,6 +5,7 @@
 
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/merge_symbols.h"
 #include "tokenizer/unicode.h"
 
 namespace hearth::tokenizer {
@@ -34,10 +35,7 @@ class BpeEncoder : public Encoder {
   }
 
  private:
-  struct Symbol {
-    int prev, next;
-    size_t off, n;
-  };
+  using Symbol = MergeSymbol;
   struct Bigram {
     int left, right;
     int rank;
@@ -67,13 +65,7 @@ void BpeEncoder::encode_word(const std::string& raw, std::vector<TokenId>* out) 
       return;
     }
   }
-  std::vector<Symbol> sym;
-  for (size_t off = 0; off < w.size();) {
-    size_t n = std::min(utf8_len(static_cast<uint8_t>(w[off])), w.size() - off);
-    int idx = static_cast<int>(sym.size());
-    sym.push_back({idx - 1, off + n == w.size() ? -1 : idx + 1, off, n});
-    off += n;
-  }
+  std::vector<Symbol> sym = utf8_symbols(w);
   std::priority_queue<Bigram, std::vector<Bigram>, Cmp> queue;
   auto add = [&](int l, int r) {
     if (l == -1 || r == -1) return;

@@ -7,6 +7,7 @@
 #include <queue>
 
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/merge_symbols.h"
 #include "tokenizer/unicode.h"
 
 namespace hearth::tokenizer {
@@ -36,10 +37,7 @@ class SpmEncoder : public Encoder {
   }
 
  private:
-  struct Symbol {
-    int prev, next;
-    size_t off, n;
-  };
+  using Symbol = MergeSymbol;
   struct Bigram {
     int left, right;
     float score;
@@ -66,13 +64,7 @@ void SpmEncoder::encode(std::string_view raw, bool at_start, std::vector<TokenId
     if (c == ' ') esc += kMetaspace;
     else esc += c;
   }
-  std::vector<Symbol> sym;
-  for (size_t off = 0; off < esc.size();) {
-    size_t n = std::min(utf8_len(static_cast<uint8_t>(esc[off])), esc.size() - off);
-    int idx = static_cast<int>(sym.size());
-    sym.push_back({idx - 1, off + n == esc.size() ? -1 : idx + 1, off, n});
-    off += n;
-  }
+  std::vector<Symbol> sym = utf8_symbols(esc);
   std::priority_queue<Bigram, std::vector<Bigram>, Cmp> queue;
   std::map<std::string, std::pair<int, int>> rev_merge;
   auto try_add = [&](int l, int r) {
