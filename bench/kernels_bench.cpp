@@ -2,7 +2,8 @@
 // matrix-matrix (32 rows) products per tensor type, attention and RMS norm,
 // for the active ISA beside the scalar reference.
 //   build/release/bench/kernels_bench [--benchmark_filter=Q4_0]
-// GB/s counts weight bytes streamed; items/s counts multiply-adds.
+// GB/s counts weight bytes streamed; items/s counts multiply-adds. Entries
+// ending in _x16 use weights interleaved 16 rows at a time, as models repack them.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -12,6 +13,7 @@
 #include "model/attention.h"
 #include "model/matmul.h"
 #include "tensor/float_math.h"
+#include "tensor/interleave.h"
 #include "tensor/type_ops.h"
 
 namespace {
@@ -22,6 +24,17 @@ struct Fixture {
   model::Weight w;
   std::vector<uint8_t> data;
   std::vector<float> x;
+  std::vector<uint8_t> x16;
+  // Interleaves the weight 16 rows at a time, as models do at load.
+  void interleave() {
+    const size_t gb = tensor::x16_group_bytes(w.type, w.n_in);
+    x16.resize(static_cast<size_t>(w.n_out / tensor::kX16Rows) * gb);
+    for (int64_t r = 0; r + tensor::kX16Rows <= w.n_out; r += tensor::kX16Rows)
+      tensor::x16_pack(w.type, w.row(r), w.row_bytes, w.n_in, x16.data() + static_cast<size_t>(r / tensor::kX16Rows) * gb);
+    w.x16 = x16.data();
+    w.x16_rows = w.n_out / tensor::kX16Rows * tensor::kX16Rows;
+    w.x16_group_bytes = gb;
+  }
   Fixture(DType t, int64_t n_in, int64_t n_out, int64_t rows) {
     std::mt19937 rng(1);
     std::normal_distribution<float> d;
@@ -38,13 +51,20 @@ struct Fixture {
   }
 };
 
-void matmul(benchmark::State& state, DType t, core::Isa isa, int64_t rows) {
+void matmul(benchmark::State& state, DType t, core::Isa isa, int64_t rows, bool x16 = false) {
   const kernels::Kernels& k = kernels::for_isa(isa);
   if (k.isa != isa) {
     state.SkipWithError("ISA not available on this CPU");
     return;
   }
   Fixture f(t, 2048, 2048, rows);
+  if (x16) {
+    if (!k.gemm_x16[static_cast<int>(t)]) {
+      state.SkipWithError("no interleaved kernel for this type and ISA");
+      return;
+    }
+    f.interleave();
+  }
   std::vector<float> y(static_cast<size_t>(2048 * rows));
   core::ThreadPool pool(1);
   model::MatMul mm;
@@ -88,6 +108,10 @@ void register_all() {
         std::string n = std::string(rows == 1 ? "matvec/" : "matmul32/") + dtype_name(t) + "/" + name;
         benchmark::RegisterBenchmark(n.c_str(), [t, isa = isa, rows](benchmark::State& s) { matmul(s, t, isa, rows); })
             ->Unit(benchmark::kMicrosecond);
+        if (isa == core::Isa::kAvx512 && tensor::x16_supported(t))
+          benchmark::RegisterBenchmark((n + "_x16").c_str(),
+                                       [t, isa = isa, rows](benchmark::State& s) { matmul(s, t, isa, rows, true); })
+              ->Unit(benchmark::kMicrosecond);
       }
     }
   }

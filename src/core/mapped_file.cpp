@@ -12,9 +12,10 @@ namespace hearth::core {
 MappedFile::~MappedFile() { reset(); }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : data_(other.data_), size_(other.size_), path_(std::move(other.path_)) {
+    : data_(other.data_), size_(other.size_), fd_(other.fd_), path_(std::move(other.path_)) {
   other.data_ = nullptr;
   other.size_ = 0;
+  other.fd_ = -1;
 }
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
@@ -22,17 +23,37 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     reset();
     data_ = other.data_;
     size_ = other.size_;
+    fd_ = other.fd_;
     path_ = std::move(other.path_);
     other.data_ = nullptr;
     other.size_ = 0;
+    other.fd_ = -1;
   }
   return *this;
 }
 
 void MappedFile::reset() {
   if (data_ != nullptr) munmap(const_cast<uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
   data_ = nullptr;
   size_ = 0;
+  fd_ = -1;
+}
+
+Status MappedFile::read(size_t offset, size_t n, uint8_t* dst) const {
+  if (offset > size_ || n > size_ - offset)
+    return out_of_range(path_ + ": read of " + std::to_string(n) + " bytes at " + std::to_string(offset) +
+                        " is past the end (" + std::to_string(size_) + " bytes)");
+  while (n > 0) {
+    const ssize_t got = ::pread(fd_, dst, n, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return io_error(path_ + ": read failed: " + std::strerror(errno));
+    if (got == 0) return io_error(path_ + ": file shrank while mapped");
+    dst += got;
+    offset += static_cast<size_t>(got);
+    n -= static_cast<size_t>(got);
+  }
+  return Status();
 }
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
@@ -65,7 +86,7 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
     }
     mf.data_ = static_cast<const uint8_t*>(p);
   }
-  ::close(fd);
+  mf.fd_ = fd;  // kept for read(): the same file even if its path is replaced
   return mf;
 }
 

@@ -26,10 +26,17 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Copies [offset, offset + n) of the file into dst with pread on the
+  // mapped file's descriptor (kept open), without mapping those pages into
+  // this process: for one-time reads of large ranges (repacking at load) that
+  // should not count in resident memory. kOutOfRange past the end.
+  Status read(size_t offset, size_t n, uint8_t* dst) const;
+
  private:
   void reset();
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  int fd_ = -1;
   std::string path_;
 };
 

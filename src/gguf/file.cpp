@@ -260,6 +260,14 @@ const Value* File::find(const std::string& key) const {
   return it == kv_index_.end() ? nullptr : &kv_[it->second].second;
 }
 
+Status File::copy_bytes(const uint8_t* p, size_t n, uint8_t* dst) const {
+  if (p < data_ || p - data_ > static_cast<std::ptrdiff_t>(size_) || n > size_ - static_cast<size_t>(p - data_))
+    return out_of_range(label_ + ": copy of " + std::to_string(n) + " bytes outside the file");
+  if (mapping_) return mapping_->read(static_cast<size_t>(p - mapping_->data()), n, dst);
+  std::memcpy(dst, p, n);
+  return Status();
+}
+
 const TensorInfo* File::tensor(const std::string& name) const {
   auto it = tensor_index_.find(name);
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];

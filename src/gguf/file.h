@@ -79,6 +79,11 @@ class File {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* tensor(const std::string& name) const;
 
+  // Copies n bytes at p (inside this file's data) into dst: with a read from
+  // the file when it is mapped, so the pages do not become resident in this
+  // process (see core::MappedFile::read); a memcpy for caller bytes.
+  Status copy_bytes(const uint8_t* p, size_t n, uint8_t* dst) const;
+
  private:
   std::shared_ptr<core::MappedFile> mapping_;  // null when parsing caller bytes
   std::string label_;

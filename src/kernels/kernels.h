@@ -7,6 +7,7 @@
 
 #include "core/cpu_features.h"
 #include "core/dtype.h"
+#include "tensor/interleave.h"
 #include "tensor/type_ops.h"
 
 namespace hearth::kernels {
@@ -18,6 +19,8 @@ constexpr int kMaxTypeId = 40;
 // unsigned offset K, and per lane the block scale as float.
 // Largest matrix tile: weight rows x activation rows.
 constexpr int kTileRowsW = 4, kTileRowsX = 6;
+// Most activation rows per call of an interleaved (x16) product.
+constexpr int kX16MaxX = 8;
 
 struct alignas(64) PackedQ8Pair {
   int8_t qs[64];
@@ -44,6 +47,14 @@ struct Kernels {
                           int nx, float* y, size_t y_stride);
   PackFn pack_act[kMaxTypeId] = {};
   TileFn tile[kMaxTypeId] = {};
+  // Optional products over weights interleaved 16 rows at a time
+  // (tensor/interleave.h); when present, models repack such weights at load.
+  // Writes y[j·y_stride + 16·g + r] = dot(row r of group g, activation row j)
+  // for g < n_groups (groups group_bytes apart), j < nx <= kX16MaxX
+  // (activation rows x_stride blocks apart).
+  using GemmX16Fn = void (*)(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const tensor::ActQ8* x,
+                             size_t x_stride, int nx, float* y, size_t y_stride);
+  GemmX16Fn gemm_x16[kMaxTypeId] = {};
   // Attention helpers over the F16 KV cache: a·b and y += alpha·x.
   float (*dot_f32_f16)(int64_t n, const float* a, const uint16_t* b) = nullptr;
   void (*axpy_f16)(int64_t n, float alpha, const uint16_t* x, float* y) = nullptr;

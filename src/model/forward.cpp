@@ -7,6 +7,7 @@
 #include "model/attention.h"
 #include "model/model.h"
 #include "model/registry.h"
+#include "model/repack.h"
 #include "tensor/float_math.h"
 #include "tensor/fp16.h"
 #include "tensor/type_ops.h"
@@ -20,6 +21,14 @@ Result<std::shared_ptr<Model>> Model::from_file(std::shared_ptr<gguf::File> file
   for (const auto& a : architectures())
     if (arch == a.name) {
       HEARTH_RETURN_IF_ERROR(a.load(*m));
+      if (repack_enabled()) {
+        std::vector<Weight*> ws{&m->output, &m->output_norm};
+        for (LayerWeights& L : m->layers)
+          for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down, &L.attn_norm, &L.ffn_norm, &L.bq,
+                            &L.bk, &L.bv})
+            ws.push_back(w);
+        HEARTH_ASSIGN_OR_RETURN(m->repacked_, repack_weights(ws, *m->file_, kernels::active(), core::physical_cores()));
+      }
       return m;
     }
   return unsupported(m->file_->label() + ": architecture '" + arch + "' is not supported");

@@ -19,9 +19,13 @@ class MatMul {
            const kernels::Kernels& k = kernels::active());
 
  private:
+  // Weights interleaved 16 rows at a time (w.x16), with the activations
+  // already quantized in xq_.
+  void run_x16(const Weight& w, int64_t n_rows, float* y, core::ThreadPool& pool, const kernels::Kernels& k);
   void add_lora(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool, const kernels::Kernels& k);
   std::vector<uint8_t> xq_;  // quantized activations, reused across calls
   std::vector<kernels::PackedQ8Pair> xp_;  // the same, packed for matrix tiles
+  std::vector<tensor::ActQ8> xa_;          // the same, for interleaved (x16) weights
   std::vector<float> lora_t_, lora_u_;
 };
 

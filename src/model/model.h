@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/anon_memory.h"
 #include "core/thread_pool.h"
 #include "gguf/file.h"
 #include "hearth/status.h"
@@ -101,6 +102,7 @@ class Model {
   Weight tok_embd, output_norm, output;
   std::vector<LayerWeights> layers;
   std::vector<std::shared_ptr<gguf::File>> adapters_;
+  core::AnonMemory repacked_;  // the x16 copies of weights (model/repack.h)
 };
 
 // A single sequence with its own cache and workspace (CLI, tests).

@@ -20,6 +20,14 @@ struct Weight {
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
 
+  // Rows 0..x16_rows-1 also interleaved 16 at a time (tensor/interleave.h),
+  // groups x16_group_bytes apart, when the model repacked this weight at load
+  // for the active kernels (see model/repack.h). `data` stays valid for all
+  // rows, for kernels that use the GGUF layout.
+  const uint8_t* x16 = nullptr;
+  int64_t x16_rows = 0;
+  size_t x16_group_bytes = 0;
+
   // A LoRA adapter on this weight: y += scale · B(A x).
   std::shared_ptr<const LoraPair> lora;
 

@@ -32,6 +32,8 @@ void register_avx512(Kernels& k) {
   k.tile[static_cast<int>(DType::kQ4_0)] = avx512::tile_q4_0;
   k.pack_act[static_cast<int>(DType::kQ8_0)] = avx512::pack_q8_0_for_q8_0;
   k.tile[static_cast<int>(DType::kQ8_0)] = avx512::tile_q8_0;
+  k.gemm_x16[static_cast<int>(DType::kQ4_0)] = avx512::gemm_x16_q4_0;
+  k.gemm_x16[static_cast<int>(DType::kQ8_0)] = avx512::gemm_x16_q8_0;
 }
 
 }  // namespace hearth::kernels

@@ -1,0 +1,111 @@
+#include "model/repack.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "tensor/interleave.h"
+
+namespace hearth::model {
+
+bool repack_enabled() {
+  const char* v = std::getenv("HEARTH_REPACK");
+  return v == nullptr || (std::strcmp(v, "0") != 0 && std::strcmp(v, "off") != 0 && std::strcmp(v, "false") != 0);
+}
+
+namespace {
+
+struct Job {
+  const uint8_t* src;
+  DType type;
+  bool interleave;  // else a verbatim copy
+  int64_t n_in, rows;
+  size_t row_bytes, group_bytes, offset;
+};
+
+// Copies (interleave = false) or interleaves one weight from the file into
+// dst, reading the file about 1 MiB at a time.
+Status run_job(const Job& job, const gguf::File& source, uint8_t* dst, std::vector<uint8_t>& buf) {
+  if (!job.interleave) return source.copy_bytes(job.src, static_cast<size_t>(job.rows) * job.row_bytes, dst);
+  const int64_t step =
+      std::max<int64_t>(1, (int64_t{1} << 20) / static_cast<int64_t>(job.group_bytes)) * tensor::kX16Rows;
+  buf.resize(static_cast<size_t>(step) * job.row_bytes);
+  for (int64_t r0 = 0; r0 < job.rows; r0 += step) {
+    const int64_t r1 = std::min(job.rows, r0 + step);
+    HEARTH_RETURN_IF_ERROR(source.copy_bytes(job.src + static_cast<size_t>(r0) * job.row_bytes,
+                                             static_cast<size_t>(r1 - r0) * job.row_bytes, buf.data()));
+    for (int64_t r = r0; r < r1; r += tensor::kX16Rows)
+      tensor::x16_pack(job.type, buf.data() + static_cast<size_t>(r - r0) * job.row_bytes, job.row_bytes, job.n_in,
+                       dst + static_cast<size_t>(r / tensor::kX16Rows) * job.group_bytes);
+  }
+  return Status();
+}
+
+}  // namespace
+
+Result<core::AnonMemory> repack_weights(std::span<Weight* const> weights, const gguf::File& source,
+                                        const kernels::Kernels& k, int n_threads) {
+  std::vector<Job> jobs;
+  std::map<const uint8_t*, size_t> job_of;  // source data -> job index
+  size_t total = 0;
+  for (Weight* w : weights) {
+    if (!w->present() || w->lora || job_of.count(w->data)) continue;
+    Job job{w->data, w->type, false, w->n_in, w->n_out, w->row_bytes, 0, total};
+    if (w->n_out == 1) {
+      // Norms and biases: copied, so that reading them does not map the
+      // (large-folio) file pages around them, which hold repacked weights.
+    } else if (tensor::x16_supported(w->type) && k.gemm_x16[static_cast<int>(w->type)] && w->n_in % 32 == 0 &&
+               w->n_out >= tensor::kX16Rows) {
+      job.interleave = true;
+      job.rows = w->n_out / tensor::kX16Rows * tensor::kX16Rows;
+      job.group_bytes = tensor::x16_group_bytes(w->type, w->n_in);
+    } else {
+      continue;
+    }
+    const size_t bytes = job.interleave ? static_cast<size_t>(job.rows / tensor::kX16Rows) * job.group_bytes
+                                        : static_cast<size_t>(job.rows) * job.row_bytes;
+    job_of[w->data] = jobs.size();
+    jobs.push_back(job);
+    total += (bytes + 63) / 64 * 64;
+  }
+  HEARTH_ASSIGN_OR_RETURN(core::AnonMemory mem, core::AnonMemory::allocate(total));
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  Status failure;
+  auto work = [&] {
+    std::vector<uint8_t> buf;
+    for (size_t j; (j = next.fetch_add(1)) < jobs.size();) {
+      Status st = run_job(jobs[j], source, mem.data() + jobs[j].offset, buf);
+      if (!st.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (failure.ok()) failure = st;
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int t = 1; t < n_threads && static_cast<size_t>(t) < jobs.size(); ++t) helpers.emplace_back(work);
+  work();
+  for (auto& h : helpers) h.join();
+  HEARTH_RETURN_IF_ERROR(failure);
+  for (Weight* w : weights) {
+    auto it = job_of.find(w->data);
+    if (it == job_of.end()) continue;
+    const Job& job = jobs[it->second];
+    if (job.interleave) {
+      w->x16 = mem.data() + job.offset;
+      w->x16_rows = job.rows;
+      w->x16_group_bytes = job.group_bytes;
+    } else {
+      w->data = mem.data() + job.offset;
+    }
+  }
+  return mem;
+}
+
+}  // namespace hearth::model

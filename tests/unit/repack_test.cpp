@@ -1,0 +1,141 @@
+// Load-time repacking (model/repack.h): weights read from a real GGUF file are
+// interleaved 16 rows at a time, norms are copied, and the matrix products
+// over the repacked weights (including the rows past the last whole group and
+// batches of several activation rows) agree with the scalar reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "core/thread_pool.h"
+#include "gguf/file.h"
+#include "gguf/writer.h"
+#include "kernels/kernels.h"
+#include "model/matmul.h"
+#include "model/repack.h"
+#include "tensor/type_ops.h"
+
+namespace hearth::model {
+namespace {
+
+std::vector<uint8_t> quantized(DType t, int64_t n_in, int64_t n_out, uint32_t seed, std::vector<float>* floats) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d;
+  floats->resize(static_cast<size_t>(n_in * n_out));
+  for (auto& v : *floats) v = d(rng);
+  const size_t rb = row_bytes(t, n_in);
+  std::vector<uint8_t> out(rb * static_cast<size_t>(n_out));
+  for (int64_t r = 0; r < n_out; ++r) tensor::type_ops(t).from_float(floats->data() + r * n_in, out.data() + r * rb, n_in);
+  return out;
+}
+
+Weight bind(const gguf::File& f, const std::string& name) {
+  const gguf::TensorInfo* t = f.tensor(name);
+  Weight w;
+  w.name = name;
+  w.type = t->type;
+  w.n_in = t->ne[0];
+  w.n_out = t->ne[1];
+  w.data = t->data;
+  w.row_bytes = row_bytes(t->type, w.n_in);
+  return w;
+}
+
+class RepackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() / ("hearth_repack_test_" + std::to_string(::getpid()) + ".gguf");
+    gguf::Writer w;
+    w.set("general.architecture", gguf::Value::of_string("test"));
+    std::vector<float> f;
+    ASSERT_TRUE(w.add_tensor("a", DType::kQ4_0, {96, 37}, quantized(DType::kQ4_0, 96, 37, 1, &f)).ok());
+    ASSERT_TRUE(w.add_tensor("b", DType::kQ8_0, {64, 48}, quantized(DType::kQ8_0, 64, 48, 2, &f)).ok());
+    ASSERT_TRUE(w.add_tensor("c", DType::kQ4_K, {256, 16}, quantized(DType::kQ4_K, 256, 16, 3, &f)).ok());
+    std::vector<uint8_t> norm(64 * 4);
+    for (size_t i = 0; i < norm.size(); ++i) norm[i] = static_cast<uint8_t>(i * 7);
+    ASSERT_TRUE(w.add_tensor("n", DType::kF32, {64}, norm).ok());
+    ASSERT_TRUE(w.write_file(path_.string()).ok());
+    auto file = gguf::File::open(path_.string());
+    ASSERT_TRUE(file.ok()) << file.status().message();
+    file_ = std::make_unique<gguf::File>(std::move(*file));
+  }
+  void TearDown() override { std::filesystem::remove(path_); }
+
+  std::filesystem::path path_;
+  std::unique_ptr<gguf::File> file_;
+};
+
+TEST_F(RepackTest, InterleavesCopiesAndMatchesTheReference) {
+  const kernels::Kernels& k = kernels::for_isa(core::Isa::kAvx512);
+  Weight a = bind(*file_, "a"), b = bind(*file_, "b"), c = bind(*file_, "c"), n = bind(*file_, "n");
+  n.n_out = 1;
+  const Weight a0 = a, b0 = b, n0 = n;
+  Weight a_again = a;  // the same tensor twice (tied embeddings) is repacked once
+  std::vector<Weight*> ws{&a, &b, &c, &n, &a_again};
+  auto mem = repack_weights(ws, *file_, k, 2);
+  ASSERT_TRUE(mem.ok()) << mem.status().message();
+
+  // The norm is copied out of the mapping, byte for byte.
+  EXPECT_NE(n.data, n0.data);
+  EXPECT_TRUE(std::equal(n.data, n.data + n.row_bytes, n0.data));
+  // Q4_K has no interleaved kernel: untouched.
+  EXPECT_EQ(c.x16, nullptr);
+  const bool has_x16 = k.gemm_x16[static_cast<int>(DType::kQ4_0)] != nullptr;
+  if (has_x16) {
+    EXPECT_EQ(a.x16_rows, 32);  // 37 rows: two whole groups, 5 rows left in the GGUF layout
+    EXPECT_EQ(b.x16_rows, 48);
+    EXPECT_EQ(a_again.x16, a.x16);
+  } else {
+    EXPECT_EQ(a.x16, nullptr);
+  }
+  EXPECT_EQ(a.data, a0.data);  // the GGUF layout stays usable
+
+  core::ThreadPool pool(2);
+  MatMul mm;
+  for (const Weight* w : {&a, &b}) {
+    for (int64_t rows : {1, 3, 9, 17}) {
+      std::mt19937 rng(static_cast<uint32_t>(rows));
+      std::normal_distribution<float> d;
+      std::vector<float> x(static_cast<size_t>(rows * w->n_in)), y(static_cast<size_t>(rows * w->n_out), -1e9f);
+      for (auto& v : x) v = d(rng);
+      mm.run(*w, x.data(), rows, y.data(), pool, k);
+      const tensor::TypeOps& ops = tensor::type_ops(w->type);
+      std::vector<uint8_t> xq(row_bytes(ops.vec_dot_type, w->n_in));
+      for (int64_t r = 0; r < rows; ++r) {
+        tensor::type_ops(ops.vec_dot_type).from_float(x.data() + r * w->n_in, xq.data(), w->n_in);
+        for (int64_t o = 0; o < w->n_out; ++o) {
+          const float want = ops.vec_dot(w->n_in, w->row(o), xq.data());
+          EXPECT_NEAR(y[static_cast<size_t>(r * w->n_out + o)], want, 1e-3 + 1e-4 * std::fabs(want))
+              << w->name << " rows=" << rows << " r=" << r << " o=" << o;
+        }
+      }
+    }
+  }
+}
+
+TEST_F(RepackTest, CopyOutsideTheFileIsAnError) {
+  const gguf::TensorInfo* t = file_->tensor("n");
+  std::vector<uint8_t> buf(1 << 16);
+  EXPECT_TRUE(file_->copy_bytes(t->data, 16, buf.data()).ok());
+  EXPECT_EQ(std::memcmp(buf.data(), t->data, 16), 0);
+  Status st = file_->copy_bytes(t->data, buf.size() * 1000, buf.data());
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("outside the file"), std::string::npos) << st.message();
+}
+
+TEST(RepackSetting, EnvironmentTurnsItOff) {
+  ::unsetenv("HEARTH_REPACK");
+  EXPECT_TRUE(repack_enabled());
+  ::setenv("HEARTH_REPACK", "0", 1);
+  EXPECT_FALSE(repack_enabled());
+  ::setenv("HEARTH_REPACK", "off", 1);
+  EXPECT_FALSE(repack_enabled());
+  ::setenv("HEARTH_REPACK", "1", 1);
+  EXPECT_TRUE(repack_enabled());
+  ::unsetenv("HEARTH_REPACK");
+}
+
+}  // namespace
+}  // namespace hearth::model
