@@ -1,7 +1,10 @@
-// hearth bench MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]
+// hearth bench MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bandwidth] [--json]
 // hearth bench --memory [-t THREADS]
 // Prompt processing (one batch of p tokens) and generation (n tokens, one at a
-// time) in tokens/s: median and spread over repetitions.
+// time) in tokens/s: median and spread over repetitions. With --bandwidth, the
+// memory read bandwidth is measured right after each generation run and
+// generation is reported as a fraction of it (shared hosts' bandwidth drifts,
+// so the two are compared side by side).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -10,6 +13,8 @@
 #include <map>
 #include <random>
 #include <sys/resource.h>
+
+#include <fstream>
 
 #include "commands.h"
 #include "core/cpu_features.h"
@@ -50,13 +55,29 @@ std::string model_type(const gguf::File& f) {
   return best;
 }
 
+// Peak resident set so far, in KiB.
+long peak_rss_kib() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+// Resets the peak-RSS high-water mark to the current RSS (Linux clear_refs),
+// so a freed probe buffer does not count as the model's memory.
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
 }  // namespace
 
 void add_bench(CLI::App& app) {
   struct Opts {
     std::string model;
     int n_prompt = 512, n_gen = 128, threads = 0, reps = 3;
-    bool json = false, memory = false;
+    bool json = false, memory = false, bandwidth = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("bench", "Measure prompt processing and generation speed (tokens/s)");
@@ -67,6 +88,8 @@ void add_bench(CLI::App& app) {
   cmd->add_option("-r,--reps", o->reps, "repetitions")->check(CLI::Range(1, 100));
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->add_flag("--memory", o->memory, "measure memory read bandwidth instead");
+  cmd->add_flag("--bandwidth", o->bandwidth,
+                "after each generation run, measure read bandwidth (256 MiB buffer) and report generation as a fraction of it");
   cmd->callback([o] {
     int threads = o->threads > 0 ? o->threads : core::physical_cores();
     if (o->memory) {
@@ -92,7 +115,10 @@ void add_bench(CLI::App& app) {
     std::vector<int32_t> prompt(static_cast<size_t>(o->n_prompt));
     for (auto& t : prompt) t = static_cast<int32_t>(rng() % hp.n_vocab);
     std::vector<float> logits;
-    std::vector<double> pp, tg;
+    std::vector<double> pp, tg, bw, fraction;
+    long peak_kib = 0;
+    bool peak_exact = true;
+    const double bytes_per_token = static_cast<double>(m.value()->weight_bytes_per_token());
     // Warm-up: touches the weights once (page cache -> memory). Its time is
     // the first token after load (load + first token = time to ready).
     int32_t warm = 1;
@@ -117,6 +143,13 @@ void add_bench(CLI::App& app) {
           tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
         }
         tg.push_back(o->n_gen / std::chrono::duration<double>(clock::now() - t0).count());
+        if (o->bandwidth) {
+          peak_kib = std::max(peak_kib, peak_rss_kib());
+          auto r = kernels::measure_read_bandwidth(size_t(256) << 20, threads, 3);
+          peak_exact = reset_peak_rss() && peak_exact;
+          bw.push_back(r.gb_per_s);
+          fraction.push_back(tg.back() * bytes_per_token / 1e9 / r.gb_per_s);
+        }
       }
     }
     Stats sp = stats(pp), st = stats(tg);
@@ -125,9 +158,9 @@ void add_bench(CLI::App& app) {
     const char* isa = core::isa_name(kernels::active().isa);
     // Peak resident set (mapped weight pages that were touched count too),
     // against the budget file + KV cache.
-    struct rusage ru {};
-    getrusage(RUSAGE_SELF, &ru);
-    double rss_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
+    peak_kib = std::max(peak_kib, peak_rss_kib());
+    double rss_mib = static_cast<double>(peak_kib) / 1024.0;
+    Stats sb = stats(bw), sf = stats(fraction);
     double kv_mib = static_cast<double>(model::KvCache::bytes_per_token(hp)) * static_cast<double>(n_ctx) / 1048576.0;
     if (o->json) {
       nlohmann::json j = {{"model", o->model}, {"model_type", type}, {"model_size_mib", size_mib},
@@ -136,7 +169,16 @@ void add_bench(CLI::App& app) {
                           {"tg_tokens_per_s", st.median}, {"tg_min", st.min}, {"tg_max", st.max},
                           {"isa", isa}, {"cpu_features", core::cpu_feature_string()},
                           {"load_ms", load_ms}, {"first_token_ms", first_token_ms},
-                          {"peak_rss_mib", rss_mib}, {"kv_cache_mib", kv_mib}};
+                          {"peak_rss_mib", rss_mib}, {"kv_cache_mib", kv_mib},
+                          {"weight_bytes_per_token", bytes_per_token}};
+      if (o->bandwidth && !bw.empty()) {
+        j["read_gb_per_s"] = sb.median;
+        j["tg_read_gb_per_s"] = st.median * bytes_per_token / 1e9;
+        j["tg_bandwidth_fraction"] = sf.median;
+        j["tg_bandwidth_fraction_min"] = sf.min;
+        j["tg_bandwidth_fraction_max"] = sf.max;
+        if (!peak_exact) j["peak_rss_includes_probe"] = true;
+      }
       std::printf("%s\n", j.dump().c_str());
       return;
     }
@@ -145,8 +187,14 @@ void add_bench(CLI::App& app) {
     std::printf("| test   | tokens/s (median) | min     | max     |\n|--------|------------------:|--------:|--------:|\n");
     if (o->n_prompt > 0) std::printf("| pp%-4d | %17.2f | %7.2f | %7.2f |\n", o->n_prompt, sp.median, sp.min, sp.max);
     if (o->n_gen > 0) std::printf("| tg%-4d | %17.2f | %7.2f | %7.2f |\n", o->n_gen, st.median, st.min, st.max);
+    if (o->bandwidth && !bw.empty())
+      std::printf("\ngeneration reads %.0f MiB of weights per token: %.1f GB/s = %.0f%% of the read bandwidth measured "
+                  "after each run (median %.1f GB/s; per-run fractions %.0f-%.0f%%)\n",
+                  bytes_per_token / 1048576.0, st.median * bytes_per_token / 1e9, 100 * sf.median, sb.median,
+                  100 * sf.min, 100 * sf.max);
     std::printf("\nload: %.0f ms, first token: %.0f ms; peak RSS %.0f MiB = %.2f x (file %.0f MiB + KV cache %.0f MiB)\n",
                 load_ms, first_token_ms, rss_mib, rss_mib / (size_mib + kv_mib), size_mib, kv_mib);
+    if (!peak_exact) std::printf("(peak RSS includes the bandwidth probe's buffer: /proc/self/clear_refs was not writable)\n");
   });
 }
 

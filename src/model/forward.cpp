@@ -39,6 +39,16 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& path) {
   return from_file(std::make_shared<gguf::File>(std::move(f)));
 }
 
+size_t Model::weight_bytes_per_token() const {
+  auto bytes = [](const Weight& w) { return w.present() ? static_cast<size_t>(w.n_out) * w.row_bytes : 0; };
+  size_t total = bytes(output) + bytes(output_norm) + tok_embd.row_bytes;
+  for (const LayerWeights& L : layers)
+    for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.ffn_norm, &L.w_gate,
+                            &L.w_up, &L.w_down})
+      total += bytes(*w);
+  return total;
+}
+
 KvCache::KvCache(const HParams& hp, int64_t n_ctx_in) : n_ctx(n_ctx_in) {
   size_t per_layer = static_cast<size_t>(n_ctx * hp.n_head_kv * hp.head_dim);
   k.assign(static_cast<size_t>(hp.n_layer), std::vector<uint16_t>(per_layer));

@@ -87,6 +87,9 @@ class Model {
   // sharing the model; the adapter file stays mapped with the model.
   Status apply_lora(std::shared_ptr<gguf::File> adapter);
   const gguf::File& file() const { return *file_; }
+  // Bytes of weights one token's forward pass reads: every layer matrix,
+  // norm and bias, the output matrix, and one embedding row.
+  size_t weight_bytes_per_token() const;
 
   // Evaluates a batch: writes each token's K/V at its position in its cache
   // and returns logits [n_wanted, n_vocab] for the tokens that asked, in batch

@@ -91,6 +91,16 @@ PY
 check "bench --json reports pp/tg medians with spread, load time and peak RSS" $?
 "$H" bench --memory --json 2>/dev/null | python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["read_gb_per_s"] > 0.1'
 check "bench --memory measures a read bandwidth" $?
+"$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 0 -n 4 -r 2 -t 1 --bandwidth --json 2>/dev/null | python3 -c '
+import json, os, sys
+j = json.load(sys.stdin)
+size = os.path.getsize(sys.argv[1])
+assert j["pp_tokens_per_s"] == 0 and j["tg_tokens_per_s"] > 0, j
+assert 0 < j["weight_bytes_per_token"] <= size, j  # no more than the file
+assert j["read_gb_per_s"] > 0.1 and j["tg_bandwidth_fraction"] > 0, j
+assert abs(j["tg_read_gb_per_s"] - j["tg_tokens_per_s"] * j["weight_bytes_per_token"] / 1e9) < 1e-6 * j["tg_read_gb_per_s"] + 1e-9, j
+' "$S/models/synth-llama-spm512-Q4_0.gguf"
+check "bench --bandwidth reports generation as a fraction of the read bandwidth beside it" $?
 out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 60000 -n 1 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "exceeds the model's context"; check "bench refuses p + n beyond the context" $?
 
