@@ -51,8 +51,8 @@ struct Kernels {
   // (tensor/interleave.h); when present, models repack such weights at load.
   // Writes y[j·y_stride + 16·g + r] = dot(row r of group g, activation row j)
   // for g < n_groups (groups group_bytes apart), j < nx <= kX16MaxX
-  // (activation rows x_stride blocks apart).
-  using GemmX16Fn = void (*)(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const tensor::ActQ8* x,
+  // (activation rows prepared by tensor::x16_prepare_act, x_stride bytes apart).
+  using GemmX16Fn = void (*)(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x,
                              size_t x_stride, int nx, float* y, size_t y_stride);
   GemmX16Fn gemm_x16[kMaxTypeId] = {};
   // Attention helpers over the F16 KV cache: a·b and y += alpha·x.

@@ -30,7 +30,7 @@ void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core
   pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
     for (size_t r = b; r < e; ++r) quant(x + r * w.n_in, xq_.data() + r * act_row, w.n_in);
   });
-  if (w.x16 && k.gemm_x16[static_cast<int>(w.type)] && act_type == DType::kQ8_0) {
+  if (w.x16 && k.gemm_x16[static_cast<int>(w.type)]) {
     run_x16(w, n_rows, y, pool, k);
     return;
   }
@@ -101,12 +101,13 @@ void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core
 
 void MatMul::run_x16(const Weight& w, int64_t n_rows, float* y, core::ThreadPool& pool, const kernels::Kernels& k) {
   const int64_t n_in = w.n_in, n_out = w.n_out;
-  const size_t nb = static_cast<size_t>(n_in / 32), act_row = row_bytes(DType::kQ8_0, n_in);
-  xa_.resize(static_cast<size_t>(n_rows) * nb);
-  tensor::ActQ8* xa = xa_.data();
+  const size_t act_row = row_bytes(tensor::type_ops(w.type).vec_dot_type, n_in);
+  const size_t xa_row = tensor::x16_act_bytes(w.type, n_in);
+  xa_.resize(static_cast<size_t>(n_rows) * xa_row);
+  uint8_t* xa = xa_.data();
   const uint8_t* xq = xq_.data();
   pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
-    for (size_t r = b; r < e; ++r) tensor::x16_prepare_act(w.type, xq + r * act_row, n_in, xa + r * nb);
+    for (size_t r = b; r < e; ++r) tensor::x16_prepare_act(w.type, xq + r * act_row, n_in, xa + r * xa_row);
   });
   kernels::Kernels::GemmX16Fn gemm = k.gemm_x16[static_cast<int>(w.type)];
   const size_t gb = w.x16_group_bytes;
@@ -118,7 +119,7 @@ void MatMul::run_x16(const Weight& w, int64_t n_rows, float* y, core::ThreadPool
       const int ng = static_cast<int>(std::min(e, g0 + kBlock) - g0);
       for (int64_t r = 0; r < n_rows; r += kernels::kX16MaxX) {
         const int nx = static_cast<int>(std::min<int64_t>(kernels::kX16MaxX, n_rows - r));
-        gemm(n_in, w.x16 + g0 * gb, gb, ng, xa + static_cast<size_t>(r) * nb, nb, nx,
+        gemm(n_in, w.x16 + g0 * gb, gb, ng, xa + static_cast<size_t>(r) * xa_row, xa_row, nx,
              y + r * n_out + static_cast<int64_t>(g0) * tensor::kX16Rows, static_cast<size_t>(n_out));
       }
     }

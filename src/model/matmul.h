@@ -25,7 +25,7 @@ class MatMul {
   void add_lora(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool, const kernels::Kernels& k);
   std::vector<uint8_t> xq_;  // quantized activations, reused across calls
   std::vector<kernels::PackedQ8Pair> xp_;  // the same, packed for matrix tiles
-  std::vector<tensor::ActQ8> xa_;          // the same, for interleaved (x16) weights
+  std::vector<uint8_t> xa_;                // the same, prepared for interleaved (x16) weights
   std::vector<float> lora_t_, lora_u_;
 };
 

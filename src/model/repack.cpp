@@ -50,23 +50,28 @@ Status run_job(const Job& job, const gguf::File& source, uint8_t* dst, std::vect
 
 Result<core::AnonMemory> repack_weights(std::span<Weight* const> weights, const gguf::File& source,
                                         const kernels::Kernels& k, int n_threads) {
+  auto interleavable = [&](const Weight& w) {
+    return w.n_out >= tensor::kX16Rows && tensor::x16_supported(w.type) && k.gemm_x16[static_cast<int>(w.type)] &&
+           w.n_in % dtype_info(w.type).block_size == 0;
+  };
+  bool any_interleaved = false;
+  for (const Weight* w : weights) any_interleaved = any_interleaved || (w->present() && !w->lora && interleavable(*w));
   std::vector<Job> jobs;
   std::map<const uint8_t*, size_t> job_of;  // source data -> job index
   size_t total = 0;
   for (Weight* w : weights) {
     if (!w->present() || w->lora || job_of.count(w->data)) continue;
     Job job{w->data, w->type, false, w->n_in, w->n_out, w->row_bytes, 0, total};
-    if (w->n_out == 1) {
-      // Norms and biases: copied, so that reading them does not map the
-      // (large-folio) file pages around them, which hold repacked weights.
-    } else if (tensor::x16_supported(w->type) && k.gemm_x16[static_cast<int>(w->type)] && w->n_in % 32 == 0 &&
-               w->n_out >= tensor::kX16Rows) {
+    if (interleavable(*w)) {
       job.interleave = true;
       job.rows = w->n_out / tensor::kX16Rows * tensor::kX16Rows;
       job.group_bytes = tensor::x16_group_bytes(w->type, w->n_in);
-    } else {
-      continue;
+    } else if (w->n_out > 1 && !any_interleaved) {
+      continue;  // nothing displaces the file's pages: keep the mapping
     }
+    // Otherwise copied verbatim: norms and biases always, other matrices when
+    // the model is being repacked, so that reading them does not map the
+    // large file folios around them, which hold repacked weights.
     const size_t bytes = job.interleave ? static_cast<size_t>(job.rows / tensor::kX16Rows) * job.group_bytes
                                         : static_cast<size_t>(job.rows) * job.row_bytes;
     job_of[w->data] = jobs.size();

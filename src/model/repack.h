@@ -19,9 +19,11 @@ bool repack_enabled();
 
 // Repacks every weight of `weights` that the kernel table `k` has an
 // interleaved product for, setting its x16 fields to point into the returned
-// memory (which must outlive the weights), and copies 1-row weights (norms,
-// biases) there, rebinding their data. Weights may repeat (tied embeddings):
-// each distinct tensor is copied once. Uses n_threads threads.
+// memory (which must outlive the weights). Copies 1-row weights (norms,
+// biases), and when anything was interleaved the other weights too, there,
+// rebinding their data, so the forward pass no longer reads the mapping.
+// Weights may repeat (tied embeddings): each distinct tensor is copied once.
+// Uses n_threads threads.
 Result<core::AnonMemory> repack_weights(std::span<Weight* const> weights, const gguf::File& source,
                                         const kernels::Kernels& k, int n_threads);
 

@@ -4,21 +4,24 @@
 
 #include "tensor/blocks.h"
 #include "tensor/fp16.h"
+#include "tensor/kquant_unpack.h"
 
 namespace hearth::tensor {
 
 namespace {
 
-// Bytes of codes per block of 16 rows.
-size_t code_bytes(DType t) { return t == DType::kQ4_0 ? 16 * 16 : 16 * 32; }
+constexpr int kR = kX16Rows;
 
-// Code bytes per row and block, and where a row's block starts in GGUF form.
-struct RowBlock {
+// ---- Q4_0 / Q8_0: per block of 32, the code chunks; scales after all blocks.
+
+size_t legacy_code_bytes(DType t) { return t == DType::kQ4_0 ? kR * 16 : kR * 32; }
+
+struct LegacyBlock {
   const uint8_t* codes;
   uint16_t d;
 };
 
-RowBlock row_block(DType t, const uint8_t* row, int64_t b) {
+LegacyBlock legacy_block(DType t, const uint8_t* row, int64_t b) {
   if (t == DType::kQ4_0) {
     const auto& blk = reinterpret_cast<const BlockQ4_0*>(row)[b];
     return {blk.qs, blk.d};
@@ -27,71 +30,187 @@ RowBlock row_block(DType t, const uint8_t* row, int64_t b) {
   return {reinterpret_cast<const uint8_t*>(blk.qs), blk.d};
 }
 
-}  // namespace
-
-bool x16_supported(DType t) { return t == DType::kQ4_0 || t == DType::kQ8_0; }
-
-size_t x16_group_bytes(DType t, int64_t n) {
-  return static_cast<size_t>(n / kQK) * (code_bytes(t) + kX16Rows * sizeof(uint16_t));
+// Copies `words` 4-byte pieces of one row into its lane of consecutive chunks.
+void scatter(const uint8_t* src, int words, uint32_t flip, uint8_t* lane0) {
+  for (int c = 0; c < words; ++c) {
+    uint32_t v;
+    std::memcpy(&v, src + 4 * c, 4);
+    v ^= flip;
+    std::memcpy(lane0 + 64 * c, &v, 4);
+  }
 }
 
-int x16_offset(DType t) { return t == DType::kQ4_0 ? 8 : 128; }
+void gather(const uint8_t* lane0, int words, uint32_t flip, uint8_t* dst) {
+  for (int c = 0; c < words; ++c) {
+    uint32_t v;
+    std::memcpy(&v, lane0 + 64 * c, 4);
+    v ^= flip;
+    std::memcpy(dst + 4 * c, &v, 4);
+  }
+}
+
+// ---- Q4_K: per super-block [codes 2048][scales 128][mins 128][d 32][dmin 32].
+constexpr size_t kKCodes = 2048, kKScales = kKCodes, kKMins = kKScales + 128, kKD = kKMins + 128,
+                 kKDmin = kKD + 32, kKBytes = kKDmin + 32;
+static_assert(kKBytes == 2368);
+
+size_t min_index(int s, int r) { return static_cast<size_t>((s / 2) * 32 + 2 * r + s % 2); }
+
+// The 12 packed bytes of Q4_K scales from 8 scales and 8 mins (the inverse of
+// get_scale_min_k4; every bit is determined, so the round trip is exact).
+void pack_scales_k4(const uint8_t* sc, const uint8_t* m, uint8_t* q) {
+  for (int j = 0; j < 4; ++j) {
+    q[j] = static_cast<uint8_t>((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+    q[j + 4] = static_cast<uint8_t>((m[j] & 63) | ((m[j + 4] >> 4) << 6));
+    q[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
+  }
+}
+
+void pack_q4_k(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
+  for (int r = 0; r < kR; ++r) {
+    const auto* row = reinterpret_cast<const BlockQ4_K*>(src + r * row_stride);
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      uint8_t* sb = dst + static_cast<size_t>(b) * kKBytes;
+      scatter(row[b].qs, 32, 0, sb + 4 * r);
+      for (int s = 0; s < 8; ++s) {
+        uint8_t sc, m;
+        get_scale_min_k4(s, row[b].scales, &sc, &m);
+        sb[kKScales + static_cast<size_t>(s * kR + r)] = sc;
+        sb[kKMins + min_index(s, r)] = m;
+      }
+      std::memcpy(sb + kKD + 2 * r, &row[b].d, 2);
+      std::memcpy(sb + kKDmin + 2 * r, &row[b].dmin, 2);
+    }
+  }
+}
+
+void unpack_row_q4_k(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
+  auto* row = reinterpret_cast<BlockQ4_K*>(dst);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const uint8_t* sb = group + static_cast<size_t>(b) * kKBytes;
+    gather(sb + 4 * r, 32, 0, row[b].qs);
+    uint8_t sc[8], m[8];
+    for (int s = 0; s < 8; ++s) {
+      sc[s] = sb[kKScales + static_cast<size_t>(s * kR + r)];
+      m[s] = sb[kKMins + min_index(s, r)];
+    }
+    pack_scales_k4(sc, m, row[b].scales);
+    std::memcpy(&row[b].d, sb + kKD + 2 * r, 2);
+    std::memcpy(&row[b].dmin, sb + kKDmin + 2 * r, 2);
+  }
+}
+
+void gemv_ref_q4_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
+  for (int r = 0; r < kR; ++r) {
+    float sum = 0;
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      const uint8_t* sb = group + static_cast<size_t>(b) * kKBytes;
+      int32_t sum_q = 0, sum_m = 0;
+      for (int s = 0; s < 8; ++s) {
+        int32_t dot = 0;
+        for (int e = 0; e < 32; ++e) {
+          // Element 32s + e: pair s/2, low nibble for even s, at qs byte 32(s/2) + e.
+          const int i = 32 * (s / 2) + e;
+          const uint8_t byte = sb[static_cast<size_t>((i / 4) * 64 + 4 * r + i % 4)];
+          dot += (s % 2 ? byte >> 4 : byte & 0xF) * x[b].qs[32 * s + e];
+        }
+        const int32_t pair = x[b].msum[s / 2];
+        const int16_t xsum = static_cast<int16_t>(s % 2 ? static_cast<uint32_t>(pair) >> 16 : pair & 0xFFFF);
+        sum_q += sb[kKScales + static_cast<size_t>(s * kR + r)] * dot;
+        sum_m += sb[kKMins + min_index(s, r)] * xsum;
+      }
+      uint16_t d, dmin;
+      std::memcpy(&d, sb + kKD + 2 * r, 2);
+      std::memcpy(&dmin, sb + kKDmin + 2 * r, 2);
+      sum += x[b].d * (fp16_to_f32(d) * static_cast<float>(sum_q) - fp16_to_f32(dmin) * static_cast<float>(sum_m));
+    }
+    y[r] = sum;
+  }
+}
+
+}  // namespace
+
+bool x16_supported(DType t) { return t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ4_K; }
+
+size_t x16_group_bytes(DType t, int64_t n) {
+  if (t == DType::kQ4_K) return static_cast<size_t>(n / kQK_K) * kKBytes;
+  return static_cast<size_t>(n / kQK) * (legacy_code_bytes(t) + kR * sizeof(uint16_t));
+}
+
+int x16_offset(DType t) { return t == DType::kQ4_0 ? 8 : t == DType::kQ8_0 ? 128 : 0; }
 
 void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
+  if (t == DType::kQ4_K) return pack_q4_k(src, row_stride, n, dst);
   const int64_t nb = n / kQK;
-  const size_t cb = code_bytes(t);
-  const int words = static_cast<int>(cb / kX16Rows / 4);  // 4-byte words of codes per row and block
+  const size_t cb = legacy_code_bytes(t);
+  const int words = static_cast<int>(cb / kR / 4);
   const uint32_t flip = t == DType::kQ8_0 ? 0x80808080u : 0u;
   auto* scales = reinterpret_cast<uint16_t*>(dst + static_cast<size_t>(nb) * cb);
-  for (int r = 0; r < kX16Rows; ++r) {
+  for (int r = 0; r < kR; ++r) {
     const uint8_t* row = src + r * row_stride;
     for (int64_t b = 0; b < nb; ++b) {
-      RowBlock rb = row_block(t, row, b);
-      scales[b * kX16Rows + r] = rb.d;
-      uint8_t* codes = dst + static_cast<size_t>(b) * cb + r * 4;
-      for (int c = 0; c < words; ++c) {
-        uint32_t v;
-        std::memcpy(&v, rb.codes + 4 * c, 4);
-        v ^= flip;
-        std::memcpy(codes + 64 * c, &v, 4);
-      }
+      LegacyBlock lb = legacy_block(t, row, b);
+      scales[b * kR + r] = lb.d;
+      scatter(lb.codes, words, flip, dst + static_cast<size_t>(b) * cb + 4 * r);
     }
   }
 }
 
 void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* dst) {
+  if (t == DType::kQ4_K) return unpack_row_q4_k(group, n, r, dst);
   const int64_t nb = n / kQK;
-  const size_t cb = code_bytes(t);
-  const int per_row = static_cast<int>(cb / kX16Rows);
-  const uint8_t flip = t == DType::kQ8_0 ? 0x80 : 0x00;
+  const size_t cb = legacy_code_bytes(t);
+  const int words = static_cast<int>(cb / kR / 4);
+  const uint32_t flip = t == DType::kQ8_0 ? 0x80808080u : 0u;
   const auto* scales = reinterpret_cast<const uint16_t*>(group + static_cast<size_t>(nb) * cb);
   const size_t block = t == DType::kQ4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
   for (int64_t b = 0; b < nb; ++b) {
     uint8_t* out = dst + static_cast<size_t>(b) * block;
-    std::memcpy(out, &scales[b * kX16Rows + r], sizeof(uint16_t));
-    const uint8_t* codes = group + static_cast<size_t>(b) * cb;
-    for (int i = 0; i < per_row; ++i) out[2 + i] = codes[(i / 4) * 64 + r * 4 + i % 4] ^ flip;
+    std::memcpy(out, &scales[b * kR + r], sizeof(uint16_t));
+    gather(group + static_cast<size_t>(b) * cb + 4 * r, words, flip, out + 2);
   }
 }
 
-void x16_prepare_act(DType t, const void* xq, int64_t n, ActQ8* out) {
+size_t x16_act_bytes(DType t, int64_t n) {
+  return t == DType::kQ4_K ? static_cast<size_t>(n / kQK_K) * sizeof(ActQ8K)
+                           : static_cast<size_t>(n / kQK) * sizeof(ActQ8);
+}
+
+void x16_prepare_act(DType t, const void* xq, int64_t n, void* out) {
+  if (t == DType::kQ4_K) {
+    const auto* x = static_cast<const BlockQ8_K*>(xq);
+    auto* a = static_cast<ActQ8K*>(out);
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      std::memcpy(a[b].qs, x[b].qs, kQK_K);
+      a[b].d = x[b].d;
+      for (int k = 0; k < 4; ++k) {
+        const int lo = x[b].bsums[4 * k] + x[b].bsums[4 * k + 1], hi = x[b].bsums[4 * k + 2] + x[b].bsums[4 * k + 3];
+        a[b].msum[k] = static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16) |
+                                            static_cast<uint16_t>(lo));
+      }
+    }
+    return;
+  }
   const auto* x = static_cast<const BlockQ8_0*>(xq);
+  auto* a = static_cast<ActQ8*>(out);
   const int k = x16_offset(t);
   for (int64_t b = 0; b < n / kQK; ++b) {
     int sum = 0;
     for (int i = 0; i < kQK; ++i) sum += x[b].qs[i];
-    std::memcpy(out[b].qs, x[b].qs, kQK);
-    out[b].d = fp16_to_f32(x[b].d);
-    out[b].off = -k * sum;
+    std::memcpy(a[b].qs, x[b].qs, kQK);
+    a[b].d = fp16_to_f32(x[b].d);
+    a[b].off = -k * sum;
   }
 }
 
-void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const ActQ8* x, float* y) {
+void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const void* xv, float* y) {
+  if (t == DType::kQ4_K) return gemv_ref_q4_k(n, group, static_cast<const ActQ8K*>(xv), y);
+  const auto* x = static_cast<const ActQ8*>(xv);
   const int64_t nb = n / kQK;
-  const size_t cb = code_bytes(t);
+  const size_t cb = legacy_code_bytes(t);
   const auto* scales = reinterpret_cast<const uint16_t*>(group + static_cast<size_t>(nb) * cb);
   const int k = x16_offset(t);
-  for (int r = 0; r < kX16Rows; ++r) {
+  for (int r = 0; r < kR; ++r) {
     float sum = 0;
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* codes = group + static_cast<size_t>(b) * cb;
@@ -106,7 +225,7 @@ void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const ActQ8* x, floa
         }
         s += (w - k) * x[b].qs[i];
       }
-      sum += static_cast<float>(s) * fp16_to_f32(scales[b * kX16Rows + r]) * x[b].d;
+      sum += static_cast<float>(s) * fp16_to_f32(scales[b * kR + r]) * x[b].d;
     }
     y[r] = sum;
   }

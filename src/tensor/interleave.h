@@ -1,21 +1,28 @@
 // Weights interleaved 16 rows at a time ("x16"), the layout the AVX-512 VNNI
-// matrix kernels stream: for each block of 32 inputs, the codes of 16 weight
+// matrix kernels stream: for each block of inputs, the codes of 16 weight
 // rows sit side by side so that one 512-bit register holds 4 codes of every
-// row (one 32-bit lane per row), and the 16 block scales of the group load as
-// one vector. One VNNI instruction then multiplies 4 inputs into all 16 rows,
-// and the float work (convert, scale, accumulate) is shared by 16 rows
-// instead of done per row. Same size as the GGUF layout; built once at load.
+// row (one 32-bit lane per row), and the 16 rows' block scales load as one
+// vector. One VNNI instruction then multiplies 4 inputs into all 16 rows, and
+// the scale work (convert, scale, accumulate) is shared by 16 rows instead of
+// done per row. Built once at load (model/repack.h).
 //
-// A group (16 rows, n inputs, nb = n / 32 blocks) is
-//   codes:  nb × kCodeBytes[type] bytes; block b's codes are chunks of 64
-//           bytes, chunk c holding bytes 4c..4c+3 of each row's block codes
-//           (row r at bytes 4r..4r+3 of the chunk);
-//   scales: nb × 16 fp16, block b's 16 row scales.
-// Q4_0 keeps its nibble codes (chunk c, c < 4: low nibbles are elements 4c..,
-// high nibbles elements 16+4c..). Q8_0 codes are stored as unsigned (q ^ 0x80).
-// The unsigned code minus kX16Offset is the signed weight.
+// Code chunks: a row's block codes are cut into 4-byte pieces; chunk c (64
+// bytes) holds piece c of every row, row r at bytes 4r..4r+3. A group (16
+// rows, n inputs) is, per type:
+//   Q4_0, Q8_0 (nb = n/32 blocks): nb blocks of code chunks (4 chunks of
+//     nibbles for Q4_0: low nibbles of chunk c are elements 4c.., high ones
+//     16+4c..; 8 chunks for Q8_0, stored unsigned as q ^ 0x80), then nb × 16
+//     fp16 scales. Same size as the GGUF layout.
+//   Q4_K (nb = n/256 super-blocks), per super-block: 32 code chunks (chunk c:
+//     low nibbles are elements 64(c/8) + 4(c%8).., high ones 32 further), the
+//     8 sub-block scales as bytes [s][r], the 8 mins as bytes paired for
+//     16-bit lanes ([k][r][2]: mins 2k, 2k+1), 16 fp16 d, 16 fp16 dmin:
+//     2368 bytes for 16 × 144 in GGUF (+2.8%: scales unpacked from 6 bits).
+// The unsigned code minus x16_offset is the signed weight (Q4_K: 0, its mins
+// are separate).
 //
-// Activations for these kernels are Q8_0 rows converted to ActQ8 blocks.
+// Activations for these kernels are the type's vec_dot_type rows (Q8_0 or
+// Q8_K) converted by x16_prepare_act (ActQ8 / ActQ8K blocks).
 #pragma once
 
 #include <cstddef>
@@ -27,11 +34,11 @@ namespace hearth::tensor {
 
 constexpr int kX16Rows = 16;
 
-// Whether `t` has an interleaved layout (Q4_0, Q8_0).
+// Whether `t` has an interleaved layout (Q4_0, Q8_0, Q4_K).
 bool x16_supported(DType t);
-// Bytes of one group of 16 rows of n inputs (n % 32 == 0).
+// Bytes of one group of 16 rows of n inputs (n a multiple of the block size).
 size_t x16_group_bytes(DType t, int64_t n);
-// The unsigned-code offset: weight = code - offset (Q4_0: 8, Q8_0: 128).
+// The unsigned-code offset: weight = code - offset (Q4_0: 8, Q8_0: 128, Q4_K: 0).
 int x16_offset(DType t);
 
 // Interleaves 16 rows (row r at src + r·row_stride, GGUF blocks) into one group.
@@ -49,11 +56,24 @@ struct ActQ8 {
 };
 static_assert(sizeof(ActQ8) == 40);
 
-// Converts a Q8_0 row of n values into n/32 ActQ8 for weights of type t.
-void x16_prepare_act(DType t, const void* xq, int64_t n, ActQ8* out);
+// A Q8_K activation super-block for Q4_K weights: the codes, the scale, and
+// the sums of the 8 sub-blocks of 32 as int16 pairs (sub-blocks 2k, 2k+1 in
+// msum[k]) for the mins term.
+struct ActQ8K {
+  int8_t qs[256];
+  float d;
+  int32_t msum[4];
+};
+static_assert(sizeof(ActQ8K) == 276);
 
-// Scalar reference: y[r] = dot(row r of the group, activation row x) for the
-// 16 rows, in the same order of operations as the type's vec_dot.
-void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const ActQ8* x, float* y);
+// Bytes of one prepared activation row of n values.
+size_t x16_act_bytes(DType t, int64_t n);
+// Converts one row of n values in t's vec_dot_type (Q8_0 or Q8_K) into the
+// prepared blocks (ActQ8 or ActQ8K) for weights of type t.
+void x16_prepare_act(DType t, const void* xq, int64_t n, void* out);
+
+// Scalar reference: y[r] = dot(row r of the group, prepared activation row x)
+// for the 16 rows, in the same order of operations as the type's vec_dot.
+void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const void* x, float* y);
 
 }  // namespace hearth::tensor

@@ -202,16 +202,16 @@ TEST_P(TypeTest, InterleavedRowsMatchReference) {
   if (!x16_supported(c.type)) return;
   const TypeOps& ops = type_ops(c.type);
   const TypeOps& act = type_ops(ops.vec_dot_type);
-  ASSERT_EQ(ops.vec_dot_type, DType::kQ8_0);
   constexpr int G = 3, X = kernels::kX16MaxX, R = kX16Rows;
-  for (int64_t n : {32, 96, 2048}) {
-    const size_t wr = row_bytes(c.type, n), ar = row_bytes(DType::kQ8_0, n), gb = x16_group_bytes(c.type, n);
-    const size_t nb = static_cast<size_t>(n / 32);
-    std::vector<uint8_t> wq(G * R * wr), packed(G * gb), back(wr), xq(X * ar);
-    std::vector<ActQ8> xa(X * nb);
+  const int64_t bs = dtype_info(c.type).block_size;
+  for (int64_t n : {bs, 3 * bs, 2048 + 2 * bs}) {
+    const size_t wr = row_bytes(c.type, n), ar = row_bytes(ops.vec_dot_type, n), gb = x16_group_bytes(c.type, n);
+    const size_t xr = x16_act_bytes(c.type, n);
+    std::vector<uint8_t> wq(G * R * wr), packed(G * gb), back(wr), xq(X * ar), xa(X * xr);
     float wmax = 0, xmax = 0;
     for (int r = 0; r < G * R; ++r) {
       auto w = random_vec(n, 100 + r, r == 5 ? 40.f : 1.f);
+      if (r == 7) for (auto& v : w) v = std::fabs(v) + 0.5f;  // all positive: large mins (K-quants)
       ops.from_float(w.data(), wq.data() + r * wr, n);
       for (float v : w) wmax = std::max(wmax, std::fabs(v));
     }
@@ -222,15 +222,16 @@ TEST_P(TypeTest, InterleavedRowsMatchReference) {
     }
     for (int j = 0; j < X; ++j) {
       auto x = random_vec(n, 200 + j, j == 1 ? 1e-3f : 1.f);
+      if (j == 3) for (auto& v : x) v = std::fabs(v);  // large activation sums
       act.from_float(x.data(), xq.data() + j * ar, n);
-      x16_prepare_act(c.type, xq.data() + j * ar, n, xa.data() + j * nb);
+      x16_prepare_act(c.type, xq.data() + j * ar, n, xa.data() + j * xr);
       for (float v : x) xmax = std::max(xmax, std::fabs(v));
     }
     const double tol = 1e-6 * static_cast<double>(wmax) * xmax * static_cast<double>(n) + 1e-4;
     float ref[X][G * R];
     for (int j = 0; j < X; ++j)
       for (int g = 0; g < G; ++g) {
-        x16_gemv_ref(c.type, n, packed.data() + g * gb, xa.data() + j * nb, &ref[j][g * R]);
+        x16_gemv_ref(c.type, n, packed.data() + g * gb, xa.data() + j * xr, &ref[j][g * R]);
         for (int r = 0; r < R; ++r) {
           const double want = ops.vec_dot(n, wq.data() + (g * R + r) * wr, xq.data() + j * ar);
           ASSERT_NEAR(ref[j][g * R + r], want, tol) << dtype_name(c.type) << " reference, n=" << n;
@@ -242,7 +243,7 @@ TEST_P(TypeTest, InterleavedRowsMatchReference) {
       for (int nx = 1; nx <= X; ++nx) {
         std::vector<float> y(X * (G * R + 1), -12345.f);
         const size_t ys = G * R + 1;
-        gemm(n, packed.data(), gb, G, xa.data(), nb, nx, y.data(), ys);
+        gemm(n, packed.data(), gb, G, xa.data(), xr, nx, y.data(), ys);
         for (int j = 0; j < X; ++j)
           for (size_t i = 0; i < ys; ++i) {
             if (j >= nx || i == G * R) {

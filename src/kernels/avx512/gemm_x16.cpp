@@ -2,11 +2,12 @@
 // (tensor/interleave.h): for each block of 32 inputs, 8 VNNI instructions
 // (each 4 inputs × 16 rows, activation bytes broadcast from memory) build the
 // 16 rows' integer dots, then one convert, one multiply and one FMA apply the
-// 16 block scales at once. Serves generation (one activation row) and prompt
-// processing (up to kX16MaxX activation rows share each unpacked weight
-// block). Reference: tensor::x16_gemv_ref.
+// 16 block scales at once (Q4_0, Q8_0; Q4_K below). Serves generation (one
+// activation row) and prompt processing (up to kX16MaxX activation rows share
+// each unpacked weight block). Reference: tensor::x16_gemv_ref.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/avx512/kernels_avx512.h"
@@ -27,7 +28,7 @@ inline __m512i bcast4(const int8_t* p) {
 }
 
 template <DType T, int NX>
-void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const ActQ8* x, size_t x_stride, float* y,
+void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride, float* y,
           size_t y_stride) {
   constexpr size_t kCodes = T == DType::kQ4_0 ? 256 : 512;
   const int64_t nb = n / kQK;
@@ -54,7 +55,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const A
       const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 16 * b)));
 #pragma GCC unroll 8
       for (int j = 0; j < NX; ++j) {
-        const ActQ8& a = x[static_cast<size_t>(j) * x_stride + static_cast<size_t>(b)];
+        const ActQ8& a = reinterpret_cast<const ActQ8*>(x + static_cast<size_t>(j) * x_stride)[b];
         // Two chains of 4 so that one activation row does not wait on 8
         // dependent VNNI latencies per block.
         __m512i s0 = _mm512_set1_epi32(a.off), s1 = _mm512_setzero_si512();
@@ -71,8 +72,70 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const A
   }
 }
 
+// Q4_K: per super-block and pair of sub-blocks, 8 code chunks give 16 nibble
+// vectors; each activation row runs two 8-long VNNI chains (low and high
+// sub-block), scales them by the sub-block scales (integer multiply), and the
+// mins term is 4 VPDPWSSD over the paired mins. One convert and FMA per
+// super-block for d and dmin.
+template <int NX>
+void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
+               float* y, size_t y_stride) {
+  constexpr size_t kScales = 2048, kMins = 2176, kD = 2304, kDmin = 2336, kBytes = 2368;
+  const int64_t nb = n / kQK_K;
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  for (int g = 0; g < n_groups; ++g) {
+    const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
+    __m512 acc[NX];
+    for (int j = 0; j < NX; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* sb = grp + static_cast<size_t>(b) * kBytes;
+      const ActQ8K* a[NX];
+      for (int j = 0; j < NX; ++j) a[j] = reinterpret_cast<const ActQ8K*>(x + static_cast<size_t>(j) * x_stride) + b;
+      __m512i q[NX], m[NX];
+      for (int j = 0; j < NX; ++j) q[j] = m[j] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+      for (int p = 0; p < 4; ++p) {
+        __m512i lo[8], hi[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; ++c) {
+          const __m512i v = _mm512_loadu_si512(sb + 64 * (8 * p + c));
+          lo[c] = _mm512_and_si512(v, low4);
+          hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        }
+        const __m512i sc_lo = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 32 * p)));
+        const __m512i sc_hi =
+            _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 32 * p + 16)));
+#pragma GCC unroll 4
+        for (int j = 0; j < NX; ++j) {
+          const int8_t* xq = a[j]->qs + 64 * p;
+          __m512i s_lo = _mm512_setzero_si512(), s_hi = _mm512_setzero_si512();
+#pragma GCC unroll 8
+          for (int c = 0; c < 8; ++c) {
+            s_lo = _mm512_dpbusd_epi32(s_lo, lo[c], bcast4(xq + 4 * c));
+            s_hi = _mm512_dpbusd_epi32(s_hi, hi[c], bcast4(xq + 32 + 4 * c));
+          }
+          q[j] = _mm512_add_epi32(q[j], _mm512_add_epi32(_mm512_mullo_epi32(s_lo, sc_lo), _mm512_mullo_epi32(s_hi, sc_hi)));
+        }
+      }
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const __m512i mk = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kMins + 32 * k)));
+        for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], mk, _mm512_set1_epi32(a[j]->msum[k]));
+      }
+      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kD)));
+      const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kDmin)));
+      for (int j = 0; j < NX; ++j) {
+        const __m512 xd = _mm512_set1_ps(a[j]->d);
+        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q[j]), _mm512_mul_ps(d, xd), acc[j]);
+        acc[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m[j]), _mm512_mul_ps(dmin, xd), acc[j]);
+      }
+    }
+    for (int j = 0; j < NX; ++j) _mm512_storeu_ps(y + static_cast<size_t>(j) * y_stride + 16 * static_cast<size_t>(g), acc[j]);
+  }
+}
+
 template <DType T>
-void gemm_any(int64_t n, const uint8_t* w, size_t gb, int ng, const ActQ8* x, size_t xs, int nx, float* y,
+void gemm_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
               size_t ys) {
   switch (nx) {
     case 1: return gemm<T, 1>(n, w, gb, ng, x, xs, y, ys);
@@ -88,13 +151,28 @@ void gemm_any(int64_t n, const uint8_t* w, size_t gb, int ng, const ActQ8* x, si
 
 }  // namespace
 
-void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const ActQ8* x, size_t xs, int nx, float* y,
+void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
   gemm_any<DType::kQ4_0>(n, w, gb, ng, x, xs, nx, y, ys);
 }
-void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const ActQ8* x, size_t xs, int nx, float* y,
+void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
   gemm_any<DType::kQ8_0>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  // At most 4 activation rows per pass (3 accumulators each beside 16
+  // unpacked code vectors fill the 32 registers).
+  for (int j0 = 0; j0 < nx; j0 += 4) {
+    const uint8_t* xj = x + static_cast<size_t>(j0) * xs;
+    float* yj = y + static_cast<size_t>(j0) * ys;
+    switch (std::min(4, nx - j0)) {
+      case 1: gemm_q4_k<1>(n, w, gb, ng, xj, xs, yj, ys); break;
+      case 2: gemm_q4_k<2>(n, w, gb, ng, xj, xs, yj, ys); break;
+      case 3: gemm_q4_k<3>(n, w, gb, ng, xj, xs, yj, ys); break;
+      default: gemm_q4_k<4>(n, w, gb, ng, xj, xs, yj, ys); break;
+    }
+  }
 }
 
 }  // namespace hearth::kernels::avx512

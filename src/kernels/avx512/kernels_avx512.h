@@ -8,9 +8,6 @@
 namespace hearth::kernels {
 struct PackedQ8Pair;  // kernels.h
 }
-namespace hearth::tensor {
-struct ActQ8;  // tensor/interleave.h
-}
 
 namespace hearth::kernels::avx512 {
 
@@ -39,9 +36,12 @@ void tile_q8_0(int64_t n, const void* w, size_t ws, int nw, const PackedQ8Pair* 
                size_t ys);
 void pack_q8_0_for_q4_0(const void* xq, int64_t n, PackedQ8Pair* out);
 void pack_q8_0_for_q8_0(const void* xq, int64_t n, PackedQ8Pair* out);
-void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const tensor::ActQ8* x, size_t xs, int nx, float* y,
+// Interleaved (x16) products; x: prepared activation rows xs bytes apart.
+void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys);
-void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const tensor::ActQ8* x, size_t xs, int nx, float* y,
+void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys);
+void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys);
 
 }  // namespace hearth::kernels::avx512
