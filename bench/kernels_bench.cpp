@@ -51,13 +51,13 @@ struct Fixture {
   }
 };
 
-void matmul(benchmark::State& state, DType t, core::Isa isa, int64_t rows, bool x16 = false) {
+void matmul(benchmark::State& state, DType t, core::Isa isa, int64_t rows, bool x16 = false, int64_t n_out = 2048) {
   const kernels::Kernels& k = kernels::for_isa(isa);
   if (k.isa != isa) {
     state.SkipWithError("ISA not available on this CPU");
     return;
   }
-  Fixture f(t, 2048, 2048, rows);
+  Fixture f(t, 2048, n_out, rows);
   if (x16) {
     if (!k.gemm_x16[static_cast<int>(t)]) {
       state.SkipWithError("no interleaved kernel for this type and ISA");
@@ -65,7 +65,7 @@ void matmul(benchmark::State& state, DType t, core::Isa isa, int64_t rows, bool 
     }
     f.interleave();
   }
-  std::vector<float> y(static_cast<size_t>(2048 * rows));
+  std::vector<float> y(static_cast<size_t>(n_out * rows));
   core::ThreadPool pool(1);
   model::MatMul mm;
   for (auto _ : state) {
@@ -73,7 +73,7 @@ void matmul(benchmark::State& state, DType t, core::Isa isa, int64_t rows, bool 
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * f.data.size()));
-  state.SetItemsProcessed(state.iterations() * 2048 * 2048 * rows);
+  state.SetItemsProcessed(state.iterations() * 2048 * n_out * rows);
 }
 
 void attention(benchmark::State& state, core::Isa isa) {
@@ -115,6 +115,13 @@ void register_all() {
       }
     }
   }
+  // Out of cache: 64 Ki rows (72-136 MiB), one thread, as generation streams
+  // the weights from memory; compare with `hearth bench --memory -t 1`.
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K})
+    for (bool x16 : {false, true})
+      benchmark::RegisterBenchmark((std::string("matvec_dram/") + dtype_name(t) + (x16 ? "/avx512_x16" : "/avx512")).c_str(),
+                                   [t, x16](benchmark::State& s) { matmul(s, t, core::Isa::kAvx512, 1, x16, 65536); })
+          ->Unit(benchmark::kMicrosecond);
   for (auto [isa, name] : {std::pair{core::Isa::kScalar, "scalar"}, {core::Isa::kAvx512, "best"}})
     benchmark::RegisterBenchmark((std::string("attention_decode/") + name).c_str(), [isa = isa](benchmark::State& s) { attention(s, isa); })
         ->Arg(512)->Arg(2048)->Unit(benchmark::kMicrosecond);
