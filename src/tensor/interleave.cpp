@@ -12,6 +12,16 @@ namespace {
 
 constexpr int kR = kX16Rows;
 
+// Two int16 in one int32 (low first), as the activation sums are stored.
+int16_t pair_half(int32_t pair, int which) {
+  return static_cast<int16_t>(which ? static_cast<uint32_t>(pair) >> 16 : static_cast<uint32_t>(pair) & 0xFFFF);
+}
+
+int32_t make_pair(int lo, int hi) {
+  return static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16) | static_cast<uint16_t>(lo));
+}
+
+
 // ---- Q4_0 / Q8_0: per block of 32, the code chunks; scales after all blocks.
 
 size_t legacy_code_bytes(DType t) { return t == DType::kQ4_0 ? kR * 16 : kR * 32; }
@@ -114,8 +124,7 @@ void gemv_ref_q4_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
           const uint8_t byte = sb[static_cast<size_t>((i / 4) * 64 + 4 * r + i % 4)];
           dot += (s % 2 ? byte >> 4 : byte & 0xF) * x[b].qs[32 * s + e];
         }
-        const int32_t pair = x[b].msum[s / 2];
-        const int16_t xsum = static_cast<int16_t>(s % 2 ? static_cast<uint32_t>(pair) >> 16 : pair & 0xFFFF);
+        const int16_t xsum = pair_half(x[b].msum[s / 2], s % 2);
         sum_q += sb[kKScales + static_cast<size_t>(s * kR + r)] * dot;
         sum_m += sb[kKMins + min_index(s, r)] * xsum;
       }
@@ -128,19 +137,95 @@ void gemv_ref_q4_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
   }
 }
 
+// ---- Q6_K: per super-block [ql 2048][qh 1024][scale pairs 256][d 32].
+constexpr size_t k6Qh = 2048, k6Sc = 3072, k6D = 3328, k6Bytes = 3360;
+
+size_t pair_index(int g, int r) { return static_cast<size_t>((g / 2) * 32 + 2 * r + g % 2); }
+
+void pack_q6_k(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
+  for (int r = 0; r < kR; ++r) {
+    const auto* row = reinterpret_cast<const BlockQ6_K*>(src + r * row_stride);
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      uint8_t* sb = dst + static_cast<size_t>(b) * k6Bytes;
+      scatter(row[b].ql, 32, 0, sb + 4 * r);
+      scatter(row[b].qh, 16, 0, sb + k6Qh + 4 * r);
+      for (int g = 0; g < 16; ++g) sb[k6Sc + pair_index(g, r)] = static_cast<uint8_t>(row[b].scales[g]);
+      std::memcpy(sb + k6D + 2 * r, &row[b].d, 2);
+    }
+  }
+}
+
+void unpack_row_q6_k(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
+  auto* row = reinterpret_cast<BlockQ6_K*>(dst);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const uint8_t* sb = group + static_cast<size_t>(b) * k6Bytes;
+    gather(sb + 4 * r, 32, 0, row[b].ql);
+    gather(sb + k6Qh + 4 * r, 16, 0, row[b].qh);
+    for (int g = 0; g < 16; ++g) row[b].scales[g] = static_cast<int8_t>(sb[k6Sc + pair_index(g, r)]);
+    std::memcpy(&row[b].d, sb + k6D + 2 * r, 2);
+  }
+}
+
+// Element e (0..255) of row r: the GGUF Q6_K decoding (see unpack_q6_k) read
+// through the chunked layout.
+int q6_code(const uint8_t* sb, int r, int e) {
+  const int h = e / 128, j = e % 128;             // half, index within it
+  const int l = j % 32, quarter = j / 32;         // qh byte 32h + l, bits 2·quarter
+  const int ql_byte = 64 * h + (quarter % 2) * 32 + l;
+  const int qh_byte = 32 * h + l;
+  const uint8_t qlv = sb[static_cast<size_t>((ql_byte / 4) * 64 + 4 * r + ql_byte % 4)];
+  const uint8_t qhv = sb[k6Qh + static_cast<size_t>((qh_byte / 4) * 64 + 4 * r + qh_byte % 4)];
+  const int low = quarter < 2 ? qlv & 0xF : qlv >> 4;
+  return low | (((qhv >> (2 * quarter)) & 3) << 4);
+}
+
+void gemv_ref_q6_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
+  for (int r = 0; r < kR; ++r) {
+    float sum = 0;
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      const uint8_t* sb = group + static_cast<size_t>(b) * k6Bytes;
+      int32_t sum_q = 0;
+      for (int g = 0; g < 16; ++g) {
+        int32_t dot = 0;
+        for (int i = 0; i < 16; ++i) dot += (q6_code(sb, r, 16 * g + i) - 32) * x[b].qs[16 * g + i];
+        sum_q += static_cast<int8_t>(sb[k6Sc + pair_index(g, r)]) * dot;
+      }
+      uint16_t d;
+      std::memcpy(&d, sb + k6D + 2 * r, 2);
+      sum += x[b].d * (fp16_to_f32(d) * static_cast<float>(sum_q));
+    }
+    y[r] = sum;
+  }
+}
+
 }  // namespace
 
-bool x16_supported(DType t) { return t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ4_K; }
+bool x16_supported(DType t) {
+  return t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K;
+}
 
 size_t x16_group_bytes(DType t, int64_t n) {
   if (t == DType::kQ4_K) return static_cast<size_t>(n / kQK_K) * kKBytes;
+  if (t == DType::kQ6_K) return static_cast<size_t>(n / kQK_K) * k6Bytes;
   return static_cast<size_t>(n / kQK) * (legacy_code_bytes(t) + kR * sizeof(uint16_t));
 }
 
-int x16_offset(DType t) { return t == DType::kQ4_0 ? 8 : t == DType::kQ8_0 ? 128 : 0; }
+int x16_offset(DType t) {
+  switch (t) {
+    case DType::kQ4_0: return 8;
+    case DType::kQ8_0: return 128;
+    case DType::kQ6_K: return 32;
+    default: return 0;
+  }
+}
+
+namespace {
+bool k_type(DType t) { return t == DType::kQ4_K || t == DType::kQ6_K; }
+}  // namespace
 
 void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
   if (t == DType::kQ4_K) return pack_q4_k(src, row_stride, n, dst);
+  if (t == DType::kQ6_K) return pack_q6_k(src, row_stride, n, dst);
   const int64_t nb = n / kQK;
   const size_t cb = legacy_code_bytes(t);
   const int words = static_cast<int>(cb / kR / 4);
@@ -158,6 +243,7 @@ void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t
 
 void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* dst) {
   if (t == DType::kQ4_K) return unpack_row_q4_k(group, n, r, dst);
+  if (t == DType::kQ6_K) return unpack_row_q6_k(group, n, r, dst);
   const int64_t nb = n / kQK;
   const size_t cb = legacy_code_bytes(t);
   const int words = static_cast<int>(cb / kR / 4);
@@ -172,21 +258,22 @@ void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* ds
 }
 
 size_t x16_act_bytes(DType t, int64_t n) {
-  return t == DType::kQ4_K ? static_cast<size_t>(n / kQK_K) * sizeof(ActQ8K)
+  return k_type(t) ? static_cast<size_t>(n / kQK_K) * sizeof(ActQ8K)
                            : static_cast<size_t>(n / kQK) * sizeof(ActQ8);
 }
 
 void x16_prepare_act(DType t, const void* xq, int64_t n, void* out) {
-  if (t == DType::kQ4_K) {
+  if (k_type(t)) {
     const auto* x = static_cast<const BlockQ8_K*>(xq);
     auto* a = static_cast<ActQ8K*>(out);
     for (int64_t b = 0; b < n / kQK_K; ++b) {
       std::memcpy(a[b].qs, x[b].qs, kQK_K);
       a[b].d = x[b].d;
-      for (int k = 0; k < 4; ++k) {
-        const int lo = x[b].bsums[4 * k] + x[b].bsums[4 * k + 1], hi = x[b].bsums[4 * k + 2] + x[b].bsums[4 * k + 3];
-        a[b].msum[k] = static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16) |
-                                            static_cast<uint16_t>(lo));
+      for (int k = 0; k < 8; ++k) {
+        const int16_t* s = x[b].bsums;
+        a[b].msum[k] = t == DType::kQ6_K ? make_pair(s[2 * k], s[2 * k + 1])
+                       : k < 4           ? make_pair(s[4 * k] + s[4 * k + 1], s[4 * k + 2] + s[4 * k + 3])
+                                         : 0;
       }
     }
     return;
@@ -205,6 +292,7 @@ void x16_prepare_act(DType t, const void* xq, int64_t n, void* out) {
 
 void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const void* xv, float* y) {
   if (t == DType::kQ4_K) return gemv_ref_q4_k(n, group, static_cast<const ActQ8K*>(xv), y);
+  if (t == DType::kQ6_K) return gemv_ref_q6_k(n, group, static_cast<const ActQ8K*>(xv), y);
   const auto* x = static_cast<const ActQ8*>(xv);
   const int64_t nb = n / kQK;
   const size_t cb = legacy_code_bytes(t);

@@ -18,8 +18,12 @@
 //     8 sub-block scales as bytes [s][r], the 8 mins as bytes paired for
 //     16-bit lanes ([k][r][2]: mins 2k, 2k+1), 16 fp16 d, 16 fp16 dmin:
 //     2368 bytes for 16 × 144 in GGUF (+2.8%: scales unpacked from 6 bits).
+//   Q6_K (nb = n/256), per super-block: 32 chunks of ql (the low 4 bits, as
+//     in GGUF), 16 chunks of qh (the high 2 bits), the 16 scales as bytes
+//     paired for 16-bit lanes ([k][r][2]: scales 2k, 2k+1), 16 fp16 d:
+//     3360 bytes, the GGUF size. Codes are unsigned (q + 32).
 // The unsigned code minus x16_offset is the signed weight (Q4_K: 0, its mins
-// are separate).
+// are separate; Q6_K: 32).
 //
 // Activations for these kernels are the type's vec_dot_type rows (Q8_0 or
 // Q8_K) converted by x16_prepare_act (ActQ8 / ActQ8K blocks).
@@ -34,11 +38,11 @@ namespace hearth::tensor {
 
 constexpr int kX16Rows = 16;
 
-// Whether `t` has an interleaved layout (Q4_0, Q8_0, Q4_K).
+// Whether `t` has an interleaved layout (Q4_0, Q8_0, Q4_K, Q6_K).
 bool x16_supported(DType t);
 // Bytes of one group of 16 rows of n inputs (n a multiple of the block size).
 size_t x16_group_bytes(DType t, int64_t n);
-// The unsigned-code offset: weight = code - offset (Q4_0: 8, Q8_0: 128, Q4_K: 0).
+// The unsigned-code offset: weight = code - offset (Q4_0: 8, Q8_0: 128, Q4_K: 0, Q6_K: 32).
 int x16_offset(DType t);
 
 // Interleaves 16 rows (row r at src + r·row_stride, GGUF blocks) into one group.
@@ -56,15 +60,16 @@ struct ActQ8 {
 };
 static_assert(sizeof(ActQ8) == 40);
 
-// A Q8_K activation super-block for Q4_K weights: the codes, the scale, and
-// the sums of the 8 sub-blocks of 32 as int16 pairs (sub-blocks 2k, 2k+1 in
-// msum[k]) for the mins term.
+// A Q8_K activation super-block for K-quant weights: the codes, the scale,
+// and code sums as int16 pairs for the mins/offset term: for Q4_K the sums of
+// the 8 sub-blocks of 32 (2k, 2k+1 in msum[k], k < 4), for Q6_K the 16 sums
+// of 16 (the Q8_K bsums 2k, 2k+1 in msum[k], k < 8).
 struct ActQ8K {
   int8_t qs[256];
   float d;
-  int32_t msum[4];
+  int32_t msum[8];
 };
-static_assert(sizeof(ActQ8K) == 276);
+static_assert(sizeof(ActQ8K) == 292);
 
 // Bytes of one prepared activation row of n values.
 size_t x16_act_bytes(DType t, int64_t n);

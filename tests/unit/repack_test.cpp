@@ -52,8 +52,9 @@ class RepackTest : public ::testing::Test {
     std::vector<float> f;
     ASSERT_TRUE(w.add_tensor("a", DType::kQ4_0, {96, 37}, quantized(DType::kQ4_0, 96, 37, 1, &f)).ok());
     ASSERT_TRUE(w.add_tensor("b", DType::kQ8_0, {64, 48}, quantized(DType::kQ8_0, 64, 48, 2, &f)).ok());
-    ASSERT_TRUE(w.add_tensor("c", DType::kQ6_K, {256, 16}, quantized(DType::kQ6_K, 256, 16, 3, &f)).ok());
+    ASSERT_TRUE(w.add_tensor("c", DType::kQ5_K, {256, 16}, quantized(DType::kQ5_K, 256, 16, 3, &f)).ok());
     ASSERT_TRUE(w.add_tensor("k", DType::kQ4_K, {512, 21}, quantized(DType::kQ4_K, 512, 21, 4, &f)).ok());
+    ASSERT_TRUE(w.add_tensor("six", DType::kQ6_K, {256, 35}, quantized(DType::kQ6_K, 256, 35, 5, &f)).ok());
     std::vector<uint8_t> norm(64 * 4);
     for (size_t i = 0; i < norm.size(); ++i) norm[i] = static_cast<uint8_t>(i * 7);
     ASSERT_TRUE(w.add_tensor("n", DType::kF32, {64}, norm).ok());
@@ -71,18 +72,18 @@ class RepackTest : public ::testing::Test {
 TEST_F(RepackTest, InterleavesCopiesAndMatchesTheReference) {
   const kernels::Kernels& k = kernels::for_isa(core::Isa::kAvx512);
   Weight a = bind(*file_, "a"), b = bind(*file_, "b"), c = bind(*file_, "c"), kw = bind(*file_, "k"),
-         n = bind(*file_, "n");
+         six = bind(*file_, "six"), n = bind(*file_, "n");
   n.n_out = 1;
   const Weight a0 = a, n0 = n;
   Weight a_again = a;  // the same tensor twice (tied embeddings) is repacked once
-  std::vector<Weight*> ws{&a, &b, &c, &kw, &n, &a_again};
+  std::vector<Weight*> ws{&a, &b, &c, &kw, &six, &n, &a_again};
   auto mem = repack_weights(ws, *file_, k, 2);
   ASSERT_TRUE(mem.ok()) << mem.status().message();
 
   // The norm is copied out of the mapping, byte for byte.
   EXPECT_NE(n.data, n0.data);
   EXPECT_TRUE(std::equal(n.data, n.data + n.row_bytes, n0.data));
-  // Q6_K has no interleaved layout: copied verbatim when others are
+  // Q5_K has no interleaved layout: copied verbatim when others are
   // interleaved (so the forward pass no longer reads the mapping).
   EXPECT_EQ(c.x16, nullptr);
   const size_t c_bytes = static_cast<size_t>(c.n_out) * c.row_bytes;
@@ -92,6 +93,7 @@ TEST_F(RepackTest, InterleavesCopiesAndMatchesTheReference) {
     EXPECT_EQ(a.x16_rows, 32);  // 37 rows: two whole groups, 5 rows left in the GGUF layout
     EXPECT_EQ(b.x16_rows, 48);
     EXPECT_EQ(kw.x16_rows, 16);
+    EXPECT_EQ(six.x16_rows, 32);
     EXPECT_EQ(a_again.x16, a.x16);
     EXPECT_NE(c.data, bind(*file_, "c").data);
   } else {
@@ -101,7 +103,7 @@ TEST_F(RepackTest, InterleavesCopiesAndMatchesTheReference) {
 
   core::ThreadPool pool(2);
   MatMul mm;
-  for (const Weight* w : {&a, &b, &kw, &c}) {
+  for (const Weight* w : {&a, &b, &kw, &six, &c}) {
     for (int64_t rows : {1, 3, 9, 17}) {
       std::mt19937 rng(static_cast<uint32_t>(rows));
       std::normal_distribution<float> d;

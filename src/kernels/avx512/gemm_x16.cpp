@@ -140,6 +140,111 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
   }
 }
 
+// Q6_K: per super-block, half h and quarter pair t, 8 ql and 8 qh chunks give
+// 16 six-bit code vectors (nibble | 2 high bits, one ternary-logic op each)
+// covering 4 groups of 16; each activation row runs 4 VNNI chains of 4,
+// scaled by the groups' signed scales (integer multiply). The code offset
+// (-32 · Σ scale · group sum) is 8 VPDPWSSD over the paired scales.
+template <int NX>
+void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
+               float* y, size_t y_stride) {
+  constexpr size_t kQh = 2048, kSc = 3072, kD = 3328, kBytes = 3360;
+  const int64_t nb = n / kQK_K;
+  const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
+  auto pair = [](const uint8_t* p) {  // 16 lanes of (scale 2k, scale 2k+1) as int16
+    return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  };
+  for (int g = 0; g < n_groups; ++g) {
+    const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
+    __m512 acc[NX];
+    for (int j = 0; j < NX; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* sb = grp + static_cast<size_t>(b) * kBytes;
+#pragma GCC unroll 53
+      for (size_t l = 0; l < kBytes; l += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + l), _MM_HINT_T0);
+      const ActQ8K* a[NX];
+      for (int j = 0; j < NX; ++j) a[j] = reinterpret_cast<const ActQ8K*>(x + static_cast<size_t>(j) * x_stride) + b;
+      __m512i q[NX];
+      for (int j = 0; j < NX; ++j) q[j] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+      for (int ht = 0; ht < 4; ++ht) {
+        const int h = ht / 2, t = ht % 2;
+        __m512i lo[8], hi[8];
+#pragma GCC unroll 8
+        for (int c8 = 0; c8 < 8; ++c8) {
+          const __m512i ql = _mm512_loadu_si512(sb + 64 * (16 * h + 8 * t + c8));
+          const __m512i qh = _mm512_loadu_si512(sb + kQh + 64 * (8 * h + c8));
+          const __m512i qh_lo = t == 0 ? _mm512_slli_epi16(qh, 4) : _mm512_slli_epi16(qh, 2);
+          const __m512i qh_hi = t == 0 ? qh : _mm512_srli_epi16(qh, 2);
+          lo[c8] = _mm512_ternarylogic_epi32(_mm512_and_si512(ql, low4), qh_lo, bits45, 0xF8);  // a | (b & c)
+          hi[c8] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4), qh_hi, bits45, 0xF8);
+        }
+        const __m512i p_lo = pair(sb + kSc + 32 * (4 * h + t)), p_hi = pair(sb + kSc + 32 * (4 * h + 2 + t));
+        const __m512i s0 = _mm512_srai_epi32(_mm512_slli_epi32(p_lo, 16), 16), s1 = _mm512_srai_epi32(p_lo, 16);
+        const __m512i s2 = _mm512_srai_epi32(_mm512_slli_epi32(p_hi, 16), 16), s3 = _mm512_srai_epi32(p_hi, 16);
+#pragma GCC unroll 4
+        for (int j = 0; j < NX; ++j) {
+          const int8_t* xq = a[j]->qs + 128 * h + 32 * t;
+          __m512i i0 = _mm512_setzero_si512(), i1 = i0, i2 = i0, i3 = i0;
+#pragma GCC unroll 4
+          for (int c = 0; c < 4; ++c) {
+            i0 = _mm512_dpbusd_epi32(i0, lo[c], bcast4(xq + 4 * c));
+            i1 = _mm512_dpbusd_epi32(i1, lo[4 + c], bcast4(xq + 16 + 4 * c));
+            i2 = _mm512_dpbusd_epi32(i2, hi[c], bcast4(xq + 64 + 4 * c));
+            i3 = _mm512_dpbusd_epi32(i3, hi[4 + c], bcast4(xq + 80 + 4 * c));
+          }
+          const __m512i t01 = _mm512_add_epi32(_mm512_mullo_epi32(i0, s0), _mm512_mullo_epi32(i1, s1));
+          const __m512i t23 = _mm512_add_epi32(_mm512_mullo_epi32(i2, s2), _mm512_mullo_epi32(i3, s3));
+          q[j] = _mm512_add_epi32(q[j], _mm512_add_epi32(t01, t23));
+        }
+      }
+      __m512i m[NX];
+      for (int j = 0; j < NX; ++j) m[j] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        const __m512i pk = pair(sb + kSc + 32 * k);
+        for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], pk, _mm512_set1_epi32(a[j]->msum[k]));
+      }
+      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kD)));
+      for (int j = 0; j < NX; ++j) {
+        const __m512i total = _mm512_sub_epi32(q[j], _mm512_slli_epi32(m[j], 5));  // codes are q + 32
+        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(a[j]->d)), acc[j]);
+      }
+    }
+    for (int j = 0; j < NX; ++j) _mm512_storeu_ps(y + static_cast<size_t>(j) * y_stride + 16 * static_cast<size_t>(g), acc[j]);
+  }
+}
+
+// K-quant kernels take at most 4 activation rows per pass (3 accumulators
+// each beside 16 unpacked code vectors fill the 32 registers).
+template <template <int> class K>
+void by_four(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y, size_t ys) {
+  for (int j0 = 0; j0 < nx; j0 += 4) {
+    const uint8_t* xj = x + static_cast<size_t>(j0) * xs;
+    float* yj = y + static_cast<size_t>(j0) * ys;
+    switch (std::min(4, nx - j0)) {
+      case 1: K<1>::run(n, w, gb, ng, xj, xs, yj, ys); break;
+      case 2: K<2>::run(n, w, gb, ng, xj, xs, yj, ys); break;
+      case 3: K<3>::run(n, w, gb, ng, xj, xs, yj, ys); break;
+      default: K<4>::run(n, w, gb, ng, xj, xs, yj, ys); break;
+    }
+  }
+}
+
+template <int NX>
+struct Q4K {
+  static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
+    gemm_q4_k<NX>(n, w, gb, ng, x, xs, y, ys);
+  }
+};
+template <int NX>
+struct Q6K {
+  static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
+    gemm_q6_k<NX>(n, w, gb, ng, x, xs, y, ys);
+  }
+};
+
 template <DType T>
 void gemm_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
               size_t ys) {
@@ -167,18 +272,11 @@ void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  // At most 4 activation rows per pass (3 accumulators each beside 16
-  // unpacked code vectors fill the 32 registers).
-  for (int j0 = 0; j0 < nx; j0 += 4) {
-    const uint8_t* xj = x + static_cast<size_t>(j0) * xs;
-    float* yj = y + static_cast<size_t>(j0) * ys;
-    switch (std::min(4, nx - j0)) {
-      case 1: gemm_q4_k<1>(n, w, gb, ng, xj, xs, yj, ys); break;
-      case 2: gemm_q4_k<2>(n, w, gb, ng, xj, xs, yj, ys); break;
-      case 3: gemm_q4_k<3>(n, w, gb, ng, xj, xs, yj, ys); break;
-      default: gemm_q4_k<4>(n, w, gb, ng, xj, xs, yj, ys); break;
-    }
-  }
+  by_four<Q4K>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+void gemm_x16_q6_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  by_four<Q6K>(n, w, gb, ng, x, xs, nx, y, ys);
 }
 
 }  // namespace hearth::kernels::avx512
