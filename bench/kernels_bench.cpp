@@ -117,7 +117,7 @@ void register_all() {
   }
   // Out of cache: 64 Ki rows (72-136 MiB), one thread, as generation streams
   // the weights from memory; compare with `hearth bench --memory -t 1`.
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K})
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K})
     for (bool x16 : {false, true})
       benchmark::RegisterBenchmark((std::string("matvec_dram/") + dtype_name(t) + (x16 ? "/avx512_x16" : "/avx512")).c_str(),
                                    [t, x16](benchmark::State& s) { matmul(s, t, core::Isa::kAvx512, 1, x16, 65536); })
