@@ -40,6 +40,14 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
     for (int j = 0; j < NX; ++j) acc[j] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* c = codes + static_cast<size_t>(b) * kCodes;
+      if constexpr (T == DType::kQ4_0) {
+        // Software prefetch 16 KiB ahead (and the scales): one thread streams
+        // ~20% more from DRAM with it; Q8_0 measured slightly slower with it.
+#pragma GCC unroll 4
+        for (size_t l = 0; l < kCodes; l += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(c + 64 * kCodes + l), _MM_HINT_T0);
+        if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(scales + 16 * (b + 64)), _MM_HINT_T0);
+      }
       __m512i u[8];
       if constexpr (T == DType::kQ4_0) {
 #pragma GCC unroll 4
@@ -160,9 +168,6 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
     for (int j = 0; j < NX; ++j) acc[j] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* sb = grp + static_cast<size_t>(b) * kBytes;
-#pragma GCC unroll 53
-      for (size_t l = 0; l < kBytes; l += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + l), _MM_HINT_T0);
       const ActQ8K* a[NX];
       for (int j = 0; j < NX; ++j) a[j] = reinterpret_cast<const ActQ8K*>(x + static_cast<size_t>(j) * x_stride) + b;
       __m512i q[NX];
@@ -170,6 +175,10 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
 #pragma GCC unroll 1
       for (int ht = 0; ht < 4; ++ht) {
         const int h = ht / 2, t = ht % 2;
+        // Prefetch two super-blocks ahead, a quarter per step: issued all at
+        // once the 53 lines streamed ~30% slower (one thread, out of cache).
+        for (size_t l = 64 * 14 * static_cast<size_t>(ht); l < std::min<size_t>(kBytes, 64 * 14 * (ht + 1)); l += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + l), _MM_HINT_T0);
         __m512i lo[8], hi[8];
 #pragma GCC unroll 8
         for (int c8 = 0; c8 < 8; ++c8) {
