@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/anon_memory.h"
 #include "core/thread_pool.h"
 
 namespace hearth::kernels {
@@ -53,27 +54,50 @@ uint64_t read_range(const uint8_t* p, size_t n) {
 
 }  // namespace
 
-BandwidthResult measure_read_bandwidth(size_t bytes, int threads, int reps) {
-  bytes = bytes / 4096 * 4096;
-  auto* buf = static_cast<uint8_t*>(std::aligned_alloc(4096, bytes));
-  BandwidthResult r;
-  r.bytes = bytes;
-  r.threads = threads;
-  if (!buf) return r;
-  core::ThreadPool pool(threads);
+struct ReadProbe::Impl {
+  explicit Impl(int threads) : pool(threads) {}
+  core::ThreadPool pool;
+  core::AnonMemory mem;  // huge pages advised, as for repacked weights
+  uint8_t* buf = nullptr;
+};
+
+ReadProbe::ReadProbe(size_t bytes, int threads) : impl_(new Impl(threads)), bytes_(bytes / (1 << 20) * (1 << 20)) {
+  auto mem = core::AnonMemory::allocate(bytes_);
+  if (!mem.ok() || bytes_ == 0) {
+    bytes_ = 0;
+    return;
+  }
+  impl_->mem = std::move(mem.value());
+  impl_->buf = impl_->mem.data();
   // Touch every page from the thread that will read it (first-touch placement).
   const size_t chunk = 1 << 20;
-  pool.parallel_for(bytes / chunk, [&](size_t b, size_t e, int) { std::memset(buf + b * chunk, 1, (e - b) * chunk); });
+  uint8_t* buf = impl_->buf;
+  impl_->pool.parallel_for(bytes_ / chunk, [&](size_t b, size_t e, int) { std::memset(buf + b * chunk, 1, (e - b) * chunk); });
+}
+
+ReadProbe::~ReadProbe() { delete impl_; }
+
+double ReadProbe::measure(int reps) {
+  if (bytes_ == 0) return 0;
+  const size_t chunk = 1 << 20;
+  const uint8_t* buf = impl_->buf;
   volatile uint64_t sink = 0;
   double best = 0;
   for (int rep = 0; rep < reps; ++rep) {
     auto t0 = std::chrono::steady_clock::now();
-    pool.parallel_for(bytes / chunk, [&](size_t b, size_t e, int) { sink = sink + read_range(buf + b * chunk, (e - b) * chunk); });
+    impl_->pool.parallel_for(bytes_ / chunk, [&](size_t b, size_t e, int) { sink = sink + read_range(buf + b * chunk, (e - b) * chunk); });
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, static_cast<double>(bytes) / s / 1e9);
+    best = std::max(best, static_cast<double>(bytes_) / s / 1e9);
   }
-  std::free(buf);
-  r.gb_per_s = best;
+  return best;
+}
+
+BandwidthResult measure_read_bandwidth(size_t bytes, int threads, int reps) {
+  ReadProbe probe(bytes, threads);
+  BandwidthResult r;
+  r.bytes = probe.bytes();
+  r.threads = threads;
+  r.gb_per_s = probe.measure(reps);
   return r;
 }
 

@@ -16,4 +16,24 @@ struct BandwidthResult {
 // `threads` threads.
 BandwidthResult measure_read_bandwidth(size_t bytes, int threads, int reps);
 
+// A reusable probe: the buffer is allocated and first-touched (by the thread
+// that will read each part) once, so it can sample the bandwidth repeatedly,
+// e.g. in the pauses of a generation run on a host whose bandwidth drifts.
+class ReadProbe {
+ public:
+  ReadProbe(size_t bytes, int threads);
+  ~ReadProbe();
+  ReadProbe(const ReadProbe&) = delete;
+  ReadProbe& operator=(const ReadProbe&) = delete;
+  // Best GB/s (1e9 bytes/s) of `reps` passes over the buffer; 0 if the buffer
+  // could not be allocated.
+  double measure(int reps);
+  size_t bytes() const { return bytes_; }
+
+ private:
+  struct Impl;
+  Impl* impl_;
+  size_t bytes_;
+};
+
 }  // namespace hearth::kernels
