@@ -1,5 +1,7 @@
 #include "model/matmul.h"
 
+#include <atomic>
+
 #include "tensor/type_ops.h"
 
 namespace hearth::model {
@@ -111,12 +113,16 @@ void MatMul::run_x16(const Weight& w, int64_t n_rows, float* y, core::ThreadPool
   });
   kernels::Kernels::GemmX16Fn gemm = k.gemm_x16[static_cast<int>(w.type)];
   const size_t gb = w.x16_group_bytes;
-  pool.parallel_for(static_cast<size_t>(w.x16_rows / tensor::kX16Rows), [&](size_t b, size_t e, int) {
-    // A few groups (16 rows each) stay in L2 while the activation rows stream
-    // past them, kX16MaxX rows at a time.
-    constexpr size_t kBlock = 4;
-    for (size_t g0 = b; g0 < e; g0 += kBlock) {
-      const int ng = static_cast<int>(std::min(e, g0 + kBlock) - g0);
+  // Threads take blocks of a few groups (16 rows each) from a shared counter,
+  // so one that is slowed (memory contention, a late wake-up) does not leave
+  // the other waiting at the end. Each block stays in L2 while the activation
+  // rows stream past it, kX16MaxX rows at a time.
+  constexpr size_t kBlock = 4;
+  const size_t n_groups = static_cast<size_t>(w.x16_rows / tensor::kX16Rows);
+  std::atomic<size_t> next{0};
+  pool.parallel_for(static_cast<size_t>(pool.n_threads()), [&](size_t, size_t, int) {
+    for (size_t g0; (g0 = next.fetch_add(kBlock, std::memory_order_relaxed)) < n_groups;) {
+      const int ng = static_cast<int>(std::min(n_groups, g0 + kBlock) - g0);
       for (int64_t r = 0; r < n_rows; r += kernels::kX16MaxX) {
         const int nx = static_cast<int>(std::min<int64_t>(kernels::kX16MaxX, n_rows - r));
         gemm(n_in, w.x16 + g0 * gb, gb, ng, xa + static_cast<size_t>(r) * xa_row, xa_row, nx,
