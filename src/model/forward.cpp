@@ -132,9 +132,8 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     const LayerWeights& L = layers[static_cast<size_t>(l)];
     load_vector(L.attn_norm, &ws.norm_w);
     for (int64_t t = 0; t < n; ++t) tensor::rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + t * d, d, hp.rms_eps);
-    ws.mm.run(L.wq, ws.h.data(), n, ws.q.data(), pool);
-    ws.mm.run(L.wk, ws.h.data(), n, ws.k.data(), pool);
-    ws.mm.run(L.wv, ws.h.data(), n, ws.v.data(), pool);
+    const MatMul::Output qkv[] = {{&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
+    ws.mm.run_shared(qkv, ws.h.data(), n, pool);
     auto add_bias = [&](const Weight& b, std::vector<float>& y, int64_t dim) {
       if (!b.present()) return;
       load_vector(b, &ws.bias);
@@ -161,8 +160,8 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
 
     load_vector(L.ffn_norm, &ws.norm_w);
     for (int64_t t = 0; t < n; ++t) tensor::rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + t * d, d, hp.rms_eps);
-    ws.mm.run(L.w_gate, ws.h.data(), n, ws.ffa.data(), pool);
-    ws.mm.run(L.w_up, ws.h.data(), n, ws.ffb.data(), pool);
+    const MatMul::Output gate_up[] = {{&L.w_gate, ws.ffa.data()}, {&L.w_up, ws.ffb.data()}};
+    ws.mm.run_shared(gate_up, ws.h.data(), n, pool);
     for (int64_t i = 0; i < n * hp.n_ff; ++i) ws.ffa[i] = tensor::silu(ws.ffa[i]) * ws.ffb[i];
     ws.mm.run(L.w_down, ws.ffa.data(), n, ws.h.data(), pool);
     for (int64_t i = 0; i < n * d; ++i) ws.x[i] += ws.h[i];

@@ -25,17 +25,14 @@ void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core
     add_lora(w, x, n_rows, y, pool, k);
     return;
   }
-  const DType act_type = tensor::type_ops(w.type).vec_dot_type;
-  const size_t act_row = row_bytes(act_type, w.n_in);
-  xq_.resize(act_row * n_rows);
-  tensor::FromFloatFn quant = k.quantize(act_type);
-  pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
-    for (size_t r = b; r < e; ++r) quant(x + r * w.n_in, xq_.data() + r * act_row, w.n_in);
-  });
+  quantize_input(w, x, n_rows, pool, k);
   if (w.x16 && k.gemm_x16[static_cast<int>(w.type)]) {
-    run_x16(w, n_rows, y, pool, k);
+    const Output out{&w, y};
+    run_x16(std::span<const Output>(&out, 1), n_rows, pool, k);
     return;
   }
+  const DType act_type = tensor::type_ops(w.type).vec_dot_type;
+  const size_t act_row = row_bytes(act_type, w.n_in);
   tensor::VecDotFn dot = k.dot(w.type);
   kernels::Kernels::VecDotRowsFn dot_rows = k.vec_dot_rows[static_cast<int>(w.type)];
   const int64_t n_in = w.n_in, n_out = w.n_out;
@@ -101,39 +98,78 @@ void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core
   }, 4);
 }
 
-void MatMul::run_x16(const Weight& w, int64_t n_rows, float* y, core::ThreadPool& pool, const kernels::Kernels& k) {
-  const int64_t n_in = w.n_in, n_out = w.n_out;
-  const size_t act_row = row_bytes(tensor::type_ops(w.type).vec_dot_type, n_in);
-  const size_t xa_row = tensor::x16_act_bytes(w.type, n_in);
+void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadPool& pool, const kernels::Kernels& k) {
+  const Weight& w0 = *outs[0].w;
+  const int64_t n_in = w0.n_in;
+  const size_t act_row = row_bytes(tensor::type_ops(w0.type).vec_dot_type, n_in);
+  const size_t xa_row = tensor::x16_act_bytes(w0.type, n_in);
   xa_.resize(static_cast<size_t>(n_rows) * xa_row);
   uint8_t* xa = xa_.data();
   const uint8_t* xq = xq_.data();
   pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
-    for (size_t r = b; r < e; ++r) tensor::x16_prepare_act(w.type, xq + r * act_row, n_in, xa + r * xa_row);
+    for (size_t r = b; r < e; ++r) tensor::x16_prepare_act(w0.type, xq + r * act_row, n_in, xa + r * xa_row);
   });
-  kernels::Kernels::GemmX16Fn gemm = k.gemm_x16[static_cast<int>(w.type)];
-  const size_t gb = w.x16_group_bytes;
-  // Threads take blocks of a few groups (16 rows each) from a shared counter,
-  // so one that is slowed (memory contention, a late wake-up) does not leave
-  // the other waiting at the end. Each block stays in L2 while the activation
-  // rows stream past it, kX16MaxX rows at a time.
+  kernels::Kernels::GemmX16Fn gemm = k.gemm_x16[static_cast<int>(w0.type)];
+  // Threads take blocks of a few groups (16 rows each) of all outputs from a
+  // shared counter, so one that is slowed (memory contention, a late wake-up)
+  // does not leave the other waiting at the end, and several products of one
+  // input share one parallel section. Each block stays in L2 while the
+  // activation rows stream past it, kX16MaxX rows at a time.
   constexpr size_t kBlock = 4;
-  const size_t n_groups = static_cast<size_t>(w.x16_rows / tensor::kX16Rows);
+  block_end_.clear();
+  size_t total = 0;
+  for (const Output& o : outs) {
+    total += (static_cast<size_t>(o.w->x16_rows / tensor::kX16Rows) + kBlock - 1) / kBlock;
+    block_end_.push_back(total);
+  }
   std::atomic<size_t> next{0};
   pool.parallel_for(static_cast<size_t>(pool.n_threads()), [&](size_t, size_t, int) {
-    for (size_t g0; (g0 = next.fetch_add(kBlock, std::memory_order_relaxed)) < n_groups;) {
+    size_t out = 0;
+    for (size_t blk; (blk = next.fetch_add(1, std::memory_order_relaxed)) < total;) {
+      while (blk >= block_end_[out]) ++out;  // blocks are taken in increasing order
+      const Weight& w = *outs[out].w;
+      const size_t first = out == 0 ? 0 : block_end_[out - 1];
+      const size_t n_groups = static_cast<size_t>(w.x16_rows / tensor::kX16Rows), gb = w.x16_group_bytes;
+      const size_t g0 = (blk - first) * kBlock;
       const int ng = static_cast<int>(std::min(n_groups, g0 + kBlock) - g0);
       for (int64_t r = 0; r < n_rows; r += kernels::kX16MaxX) {
         const int nx = static_cast<int>(std::min<int64_t>(kernels::kX16MaxX, n_rows - r));
         gemm(n_in, w.x16 + g0 * gb, gb, ng, xa + static_cast<size_t>(r) * xa_row, xa_row, nx,
-             y + r * n_out + static_cast<int64_t>(g0) * tensor::kX16Rows, static_cast<size_t>(n_out));
+             outs[out].y + r * w.n_out + static_cast<int64_t>(g0) * tensor::kX16Rows, static_cast<size_t>(w.n_out));
       }
     }
   });
   // Rows past the last whole group (fewer than 16) use the GGUF layout.
-  tensor::VecDotFn dot = k.dot(w.type);
-  for (int64_t o = w.x16_rows; o < n_out; ++o)
-    for (int64_t r = 0; r < n_rows; ++r) y[r * n_out + o] = dot(n_in, w.row(o), xq + r * act_row);
+  tensor::VecDotFn dot = k.dot(w0.type);
+  for (const Output& o : outs)
+    for (int64_t row = o.w->x16_rows; row < o.w->n_out; ++row)
+      for (int64_t r = 0; r < n_rows; ++r) o.y[r * o.w->n_out + row] = dot(n_in, o.w->row(row), xq + r * act_row);
+}
+
+void MatMul::run_shared(std::span<const Output> outs, const float* x, int64_t n_rows, core::ThreadPool& pool,
+                        const kernels::Kernels& k) {
+  if (outs.empty()) return;
+  const Weight& w0 = *outs[0].w;
+  bool fused = k.gemm_x16[static_cast<int>(w0.type)] != nullptr;
+  for (const Output& o : outs)
+    fused = fused && o.w->x16 && !o.w->lora && o.w->type == w0.type && o.w->n_in == w0.n_in;
+  if (!fused) {
+    for (const Output& o : outs) run(*o.w, x, n_rows, o.y, pool, k);
+    return;
+  }
+  quantize_input(w0, x, n_rows, pool, k);
+  run_x16(outs, n_rows, pool, k);
+}
+
+void MatMul::quantize_input(const Weight& w, const float* x, int64_t n_rows, core::ThreadPool& pool,
+                            const kernels::Kernels& k) {
+  const DType act_type = tensor::type_ops(w.type).vec_dot_type;
+  const size_t act_row = row_bytes(act_type, w.n_in);
+  xq_.resize(act_row * n_rows);
+  tensor::FromFloatFn quant = k.quantize(act_type);
+  pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
+    for (size_t r = b; r < e; ++r) quant(x + r * w.n_in, xq_.data() + r * act_row, w.n_in);
+  });
 }
 
 void dequantize_row(const Weight& w, int64_t r, float* out) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -18,15 +19,30 @@ class MatMul {
   void run(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool,
            const kernels::Kernels& k = kernels::active());
 
+  // Several products of the same input (Q/K/V projections, FFN gate/up):
+  // out.y = x · out.wᵀ for each. When all weights are interleaved with one
+  // type, the input is quantized once and all run in one parallel section;
+  // otherwise each runs as run() would.
+  struct Output {
+    const Weight* w;
+    float* y;
+  };
+  void run_shared(std::span<const Output> outs, const float* x, int64_t n_rows, core::ThreadPool& pool,
+                  const kernels::Kernels& k = kernels::active());
+
  private:
-  // Weights interleaved 16 rows at a time (w.x16), with the activations
-  // already quantized in xq_.
-  void run_x16(const Weight& w, int64_t n_rows, float* y, core::ThreadPool& pool, const kernels::Kernels& k);
+  // Quantizes x to w's vec_dot_type into xq_.
+  void quantize_input(const Weight& w, const float* x, int64_t n_rows, core::ThreadPool& pool,
+                      const kernels::Kernels& k);
+  // Interleaved (x16) weights of one type and input size, with the
+  // activations already quantized in xq_.
+  void run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadPool& pool, const kernels::Kernels& k);
   void add_lora(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool, const kernels::Kernels& k);
   std::vector<uint8_t> xq_;  // quantized activations, reused across calls
   std::vector<kernels::PackedQ8Pair> xp_;  // the same, packed for matrix tiles
   std::vector<uint8_t> xa_;                // the same, prepared for interleaved (x16) weights
   std::vector<float> lora_t_, lora_u_;
+  std::vector<size_t> block_end_;  // run_x16: cumulative block counts per output
 };
 
 // Dequantize row `r` of `w` into out[w.n_in].

@@ -51,6 +51,7 @@ class RepackTest : public ::testing::Test {
     w.set("general.architecture", gguf::Value::of_string("test"));
     std::vector<float> f;
     ASSERT_TRUE(w.add_tensor("a", DType::kQ4_0, {96, 37}, quantized(DType::kQ4_0, 96, 37, 1, &f)).ok());
+    ASSERT_TRUE(w.add_tensor("a2", DType::kQ4_0, {96, 50}, quantized(DType::kQ4_0, 96, 50, 6, &f)).ok());
     ASSERT_TRUE(w.add_tensor("b", DType::kQ8_0, {64, 48}, quantized(DType::kQ8_0, 64, 48, 2, &f)).ok());
     ASSERT_TRUE(w.add_tensor("c", DType::kQ5_K, {256, 16}, quantized(DType::kQ5_K, 256, 16, 3, &f)).ok());
     ASSERT_TRUE(w.add_tensor("k", DType::kQ4_K, {512, 21}, quantized(DType::kQ4_K, 512, 21, 4, &f)).ok());
@@ -121,6 +122,41 @@ TEST_F(RepackTest, InterleavesCopiesAndMatchesTheReference) {
         }
       }
     }
+  }
+}
+
+// Products of one input run together (Q/K/V, gate/up) give exactly what
+// separate runs give, fused (same type and input size) or not.
+TEST_F(RepackTest, SharedInputProductsMatchSeparateRuns) {
+  const kernels::Kernels& k = kernels::for_isa(core::Isa::kAvx512);
+  Weight a = bind(*file_, "a"), a2 = bind(*file_, "a2"), a3 = bind(*file_, "a"), k4 = bind(*file_, "k");
+  std::vector<Weight*> ws{&a, &a2, &a3, &k4};
+  auto mem = repack_weights(ws, *file_, k, 1);
+  ASSERT_TRUE(mem.ok()) << mem.status().message();
+  core::ThreadPool pool(2);
+  MatMul mm;
+  for (int64_t rows : {1, 5, 12}) {
+    std::mt19937 rng(static_cast<uint32_t>(rows));
+    std::normal_distribution<float> d;
+    std::vector<float> x(static_cast<size_t>(rows * 512));
+    for (auto& v : x) v = d(rng);
+    std::vector<float> y1(static_cast<size_t>(rows * 37)), y2(static_cast<size_t>(rows * 50)), y3(y1.size());
+    std::vector<float> s1(y1.size()), s2(y2.size()), s3(y1.size());
+    mm.run(a, x.data(), rows, s1.data(), pool, k);
+    mm.run(a2, x.data(), rows, s2.data(), pool, k);
+    mm.run(a3, x.data(), rows, s3.data(), pool, k);
+    const MatMul::Output fused[] = {{&a, y1.data()}, {&a2, y2.data()}, {&a3, y3.data()}};
+    mm.run_shared(fused, x.data(), rows, pool, k);
+    EXPECT_EQ(y1, s1) << "rows=" << rows;
+    EXPECT_EQ(y2, s2) << "rows=" << rows;
+    EXPECT_EQ(y3, s3) << "rows=" << rows;
+    // Different types and input sizes: each runs on its own.
+    std::vector<float> yk(static_cast<size_t>(rows * 21)), sk(yk.size());
+    mm.run(k4, x.data(), rows, sk.data(), pool, k);
+    const MatMul::Output mixed[] = {{&a2, y2.data()}, {&k4, yk.data()}};
+    mm.run_shared(mixed, x.data(), rows, pool, k);
+    EXPECT_EQ(y2, s2) << "rows=" << rows;
+    EXPECT_EQ(yk, sk) << "rows=" << rows;
   }
 }
 
