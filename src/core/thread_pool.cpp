@@ -66,7 +66,7 @@ void ThreadPool::worker_loop(int index) {
   for (;;) {
     // Spin a little for the next job, then sleep.
     spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
-    const std::function<void(size_t, size_t, int)>* job;
+    JobRef job;
     size_t n, grain;
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -82,7 +82,7 @@ void ThreadPool::worker_loop(int index) {
       grain = job_grain_;
     }
     auto [b, e] = chunk_of(n, grain, n_threads_, index);
-    if (b < e) (*job)(b, e, index);
+    if (b < e) job(b, e, index);
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mu_);
       if (caller_waiting_) done_cv_.notify_one();
@@ -90,7 +90,7 @@ void ThreadPool::worker_loop(int index) {
   }
 }
 
-void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t, int)>& fn, size_t grain) {
+void ThreadPool::run(size_t n, JobRef fn, size_t grain) {
   if (n == 0) return;
   grain = std::max<size_t>(1, grain);
   if (n_threads_ == 1 || n <= grain) {
@@ -100,7 +100,7 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t,
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    job_ = &fn;
+    job_ = fn;
     job_n_ = n;
     job_grain_ = grain;
     pending_.store(n_threads_ - 1, std::memory_order_relaxed);

@@ -11,7 +11,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
-#include <functional>
+#include <memory>
+#include <type_traits>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -30,9 +31,24 @@ class ThreadPool {
 
   // fn(begin, end, thread_index) over a partition of [0, n). Returns when all
   // chunks are done. Chunks are aligned to `grain` items (except the last).
-  void parallel_for(size_t n, const std::function<void(size_t, size_t, int)>& fn, size_t grain = 1);
+  // fn is called through a non-owning reference: no allocation per call.
+  template <class F>
+  void parallel_for(size_t n, F&& fn, size_t grain = 1) {
+    using Fn = std::remove_reference_t<F>;
+    run(n,
+        JobRef{const_cast<void*>(static_cast<const void*>(std::addressof(fn))),
+               [](void* f, size_t b, size_t e, int t) { (*static_cast<Fn*>(f))(b, e, t); }},
+        grain);
+  }
 
  private:
+  // A callable borrowed for the duration of one parallel_for.
+  struct JobRef {
+    void* fn = nullptr;
+    void (*call)(void*, size_t, size_t, int) = nullptr;
+    void operator()(size_t b, size_t e, int t) const { call(fn, b, e, t); }
+  };
+  void run(size_t n, JobRef job, size_t grain);
   void worker_loop(int index);
 
   int n_threads_;
@@ -40,7 +56,7 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  const std::function<void(size_t, size_t, int)>* job_ = nullptr;
+  JobRef job_;
   size_t job_n_ = 0;
   size_t job_grain_ = 1;
   std::atomic<uint64_t> generation_{0};

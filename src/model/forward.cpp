@@ -77,7 +77,12 @@ Status validate_tokens(const Model& m, std::span<const int32_t> tokens) {
 Context::Context(std::shared_ptr<const Model> model, int64_t n_ctx, int n_threads)
     : model_(std::move(model)),
       kv_(model_->hparams(), n_ctx > 0 ? n_ctx : model_->hparams().n_ctx_train),
-      ws_(n_threads) {}
+      ws_(n_threads) {
+  // Attention scores for the whole context, so generation never grows them.
+  const HParams& hp = model_->hparams();
+  ws_.scores.reserve(static_cast<size_t>(ws_.pool.n_threads()) * static_cast<size_t>(hp.n_head / hp.n_head_kv) *
+                     static_cast<size_t>(kv_.n_ctx));
+}
 
 Status Context::eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits) {
   if (tokens.empty()) return invalid_argument("eval: no tokens");
@@ -125,7 +130,8 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     tensor::rope_table(hp.n_rot, batch[t].pos, hp.rope_base, ws.rope_cs.data() + t * hp.n_rot);
     dequantize_row(tok_embd, batch[t].token, ws.x.data() + t * d);
   }
-  std::vector<AttentionQuery> queries(static_cast<size_t>(n));
+  std::vector<AttentionQuery>& queries = ws.queries;
+  queries.resize(static_cast<size_t>(n));
   const bool neox = hp.rope == RopeType::kNeox;
 
   for (int64_t l = 0; l < hp.n_layer; ++l) {

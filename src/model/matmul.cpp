@@ -18,13 +18,12 @@ void MatMul::add_lora(const Weight& w, const float* x, int64_t n_rows, float* y,
 
 void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool,
                  const kernels::Kernels& k) {
-  if (w.lora) {
-    Weight plain = w;
-    plain.lora.reset();
-    run(plain, x, n_rows, y, pool, k);
-    add_lora(w, x, n_rows, y, pool, k);
-    return;
-  }
+  run_base(w, x, n_rows, y, pool, k);
+  if (w.lora) add_lora(w, x, n_rows, y, pool, k);
+}
+
+void MatMul::run_base(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool,
+                      const kernels::Kernels& k) {
   quantize_input(w, x, n_rows, pool, k);
   if (w.x16 && k.gemm_x16[static_cast<int>(w.type)]) {
     const Output out{&w, y};

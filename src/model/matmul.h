@@ -31,6 +31,9 @@ class MatMul {
                   const kernels::Kernels& k = kernels::active());
 
  private:
+  // y = x · Wᵀ without w's LoRA adapter.
+  void run_base(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool,
+                const kernels::Kernels& k);
   // Quantizes x to w's vec_dot_type into xq_.
   void quantize_input(const Weight& w, const float* x, int64_t n_rows, core::ThreadPool& pool,
                       const kernels::Kernels& k);

@@ -16,6 +16,7 @@
 #include "core/thread_pool.h"
 #include "gguf/file.h"
 #include "hearth/status.h"
+#include "model/attention.h"
 #include "model/matmul.h"
 #include "model/weight.h"
 
@@ -62,6 +63,7 @@ class Workspace {
   core::ThreadPool pool;
   MatMul mm;
   std::vector<float> x, h, q, k, v, att, ffa, ffb, scores, rope_cs, norm_w, bias;
+  std::vector<AttentionQuery> queries;
 };
 
 // One token of a batch: which sequence's cache it belongs to, at which
