@@ -1,0 +1,108 @@
+// AVX2 products over weights interleaved 16 rows at a time (tensor/interleave.h)
+// for CPUs without AVX-512 VNNI: each 64-byte chunk is two 256-bit halves
+// (rows 0-7, rows 8-15); VPMADDUBSW multiplies 4 codes of 8 rows by the
+// broadcast activation bytes into 16-bit pair sums, VPMADDWD folds them to
+// 32-bit lanes (one per row), and the 8 rows' block scales are applied as one
+// vector. Q4_0 sums the 16-bit results of a whole block before folding (at
+// most 8 × 2 × 15 × 128 < 32768); Q8_0 codes are turned back to signed and
+// multiplied with the sign trick (|w| · sign(x, w)), folding each chunk.
+// Reference: tensor::x16_gemv_ref.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/avx2/kernels_avx2.h"
+#include "tensor/blocks.h"
+#include "tensor/interleave.h"
+
+namespace hearth::kernels::avx2 {
+
+using namespace hearth::tensor;
+
+namespace {
+
+inline __m256i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm256_set1_epi32(v);
+}
+
+// One half (8 rows) of one block for one activation row: the 8 rows' integer
+// dots including the code offset.
+template <DType T>
+inline __m256i block_dot(const __m256i* u, const ActQ8& a) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  if constexpr (T == DType::kQ4_0) {
+    __m256i s16 = _mm256_maddubs_epi16(u[0], bcast4(a.qs));
+    for (int k = 1; k < 8; ++k) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(u[k], bcast4(a.qs + 4 * k)));
+    return _mm256_add_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(a.off));
+  } else {
+    __m256i s32 = _mm256_setzero_si256();
+    for (int k = 0; k < 8; ++k) {
+      const __m256i x = bcast4(a.qs + 4 * k);
+      s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(u[k], u[k]),
+                                                                         _mm256_sign_epi8(x, u[k])),
+                                                    ones));
+    }
+    return s32;  // signed codes: no offset
+  }
+}
+
+template <DType T>
+void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride, int nx,
+          float* y, size_t y_stride) {
+  constexpr size_t kCodes = T == DType::kQ4_0 ? 256 : 512;
+  const int64_t nb = n / kQK;
+  const __m256i low4 = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int g = 0; g < n_groups; ++g) {
+    const uint8_t* codes = w + static_cast<size_t>(g) * group_bytes;
+    const auto* scales = reinterpret_cast<const uint16_t*>(codes + static_cast<size_t>(nb) * kCodes);
+    // Up to 2 activation rows per pass over the group, both halves per block
+    // (4 accumulators beside the 8 unpacked code vectors of a half).
+    for (int j0 = 0; j0 < nx; j0 += 2) {
+      const int nj = std::min(2, nx - j0);
+      __m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+      for (int64_t b = 0; b < nb; ++b) {
+        for (int half = 0; half < 2; ++half) {
+          const uint8_t* c = codes + static_cast<size_t>(b) * kCodes + 32 * half;
+          __m256i u[8];
+          if constexpr (T == DType::kQ4_0) {
+            for (int k = 0; k < 4; ++k) {
+              const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 64 * k));
+              u[k] = _mm256_and_si256(v, low4);
+              u[4 + k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+            }
+          } else {
+            for (int k = 0; k < 8; ++k)
+              u[k] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 64 * k)), flip);
+          }
+          const __m256 dw =
+              _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 16 * b + 8 * half)));
+          for (int j = 0; j < nj; ++j) {
+            const ActQ8& a = reinterpret_cast<const ActQ8*>(x + static_cast<size_t>(j0 + j) * x_stride)[b];
+            const __m256 s = _mm256_cvtepi32_ps(block_dot<T>(u, a));
+            acc[j][half] = _mm256_fmadd_ps(s, _mm256_mul_ps(dw, _mm256_set1_ps(a.d)), acc[j][half]);
+          }
+        }
+      }
+      for (int j = 0; j < nj; ++j)
+        for (int half = 0; half < 2; ++half)
+          _mm256_storeu_ps(y + static_cast<size_t>(j0 + j) * y_stride + 16 * static_cast<size_t>(g) + 8 * half,
+                           acc[j][half]);
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm<DType::kQ4_0>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm<DType::kQ8_0>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+
+}  // namespace hearth::kernels::avx2
