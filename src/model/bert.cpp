@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "model/attention.h"
+#include "model/repack.h"
 #include "tensor/float_math.h"
 #include "tensor/fp16.h"
 #include "tensor/type_ops.h"
@@ -94,6 +95,14 @@ Result<std::shared_ptr<BertModel>> BertModel::from_file(std::shared_ptr<gguf::Fi
   }
   for (const Weight* w : {&m->embd_norm_.w, &m->embd_norm_.b})
     if (w->type != DType::kF32 && w->type != DType::kF16) return unsupported(f.label() + ": norm tensors must be F32 or F16");
+  if (repack_enabled()) {
+    std::vector<Weight*> ws;
+    for (Layer& L : m->layers_)
+      for (Weight* w : {&L.wq, &L.bq, &L.wk, &L.bk, &L.wv, &L.bv, &L.wo, &L.bo, &L.attn_norm.w, &L.attn_norm.b, &L.w_up,
+                        &L.b_up, &L.w_down, &L.b_down, &L.out_norm.w, &L.out_norm.b})
+        ws.push_back(w);
+    HEARTH_ASSIGN_OR_RETURN(m->repacked_, repack_weights(ws, f, kernels::active(), core::physical_cores()));
+  }
   return m;
 }
 

@@ -3,6 +3,8 @@
 // for embeddings (mean or CLS pooling, from `bert.pooling_type`).
 #pragma once
 
+#include "core/anon_memory.h"
+
 #include <memory>
 #include <span>
 #include <vector>
@@ -37,6 +39,7 @@ class BertModel {
     Norm attn_norm, out_norm;
   };
   std::shared_ptr<gguf::File> file_;
+  core::AnonMemory repacked_;  // interleaved weights and copied norms (model/repack.h)
   int64_t n_embd_ = 0, n_head_ = 0, n_ff_ = 0, n_ctx_ = 0, n_vocab_ = 0;
   float eps_ = 1e-12f;
   Pooling pooling_ = Pooling::kMean;
