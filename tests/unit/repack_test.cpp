@@ -1,7 +1,8 @@
 // Load-time repacking (model/repack.h): weights read from a real GGUF file are
 // interleaved 16 rows at a time, norms are copied, and the matrix products
 // over the repacked weights (including the rows past the last whole group and
-// batches of several activation rows) agree with the scalar reference.
+// batches of several activation rows) agree with the scalar reference; the
+// BERT embedder gives the same embeddings repacked or not.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,11 +10,15 @@
 #include <filesystem>
 #include <random>
 
+#include "common/shared_data.h"
 #include "core/thread_pool.h"
 #include "gguf/file.h"
 #include "gguf/writer.h"
 #include "kernels/kernels.h"
+#include "model/bert.h"
 #include "model/matmul.h"
+#include "model/model.h"
+#include "model/quantize.h"
 #include "model/repack.h"
 #include "tensor/type_ops.h"
 
@@ -168,6 +173,33 @@ TEST_F(RepackTest, CopyOutsideTheFileIsAnError) {
   Status st = file_->copy_bytes(t->data, buf.size() * 1000, buf.data());
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("outside the file"), std::string::npos) << st.message();
+}
+
+// The BERT embedder repacks too: a Q8_0 quantization of the shared BERT model
+// embeds the same with and without repacking.
+TEST(RepackBert, EmbeddingsMatchWithoutRepacking) {
+  const auto path = std::filesystem::temp_directory_path() / ("hearth_bert_q8_" + std::to_string(::getpid()) + ".gguf");
+  QuantizeOptions opts;
+  opts.type = "Q8_0";
+  opts.pure = true;
+  ASSERT_TRUE(quantize_file(test::shared_path("models/synth-bert-wordpiece-F16.gguf"), path.string(), opts).ok());
+  auto embed = [&](bool repack) {
+    ::setenv("HEARTH_REPACK", repack ? "1" : "0", 1);
+    auto f = gguf::File::open(path.string());
+    EXPECT_TRUE(f.ok());
+    auto m = BertModel::from_file(std::make_shared<gguf::File>(std::move(f.value())));
+    EXPECT_TRUE(m.ok()) << m.status().message();
+    Workspace ws(2);
+    const int32_t tokens[] = {101, 2023, 2003, 1037, 3231, 102};
+    auto e = m.value()->embed(ws, tokens, Pooling::kMean);
+    EXPECT_TRUE(e.ok());
+    return e.value();
+  };
+  const std::vector<float> with = embed(true), without = embed(false);
+  ::unsetenv("HEARTH_REPACK");
+  std::filesystem::remove(path);
+  ASSERT_EQ(with.size(), without.size());
+  for (size_t i = 0; i < with.size(); ++i) EXPECT_NEAR(with[i], without[i], 1e-4) << i;
 }
 
 TEST(RepackSetting, EnvironmentTurnsItOff) {
