@@ -60,9 +60,9 @@ void gather(const uint8_t* lane0, int words, uint32_t flip, uint8_t* dst) {
 }
 
 // ---- Q4_K: per super-block [codes 2048][scales 128][mins 128][d 32][dmin 32].
-constexpr size_t kKCodes = 2048, kKScales = kKCodes, kKMins = kKScales + 128, kKD = kKMins + 128,
-                 kKDmin = kKD + 32, kKBytes = kKDmin + 32;
-static_assert(kKBytes == 2368);
+constexpr size_t kKScales = X16Q4K::kScales, kKMins = X16Q4K::kMins, kKD = X16Q4K::kD, kKDmin = X16Q4K::kDmin,
+                 kKBytes = X16Q4K::kBytes;
+static_assert(kKMins == kKScales + 128 && kKD == kKMins + 128 && kKDmin == kKD + 32 && kKBytes == kKDmin + 32);
 
 size_t min_index(int s, int r) { return static_cast<size_t>((s / 2) * 32 + 2 * r + s % 2); }
 
@@ -138,7 +138,8 @@ void gemv_ref_q4_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
 }
 
 // ---- Q6_K: per super-block [ql 2048][qh 1024][scale pairs 256][d 32].
-constexpr size_t k6Qh = 2048, k6Sc = 3072, k6D = 3328, k6Bytes = 3360;
+constexpr size_t k6Qh = X16Q6K::kQh, k6Sc = X16Q6K::kScales, k6D = X16Q6K::kD, k6Bytes = X16Q6K::kBytes;
+static_assert(k6Sc == k6Qh + 1024 && k6D == k6Sc + 256 && k6Bytes == k6D + 32);
 
 size_t pair_index(int g, int r) { return static_cast<size_t>((g / 2) * 32 + 2 * r + g % 2); }
 

@@ -38,6 +38,15 @@ namespace hearth::tensor {
 
 constexpr int kX16Rows = 16;
 
+// Byte offsets inside one super-block of a Q4_K / Q6_K group (see above);
+// the packers, the reference and the kernels all read them from here.
+struct X16Q4K {
+  static constexpr size_t kScales = 2048, kMins = 2176, kD = 2304, kDmin = 2336, kBytes = 2368;
+};
+struct X16Q6K {
+  static constexpr size_t kQh = 2048, kScales = 3072, kD = 3328, kBytes = 3360;
+};
+
 // Whether `t` has an interleaved layout (Q4_0, Q8_0, Q4_K, Q6_K).
 bool x16_supported(DType t);
 // Bytes of one group of 16 rows of n inputs (n a multiple of the block size).

@@ -101,7 +101,8 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
 template <int NX>
 void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
                float* y, size_t y_stride) {
-  constexpr size_t kScales = 2048, kMins = 2176, kD = 2304, kDmin = 2336, kBytes = 2368;
+  constexpr size_t kScales = X16Q4K::kScales, kMins = X16Q4K::kMins, kD = X16Q4K::kD, kDmin = X16Q4K::kDmin,
+                   kBytes = X16Q4K::kBytes;
   const int64_t nb = n / kQK_K;
   const __m512i low4 = _mm512_set1_epi8(0x0f);
   for (int g = 0; g < n_groups; ++g) {
@@ -169,7 +170,7 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
 template <int NX>
 void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
                float* y, size_t y_stride) {
-  constexpr size_t kQh = 2048, kSc = 3072, kD = 3328, kBytes = 3360;
+  constexpr size_t kQh = X16Q6K::kQh, kSc = X16Q6K::kScales, kD = X16Q6K::kD, kBytes = X16Q6K::kBytes;
   const int64_t nb = n / kQK_K;
   const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
   auto pair = [](const uint8_t* p) {  // 16 lanes of (scale 2k, scale 2k+1) as int16
