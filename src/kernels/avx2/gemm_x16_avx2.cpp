@@ -6,7 +6,7 @@
 // vector. Q4_0 sums the 16-bit results of a whole block before folding (at
 // most 8 × 2 × 15 × 128 < 32768); Q8_0 codes are turned back to signed and
 // multiplied with the sign trick (|w| · sign(x, w)), folding each chunk.
-// Reference: tensor::x16_gemv_ref.
+// Q4_K below. Reference: tensor::x16_gemv_ref.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -94,7 +94,73 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
   }
 }
 
+// Q4_K, per half (8 rows), super-block and sub-block of 32: 8 chunks of
+// nibbles, VPMADDUBSW with the broadcast activation bytes summed in 16 bits
+// (at most 8 × 2 × 15 × 128 < 32768), then one VPMADDWD against the 8 rows'
+// sub-block scales (as int16 in both halves of each lane) gives scale × dot
+// in 32 bits. The mins term is 4 VPMADDWD over the paired mins. Up to 2
+// activation rows share each unpacked sub-block.
+void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
+               int nx, float* y, size_t y_stride) {
+  const int64_t nb = n / kQK_K;
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  for (int g = 0; g < n_groups; ++g) {
+    const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
+    for (int j0 = 0; j0 < nx; j0 += 2) {
+      const int nj = std::min(2, nx - j0);
+      for (int half = 0; half < 2; ++half) {
+        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int64_t b = 0; b < nb; ++b) {
+          const uint8_t* sb = grp + static_cast<size_t>(b) * X16Q4K::kBytes;
+          const ActQ8K* a[2];
+          for (int j = 0; j < nj; ++j) a[j] = reinterpret_cast<const ActQ8K*>(x + static_cast<size_t>(j0 + j) * x_stride) + b;
+          __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+          for (int s = 0; s < 8; ++s) {
+            const int p = s / 2;
+            __m256i u[8];
+            for (int c = 0; c < 8; ++c) {
+              const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 * (8 * p + c) + 32 * half));
+              u[c] = s % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), low4) : _mm256_and_si256(v, low4);
+            }
+            int64_t sc8;
+            std::memcpy(&sc8, sb + X16Q4K::kScales + 16 * s + 8 * half, 8);
+            const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(sc8));
+            const __m256i sc16 = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));  // scale in both 16-bit halves
+            for (int j = 0; j < nj; ++j) {
+              const int8_t* xq = a[j]->qs + 32 * s;
+              __m256i s16 = _mm256_maddubs_epi16(u[0], bcast4(xq));
+              for (int c = 1; c < 8; ++c) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(u[c], bcast4(xq + 4 * c)));
+              q[j] = _mm256_add_epi32(q[j], _mm256_madd_epi16(s16, sc16));
+            }
+          }
+          const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + X16Q4K::kD + 16 * half)));
+          const __m256 dmin =
+              _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + X16Q4K::kDmin + 16 * half)));
+          for (int j = 0; j < nj; ++j) {
+            __m256i m = _mm256_setzero_si256();
+            for (int k = 0; k < 4; ++k) {
+              const __m256i mk = _mm256_cvtepu8_epi16(
+                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + X16Q4K::kMins + 32 * k + 16 * half)));
+              m = _mm256_add_epi32(m, _mm256_madd_epi16(mk, _mm256_set1_epi32(a[j]->msum[k])));
+            }
+            const __m256 xd = _mm256_set1_ps(a[j]->d);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q[j]), _mm256_mul_ps(d, xd), acc[j]);
+            acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(dmin, xd), acc[j]);
+          }
+        }
+        for (int j = 0; j < nj; ++j)
+          _mm256_storeu_ps(y + static_cast<size_t>(j0 + j) * y_stride + 16 * static_cast<size_t>(g) + 8 * half, acc[j]);
+      }
+    }
+  }
+}
+
 }  // namespace
+
+void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm_q4_k(n, w, gb, ng, x, xs, nx, y, ys);
+}
 
 void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {

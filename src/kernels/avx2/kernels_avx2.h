@@ -26,10 +26,12 @@ void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, size_
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
                   int64_t n_kv, float* out);
 
-// Interleaved (x16) products, Q4_0 and Q8_0 (see kernels.h GemmX16Fn).
+// Interleaved (x16) products, Q4_0, Q8_0 and Q4_K (see kernels.h GemmX16Fn).
 void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys);
 void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys);
+void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys);
 
 }  // namespace hearth::kernels::avx2
