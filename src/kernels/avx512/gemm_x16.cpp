@@ -2,9 +2,10 @@
 // (tensor/interleave.h): for each block of 32 inputs, 8 VNNI instructions
 // (each 4 inputs × 16 rows, activation bytes broadcast from memory) build the
 // 16 rows' integer dots, then one convert, one multiply and one FMA apply the
-// 16 block scales at once (Q4_0, Q8_0; Q4_K below). Serves generation (one
-// activation row) and prompt processing (up to kX16MaxX activation rows share
-// each unpacked weight block). Reference: tensor::x16_gemv_ref.
+// 16 block scales at once (Q4_0, Q8_0; Q4_K and Q6_K below). Serves
+// generation (one activation row) and prompt processing (up to kX16MaxX
+// activation rows share each unpacked weight block).
+// Reference: tensor::x16_gemv_ref.
 #include <immintrin.h>
 
 #include <algorithm>
