@@ -183,7 +183,8 @@ Status Parser::place_tensors() {
     if (t.offset % align != 0)
       return corrupt(f_.label_ + ": tensor '" + t.name + "' offset " + std::to_string(t.offset) +
                      " is not aligned to " + std::to_string(align));
-    if (t.n_bytes > 0 && (data_start > f_.size_ || t.offset > data_size || t.n_bytes > data_size - t.offset))
+    // Empty tensors too: their data pointer must still lie inside the file.
+    if (data_start > f_.size_ || t.offset > data_size || t.n_bytes > data_size - t.offset)
       return corrupt(f_.label_ + ": tensor '" + t.name + "' data [" + std::to_string(t.offset) + ", +" +
                      std::to_string(t.n_bytes) + ") lies outside the data section of " + std::to_string(data_size) +
                      " bytes (file truncated or bad offset)");
