@@ -24,9 +24,7 @@ Result<std::shared_ptr<Model>> Model::from_file(std::shared_ptr<gguf::File> file
       if (repack_enabled()) {
         std::vector<Weight*> ws{&m->output, &m->output_norm};
         for (LayerWeights& L : m->layers)
-          for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down, &L.attn_norm, &L.ffn_norm, &L.bq,
-                            &L.bk, &L.bv})
-            ws.push_back(w);
+          for (Weight* w : L.all()) ws.push_back(w);
         HEARTH_ASSIGN_OR_RETURN(m->repacked_, repack_weights(ws, *m->file_, kernels::active(), core::physical_cores()));
       }
       return m;
@@ -43,9 +41,7 @@ size_t Model::weight_bytes_per_token() const {
   auto bytes = [](const Weight& w) { return w.present() ? static_cast<size_t>(w.n_out) * w.row_bytes : 0; };
   size_t total = bytes(output) + bytes(output_norm) + tok_embd.row_bytes;
   for (const LayerWeights& L : layers)
-    for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.ffn_norm, &L.w_gate,
-                            &L.w_up, &L.w_down})
-      total += bytes(*w);
+    for (const Weight* w : L.all()) total += bytes(*w);
   return total;
 }
 

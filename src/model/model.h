@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -43,6 +44,14 @@ struct HParams {
 struct LayerWeights {
   Weight attn_norm, wq, wk, wv, wo, bq, bk, bv;  // b* are 1-row "matrices" (absent when no bias)
   Weight ffn_norm, w_gate, w_up, w_down;
+
+  // Every weight of the layer (repacking, bytes read per token).
+  std::array<Weight*, 12> all() {
+    return {&attn_norm, &wq, &wk, &wv, &wo, &bq, &bk, &bv, &ffn_norm, &w_gate, &w_up, &w_down};
+  }
+  std::array<const Weight*, 12> all() const {
+    return {&attn_norm, &wq, &wk, &wv, &wo, &bq, &bk, &bv, &ffn_norm, &w_gate, &w_up, &w_down};
+  }
 };
 
 // One sequence's KV cache: F16, per layer [n_ctx, n_head_kv * head_dim].
