@@ -109,11 +109,14 @@ void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadP
     for (size_t r = b; r < e; ++r) tensor::x16_prepare_act(w0.type, xq + r * act_row, n_in, xa + r * xa_row);
   });
   kernels::Kernels::GemmX16Fn gemm = k.gemm_x16[static_cast<int>(w0.type)];
-  // Threads take blocks of a few groups (16 rows each) of all outputs from a
-  // shared counter, so one that is slowed (memory contention, a late wake-up)
-  // does not leave the other waiting at the end, and several products of one
-  // input share one parallel section. Each block stays in L2 while the
-  // activation rows stream past it, kX16MaxX rows at a time.
+  // Threads claim runs of blocks (a few groups of 16 rows each) of all
+  // outputs from a shared counter, "guided": each claim is a share of what
+  // remains, so a matrix costs a handful of claims (a contended atomic stalls
+  // the stream for ~100 ns) while the last blocks still go one at a time to
+  // whichever thread is free (one slowed by memory contention or a late
+  // wake-up does not leave the other waiting). Several products of one input
+  // share one parallel section. With more activation rows than one kernel call
+  // takes, each block stays in L2 while the rows stream past it.
   constexpr size_t kBlock = 4;
   block_end_.clear();
   size_t total = 0;
@@ -121,21 +124,34 @@ void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadP
     total += (static_cast<size_t>(o.w->x16_rows / tensor::kX16Rows) + kBlock - 1) / kBlock;
     block_end_.push_back(total);
   }
-  std::atomic<size_t> next{0};
+  next_.v.store(0, std::memory_order_relaxed);
+  const size_t share = 2 * static_cast<size_t>(pool.n_threads());
   pool.parallel_for(static_cast<size_t>(pool.n_threads()), [&](size_t, size_t, int) {
     size_t out = 0;
-    for (size_t blk; (blk = next.fetch_add(1, std::memory_order_relaxed)) < total;) {
-      while (blk >= block_end_[out]) ++out;  // blocks are taken in increasing order
-      const Weight& w = *outs[out].w;
-      const size_t first = out == 0 ? 0 : block_end_[out - 1];
-      const size_t n_groups = static_cast<size_t>(w.x16_rows / tensor::kX16Rows), gb = w.x16_group_bytes;
-      const size_t g0 = (blk - first) * kBlock;
-      const int ng = static_cast<int>(std::min(n_groups, g0 + kBlock) - g0);
-      for (int64_t r = 0; r < n_rows; r += kernels::kX16MaxX) {
-        const int nx = static_cast<int>(std::min<int64_t>(kernels::kX16MaxX, n_rows - r));
-        gemm(n_in, w.x16 + g0 * gb, gb, ng, xa + static_cast<size_t>(r) * xa_row, xa_row, nx,
-             outs[out].y + r * w.n_out + static_cast<int64_t>(g0) * tensor::kX16Rows, static_cast<size_t>(w.n_out));
+    for (size_t cur = next_.v.load(std::memory_order_relaxed);;) {
+      if (cur >= total) break;
+      const size_t take = std::max<size_t>(1, (total - cur) / share);
+      if (!next_.v.compare_exchange_weak(cur, cur + take, std::memory_order_relaxed)) continue;
+      // Blocks [cur, cur + take), in increasing order; one run per output.
+      for (size_t blk = cur, end = cur + take; blk < end;) {
+        while (blk >= block_end_[out]) ++out;
+        const Weight& w = *outs[out].w;
+        const size_t first = out == 0 ? 0 : block_end_[out - 1];
+        const size_t run_end = std::min(end, block_end_[out]);
+        const size_t n_groups = static_cast<size_t>(w.x16_rows / tensor::kX16Rows), gb = w.x16_group_bytes;
+        const size_t g_end = std::min(n_groups, (run_end - first) * kBlock);
+        const size_t step = n_rows > kernels::kX16MaxX ? kBlock : g_end;
+        for (size_t g0 = (blk - first) * kBlock; g0 < g_end; g0 += step) {
+          const int ng = static_cast<int>(std::min(g_end, g0 + step) - g0);
+          for (int64_t r = 0; r < n_rows; r += kernels::kX16MaxX) {
+            const int nx = static_cast<int>(std::min<int64_t>(kernels::kX16MaxX, n_rows - r));
+            gemm(n_in, w.x16 + g0 * gb, gb, ng, xa + static_cast<size_t>(r) * xa_row, xa_row, nx,
+                 outs[out].y + r * w.n_out + static_cast<int64_t>(g0) * tensor::kX16Rows, static_cast<size_t>(w.n_out));
+          }
+        }
+        blk = run_end;
       }
+      cur = next_.v.load(std::memory_order_relaxed);
     }
   });
   // Rows past the last whole group (fewer than 16) use the GGUF layout.
