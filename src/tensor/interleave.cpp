@@ -22,9 +22,7 @@ int32_t make_pair(int lo, int hi) {
 }
 
 
-// ---- Q4_0 / Q8_0: per block of 32, the code chunks; scales after all blocks.
-
-size_t legacy_code_bytes(DType t) { return t == DType::kQ4_0 ? kR * 16 : kR * 32; }
+// ---- Q4_0 / Q8_0: blocks of 32 in pairs of code chunks and scales (X16Legacy).
 
 struct LegacyBlock {
   const uint8_t* codes;
@@ -208,7 +206,7 @@ bool x16_supported(DType t) {
 size_t x16_group_bytes(DType t, int64_t n) {
   if (t == DType::kQ4_K) return static_cast<size_t>(n / kQK_K) * kKBytes;
   if (t == DType::kQ6_K) return static_cast<size_t>(n / kQK_K) * k6Bytes;
-  return static_cast<size_t>(n / kQK) * (legacy_code_bytes(t) + kR * sizeof(uint16_t));
+  return static_cast<size_t>((n / kQK + 1) / 2) * x16_legacy(t).pair_bytes();
 }
 
 int x16_offset(DType t) {
@@ -228,16 +226,16 @@ void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t
   if (t == DType::kQ4_K) return pack_q4_k(src, row_stride, n, dst);
   if (t == DType::kQ6_K) return pack_q6_k(src, row_stride, n, dst);
   const int64_t nb = n / kQK;
-  const size_t cb = legacy_code_bytes(t);
-  const int words = static_cast<int>(cb / kR / 4);
+  const X16Legacy lay = x16_legacy(t);
+  const int words = static_cast<int>(lay.code_bytes / kR / 4);
   const uint32_t flip = t == DType::kQ8_0 ? 0x80808080u : 0u;
-  auto* scales = reinterpret_cast<uint16_t*>(dst + static_cast<size_t>(nb) * cb);
+  if (nb % 2) std::memset(dst + lay.codes(nb), 0, x16_group_bytes(t, n) - lay.codes(nb));  // padding block
   for (int r = 0; r < kR; ++r) {
     const uint8_t* row = src + r * row_stride;
     for (int64_t b = 0; b < nb; ++b) {
       LegacyBlock lb = legacy_block(t, row, b);
-      scales[b * kR + r] = lb.d;
-      scatter(lb.codes, words, flip, dst + static_cast<size_t>(b) * cb + 4 * r);
+      std::memcpy(dst + lay.scales(b) + 2 * r, &lb.d, sizeof(uint16_t));
+      scatter(lb.codes, words, flip, dst + lay.codes(b) + 4 * r);
     }
   }
 }
@@ -246,15 +244,14 @@ void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* ds
   if (t == DType::kQ4_K) return unpack_row_q4_k(group, n, r, dst);
   if (t == DType::kQ6_K) return unpack_row_q6_k(group, n, r, dst);
   const int64_t nb = n / kQK;
-  const size_t cb = legacy_code_bytes(t);
-  const int words = static_cast<int>(cb / kR / 4);
+  const X16Legacy lay = x16_legacy(t);
+  const int words = static_cast<int>(lay.code_bytes / kR / 4);
   const uint32_t flip = t == DType::kQ8_0 ? 0x80808080u : 0u;
-  const auto* scales = reinterpret_cast<const uint16_t*>(group + static_cast<size_t>(nb) * cb);
   const size_t block = t == DType::kQ4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
   for (int64_t b = 0; b < nb; ++b) {
     uint8_t* out = dst + static_cast<size_t>(b) * block;
-    std::memcpy(out, &scales[b * kR + r], sizeof(uint16_t));
-    gather(group + static_cast<size_t>(b) * cb + 4 * r, words, flip, out + 2);
+    std::memcpy(out, group + lay.scales(b) + 2 * r, sizeof(uint16_t));
+    gather(group + lay.codes(b) + 4 * r, words, flip, out + 2);
   }
 }
 
@@ -296,13 +293,14 @@ void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const void* xv, floa
   if (t == DType::kQ6_K) return gemv_ref_q6_k(n, group, static_cast<const ActQ8K*>(xv), y);
   const auto* x = static_cast<const ActQ8*>(xv);
   const int64_t nb = n / kQK;
-  const size_t cb = legacy_code_bytes(t);
-  const auto* scales = reinterpret_cast<const uint16_t*>(group + static_cast<size_t>(nb) * cb);
+  const X16Legacy lay = x16_legacy(t);
   const int k = x16_offset(t);
   for (int r = 0; r < kR; ++r) {
     float sum = 0;
     for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* codes = group + static_cast<size_t>(b) * cb;
+      const uint8_t* codes = group + lay.codes(b);
+      uint16_t d;
+      std::memcpy(&d, group + lay.scales(b) + 2 * r, sizeof d);
       int s = 0;
       for (int i = 0; i < kQK; ++i) {
         int w;
@@ -314,7 +312,7 @@ void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const void* xv, floa
         }
         s += (w - k) * x[b].qs[i];
       }
-      sum += static_cast<float>(s) * fp16_to_f32(scales[b * kR + r]) * x[b].d;
+      sum += static_cast<float>(s) * fp16_to_f32(d) * x[b].d;
     }
     y[r] = sum;
   }

@@ -9,10 +9,13 @@
 // Code chunks: a row's block codes are cut into 4-byte pieces; chunk c (64
 // bytes) holds piece c of every row, row r at bytes 4r..4r+3. A group (16
 // rows, n inputs) is, per type:
-//   Q4_0, Q8_0 (nb = n/32 blocks): nb blocks of code chunks (4 chunks of
-//     nibbles for Q4_0: low nibbles of chunk c are elements 4c.., high ones
-//     16+4c..; 8 chunks for Q8_0, stored unsigned as q ^ 0x80), then nb × 16
-//     fp16 scales. Same size as the GGUF layout.
+//   Q4_0, Q8_0 (nb = n/32 blocks): blocks in pairs, [code chunks of block
+//     2k][code chunks of 2k+1][16 fp16 scales of 2k][16 scales of 2k+1]
+//     (X16Legacy), so the scales stream in line with the codes (a separate
+//     scale stream measured 5-10% slower out of cache). Code chunks: 4 of
+//     nibbles for Q4_0 (low nibbles of chunk c are elements 4c.., high ones
+//     16+4c..), 8 for Q8_0 (stored unsigned as q ^ 0x80). The GGUF size,
+//     plus one padded block when nb is odd.
 //   Q4_K (nb = n/256 super-blocks), per super-block: 32 code chunks (chunk c:
 //     low nibbles are elements 64(c/8) + 4(c%8).., high ones 32 further), the
 //     8 sub-block scales as bytes [s][r], the 8 mins as bytes paired for
@@ -46,6 +49,20 @@ struct X16Q4K {
 struct X16Q6K {
   static constexpr size_t kQh = 2048, kScales = 3072, kD = 3328, kBytes = 3360;
 };
+
+// Byte offsets of block b's code chunks and scales in a Q4_0 / Q8_0 group.
+struct X16Legacy {
+  size_t code_bytes;  // one block's code chunks: 256 (Q4_0) or 512 (Q8_0)
+  constexpr size_t pair_bytes() const { return 2 * code_bytes + 2 * kX16Rows * sizeof(uint16_t); }
+  constexpr size_t codes(int64_t b) const {
+    return static_cast<size_t>(b >> 1) * pair_bytes() + static_cast<size_t>(b & 1) * code_bytes;
+  }
+  constexpr size_t scales(int64_t b) const {
+    return static_cast<size_t>(b >> 1) * pair_bytes() + 2 * code_bytes +
+           static_cast<size_t>(b & 1) * kX16Rows * sizeof(uint16_t);
+  }
+};
+constexpr X16Legacy x16_legacy(DType t) { return {t == DType::kQ4_0 ? size_t{256} : size_t{512}}; }
 
 // Whether `t` has an interleaved layout (Q4_0, Q8_0, Q4_K, Q6_K).
 bool x16_supported(DType t);

@@ -52,12 +52,11 @@ inline __m256i block_dot(const __m256i* u, const ActQ8& a) {
 template <DType T>
 void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride, int nx,
           float* y, size_t y_stride) {
-  constexpr size_t kCodes = T == DType::kQ4_0 ? 256 : 512;
+  constexpr X16Legacy kLay = x16_legacy(T);
   const int64_t nb = n / kQK;
   const __m256i low4 = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8(static_cast<char>(0x80));
   for (int g = 0; g < n_groups; ++g) {
-    const uint8_t* codes = w + static_cast<size_t>(g) * group_bytes;
-    const auto* scales = reinterpret_cast<const uint16_t*>(codes + static_cast<size_t>(nb) * kCodes);
+    const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
     // Up to 2 activation rows per pass over the group, both halves per block
     // (4 accumulators beside the 8 unpacked code vectors of a half).
     for (int j0 = 0; j0 < nx; j0 += 2) {
@@ -65,7 +64,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
       __m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
       for (int64_t b = 0; b < nb; ++b) {
         for (int half = 0; half < 2; ++half) {
-          const uint8_t* c = codes + static_cast<size_t>(b) * kCodes + 32 * half;
+          const uint8_t* c = grp + kLay.codes(b) + 32 * half;
           __m256i u[8];
           if constexpr (T == DType::kQ4_0) {
             for (int k = 0; k < 4; ++k) {
@@ -78,7 +77,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
               u[k] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 64 * k)), flip);
           }
           const __m256 dw =
-              _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 16 * b + 8 * half)));
+              _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(grp + kLay.scales(b) + 16 * half)));
           for (int j = 0; j < nj; ++j) {
             const ActQ8& a = reinterpret_cast<const ActQ8*>(x + static_cast<size_t>(j0 + j) * x_stride)[b];
             const __m256 s = _mm256_cvtepi32_ps(block_dot<T>(u, a));
