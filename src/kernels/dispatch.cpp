@@ -1,5 +1,7 @@
 #include "kernels/kernels.h"
 
+#include "tensor/float_math.h"
+
 namespace hearth::kernels {
 
 namespace {
@@ -17,6 +19,8 @@ Kernels build(core::Isa isa) {
   k.axpy_f16 = tensor::axpy_f16;
   k.attn_scores_f16 = tensor::attn_scores_f16;
   k.attn_mix_f16 = tensor::attn_mix_f16;
+  k.softmax = tensor::softmax;
+  k.silu_mul = tensor::silu_mul;
   core::Isa best = core::best_isa();
   if (static_cast<int>(isa) > static_cast<int>(best)) isa = best;
   k.isa = isa;

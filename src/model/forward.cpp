@@ -164,7 +164,7 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     for (int64_t t = 0; t < n; ++t) tensor::rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + t * d, d, hp.rms_eps);
     const MatMul::Output gate_up[] = {{&L.w_gate, ws.ffa.data()}, {&L.w_up, ws.ffb.data()}};
     ws.mm.run_shared(gate_up, ws.h.data(), n, pool);
-    for (int64_t i = 0; i < n * hp.n_ff; ++i) ws.ffa[i] = tensor::silu(ws.ffa[i]) * ws.ffb[i];
+    kernels::active().silu_mul(n * hp.n_ff, ws.ffa.data(), ws.ffb.data());
     ws.mm.run(L.w_down, ws.ffa.data(), n, ws.h.data(), pool);
     for (int64_t i = 0; i < n * d; ++i) ws.x[i] += ws.h[i];
   }

@@ -116,12 +116,14 @@ void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadP
   // whichever thread is free (one slowed by memory contention or a late
   // wake-up does not leave the other waiting). Several products of one input
   // share one parallel section. With more activation rows than one kernel call
-  // takes, each block stays in L2 while the rows stream past it.
-  constexpr size_t kBlock = 4;
+  // takes, each block stays in L2 while the rows stream past it. One
+  // activation row (generation) claims single groups: the last claims are
+  // then short, so neither thread waits long for the other at the end.
+  const size_t block_groups = n_rows > kernels::kX16MaxX ? 4 : 1;
   block_end_.clear();
   size_t total = 0;
   for (const Output& o : outs) {
-    total += (static_cast<size_t>(o.w->x16_rows / tensor::kX16Rows) + kBlock - 1) / kBlock;
+    total += (static_cast<size_t>(o.w->x16_rows / tensor::kX16Rows) + block_groups - 1) / block_groups;
     block_end_.push_back(total);
   }
   next_.v.store(0, std::memory_order_relaxed);
@@ -139,9 +141,9 @@ void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadP
         const size_t first = out == 0 ? 0 : block_end_[out - 1];
         const size_t run_end = std::min(end, block_end_[out]);
         const size_t n_groups = static_cast<size_t>(w.x16_rows / tensor::kX16Rows), gb = w.x16_group_bytes;
-        const size_t g_end = std::min(n_groups, (run_end - first) * kBlock);
-        const size_t step = n_rows > kernels::kX16MaxX ? kBlock : g_end;
-        for (size_t g0 = (blk - first) * kBlock; g0 < g_end; g0 += step) {
+        const size_t g_end = std::min(n_groups, (run_end - first) * block_groups);
+        const size_t step = n_rows > kernels::kX16MaxX ? block_groups : g_end;
+        for (size_t g0 = (blk - first) * block_groups; g0 < g_end; g0 += step) {
           const int ng = static_cast<int>(std::min(g_end, g0 + step) - g0);
           for (int64_t r = 0; r < n_rows; r += kernels::kX16MaxX) {
             const int nx = static_cast<int>(std::min<int64_t>(kernels::kX16MaxX, n_rows - r));

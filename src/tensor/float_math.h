@@ -30,6 +30,11 @@ inline void softmax(float* x, int64_t n) {
 
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
+// a[i] = silu(a[i]) · b[i] (the gated feed-forward activation).
+inline void silu_mul(int64_t n, float* a, const float* b) {
+  for (int64_t i = 0; i < n; ++i) a[i] = silu(a[i]) * b[i];
+}
+
 
 // Rotary embedding of one head (x: [head_dim]) at position `pos`, rotating the
 // first n_rot dims: adjacent pairs (neox = false) or the two halves (neox = true).

@@ -9,6 +9,7 @@
 
 #include "core/cpu_features.h"
 #include "kernels/kernels.h"
+#include "tensor/float_math.h"
 #include "tensor/fp16.h"
 #include "tensor/interleave.h"
 #include "tensor/type_ops.h"
@@ -287,6 +288,36 @@ TEST(Bf16, RoundsToNearestEven) {
   EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f808000)), 0x3f80);  // tie -> even
   EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f818000)), 0x3f82);  // tie -> even (up)
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
+}
+
+// Softmax and SiLU·gate with the vector exp agree with the scalar reference
+// (std::exp) to a few ulps, for lengths on and off the vector width, values
+// spanning the float exponent range's edges, and keep NaN.
+TEST(ActivationKernels, SoftmaxAndSiluMulMatchReference) {
+  for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
+    const kernels::Kernels& k = kernels::for_isa(isa);
+    if (k.isa != isa) continue;
+    for (int64_t n : {1, 7, 8, 9, 17, 100, 5632}) {
+      for (float spread : {1.0f, 30.0f, 200.0f}) {
+        auto x = random_vec(n, 90 + static_cast<int>(n));
+        for (auto& v : x) v *= spread;
+        auto y = random_vec(n, 91);
+        std::vector<float> s1 = x, s2 = x;
+        k.softmax(s1.data(), n);
+        softmax(s2.data(), n);
+        for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(s1[i], s2[i], 2e-6f * s2[i] + 1e-30f) << "softmax n=" << n << " i=" << i;
+        std::vector<float> a1 = x, a2 = x;
+        k.silu_mul(n, a1.data(), y.data());
+        silu_mul(n, a2.data(), y.data());
+        for (int64_t i = 0; i < n; ++i)
+          EXPECT_NEAR(a1[i], a2[i], 2e-6f * std::abs(a2[i]) + 1e-30f) << "silu n=" << n << " x=" << x[i];
+      }
+    }
+    std::vector<float> nan_row = {1.0f, NAN, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f}, ones(9, 1.0f);
+    k.silu_mul(9, nan_row.data(), ones.data());
+    EXPECT_TRUE(std::isnan(nan_row[1]));
+    EXPECT_FALSE(std::isnan(nan_row[0]));
+  }
 }
 
 }  // namespace

@@ -21,6 +21,9 @@ float vec_dot_q5_k(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k(int64_t n, const void* w, const void* x);
 float dot_f32_f16(int64_t n, const float* a, const uint16_t* b);
 void axpy_f16(int64_t n, float alpha, const uint16_t* x, float* y);
+// Row activations with a vector exp (activation_avx2.cpp).
+void softmax(float* x, int64_t n);
+void silu_mul(int64_t n, float* a, const float* b);
 void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, size_t kv_stride, int64_t n_kv, float scale,
                      float* s, size_t s_stride);
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
