@@ -45,7 +45,7 @@ struct Fixture {
       for (auto& v : f) v = d(rng);
       tensor::type_ops(t).from_float(f.data(), data.data() + r * rb, n_in);
     }
-    w = {"w", t, n_in, n_out, data.data(), rb};
+    w = {.name = "w", .type = t, .n_in = n_in, .n_out = n_out, .data = data.data(), .row_bytes = rb};
     x.resize(static_cast<size_t>(n_in * rows));
     for (auto& v : x) v = d(rng);
   }

@@ -19,7 +19,7 @@ Status bind_tensor(const gguf::File& f, const std::string& name, int64_t n_in, i
   if (t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1)
     return corrupt(f.label() + ": tensor '" + name + "' has shape " + t->shape_string() + ", expected [" +
                    std::to_string(n_in) + ", " + std::to_string(n_out) + "]");
-  *out = {name, t->type, n_in, n_out, t->data, row_bytes(t->type, n_in)};
+  *out = {.name = name, .type = t->type, .n_in = n_in, .n_out = n_out, .data = t->data, .row_bytes = row_bytes(t->type, n_in)};
   return Status();
 }
 

@@ -30,8 +30,8 @@ Status Model::apply_lora(std::shared_ptr<gguf::File> adapter) {
       return corrupt(f.label() + ": LoRA shapes for '" + base + "' (" + t.shape_string() + ", " + b->shape_string() +
                      ") do not fit the weight [" + std::to_string(w.n_in) + ", " + std::to_string(w.n_out) + "]");
     auto pair = std::make_shared<LoraPair>();
-    pair->a = {t.name, t.type, t.ne[0], r, t.data, row_bytes(t.type, t.ne[0]), nullptr};
-    pair->b = {b->name, b->type, r, b->ne[1], b->data, row_bytes(b->type, r), nullptr};
+    pair->a = {.name = t.name, .type = t.type, .n_in = t.ne[0], .n_out = r, .data = t.data, .row_bytes = row_bytes(t.type, t.ne[0])};
+    pair->b = {.name = b->name, .type = b->type, .n_in = r, .n_out = b->ne[1], .data = b->data, .row_bytes = row_bytes(b->type, r)};
     pair->scale = static_cast<float>(alpha / static_cast<double>(r));
     w.lora = pair;
     ++applied;

@@ -29,7 +29,7 @@ struct Weight {
   size_t x16_group_bytes = 0;
 
   // A LoRA adapter on this weight: y += scale · B(A x).
-  std::shared_ptr<const LoraPair> lora;
+  std::shared_ptr<const LoraPair> lora = nullptr;
 
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
   bool present() const { return data != nullptr; }

@@ -57,7 +57,9 @@ TEST_P(TypeTest, QuantizeDequantizeErrorIsBounded) {
     ref += x[i] * x[i];
   }
   EXPECT_LE(std::sqrt(err / ref), c.max_rel_rmse) << dtype_name(c.type);
-  if (c.type != DType::kF32) EXPECT_GT(std::sqrt(err / ref), 0.0) << "suspiciously exact for " << dtype_name(c.type);
+  if (c.type != DType::kF32) {
+    EXPECT_GT(std::sqrt(err / ref), 0.0) << "suspiciously exact for " << dtype_name(c.type);
+  }
 }
 
 TEST_P(TypeTest, ZerosStayZero) {
