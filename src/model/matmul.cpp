@@ -109,16 +109,16 @@ void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadP
     for (size_t r = b; r < e; ++r) tensor::x16_prepare_act(w0.type, xq + r * act_row, n_in, xa + r * xa_row);
   });
   kernels::Kernels::GemmX16Fn gemm = k.gemm_x16[static_cast<int>(w0.type)];
-  // Threads claim runs of blocks (a few groups of 16 rows each) of all
-  // outputs from a shared counter, "guided": each claim is a share of what
-  // remains, so a matrix costs a handful of claims (a contended atomic stalls
-  // the stream for ~100 ns) while the last blocks still go one at a time to
-  // whichever thread is free (one slowed by memory contention or a late
-  // wake-up does not leave the other waiting). Several products of one input
-  // share one parallel section. With more activation rows than one kernel call
-  // takes, each block stays in L2 while the rows stream past it. One
-  // activation row (generation) claims single groups: the last claims are
-  // then short, so neither thread waits long for the other at the end.
+  // Blocks (a few groups of 16 rows each) of all outputs are numbered in
+  // order and handed out by core::WorkRanges: each thread streams one
+  // contiguous region, taking pieces from its front with atomics no other
+  // thread touches until the end, when an idle thread steals the back half of
+  // the other's rest (a shared counter cost a contended atomic, ~100 ns of a
+  // stalled stream, per claim, and restarted the prefetch at every claim).
+  // Several products of one input share one parallel section. With more
+  // activation rows than one kernel call takes, each block stays in L2 while
+  // the rows stream past it; one activation row (generation) uses single
+  // groups as blocks, so the last pieces are short.
   const size_t block_groups = n_rows > kernels::kX16MaxX ? 4 : 1;
   block_end_.clear();
   size_t total = 0;
@@ -126,16 +126,12 @@ void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadP
     total += (static_cast<size_t>(o.w->x16_rows / tensor::kX16Rows) + block_groups - 1) / block_groups;
     block_end_.push_back(total);
   }
-  next_.v.store(0, std::memory_order_relaxed);
-  const size_t share = 2 * static_cast<size_t>(pool.n_threads());
-  pool.parallel_for(static_cast<size_t>(pool.n_threads()), [&](size_t, size_t, int) {
-    size_t out = 0;
-    for (size_t cur = next_.v.load(std::memory_order_relaxed);;) {
-      if (cur >= total) break;
-      const size_t take = std::max<size_t>(1, (total - cur) / share);
-      if (!next_.v.compare_exchange_weak(cur, cur + take, std::memory_order_relaxed)) continue;
-      // Blocks [cur, cur + take), in increasing order; one run per output.
-      for (size_t blk = cur, end = cur + take; blk < end;) {
+  work_.reset(total, pool.n_threads());
+  pool.parallel_for(static_cast<size_t>(pool.n_threads()), [&](size_t, size_t, int tid) {
+    for (size_t begin, end; work_.next(tid, &begin, &end);) {
+      // Blocks [begin, end), in increasing order; one run per output.
+      for (size_t blk = begin; blk < end;) {
+        size_t out = 0;
         while (blk >= block_end_[out]) ++out;
         const Weight& w = *outs[out].w;
         const size_t first = out == 0 ? 0 : block_end_[out - 1];
@@ -153,7 +149,6 @@ void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadP
         }
         blk = run_end;
       }
-      cur = next_.v.load(std::memory_order_relaxed);
     }
   });
   // Rows past the last whole group (fewer than 16) use the GGUF layout.

@@ -3,12 +3,12 @@
 // the thread pool. Uses the active kernel table.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <span>
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "core/work_ranges.h"
 #include "kernels/kernels.h"
 #include "model/weight.h"
 
@@ -47,12 +47,7 @@ class MatMul {
   std::vector<uint8_t> xa_;                // the same, prepared for interleaved (x16) weights
   std::vector<float> lora_t_, lora_u_;
   std::vector<size_t> block_end_;  // run_x16: cumulative block counts per output
-  // run_x16: next unclaimed block, alone in its cache line (the threads
-  // update it; sharing a line with other data would bounce that too).
-  struct alignas(64) Counter {
-    std::atomic<size_t> v{0};
-  };
-  Counter next_;
+  core::WorkRanges work_;          // run_x16: blocks handed out to the threads
 };
 
 // Dequantize row `r` of `w` into out[w.n_in].

@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
 
 #include "core/thread_pool.h"
+#include "core/work_ranges.h"
 
 namespace hearth::core {
 namespace {
@@ -32,6 +36,73 @@ TEST(ThreadPool, ManyRoundsInARow) {
 }
 
 TEST(ThreadPool, PhysicalCoresIsPositive) { EXPECT_GE(physical_cores(), 1); }
+
+// One thread alone takes its whole range front to back, then the others'.
+TEST(WorkRanges, OneThreadTakesEverythingInOrder) {
+  for (int ranges : {1, 2, 3}) {
+    for (size_t n : {0ul, 1ul, 2ul, 7ul, 100ul}) {
+      WorkRanges w;
+      w.reset(n, ranges);
+      std::vector<int> hits(n);
+      size_t b, e, expect = 0, pieces = 0;
+      while (w.next(0, &b, &e)) {
+        ASSERT_LT(b, e);
+        ASSERT_LE(e, n);
+        if (expect < n / ranges) {
+          EXPECT_EQ(b, expect) << "own range is taken in order";
+        }
+        expect = e;
+        for (size_t i = b; i < e; ++i) hits[i]++;
+        ++pieces;
+      }
+      for (size_t i = 0; i < n; ++i) EXPECT_EQ(hits[i], 1) << "n=" << n << " i=" << i;
+      EXPECT_LE(pieces, n);
+      EXPECT_FALSE(w.next(0, &b, &e));
+    }
+  }
+}
+
+// Under a thread pool every index is handed out exactly once; a thread that is
+// held up at its first piece (until another thread got a piece of its range,
+// at most 10 s) has the rest of its range taken by the others.
+TEST(WorkRanges, ThreadsCoverEveryIndexOnceAndStealFromASlowOne) {
+  for (int threads : {2, 3, 4}) {
+    ThreadPool pool(threads);
+    WorkRanges w;
+    for (int round = 0; round < 20; ++round) {
+      const size_t n = 1000 + static_cast<size_t>(round) * 37;
+      w.reset(n, threads);
+      std::vector<std::atomic<int>> hits(n);
+      std::vector<std::atomic<int>> by(n);
+      std::atomic<bool> stolen{false};
+      const bool hold = round % 2 == 0;
+      pool.parallel_for(static_cast<size_t>(threads), [&](size_t, size_t, int tid) {
+        bool first = true;
+        for (size_t b, e; w.next(tid, &b, &e);) {
+          if (tid != 0 && b < n / threads) stolen = true;
+          if (tid == 0 && first && hold) {
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            while (!stolen && std::chrono::steady_clock::now() < deadline)
+              std::this_thread::sleep_for(std::chrono::microseconds(100));
+          }
+          first = false;
+          for (size_t i = b; i < e; ++i) {
+            hits[i]++;
+            by[i] = tid;
+          }
+        }
+      });
+      size_t stolen_from_0 = 0;
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(hits[i].load(), 1) << "threads=" << threads << " n=" << n << " i=" << i;
+        if (i < n / threads && by[i].load() != 0) ++stolen_from_0;
+      }
+      if (hold) {
+        EXPECT_GT(stolen_from_0, 0u) << "threads=" << threads;
+      }
+    }
+  }
+}
 
 }  // namespace
 }  // namespace hearth::core
