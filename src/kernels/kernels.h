@@ -64,7 +64,8 @@ struct Kernels {
                           float scale, float* s, size_t s_stride) = nullptr;
   void (*attn_mix_f16)(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
                        int64_t n_kv, float* out) = nullptr;
-  // Row activations (tensor::softmax, tensor::silu_mul).
+  // Row operations (tensor::rms_norm, tensor::softmax, tensor::silu_mul).
+  void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps) = nullptr;
   void (*softmax)(float* x, int64_t n) = nullptr;
   void (*silu_mul)(int64_t n, float* a, const float* b) = nullptr;
   // Which entries are fast versions (not the scalar reference), for reports.

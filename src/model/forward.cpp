@@ -130,10 +130,26 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
   queries.resize(static_cast<size_t>(n));
   const bool neox = hp.rope == RopeType::kNeox;
 
+  // Per-token row operations run split over the tokens of the batch (inline
+  // for one token).
+  const kernels::Kernels& kern = kernels::active();
+  auto per_token = [&](auto&& fn) {
+    pool.parallel_for(static_cast<size_t>(n), [&](size_t b, size_t e, int) {
+      for (size_t t = b; t < e; ++t) fn(static_cast<int64_t>(t));
+    });
+  };
+  auto add_residual = [&](int64_t t) {
+    float* x = ws.x.data() + t * d;
+    const float* h = ws.h.data() + t * d;
+    for (int64_t i = 0; i < d; ++i) x[i] += h[i];
+  };
+
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const LayerWeights& L = layers[static_cast<size_t>(l)];
     load_vector(L.attn_norm, &ws.norm_w);
-    for (int64_t t = 0; t < n; ++t) tensor::rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + t * d, d, hp.rms_eps);
+    per_token([&](int64_t t) {
+      kern.rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + t * d, d, hp.rms_eps);
+    });
     const MatMul::Output qkv[] = {{&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
     ws.mm.run_shared(qkv, ws.h.data(), n, pool);
     auto add_bias = [&](const Weight& b, std::vector<float>& y, int64_t dim) {
@@ -145,38 +161,40 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     add_bias(L.bq, ws.q, q_dim);
     add_bias(L.bk, ws.k, kv_dim);
     add_bias(L.bv, ws.v, kv_dim);
-    for (int64_t t = 0; t < n; ++t) {
+    per_token([&](int64_t t) {
       const float* cs = ws.rope_cs.data() + t * hp.n_rot;
       for (int64_t h = 0; h < hp.n_head; ++h) tensor::rope(ws.q.data() + t * q_dim + h * hd, hp.n_rot, cs, neox);
       for (int64_t h = 0; h < hp.n_head_kv; ++h) tensor::rope(ws.k.data() + t * kv_dim + h * hd, hp.n_rot, cs, neox);
       KvCache& kv = *batch[t].kv;
       tensor::float_to_f16(ws.k.data() + t * kv_dim, kv.k[l].data() + batch[t].pos * kv_dim, kv_dim);
       tensor::float_to_f16(ws.v.data() + t * kv_dim, kv.v[l].data() + batch[t].pos * kv_dim, kv_dim);
-    }
+    });
     for (int64_t t = 0; t < n; ++t)
       queries[t] = {ws.q.data() + t * q_dim, ws.att.data() + t * q_dim, batch[t].kv->k[l].data(), batch[t].kv->v[l].data(),
                     batch[t].pos + 1};
     attention({hp.n_head, hp.n_head_kv, hd}, queries, pool, ws.scores);
     ws.mm.run(L.wo, ws.att.data(), n, ws.h.data(), pool);
-    for (int64_t i = 0; i < n * d; ++i) ws.x[i] += ws.h[i];
 
     load_vector(L.ffn_norm, &ws.norm_w);
-    for (int64_t t = 0; t < n; ++t) tensor::rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + t * d, d, hp.rms_eps);
+    per_token([&](int64_t t) {
+      add_residual(t);
+      kern.rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + t * d, d, hp.rms_eps);
+    });
     const MatMul::Output gate_up[] = {{&L.w_gate, ws.ffa.data()}, {&L.w_up, ws.ffb.data()}};
     ws.mm.run_shared(gate_up, ws.h.data(), n, pool);
-    kernels::active().silu_mul(n * hp.n_ff, ws.ffa.data(), ws.ffb.data());
+    per_token([&](int64_t t) { kern.silu_mul(hp.n_ff, ws.ffa.data() + t * hp.n_ff, ws.ffb.data() + t * hp.n_ff); });
     ws.mm.run(L.w_down, ws.ffa.data(), n, ws.h.data(), pool);
-    for (int64_t i = 0; i < n * d; ++i) ws.x[i] += ws.h[i];
+    per_token(add_residual);
   }
 
   load_vector(output_norm, &ws.norm_w);
   if (hidden) {
     hidden->resize(static_cast<size_t>(n * d));
-    for (int64_t t = 0; t < n; ++t) tensor::rms_norm(ws.x.data() + t * d, ws.norm_w.data(), hidden->data() + t * d, d, hp.rms_eps);
+    for (int64_t t = 0; t < n; ++t) kern.rms_norm(ws.x.data() + t * d, ws.norm_w.data(), hidden->data() + t * d, d, hp.rms_eps);
   }
   int64_t n_out = 0;
   for (int64_t t = 0; t < n; ++t)
-    if (batch[t].logits) tensor::rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + (n_out++) * d, d, hp.rms_eps);
+    if (batch[t].logits) kern.rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + (n_out++) * d, d, hp.rms_eps);
   logits->resize(static_cast<size_t>(n_out * hp.n_vocab));
   if (n_out > 0) ws.mm.run(output, ws.h.data(), n_out, logits->data(), pool);
   return Status();

@@ -292,10 +292,28 @@ TEST(Bf16, RoundsToNearestEven) {
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
 }
 
+// RMS norm (with and without weights) agrees with the reference to float
+// rounding, for lengths on and off the vector width.
+TEST(RowKernels, RmsNormMatchesReference) {
+  for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
+    const kernels::Kernels& k = kernels::for_isa(isa);
+    if (k.isa != isa) continue;
+    for (int64_t n : {1, 7, 16, 17, 100, 2048}) {
+      const auto x = random_vec(n, 70 + static_cast<int>(n), 3.0f), w = random_vec(n, 71);
+      for (const float* wp : {static_cast<const float*>(nullptr), w.data()}) {
+        std::vector<float> y1(n, 9.f), y2(n, -9.f);
+        k.rms_norm(x.data(), wp, y1.data(), n, 1e-5f);
+        rms_norm(x.data(), wp, y2.data(), n, 1e-5f);
+        for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(y1[i], y2[i], 1e-6f * std::abs(y2[i]) + 1e-30f) << "n=" << n;
+      }
+    }
+  }
+}
+
 // Softmax and SiLU·gate with the vector exp agree with the scalar reference
 // (std::exp) to a few ulps, for lengths on and off the vector width, values
 // spanning the float exponent range's edges, and keep NaN.
-TEST(ActivationKernels, SoftmaxAndSiluMulMatchReference) {
+TEST(RowKernels, SoftmaxAndSiluMulMatchReference) {
   for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
     const kernels::Kernels& k = kernels::for_isa(isa);
     if (k.isa != isa) continue;

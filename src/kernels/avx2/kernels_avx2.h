@@ -21,6 +21,8 @@ float vec_dot_q5_k(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k(int64_t n, const void* w, const void* x);
 float dot_f32_f16(int64_t n, const float* a, const uint16_t* b);
 void axpy_f16(int64_t n, float alpha, const uint16_t* x, float* y);
+// RMS norm (norm_avx2.cpp).
+void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps);
 // Row activations with a vector exp (activation_avx2.cpp).
 void softmax(float* x, int64_t n);
 void silu_mul(int64_t n, float* a, const float* b);

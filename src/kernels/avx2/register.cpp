@@ -25,6 +25,7 @@ void register_avx2(Kernels& k) {
   k.axpy_f16 = avx2::axpy_f16;
   k.attn_scores_f16 = avx2::attn_scores_f16;
   k.attn_mix_f16 = avx2::attn_mix_f16;
+  k.rms_norm = avx2::rms_norm;
   k.softmax = avx2::softmax;
   k.silu_mul = avx2::silu_mul;
   k.gemm_x16[static_cast<int>(DType::kQ4_0)] = avx2::gemm_x16_q4_0;
