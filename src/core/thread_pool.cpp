@@ -54,38 +54,37 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    stop_.store(true);
     generation_.fetch_add(1);
   }
   start_cv_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
+// Hand-offs without the mutex while everyone is awake: the caller publishes
+// the job and bumps generation_, workers spinning on it pick the job up.
+// Sleeping is announced in an atomic (sleeping_, caller_waiting_) before the
+// sleeper re-checks its condition under the mutex, and the other side reads
+// that announcement after its own update (both sequentially consistent), so
+// either the sleeper sees the update or the updater sees the sleeper and
+// notifies under the mutex: no lost wake-up.
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    // Spin a little for the next job, then sleep.
-    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
-    JobRef job;
-    size_t n, grain;
-    {
+    if (!spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; })) {
       std::unique_lock<std::mutex> lock(mu_);
-      if (generation_.load() == seen && !stop_) {
-        ++sleeping_;
-        start_cv_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
-        --sleeping_;
-      }
-      if (stop_) return;
-      seen = generation_.load();
-      job = job_;
-      n = job_n_;
-      grain = job_grain_;
+      sleeping_.fetch_add(1);
+      start_cv_.wait(lock, [&] { return generation_.load() != seen; });
+      sleeping_.fetch_sub(1);
     }
-    auto [b, e] = chunk_of(n, grain, n_threads_, index);
+    if (stop_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
+    const JobRef job = job_;
+    auto [b, e] = chunk_of(job_n_, job_grain_, n_threads_, index);
     if (b < e) job(b, e, index);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (pending_.fetch_sub(1) == 1 && caller_waiting_.load()) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (caller_waiting_) done_cv_.notify_one();
+      done_cv_.notify_one();
     }
   }
 }
@@ -97,24 +96,24 @@ void ThreadPool::run(size_t n, JobRef fn, size_t grain) {
     fn(0, n, 0);
     return;
   }
-  bool wake;
-  {
+  // Workers read these only after seeing the new generation, and the
+  // previous job's readers have all finished (pending_ reached 0).
+  job_ = fn;
+  job_n_ = n;
+  job_grain_ = grain;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1);
+  if (sleeping_.load() > 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    job_ = fn;
-    job_n_ = n;
-    job_grain_ = grain;
-    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
-    wake = sleeping_ > 0;
+    start_cv_.notify_all();
   }
-  if (wake) start_cv_.notify_all();
   auto [b, e] = chunk_of(n, grain, n_threads_, 0);
   if (b < e) fn(b, e, 0);
   if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
     std::unique_lock<std::mutex> lock(mu_);
-    caller_waiting_ = true;
+    caller_waiting_.store(true);
     done_cv_.wait(lock, [&] { return pending_.load() == 0; });
-    caller_waiting_ = false;
+    caller_waiting_.store(false);
   }
 }
 

@@ -61,9 +61,9 @@ class ThreadPool {
   size_t job_grain_ = 1;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
-  int sleeping_ = 0;  // workers waiting on start_cv_ (guarded by mu_)
-  bool caller_waiting_ = false;
-  bool stop_ = false;
+  std::atomic<int> sleeping_{0};            // workers about to wait or waiting on start_cv_
+  std::atomic<bool> caller_waiting_{false};  // the caller about to wait or waiting on done_cv_
+  std::atomic<bool> stop_{false};
 };
 
 // Number of physical cores (falls back to logical CPUs when unknown).

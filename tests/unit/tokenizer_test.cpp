@@ -82,7 +82,9 @@ TEST(Tokenizer, IncrementalDetokenizerHoldsPartialUtf8) {
   std::string out;
   for (size_t i = 0; i < ids.size(); ++i) {
     std::string part = d.push(ids[i]);
-    if (i + 1 < ids.size()) EXPECT_TRUE(part.empty() || incomplete_utf8_tail(part) == 0);
+    if (i + 1 < ids.size()) {
+      EXPECT_TRUE(part.empty() || incomplete_utf8_tail(part) == 0);
+    }
     out += part;
   }
   out += d.flush();
@@ -107,7 +109,9 @@ TEST(Tokenizer, HostileInputNeverCrashes) {
       for (TokenId id : ids) ASSERT_TRUE(t->vocab().valid(id));
       (void)t->decode(ids, true);
       // Byte-level BPE without user-defined tokens is lossless even on invalid UTF-8.
-      if (t == all[1]) EXPECT_EQ(t->decode(t->encode(in, false, false)), in);
+      if (t == all[1]) {
+        EXPECT_EQ(t->decode(t->encode(in, false, false)), in);
+      }
     }
 }
 
