@@ -154,7 +154,83 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
   }
 }
 
+// Q6_K, per half (8 rows), super-block and quarter (h, t): 8 ql and 8 qh
+// chunks give 8 six-bit code vectors of the low groups, then 8 of the high
+// groups (one set at a time: both would take all 16 registers). Each group
+// of 16 inputs is two pairs of VPMADDUBSW summed in 16 bits (2 × 2 × 63 ×
+// 127 < 32768; four would overflow), each pair folded with VPMADDWD against
+// the group's signed scale in both 16-bit halves. The code offset
+// (-32 · Σ scale · group sum) is 8 VPMADDWD over the paired scales.
+void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
+               int nx, float* y, size_t y_stride) {
+  constexpr size_t kQh = X16Q6K::kQh, kSc = X16Q6K::kScales, kD = X16Q6K::kD, kBytes = X16Q6K::kBytes;
+  const int64_t nb = n / kQK_K;
+  const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+  for (int g = 0; g < n_groups; ++g) {
+    const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
+    for (int j0 = 0; j0 < nx; j0 += 2) {
+      const int nj = std::min(2, nx - j0);
+      for (int half = 0; half < 2; ++half) {
+        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int64_t b = 0; b < nb; ++b) {
+          const uint8_t* sb = grp + static_cast<size_t>(b) * kBytes;
+          const ActQ8K* a[2];
+          for (int j = 0; j < nj; ++j) a[j] = reinterpret_cast<const ActQ8K*>(x + static_cast<size_t>(j0 + j) * x_stride) + b;
+          // (scale 2k, scale 2k+1) of the half's 8 rows as int16 pairs.
+          auto pair = [&](int k) {
+            return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kSc + 32 * k + 16 * half)));
+          };
+          __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+          for (int ht = 0; ht < 4; ++ht) {
+            const int h = ht / 2, t = ht % 2;
+            for (int part = 0; part < 2; ++part) {  // 0: low nibbles (groups 4h+t, +1), 1: high (4h+2+t, +1)
+              __m256i u[8];
+              for (int c8 = 0; c8 < 8; ++c8) {
+                const __m256i ql =
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 * (16 * h + 8 * t + c8) + 32 * half));
+                const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kQh + 64 * (8 * h + c8) + 32 * half));
+                const __m256i nib = part == 0 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
+                const __m256i top = part == 0 ? (t == 0 ? _mm256_slli_epi16(qh, 4) : _mm256_slli_epi16(qh, 2))
+                                              : (t == 0 ? qh : _mm256_srli_epi16(qh, 2));
+                u[c8] = _mm256_or_si256(nib, _mm256_and_si256(top, bits45));
+              }
+              const __m256i p = pair(4 * h + 2 * part + t);
+              const __m256i sc[2] = {_mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xA0), 0xA0),   // scale 2k twice
+                                     _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xF5), 0xF5)};  // scale 2k+1 twice
+              for (int j = 0; j < nj; ++j) {
+                const int8_t* xq = a[j]->qs + 128 * h + 64 * part + 32 * t;
+                for (int gi = 0; gi < 2; ++gi) {  // the two groups of 16: u[0..3] and u[4..7]
+                  const __m256i* ug = u + 4 * gi;
+                  const int8_t* xg = xq + 16 * gi;
+                  const __m256i s01 = _mm256_add_epi16(_mm256_maddubs_epi16(ug[0], bcast4(xg)), _mm256_maddubs_epi16(ug[1], bcast4(xg + 4)));
+                  const __m256i s23 =
+                      _mm256_add_epi16(_mm256_maddubs_epi16(ug[2], bcast4(xg + 8)), _mm256_maddubs_epi16(ug[3], bcast4(xg + 12)));
+                  q[j] = _mm256_add_epi32(q[j], _mm256_add_epi32(_mm256_madd_epi16(s01, sc[gi]), _mm256_madd_epi16(s23, sc[gi])));
+                }
+              }
+            }
+          }
+          const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kD + 16 * half)));
+          for (int j = 0; j < nj; ++j) {
+            __m256i m = _mm256_setzero_si256();
+            for (int k = 0; k < 8; ++k) m = _mm256_add_epi32(m, _mm256_madd_epi16(pair(k), _mm256_set1_epi32(a[j]->msum[k])));
+            const __m256i total = _mm256_sub_epi32(q[j], _mm256_slli_epi32(m, 5));  // codes are q + 32
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(a[j]->d)), acc[j]);
+          }
+        }
+        for (int j = 0; j < nj; ++j)
+          _mm256_storeu_ps(y + static_cast<size_t>(j0 + j) * y_stride + 16 * static_cast<size_t>(g) + 8 * half, acc[j]);
+      }
+    }
+  }
+}
+
 }  // namespace
+
+void gemm_x16_q6_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm_q6_k(n, w, gb, ng, x, xs, nx, y, ys);
+}
 
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
