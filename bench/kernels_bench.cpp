@@ -108,7 +108,7 @@ void register_all() {
         std::string n = std::string(rows == 1 ? "matvec/" : "matmul32/") + dtype_name(t) + "/" + name;
         benchmark::RegisterBenchmark(n.c_str(), [t, isa = isa, rows](benchmark::State& s) { matmul(s, t, isa, rows); })
             ->Unit(benchmark::kMicrosecond);
-        if (isa == core::Isa::kAvx512 && tensor::x16_supported(t))
+        if (isa != core::Isa::kScalar && tensor::x16_supported(t))
           benchmark::RegisterBenchmark((n + "_x16").c_str(),
                                        [t, isa = isa, rows](benchmark::State& s) { matmul(s, t, isa, rows, true); })
               ->Unit(benchmark::kMicrosecond);
@@ -118,10 +118,11 @@ void register_all() {
   // Out of cache: 64 Ki rows (72-136 MiB), one thread, as generation streams
   // the weights from memory; compare with `hearth bench --memory -t 1`.
   for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K})
-    for (bool x16 : {false, true})
-      benchmark::RegisterBenchmark((std::string("matvec_dram/") + dtype_name(t) + (x16 ? "/avx512_x16" : "/avx512")).c_str(),
-                                   [t, x16](benchmark::State& s) { matmul(s, t, core::Isa::kAvx512, 1, x16, 65536); })
-          ->Unit(benchmark::kMicrosecond);
+    for (auto [isa, name] : {std::pair{core::Isa::kAvx2, "avx2"}, {core::Isa::kAvx512, "avx512"}})
+      for (bool x16 : {false, true})
+        benchmark::RegisterBenchmark((std::string("matvec_dram/") + dtype_name(t) + "/" + name + (x16 ? "_x16" : "")).c_str(),
+                                     [t, isa = isa, x16](benchmark::State& s) { matmul(s, t, isa, 1, x16, 65536); })
+            ->Unit(benchmark::kMicrosecond);
   for (auto [isa, name] : {std::pair{core::Isa::kScalar, "scalar"}, {core::Isa::kAvx512, "best"}})
     benchmark::RegisterBenchmark((std::string("attention_decode/") + name).c_str(), [isa = isa](benchmark::State& s) { attention(s, isa); })
         ->Arg(512)->Arg(2048)->Unit(benchmark::kMicrosecond);
