@@ -136,6 +136,7 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
               for (size_t l = 320 * static_cast<size_t>(s); l < std::min<size_t>(X16Q4K::kBytes, 320 * (s + 1)); l += 64)
                 _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * X16Q4K::kBytes + l), _MM_HINT_T0);
             __m256i u[8];
+            #pragma GCC unroll 8
             for (int c = 0; c < 8; ++c) {
               const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 * (8 * p + c) + 32 * half));
               u[c] = s % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), low4) : _mm256_and_si256(v, low4);
@@ -147,6 +148,7 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
             for (int j = 0; j < nj; ++j) {
               const int8_t* xq = a[j]->qs + 32 * s;
               __m256i s16 = _mm256_maddubs_epi16(u[0], bcast4(xq));
+              #pragma GCC unroll 7
               for (int c = 1; c < 8; ++c) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(u[c], bcast4(xq + 4 * c)));
               q[j] = _mm256_add_epi32(q[j], _mm256_madd_epi16(s16, sc16));
             }
@@ -156,6 +158,7 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
               _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + X16Q4K::kDmin + 16 * half)));
           for (int j = 0; j < nj; ++j) {
             __m256i m = _mm256_setzero_si256();
+            #pragma GCC unroll 4
             for (int k = 0; k < 4; ++k) {
               const __m256i mk = _mm256_cvtepu8_epi16(
                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + X16Q4K::kMins + 32 * k + 16 * half)));
@@ -211,6 +214,7 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
                 _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + l), _MM_HINT_T0);
             for (int part = 0; part < 2; ++part) {  // 0: low nibbles (groups 4h+t, +1), 1: high (4h+2+t, +1)
               __m256i u[8];
+              #pragma GCC unroll 8
               for (int c8 = 0; c8 < 8; ++c8) {
                 const __m256i ql =
                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 * (16 * h + 8 * t + c8) + 32 * half));
@@ -225,6 +229,7 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
                                      _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xF5), 0xF5)};  // scale 2k+1 twice
               for (int j = 0; j < nj; ++j) {
                 const int8_t* xq = a[j]->qs + 128 * h + 64 * part + 32 * t;
+                #pragma GCC unroll 2
                 for (int gi = 0; gi < 2; ++gi) {  // the two groups of 16: u[0..3] and u[4..7]
                   const __m256i* ug = u + 4 * gi;
                   const int8_t* xg = xq + 16 * gi;
@@ -239,6 +244,7 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
           const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kD + 16 * half)));
           for (int j = 0; j < nj; ++j) {
             __m256i m = _mm256_setzero_si256();
+            #pragma GCC unroll 8
             for (int k = 0; k < 8; ++k) m = _mm256_add_epi32(m, _mm256_madd_epi16(pair(k), _mm256_set1_epi32(a[j]->msum[k])));
             const __m256i total = _mm256_sub_epi32(q[j], _mm256_slli_epi32(m, 5));  // codes are q + 32
             acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(a[j]->d)), acc[j]);
