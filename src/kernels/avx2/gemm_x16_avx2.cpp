@@ -107,6 +107,33 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
   }
 }
 
+// The loops the K-quant kernels share: for each group, pair of activation
+// rows and half (8 rows), block(sb, a, nj, half, first_pass, acc) adds one
+// super-block's contribution to the (up to) 2 rows' accumulators; a[j] is
+// row j's activation block. The first pass over a group (half 0, rows 0-1)
+// streams it from memory, the others find it in cache.
+template <size_t kBytes, class Block>
+__attribute__((always_inline)) inline void k_quant_gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x,
+                         size_t x_stride, int nx, float* y, size_t y_stride, Block block) {
+  const int64_t nb = n / kQK_K;
+  for (int g = 0; g < n_groups; ++g) {
+    const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
+    for (int j0 = 0; j0 < nx; j0 += 2) {
+      const int nj = std::min(2, nx - j0);
+      for (int half = 0; half < 2; ++half) {
+        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int64_t b = 0; b < nb; ++b) {
+          const ActQ8K* a[2] = {nullptr, nullptr};
+          for (int j = 0; j < nj; ++j) a[j] = reinterpret_cast<const ActQ8K*>(x + static_cast<size_t>(j0 + j) * x_stride) + b;
+          block(grp + static_cast<size_t>(b) * kBytes, a, nj, half, half == 0 && j0 == 0, acc);
+        }
+        for (int j = 0; j < nj; ++j)
+          _mm256_storeu_ps(y + static_cast<size_t>(j0 + j) * y_stride + 16 * static_cast<size_t>(g) + 8 * half, acc[j]);
+      }
+    }
+  }
+}
+
 // Q4_K, per half (8 rows), super-block and sub-block of 32: 8 chunks of
 // nibbles, VPMADDUBSW with the broadcast activation bytes summed in 16 bits
 // (at most 8 × 2 × 15 × 128 < 32768), then one VPMADDWD against the 8 rows'
@@ -115,65 +142,51 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
 // activation rows share each unpacked sub-block.
 void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
                int nx, float* y, size_t y_stride) {
-  const int64_t nb = n / kQK_K;
+  constexpr size_t kSc = X16Q4K::kScales, kMins = X16Q4K::kMins, kD = X16Q4K::kD, kDmin = X16Q4K::kDmin,
+                   kBytes = X16Q4K::kBytes;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
-  for (int g = 0; g < n_groups; ++g) {
-    const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
-    for (int j0 = 0; j0 < nx; j0 += 2) {
-      const int nj = std::min(2, nx - j0);
-      for (int half = 0; half < 2; ++half) {
-        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-        for (int64_t b = 0; b < nb; ++b) {
-          const uint8_t* sb = grp + static_cast<size_t>(b) * X16Q4K::kBytes;
-          const ActQ8K* a[2];
-          for (int j = 0; j < nj; ++j) a[j] = reinterpret_cast<const ActQ8K*>(x + static_cast<size_t>(j0 + j) * x_stride) + b;
-          __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-          for (int s = 0; s < 8; ++s) {
-            const int p = s / 2;
-            // As for Q6_K: the first half's pass streams from memory;
-            // prefetch two super-blocks ahead, an eighth per step.
-            if (half == 0 && j0 == 0)
-              for (size_t l = 320 * static_cast<size_t>(s); l < std::min<size_t>(X16Q4K::kBytes, 320 * (s + 1)); l += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * X16Q4K::kBytes + l), _MM_HINT_T0);
-            __m256i u[8];
-            #pragma GCC unroll 8
-            for (int c = 0; c < 8; ++c) {
-              const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 * (8 * p + c) + 32 * half));
-              u[c] = s % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), low4) : _mm256_and_si256(v, low4);
-            }
-            int64_t sc8;
-            std::memcpy(&sc8, sb + X16Q4K::kScales + 16 * s + 8 * half, 8);
-            const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(sc8));
-            const __m256i sc16 = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));  // scale in both 16-bit halves
-            for (int j = 0; j < nj; ++j) {
-              const int8_t* xq = a[j]->qs + 32 * s;
-              __m256i s16 = _mm256_maddubs_epi16(u[0], bcast4(xq));
-              #pragma GCC unroll 7
-              for (int c = 1; c < 8; ++c) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(u[c], bcast4(xq + 4 * c)));
-              q[j] = _mm256_add_epi32(q[j], _mm256_madd_epi16(s16, sc16));
-            }
-          }
-          const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + X16Q4K::kD + 16 * half)));
-          const __m256 dmin =
-              _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + X16Q4K::kDmin + 16 * half)));
-          for (int j = 0; j < nj; ++j) {
-            __m256i m = _mm256_setzero_si256();
-            #pragma GCC unroll 4
-            for (int k = 0; k < 4; ++k) {
-              const __m256i mk = _mm256_cvtepu8_epi16(
-                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + X16Q4K::kMins + 32 * k + 16 * half)));
-              m = _mm256_add_epi32(m, _mm256_madd_epi16(mk, _mm256_set1_epi32(a[j]->msum[k])));
-            }
-            const __m256 xd = _mm256_set1_ps(a[j]->d);
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q[j]), _mm256_mul_ps(d, xd), acc[j]);
-            acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(dmin, xd), acc[j]);
-          }
-        }
-        for (int j = 0; j < nj; ++j)
-          _mm256_storeu_ps(y + static_cast<size_t>(j0 + j) * y_stride + 16 * static_cast<size_t>(g) + 8 * half, acc[j]);
+  k_quant_gemm<kBytes>(n, w, group_bytes, n_groups, x, x_stride, nx, y, y_stride,
+                       [&](const uint8_t* sb, const ActQ8K* const* a, int nj, int half, bool first, __m256* acc)
+                           __attribute__((always_inline)) {
+    __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int s = 0; s < 8; ++s) {
+      const int p = s / 2;
+      // Prefetch two super-blocks ahead on the first pass, an eighth per step.
+      if (first)
+        for (size_t l = 320 * static_cast<size_t>(s); l < std::min<size_t>(kBytes, 320 * (s + 1)); l += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + l), _MM_HINT_T0);
+      __m256i u[8];
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 * (8 * p + c) + 32 * half));
+        u[c] = s % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), low4) : _mm256_and_si256(v, low4);
+      }
+      int64_t sc8;
+      std::memcpy(&sc8, sb + kSc + 16 * s + 8 * half, 8);
+      const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(sc8));
+      const __m256i sc16 = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));  // scale in both 16-bit halves
+      for (int j = 0; j < nj; ++j) {
+        const int8_t* xq = a[j]->qs + 32 * s;
+        __m256i s16 = _mm256_maddubs_epi16(u[0], bcast4(xq));
+#pragma GCC unroll 7
+        for (int c = 1; c < 8; ++c) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(u[c], bcast4(xq + 4 * c)));
+        q[j] = _mm256_add_epi32(q[j], _mm256_madd_epi16(s16, sc16));
       }
     }
-  }
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kD + 16 * half)));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kDmin + 16 * half)));
+    for (int j = 0; j < nj; ++j) {
+      __m256i m = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const __m256i mk = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kMins + 32 * k + 16 * half)));
+        m = _mm256_add_epi32(m, _mm256_madd_epi16(mk, _mm256_set1_epi32(a[j]->msum[k])));
+      }
+      const __m256 xd = _mm256_set1_ps(a[j]->d);
+      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q[j]), _mm256_mul_ps(d, xd), acc[j]);
+      acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(dmin, xd), acc[j]);
+    }
+  });
 }
 
 // Q6_K, per half (8 rows), super-block and quarter (h, t): 8 ql and 8 qh
@@ -186,75 +199,60 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
 void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
                int nx, float* y, size_t y_stride) {
   constexpr size_t kQh = X16Q6K::kQh, kSc = X16Q6K::kScales, kD = X16Q6K::kD, kBytes = X16Q6K::kBytes;
-  const int64_t nb = n / kQK_K;
   const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
-  for (int g = 0; g < n_groups; ++g) {
-    const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
-    for (int j0 = 0; j0 < nx; j0 += 2) {
-      const int nj = std::min(2, nx - j0);
-      for (int half = 0; half < 2; ++half) {
-        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-        for (int64_t b = 0; b < nb; ++b) {
-          const uint8_t* sb = grp + static_cast<size_t>(b) * kBytes;
-          const ActQ8K* a[2];
-          for (int j = 0; j < nj; ++j) a[j] = reinterpret_cast<const ActQ8K*>(x + static_cast<size_t>(j0 + j) * x_stride) + b;
-          // (scale 2k, scale 2k+1) of the half's 8 rows as int16 pairs.
-          auto pair = [&](int k) {
-            return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kSc + 32 * k + 16 * half)));
-          };
-          __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-          for (int ht = 0; ht < 4; ++ht) {
-            const int h = ht / 2, t = ht % 2;
-            // The first half's pass streams the group from memory (the second
-            // finds it in cache): prefetch two super-blocks ahead, a quarter
-            // per step (without it: half the GGUF-layout kernel's speed out of
-            // cache).
-            if (half == 0 && j0 == 0)
-              for (size_t l = 64 * 14 * static_cast<size_t>(ht); l < std::min<size_t>(kBytes, 64 * 14 * (ht + 1)); l += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + l), _MM_HINT_T0);
-            for (int part = 0; part < 2; ++part) {  // 0: low nibbles (groups 4h+t, +1), 1: high (4h+2+t, +1)
-              __m256i u[8];
-              #pragma GCC unroll 8
-              for (int c8 = 0; c8 < 8; ++c8) {
-                const __m256i ql =
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 * (16 * h + 8 * t + c8) + 32 * half));
-                const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kQh + 64 * (8 * h + c8) + 32 * half));
-                const __m256i nib = part == 0 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
-                const __m256i top = part == 0 ? (t == 0 ? _mm256_slli_epi16(qh, 4) : _mm256_slli_epi16(qh, 2))
-                                              : (t == 0 ? qh : _mm256_srli_epi16(qh, 2));
-                u[c8] = _mm256_or_si256(nib, _mm256_and_si256(top, bits45));
-              }
-              const __m256i p = pair(4 * h + 2 * part + t);
-              const __m256i sc[2] = {_mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xA0), 0xA0),   // scale 2k twice
-                                     _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xF5), 0xF5)};  // scale 2k+1 twice
-              for (int j = 0; j < nj; ++j) {
-                const int8_t* xq = a[j]->qs + 128 * h + 64 * part + 32 * t;
-                #pragma GCC unroll 2
-                for (int gi = 0; gi < 2; ++gi) {  // the two groups of 16: u[0..3] and u[4..7]
-                  const __m256i* ug = u + 4 * gi;
-                  const int8_t* xg = xq + 16 * gi;
-                  const __m256i s01 = _mm256_add_epi16(_mm256_maddubs_epi16(ug[0], bcast4(xg)), _mm256_maddubs_epi16(ug[1], bcast4(xg + 4)));
-                  const __m256i s23 =
-                      _mm256_add_epi16(_mm256_maddubs_epi16(ug[2], bcast4(xg + 8)), _mm256_maddubs_epi16(ug[3], bcast4(xg + 12)));
-                  q[j] = _mm256_add_epi32(q[j], _mm256_add_epi32(_mm256_madd_epi16(s01, sc[gi]), _mm256_madd_epi16(s23, sc[gi])));
-                }
-              }
-            }
-          }
-          const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kD + 16 * half)));
-          for (int j = 0; j < nj; ++j) {
-            __m256i m = _mm256_setzero_si256();
-            #pragma GCC unroll 8
-            for (int k = 0; k < 8; ++k) m = _mm256_add_epi32(m, _mm256_madd_epi16(pair(k), _mm256_set1_epi32(a[j]->msum[k])));
-            const __m256i total = _mm256_sub_epi32(q[j], _mm256_slli_epi32(m, 5));  // codes are q + 32
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(a[j]->d)), acc[j]);
+  k_quant_gemm<kBytes>(n, w, group_bytes, n_groups, x, x_stride, nx, y, y_stride,
+                       [&](const uint8_t* sb, const ActQ8K* const* a, int nj, int half, bool first, __m256* acc)
+                           __attribute__((always_inline)) {
+    // (scale 2k, scale 2k+1) of the half's 8 rows as int16 pairs.
+    auto pair = [&](int k) {
+      return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kSc + 32 * k + 16 * half)));
+    };
+    __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int ht = 0; ht < 4; ++ht) {
+      const int h = ht / 2, t = ht % 2;
+      // Prefetch two super-blocks ahead on the first pass, a quarter per step
+      // (without it: half the GGUF-layout kernel's speed out of cache).
+      if (first)
+        for (size_t l = 64 * 14 * static_cast<size_t>(ht); l < std::min<size_t>(kBytes, 64 * 14 * (ht + 1)); l += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + l), _MM_HINT_T0);
+      for (int part = 0; part < 2; ++part) {  // 0: low nibbles (groups 4h+t, +1), 1: high (4h+2+t, +1)
+        __m256i u[8];
+#pragma GCC unroll 8
+        for (int c8 = 0; c8 < 8; ++c8) {
+          const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 * (16 * h + 8 * t + c8) + 32 * half));
+          const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kQh + 64 * (8 * h + c8) + 32 * half));
+          const __m256i nib = part == 0 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
+          const __m256i top = part == 0 ? (t == 0 ? _mm256_slli_epi16(qh, 4) : _mm256_slli_epi16(qh, 2))
+                                        : (t == 0 ? qh : _mm256_srli_epi16(qh, 2));
+          u[c8] = _mm256_or_si256(nib, _mm256_and_si256(top, bits45));
+        }
+        const __m256i p = pair(4 * h + 2 * part + t);
+        const __m256i sc[2] = {_mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xA0), 0xA0),   // scale 2k twice
+                               _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xF5), 0xF5)};  // scale 2k+1 twice
+        for (int j = 0; j < nj; ++j) {
+          const int8_t* xq = a[j]->qs + 128 * h + 64 * part + 32 * t;
+#pragma GCC unroll 2
+          for (int gi = 0; gi < 2; ++gi) {  // the two groups of 16: u[0..3] and u[4..7]
+            const __m256i* ug = u + 4 * gi;
+            const int8_t* xg = xq + 16 * gi;
+            const __m256i s01 =
+                _mm256_add_epi16(_mm256_maddubs_epi16(ug[0], bcast4(xg)), _mm256_maddubs_epi16(ug[1], bcast4(xg + 4)));
+            const __m256i s23 =
+                _mm256_add_epi16(_mm256_maddubs_epi16(ug[2], bcast4(xg + 8)), _mm256_maddubs_epi16(ug[3], bcast4(xg + 12)));
+            q[j] = _mm256_add_epi32(q[j], _mm256_add_epi32(_mm256_madd_epi16(s01, sc[gi]), _mm256_madd_epi16(s23, sc[gi])));
           }
         }
-        for (int j = 0; j < nj; ++j)
-          _mm256_storeu_ps(y + static_cast<size_t>(j0 + j) * y_stride + 16 * static_cast<size_t>(g) + 8 * half, acc[j]);
       }
     }
-  }
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kD + 16 * half)));
+    for (int j = 0; j < nj; ++j) {
+      __m256i m = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) m = _mm256_add_epi32(m, _mm256_madd_epi16(pair(k), _mm256_set1_epi32(a[j]->msum[k])));
+      const __m256i total = _mm256_sub_epi32(q[j], _mm256_slli_epi32(m, 5));  // codes are q + 32
+      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(a[j]->d)), acc[j]);
+    }
+  });
 }
 
 }  // namespace
