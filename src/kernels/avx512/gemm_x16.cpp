@@ -93,6 +93,29 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
   }
 }
 
+// The loops the K-quant kernels share: per group of 16 rows,
+// block(sb, a, acc) adds one super-block's contribution to the NX activation
+// rows' accumulators (a[j]: row j's activation block); the sums are stored per
+// row. Forced inline: a kernel body behind a call measured 25-35% slower in
+// the AVX2 version.
+template <int NX, size_t kBytes, class Block>
+__attribute__((always_inline)) inline void k_quant_rows(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
+                                                        const uint8_t* x, size_t x_stride, float* y, size_t y_stride,
+                                                        Block block) {
+  const int64_t nb = n / kQK_K;
+  for (int g = 0; g < n_groups; ++g) {
+    const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
+    __m512 acc[NX];
+    for (int j = 0; j < NX; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const ActQ8K* a[NX];
+      for (int j = 0; j < NX; ++j) a[j] = reinterpret_cast<const ActQ8K*>(x + static_cast<size_t>(j) * x_stride) + b;
+      block(grp + static_cast<size_t>(b) * kBytes, a, acc);
+    }
+    for (int j = 0; j < NX; ++j) _mm512_storeu_ps(y + static_cast<size_t>(j) * y_stride + 16 * static_cast<size_t>(g), acc[j]);
+  }
+}
+
 // Q4_K: per super-block and pair of sub-blocks, 8 code chunks give 16 nibble
 // vectors; each activation row runs two 8-long VNNI chains (low and high
 // sub-block), scales them by the sub-block scales (integer multiply), and the
@@ -103,64 +126,55 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
                float* y, size_t y_stride) {
   constexpr size_t kScales = X16Q4K::kScales, kMins = X16Q4K::kMins, kD = X16Q4K::kD, kDmin = X16Q4K::kDmin,
                    kBytes = X16Q4K::kBytes;
-  const int64_t nb = n / kQK_K;
   const __m512i low4 = _mm512_set1_epi8(0x0f);
-  for (int g = 0; g < n_groups; ++g) {
-    const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
-    __m512 acc[NX];
-    for (int j = 0; j < NX; ++j) acc[j] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* sb = grp + static_cast<size_t>(b) * kBytes;
-      const ActQ8K* a[NX];
-      for (int j = 0; j < NX; ++j) a[j] = reinterpret_cast<const ActQ8K*>(x + static_cast<size_t>(j) * x_stride) + b;
-      __m512i q[NX], m[NX];
-      for (int j = 0; j < NX; ++j) q[j] = m[j] = _mm512_setzero_si512();
+  k_quant_rows<NX, kBytes>(n, w, group_bytes, n_groups, x, x_stride, y, y_stride,
+                           [&](const uint8_t* sb, const ActQ8K* const* a, __m512* acc) __attribute__((always_inline)) {
+    __m512i q[NX], m[NX];
+    for (int j = 0; j < NX; ++j) q[j] = m[j] = _mm512_setzero_si512();
 #pragma GCC unroll 1
-      for (int p = 0; p < 4; ++p) {
-        // Prefetch three super-blocks ahead, a quarter per step: the long
-        // compute per super-block otherwise leaves the hardware prefetchers
-        // behind. Issued all at once (37 lines) the prefetches held the miss
-        // buffers the demand loads need: two threads streamed 84% of the read
-        // bandwidth that way, 96-97% spread out (A/B within one process).
-        for (size_t l = 640 * static_cast<size_t>(p); l < std::min<size_t>(kBytes, 640 * (p + 1)); l += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(sb + 3 * kBytes + l), _MM_HINT_T0);
-        __m512i lo[8], hi[8];
+    for (int p = 0; p < 4; ++p) {
+      // Prefetch three super-blocks ahead, a quarter per step: the long
+      // compute per super-block otherwise leaves the hardware prefetchers
+      // behind. Issued all at once (37 lines) the prefetches held the miss
+      // buffers the demand loads need: two threads streamed 84% of the read
+      // bandwidth that way, 96-97% spread out (A/B within one process).
+      for (size_t l = 640 * static_cast<size_t>(p); l < std::min<size_t>(kBytes, 640 * (p + 1)); l += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(sb + 3 * kBytes + l), _MM_HINT_T0);
+      __m512i lo[8], hi[8];
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        const __m512i v = _mm512_loadu_si512(sb + 64 * (8 * p + c));
+        lo[c] = _mm512_and_si512(v, low4);
+        hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+      }
+      const __m512i sc_lo = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 32 * p)));
+      const __m512i sc_hi =
+          _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 32 * p + 16)));
+#pragma GCC unroll 4
+      for (int j = 0; j < NX; ++j) {
+        const int8_t* xq = a[j]->qs + 64 * p;
+        __m512i s_lo = _mm512_setzero_si512(), s_hi = _mm512_setzero_si512();
 #pragma GCC unroll 8
         for (int c = 0; c < 8; ++c) {
-          const __m512i v = _mm512_loadu_si512(sb + 64 * (8 * p + c));
-          lo[c] = _mm512_and_si512(v, low4);
-          hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+          s_lo = _mm512_dpbusd_epi32(s_lo, lo[c], bcast4(xq + 4 * c));
+          s_hi = _mm512_dpbusd_epi32(s_hi, hi[c], bcast4(xq + 32 + 4 * c));
         }
-        const __m512i sc_lo = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 32 * p)));
-        const __m512i sc_hi =
-            _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 32 * p + 16)));
-#pragma GCC unroll 4
-        for (int j = 0; j < NX; ++j) {
-          const int8_t* xq = a[j]->qs + 64 * p;
-          __m512i s_lo = _mm512_setzero_si512(), s_hi = _mm512_setzero_si512();
-#pragma GCC unroll 8
-          for (int c = 0; c < 8; ++c) {
-            s_lo = _mm512_dpbusd_epi32(s_lo, lo[c], bcast4(xq + 4 * c));
-            s_hi = _mm512_dpbusd_epi32(s_hi, hi[c], bcast4(xq + 32 + 4 * c));
-          }
-          q[j] = _mm512_add_epi32(q[j], _mm512_add_epi32(_mm512_mullo_epi32(s_lo, sc_lo), _mm512_mullo_epi32(s_hi, sc_hi)));
-        }
-      }
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k) {
-        const __m512i mk = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kMins + 32 * k)));
-        for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], mk, _mm512_set1_epi32(a[j]->msum[k]));
-      }
-      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kD)));
-      const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kDmin)));
-      for (int j = 0; j < NX; ++j) {
-        const __m512 xd = _mm512_set1_ps(a[j]->d);
-        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q[j]), _mm512_mul_ps(d, xd), acc[j]);
-        acc[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m[j]), _mm512_mul_ps(dmin, xd), acc[j]);
+        q[j] = _mm512_add_epi32(q[j], _mm512_add_epi32(_mm512_mullo_epi32(s_lo, sc_lo), _mm512_mullo_epi32(s_hi, sc_hi)));
       }
     }
-    for (int j = 0; j < NX; ++j) _mm512_storeu_ps(y + static_cast<size_t>(j) * y_stride + 16 * static_cast<size_t>(g), acc[j]);
-  }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const __m512i mk = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kMins + 32 * k)));
+      for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], mk, _mm512_set1_epi32(a[j]->msum[k]));
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kD)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kDmin)));
+    for (int j = 0; j < NX; ++j) {
+      const __m512 xd = _mm512_set1_ps(a[j]->d);
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q[j]), _mm512_mul_ps(d, xd), acc[j]);
+      acc[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m[j]), _mm512_mul_ps(dmin, xd), acc[j]);
+    }
+  });
 }
 
 // Q6_K: per super-block, half h and quarter pair t, 8 ql and 8 qh chunks give
@@ -172,72 +186,63 @@ template <int NX>
 void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
                float* y, size_t y_stride) {
   constexpr size_t kQh = X16Q6K::kQh, kSc = X16Q6K::kScales, kD = X16Q6K::kD, kBytes = X16Q6K::kBytes;
-  const int64_t nb = n / kQK_K;
   const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
   auto pair = [](const uint8_t* p) {  // 16 lanes of (scale 2k, scale 2k+1) as int16
     return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   };
-  for (int g = 0; g < n_groups; ++g) {
-    const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
-    __m512 acc[NX];
-    for (int j = 0; j < NX; ++j) acc[j] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* sb = grp + static_cast<size_t>(b) * kBytes;
-      const ActQ8K* a[NX];
-      for (int j = 0; j < NX; ++j) a[j] = reinterpret_cast<const ActQ8K*>(x + static_cast<size_t>(j) * x_stride) + b;
-      __m512i q[NX];
-      for (int j = 0; j < NX; ++j) q[j] = _mm512_setzero_si512();
+  k_quant_rows<NX, kBytes>(n, w, group_bytes, n_groups, x, x_stride, y, y_stride,
+                           [&](const uint8_t* sb, const ActQ8K* const* a, __m512* acc) __attribute__((always_inline)) {
+    __m512i q[NX];
+    for (int j = 0; j < NX; ++j) q[j] = _mm512_setzero_si512();
 #pragma GCC unroll 1
-      for (int ht = 0; ht < 4; ++ht) {
-        const int h = ht / 2, t = ht % 2;
-        // Prefetch two super-blocks ahead, a quarter per step: issued all at
-        // once the 53 lines streamed ~30% slower (one thread, out of cache).
-        for (size_t l = 64 * 14 * static_cast<size_t>(ht); l < std::min<size_t>(kBytes, 64 * 14 * (ht + 1)); l += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + l), _MM_HINT_T0);
-        __m512i lo[8], hi[8];
+    for (int ht = 0; ht < 4; ++ht) {
+      const int h = ht / 2, t = ht % 2;
+      // Prefetch two super-blocks ahead, a quarter per step: issued all at
+      // once the 53 lines streamed ~30% slower (one thread, out of cache).
+      for (size_t l = 64 * 14 * static_cast<size_t>(ht); l < std::min<size_t>(kBytes, 64 * 14 * (ht + 1)); l += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + l), _MM_HINT_T0);
+      __m512i lo[8], hi[8];
 #pragma GCC unroll 8
-        for (int c8 = 0; c8 < 8; ++c8) {
-          const __m512i ql = _mm512_loadu_si512(sb + 64 * (16 * h + 8 * t + c8));
-          const __m512i qh = _mm512_loadu_si512(sb + kQh + 64 * (8 * h + c8));
-          const __m512i qh_lo = t == 0 ? _mm512_slli_epi16(qh, 4) : _mm512_slli_epi16(qh, 2);
-          const __m512i qh_hi = t == 0 ? qh : _mm512_srli_epi16(qh, 2);
-          lo[c8] = _mm512_ternarylogic_epi32(_mm512_and_si512(ql, low4), qh_lo, bits45, 0xF8);  // a | (b & c)
-          hi[c8] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4), qh_hi, bits45, 0xF8);
-        }
-        const __m512i p_lo = pair(sb + kSc + 32 * (4 * h + t)), p_hi = pair(sb + kSc + 32 * (4 * h + 2 + t));
-        const __m512i s0 = _mm512_srai_epi32(_mm512_slli_epi32(p_lo, 16), 16), s1 = _mm512_srai_epi32(p_lo, 16);
-        const __m512i s2 = _mm512_srai_epi32(_mm512_slli_epi32(p_hi, 16), 16), s3 = _mm512_srai_epi32(p_hi, 16);
-#pragma GCC unroll 4
-        for (int j = 0; j < NX; ++j) {
-          const int8_t* xq = a[j]->qs + 128 * h + 32 * t;
-          __m512i i0 = _mm512_setzero_si512(), i1 = i0, i2 = i0, i3 = i0;
-#pragma GCC unroll 4
-          for (int c = 0; c < 4; ++c) {
-            i0 = _mm512_dpbusd_epi32(i0, lo[c], bcast4(xq + 4 * c));
-            i1 = _mm512_dpbusd_epi32(i1, lo[4 + c], bcast4(xq + 16 + 4 * c));
-            i2 = _mm512_dpbusd_epi32(i2, hi[c], bcast4(xq + 64 + 4 * c));
-            i3 = _mm512_dpbusd_epi32(i3, hi[4 + c], bcast4(xq + 80 + 4 * c));
-          }
-          const __m512i t01 = _mm512_add_epi32(_mm512_mullo_epi32(i0, s0), _mm512_mullo_epi32(i1, s1));
-          const __m512i t23 = _mm512_add_epi32(_mm512_mullo_epi32(i2, s2), _mm512_mullo_epi32(i3, s3));
-          q[j] = _mm512_add_epi32(q[j], _mm512_add_epi32(t01, t23));
-        }
+      for (int c8 = 0; c8 < 8; ++c8) {
+        const __m512i ql = _mm512_loadu_si512(sb + 64 * (16 * h + 8 * t + c8));
+        const __m512i qh = _mm512_loadu_si512(sb + kQh + 64 * (8 * h + c8));
+        const __m512i qh_lo = t == 0 ? _mm512_slli_epi16(qh, 4) : _mm512_slli_epi16(qh, 2);
+        const __m512i qh_hi = t == 0 ? qh : _mm512_srli_epi16(qh, 2);
+        lo[c8] = _mm512_ternarylogic_epi32(_mm512_and_si512(ql, low4), qh_lo, bits45, 0xF8);  // a | (b & c)
+        hi[c8] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4), qh_hi, bits45, 0xF8);
       }
-      __m512i m[NX];
-      for (int j = 0; j < NX; ++j) m[j] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-      for (int k = 0; k < 8; ++k) {
-        const __m512i pk = pair(sb + kSc + 32 * k);
-        for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], pk, _mm512_set1_epi32(a[j]->msum[k]));
-      }
-      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kD)));
+      const __m512i p_lo = pair(sb + kSc + 32 * (4 * h + t)), p_hi = pair(sb + kSc + 32 * (4 * h + 2 + t));
+      const __m512i s0 = _mm512_srai_epi32(_mm512_slli_epi32(p_lo, 16), 16), s1 = _mm512_srai_epi32(p_lo, 16);
+      const __m512i s2 = _mm512_srai_epi32(_mm512_slli_epi32(p_hi, 16), 16), s3 = _mm512_srai_epi32(p_hi, 16);
+#pragma GCC unroll 4
       for (int j = 0; j < NX; ++j) {
-        const __m512i total = _mm512_sub_epi32(q[j], _mm512_slli_epi32(m[j], 5));  // codes are q + 32
-        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(a[j]->d)), acc[j]);
+        const int8_t* xq = a[j]->qs + 128 * h + 32 * t;
+        __m512i i0 = _mm512_setzero_si512(), i1 = i0, i2 = i0, i3 = i0;
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+          i0 = _mm512_dpbusd_epi32(i0, lo[c], bcast4(xq + 4 * c));
+          i1 = _mm512_dpbusd_epi32(i1, lo[4 + c], bcast4(xq + 16 + 4 * c));
+          i2 = _mm512_dpbusd_epi32(i2, hi[c], bcast4(xq + 64 + 4 * c));
+          i3 = _mm512_dpbusd_epi32(i3, hi[4 + c], bcast4(xq + 80 + 4 * c));
+        }
+        const __m512i t01 = _mm512_add_epi32(_mm512_mullo_epi32(i0, s0), _mm512_mullo_epi32(i1, s1));
+        const __m512i t23 = _mm512_add_epi32(_mm512_mullo_epi32(i2, s2), _mm512_mullo_epi32(i3, s3));
+        q[j] = _mm512_add_epi32(q[j], _mm512_add_epi32(t01, t23));
       }
     }
-    for (int j = 0; j < NX; ++j) _mm512_storeu_ps(y + static_cast<size_t>(j) * y_stride + 16 * static_cast<size_t>(g), acc[j]);
-  }
+    __m512i m[NX];
+    for (int j = 0; j < NX; ++j) m[j] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) {
+      const __m512i pk = pair(sb + kSc + 32 * k);
+      for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], pk, _mm512_set1_epi32(a[j]->msum[k]));
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kD)));
+    for (int j = 0; j < NX; ++j) {
+      const __m512i total = _mm512_sub_epi32(q[j], _mm512_slli_epi32(m[j], 5));  // codes are q + 32
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(a[j]->d)), acc[j]);
+    }
+  });
 }
 
 // K-quant kernels take at most 4 activation rows per pass (3 accumulators
