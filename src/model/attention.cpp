@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "tensor/float_math.h"
-
 namespace hearth::model {
 
 void attention(const AttentionShape& s, std::span<const AttentionQuery> queries, core::ThreadPool& pool,

@@ -1,7 +1,5 @@
 #include "model/matmul.h"
 
-#include <atomic>
-
 #include "tensor/type_ops.h"
 
 namespace hearth::model {
