@@ -32,66 +32,77 @@ template <DType T, int NX>
 void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride, float* y,
           size_t y_stride) {
   constexpr X16Legacy kLay = x16_legacy(T);
+  constexpr size_t kPair = kLay.pair_bytes(), kCodes = kLay.code_bytes, kScales = 2 * kCodes;
   const int64_t nb = n / kQK;
   const __m512i low4 = _mm512_set1_epi8(0x0f);
+  // One block: c its 16 rows' codes, sc their scales, b its index.
+  auto block = [&](const uint8_t* c, const uint8_t* sc, int64_t b, __m512* acc) __attribute__((always_inline)) {
+    // Q4_0: u[0..3] the low nibbles, u[4..7] the high nibbles left in
+    // place (16 × code: one AND instead of shift + AND); their dot is
+    // exactly 16 × the true one and is shifted back once per block.
+    __m512i u[8];
+    if constexpr (T == DType::kQ4_0) {
+      const __m512i high4 = _mm512_set1_epi8(static_cast<char>(0xf0));
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const __m512i v = _mm512_loadu_si512(c + 64 * k);
+        u[k] = _mm512_and_si512(v, low4);
+        u[4 + k] = _mm512_and_si512(v, high4);
+      }
+    } else {
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) u[k] = _mm512_loadu_si512(c + 64 * k);
+    }
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc)));
+#pragma GCC unroll 8
+    for (int j = 0; j < NX; ++j) {
+      const ActQ8& a = reinterpret_cast<const ActQ8*>(x + static_cast<size_t>(j) * x_stride)[b];
+      // Two chains of 4 so that one activation row does not wait on 8
+      // dependent VNNI latencies per block.
+      __m512i s0 = _mm512_set1_epi32(a.off), s1 = _mm512_setzero_si512();
+      if constexpr (T == DType::kQ4_0) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+          s0 = _mm512_dpbusd_epi32(s0, u[k], bcast4(a.qs + 4 * k));
+          s1 = _mm512_dpbusd_epi32(s1, u[4 + k], bcast4(a.qs + 16 + 4 * k));
+        }
+        s1 = _mm512_srai_epi32(s1, 4);
+      } else {
+#pragma GCC unroll 4
+        for (int k = 0; k < 8; k += 2) {
+          s0 = _mm512_dpbusd_epi32(s0, u[k], bcast4(a.qs + 4 * k));
+          s1 = _mm512_dpbusd_epi32(s1, u[k + 1], bcast4(a.qs + 4 * k + 4));
+        }
+      }
+      const __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
+      acc[j] = _mm512_fmadd_ps(s, _mm512_mul_ps(dw, _mm512_set1_ps(a.d)), acc[j]);
+    }
+  };
+  // Q4_0: software prefetch 8 block pairs (4.5 KiB) ahead in the stream,
+  // non-temporal (into L1 without displacing L2), the 9 lines of a pair
+  // spread over its two blocks. Measured in the model (A/B on alternate
+  // tokens, one process): 32 pairs ahead with T0 was 5-14% slower at 70-90
+  // GB/s, equal at 35-45 GB/s; no prefetch 3-5% slower; T0 at 8 pairs 2.5%
+  // slower. Q8_0 measured no gain.
+  constexpr size_t kAhead = 8 * kPair, kLines = (kPair + 63) / 64, kFirst = (kLines + 1) / 2;
+  auto prefetch = [](const uint8_t* pair, size_t l0, size_t l1) __attribute__((always_inline)) {
+    if constexpr (T == DType::kQ4_0)
+#pragma GCC unroll 8
+      for (size_t l = l0; l < l1; ++l) _mm_prefetch(reinterpret_cast<const char*>(pair + kAhead + 64 * l), _MM_HINT_NTA);
+  };
   for (int g = 0; g < n_groups; ++g) {
     const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
     __m512 acc[NX];
     for (int j = 0; j < NX; ++j) acc[j] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* c = grp + kLay.codes(b);
-      if constexpr (T == DType::kQ4_0) {
-        // Software prefetch 8 block pairs (4.5 KiB) ahead in the stream,
-        // non-temporal (into L1 without displacing L2), the 9 lines of a
-        // pair spread over its two blocks. Measured in the model (A/B on
-        // alternate tokens, one process): 32 pairs ahead with T0 was 5-14%
-        // slower at 70-90 GB/s, equal at 35-45 GB/s; no prefetch 3-5%
-        // slower; T0 at 8 pairs 2.5% slower. Q8_0 measured no gain.
-        const uint8_t* ahead = grp + static_cast<size_t>(b >> 1) * kLay.pair_bytes() + 8 * kLay.pair_bytes();
-        for (size_t l = (b & 1) ? 5 : 0; l < ((b & 1) ? 9u : 5u); ++l)
-          _mm_prefetch(reinterpret_cast<const char*>(ahead + 64 * l), _MM_HINT_NTA);
-      }
-      // Q4_0: u[0..3] the low nibbles, u[4..7] the high nibbles left in
-      // place (16 × code: one AND instead of shift + AND); their dot is
-      // exactly 16 × the true one and is shifted back once per block.
-      __m512i u[8];
-      if constexpr (T == DType::kQ4_0) {
-        const __m512i high4 = _mm512_set1_epi8(static_cast<char>(0xf0));
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; ++k) {
-          const __m512i v = _mm512_loadu_si512(c + 64 * k);
-          u[k] = _mm512_and_si512(v, low4);
-          u[4 + k] = _mm512_and_si512(v, high4);
-        }
-      } else {
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; ++k) u[k] = _mm512_loadu_si512(c + 64 * k);
-      }
-      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(grp + kLay.scales(b))));
-#pragma GCC unroll 8
-      for (int j = 0; j < NX; ++j) {
-        const ActQ8& a = reinterpret_cast<const ActQ8*>(x + static_cast<size_t>(j) * x_stride)[b];
-        // Two chains of 4 so that one activation row does not wait on 8
-        // dependent VNNI latencies per block.
-        __m512i s0 = _mm512_set1_epi32(a.off), s1 = _mm512_setzero_si512();
-        if constexpr (T == DType::kQ4_0) {
-#pragma GCC unroll 4
-          for (int k = 0; k < 4; ++k) {
-            s0 = _mm512_dpbusd_epi32(s0, u[k], bcast4(a.qs + 4 * k));
-            s1 = _mm512_dpbusd_epi32(s1, u[4 + k], bcast4(a.qs + 16 + 4 * k));
-          }
-          s1 = _mm512_srai_epi32(s1, 4);
-        } else {
-#pragma GCC unroll 4
-          for (int k = 0; k < 8; k += 2) {
-            s0 = _mm512_dpbusd_epi32(s0, u[k], bcast4(a.qs + 4 * k));
-            s1 = _mm512_dpbusd_epi32(s1, u[k + 1], bcast4(a.qs + 4 * k + 4));
-          }
-        }
-        const __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
-        acc[j] = _mm512_fmadd_ps(s, _mm512_mul_ps(dw, _mm512_set1_ps(a.d)), acc[j]);
-      }
+    // Whole pairs, then the last block of an odd count (its pair padded).
+    const uint8_t* pr = grp;
+    for (int64_t b = 0; b + 1 < nb; b += 2, pr += kPair) {
+      prefetch(pr, 0, kFirst);
+      block(pr, pr + kScales, b, acc);
+      prefetch(pr, kFirst, kLines);
+      block(pr + kCodes, pr + kScales + 32, b + 1, acc);
     }
+    if (nb & 1) block(pr, pr + kScales, nb - 1, acc);
     for (int j = 0; j < NX; ++j) _mm512_storeu_ps(y + static_cast<size_t>(j) * y_stride + 16 * static_cast<size_t>(g), acc[j]);
   }
 }
