@@ -22,6 +22,8 @@ Kernels build(core::Isa isa) {
   k.rms_norm = tensor::rms_norm;
   k.softmax = tensor::softmax;
   k.silu_mul = tensor::silu_mul;
+  k.rope = tensor::rope;
+  k.add = tensor::add;
   core::Isa best = core::best_isa();
   if (static_cast<int>(isa) > static_cast<int>(best)) isa = best;
   k.isa = isa;

@@ -64,10 +64,13 @@ struct Kernels {
                           float scale, float* s, size_t s_stride) = nullptr;
   void (*attn_mix_f16)(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
                        int64_t n_kv, float* out) = nullptr;
-  // Row operations (tensor::rms_norm, tensor::softmax, tensor::silu_mul).
+  // Row operations (tensor::rms_norm, tensor::softmax, tensor::silu_mul,
+  // tensor::rope for one head, tensor::add: y += x).
   void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps) = nullptr;
   void (*softmax)(float* x, int64_t n) = nullptr;
   void (*silu_mul)(int64_t n, float* a, const float* b) = nullptr;
+  void (*rope)(float* x, int64_t n_rot, const float* cs, bool neox) = nullptr;
+  void (*add)(int64_t n, float* y, const float* x) = nullptr;
   // Which entries are fast versions (not the scalar reference), for reports.
   bool fast_vec_dot[kMaxTypeId] = {};
 

@@ -96,9 +96,14 @@ Status Context::eval(std::span<const int32_t> tokens, bool all_logits, std::vect
 
 namespace {
 
-void load_vector(const Weight& w, std::vector<float>* out) {
-  out->resize(static_cast<size_t>(w.n_in));
-  tensor::type_ops(w.type).to_float(w.data, out->data(), w.n_in);
+// A weight vector (norm, bias) as floats: aligned F32 data in place (no copy
+// per layer and token), anything else converted into *buf.
+const float* load_vector(const Weight& w, std::vector<float>* buf) {
+  if (w.type == DType::kF32 && reinterpret_cast<uintptr_t>(w.data) % alignof(float) == 0)
+    return reinterpret_cast<const float*>(w.data);
+  buf->resize(static_cast<size_t>(w.n_in));
+  tensor::type_ops(w.type).to_float(w.data, buf->data(), w.n_in);
+  return buf->data();
 }
 
 }  // namespace
@@ -138,33 +143,28 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
       for (size_t t = b; t < e; ++t) fn(static_cast<int64_t>(t));
     });
   };
-  auto add_residual = [&](int64_t t) {
-    float* x = ws.x.data() + t * d;
-    const float* h = ws.h.data() + t * d;
-    for (int64_t i = 0; i < d; ++i) x[i] += h[i];
-  };
+  auto add_residual = [&](int64_t t) { kern.add(d, ws.x.data() + t * d, ws.h.data() + t * d); };
 
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const LayerWeights& L = layers[static_cast<size_t>(l)];
-    load_vector(L.attn_norm, &ws.norm_w);
+    const float* attn_norm = load_vector(L.attn_norm, &ws.norm_w);
     per_token([&](int64_t t) {
-      kern.rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + t * d, d, hp.rms_eps);
+      kern.rms_norm(ws.x.data() + t * d, attn_norm, ws.h.data() + t * d, d, hp.rms_eps);
     });
     const MatMul::Output qkv[] = {{&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
     ws.mm.run_shared(qkv, ws.h.data(), n, pool);
     auto add_bias = [&](const Weight& b, std::vector<float>& y, int64_t dim) {
       if (!b.present()) return;
-      load_vector(b, &ws.bias);
-      for (int64_t t = 0; t < n; ++t)
-        for (int64_t i = 0; i < dim; ++i) y[t * dim + i] += ws.bias[i];
+      const float* bias = load_vector(b, &ws.bias);
+      for (int64_t t = 0; t < n; ++t) kern.add(dim, y.data() + t * dim, bias);
     };
     add_bias(L.bq, ws.q, q_dim);
     add_bias(L.bk, ws.k, kv_dim);
     add_bias(L.bv, ws.v, kv_dim);
     per_token([&](int64_t t) {
       const float* cs = ws.rope_cs.data() + t * hp.n_rot;
-      for (int64_t h = 0; h < hp.n_head; ++h) tensor::rope(ws.q.data() + t * q_dim + h * hd, hp.n_rot, cs, neox);
-      for (int64_t h = 0; h < hp.n_head_kv; ++h) tensor::rope(ws.k.data() + t * kv_dim + h * hd, hp.n_rot, cs, neox);
+      for (int64_t h = 0; h < hp.n_head; ++h) kern.rope(ws.q.data() + t * q_dim + h * hd, hp.n_rot, cs, neox);
+      for (int64_t h = 0; h < hp.n_head_kv; ++h) kern.rope(ws.k.data() + t * kv_dim + h * hd, hp.n_rot, cs, neox);
       KvCache& kv = *batch[t].kv;
       tensor::float_to_f16(ws.k.data() + t * kv_dim, kv.k[l].data() + batch[t].pos * kv_dim, kv_dim);
       tensor::float_to_f16(ws.v.data() + t * kv_dim, kv.v[l].data() + batch[t].pos * kv_dim, kv_dim);
@@ -175,10 +175,10 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     attention({hp.n_head, hp.n_head_kv, hd}, queries, pool, ws.scores);
     ws.mm.run(L.wo, ws.att.data(), n, ws.h.data(), pool);
 
-    load_vector(L.ffn_norm, &ws.norm_w);
+    const float* ffn_norm = load_vector(L.ffn_norm, &ws.norm_w);
     per_token([&](int64_t t) {
       add_residual(t);
-      kern.rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + t * d, d, hp.rms_eps);
+      kern.rms_norm(ws.x.data() + t * d, ffn_norm, ws.h.data() + t * d, d, hp.rms_eps);
     });
     const MatMul::Output gate_up[] = {{&L.w_gate, ws.ffa.data()}, {&L.w_up, ws.ffb.data()}};
     ws.mm.run_shared(gate_up, ws.h.data(), n, pool);
@@ -187,14 +187,14 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     per_token(add_residual);
   }
 
-  load_vector(output_norm, &ws.norm_w);
+  const float* out_norm = load_vector(output_norm, &ws.norm_w);
   if (hidden) {
     hidden->resize(static_cast<size_t>(n * d));
-    for (int64_t t = 0; t < n; ++t) kern.rms_norm(ws.x.data() + t * d, ws.norm_w.data(), hidden->data() + t * d, d, hp.rms_eps);
+    for (int64_t t = 0; t < n; ++t) kern.rms_norm(ws.x.data() + t * d, out_norm, hidden->data() + t * d, d, hp.rms_eps);
   }
   int64_t n_out = 0;
   for (int64_t t = 0; t < n; ++t)
-    if (batch[t].logits) kern.rms_norm(ws.x.data() + t * d, ws.norm_w.data(), ws.h.data() + (n_out++) * d, d, hp.rms_eps);
+    if (batch[t].logits) kern.rms_norm(ws.x.data() + t * d, out_norm, ws.h.data() + (n_out++) * d, d, hp.rms_eps);
   logits->resize(static_cast<size_t>(n_out * hp.n_vocab));
   if (n_out > 0) ws.mm.run(output, ws.h.data(), n_out, logits->data(), pool);
   return Status();

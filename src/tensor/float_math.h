@@ -28,6 +28,11 @@ inline void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+// y[i] += x[i] (the residual connection).
+inline void add(int64_t n, float* y, const float* x) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
 // a[i] = silu(a[i]) · b[i] (the gated feed-forward activation).

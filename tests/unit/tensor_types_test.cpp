@@ -310,6 +310,37 @@ TEST(RowKernels, RmsNormMatchesReference) {
   }
 }
 
+// RoPE (adjacent pairs and halves, n_rot below the head size included) and
+// the residual add agree with the references, for lengths on and off the
+// vector width.
+TEST(RowKernels, RopeAndAddMatchReference) {
+  for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
+    const kernels::Kernels& k = kernels::for_isa(isa);
+    if (k.isa != isa) continue;
+    for (int64_t hd : {2, 6, 8, 16, 18, 64, 128})
+      for (int64_t n_rot : {hd, hd / 2 / 2 * 2})
+        for (bool neox : {false, true}) {
+          if (n_rot == 0) continue;
+          std::vector<float> cs(static_cast<size_t>(n_rot));
+          rope_table(n_rot, 1234, 10000.0f, cs.data());
+          const auto x = random_vec(hd, 80 + static_cast<int>(hd), 2.0f);
+          std::vector<float> a = x, b = x;
+          k.rope(a.data(), n_rot, cs.data(), neox);
+          rope(b.data(), n_rot, cs.data(), neox);
+          for (int64_t i = 0; i < hd; ++i)
+            EXPECT_NEAR(a[i], b[i], 1e-6f * 4) << "hd=" << hd << " n_rot=" << n_rot << " neox=" << neox << " i=" << i;
+          EXPECT_NE(a, x) << "rotated nothing";
+        }
+    for (int64_t n : {1, 7, 8, 9, 100, 2048}) {
+      const auto x = random_vec(n, 60), y = random_vec(n, 61);
+      std::vector<float> a = y, b = y;
+      k.add(n, a.data(), x.data());
+      add(n, b.data(), x.data());
+      EXPECT_EQ(a, b) << "n=" << n;
+    }
+  }
+}
+
 // Softmax and SiLU·gate with the vector exp agree with the scalar reference
 // (std::exp) to a few ulps, for lengths on and off the vector width, values
 // spanning the float exponent range's edges, and keep NaN.

@@ -26,6 +26,8 @@ void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps);
 // Row activations with a vector exp (activation_avx2.cpp).
 void softmax(float* x, int64_t n);
 void silu_mul(int64_t n, float* a, const float* b);
+void rope(float* x, int64_t n_rot, const float* cs, bool neox);
+void add(int64_t n, float* y, const float* x);
 void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, size_t kv_stride, int64_t n_kv, float scale,
                      float* s, size_t s_stride);
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,

@@ -28,6 +28,8 @@ void register_avx2(Kernels& k) {
   k.rms_norm = avx2::rms_norm;
   k.softmax = avx2::softmax;
   k.silu_mul = avx2::silu_mul;
+  k.rope = avx2::rope;
+  k.add = avx2::add;
   k.gemm_x16[static_cast<int>(DType::kQ4_0)] = avx2::gemm_x16_q4_0;
   k.gemm_x16[static_cast<int>(DType::kQ8_0)] = avx2::gemm_x16_q8_0;
   k.gemm_x16[static_cast<int>(DType::kQ4_K)] = avx2::gemm_x16_q4_k;
