@@ -158,17 +158,32 @@ void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadP
 
 void MatMul::run_shared(std::span<const Output> outs, const float* x, int64_t n_rows, core::ThreadPool& pool,
                         const kernels::Kernels& k) {
-  if (outs.empty()) return;
-  const Weight& w0 = *outs[0].w;
-  bool fused = k.gemm_x16[static_cast<int>(w0.type)] != nullptr;
-  for (const Output& o : outs)
-    fused = fused && o.w->x16 && !o.w->lora && o.w->type == w0.type && o.w->n_in == w0.n_in;
-  if (!fused) {
+  // Interleaved weights of one type and input size share one quantized input
+  // and one parallel section (Q4_K_M mixes Q4_K and Q6_K projections: each
+  // type's group still runs fused); anything else runs as run() would.
+  constexpr size_t kMaxOuts = 8;
+  auto fusable = [&](const Output& o) { return o.w->x16 && !o.w->lora && k.gemm_x16[static_cast<int>(o.w->type)]; };
+  if (outs.size() > kMaxOuts) {
     for (const Output& o : outs) run(*o.w, x, n_rows, o.y, pool, k);
     return;
   }
-  quantize_input(w0, x, n_rows, pool, k);
-  run_x16(outs, n_rows, pool, k);
+  bool done[kMaxOuts] = {};
+  Output group[kMaxOuts];
+  for (size_t i = 0; i < outs.size(); ++i) {
+    if (done[i]) continue;
+    if (!fusable(outs[i])) {
+      run(*outs[i].w, x, n_rows, outs[i].y, pool, k);
+      continue;
+    }
+    size_t n = 0;
+    for (size_t j = i; j < outs.size(); ++j)
+      if (!done[j] && fusable(outs[j]) && outs[j].w->type == outs[i].w->type && outs[j].w->n_in == outs[i].w->n_in) {
+        group[n++] = outs[j];
+        done[j] = true;
+      }
+    quantize_input(*group[0].w, x, n_rows, pool, k);
+    run_x16(std::span<const Output>(group, n), n_rows, pool, k);
+  }
 }
 
 void MatMul::quantize_input(const Weight& w, const float* x, int64_t n_rows, core::ThreadPool& pool,

@@ -21,9 +21,9 @@ class MatMul {
            const kernels::Kernels& k = kernels::active());
 
   // Several products of the same input (Q/K/V projections, FFN gate/up):
-  // out.y = x · out.wᵀ for each. When all weights are interleaved with one
-  // type, the input is quantized once and all run in one parallel section;
-  // otherwise each runs as run() would.
+  // out.y = x · out.wᵀ for each. Interleaved weights of one type and input
+  // size share one quantized input and one parallel section (per type when
+  // types are mixed); any other weight runs as run() would.
   struct Output {
     const Weight* w;
     float* y;

@@ -162,6 +162,14 @@ TEST_F(RepackTest, SharedInputProductsMatchSeparateRuns) {
     mm.run_shared(mixed, x.data(), rows, pool, k);
     EXPECT_EQ(y2, s2) << "rows=" << rows;
     EXPECT_EQ(yk, sk) << "rows=" << rows;
+    // Same-type products around another type (Q4_K_M's Q/K/V: Q4_K, Q4_K,
+    // Q6_K) run as one fused group plus the other, same results.
+    std::vector<float> y1b(y1.size(), -1.f), y2b(y2.size(), -1.f), ykb(yk.size(), -1.f);
+    const MatMul::Output around[] = {{&a2, y2b.data()}, {&k4, ykb.data()}, {&a, y1b.data()}};
+    mm.run_shared(around, x.data(), rows, pool, k);
+    EXPECT_EQ(y2b, s2) << "rows=" << rows;
+    EXPECT_EQ(ykb, sk) << "rows=" << rows;
+    EXPECT_EQ(y1b, s1) << "rows=" << rows;
   }
 }
 
