@@ -395,15 +395,16 @@ TEST(AttentionKernels, FastVersionsMatchReference) {
 }
 
 // Grouped attention: scores and the probability-weighted mix of V rows agree
-// with the reference for head sizes on and off the fast path (hd % 8, > 256),
+// with the reference for head sizes on and off the fast paths (AVX2: hd % 8;
+// AVX-512 mix: hd % 64; both at most 256),
 // group sizes 1..8 and strided K/V rows.
 TEST(AttentionKernels, GroupedScoresAndMixMatchReference) {
   for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
     const kernels::Kernels& k = kernels::for_isa(isa);
     if (k.isa != isa) continue;
-    for (int64_t hd : {8, 64, 100, 128, 264}) {
+    for (int64_t hd : {8, 16, 64, 100, 128, 256, 264}) {
       for (int g : {1, 3, 8}) {
-        for (int64_t n_kv : {1, 5, 37}) {
+        for (int64_t n_kv : {1, 5, 16, 37}) {
           const size_t kv_stride = static_cast<size_t>(hd * 3);  // rows of 3 KV heads; use the middle one
           auto qf = random_vec(hd * g, 80), kf = random_vec(static_cast<int64_t>(kv_stride) * n_kv, 81),
                vf = random_vec(static_cast<int64_t>(kv_stride) * n_kv, 82), pf = random_vec(g * n_kv, 83);
