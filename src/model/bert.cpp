@@ -138,8 +138,8 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
     linear(L.wq, L.bq, x.data(), q.data(), d);
     linear(L.wk, L.bk, x.data(), k.data(), d);
     linear(L.wv, L.bv, x.data(), v.data(), d);
-    tensor::float_to_f16(k.data(), kc.data(), n * d);
-    tensor::float_to_f16(v.data(), vc.data(), n * d);
+    kernels::active().quantize(DType::kF16)(k.data(), kc.data(), n * d);
+    kernels::active().quantize(DType::kF16)(v.data(), vc.data(), n * d);
     // Bidirectional: every token attends to all n positions.
     std::vector<AttentionQuery> queries(static_cast<size_t>(n));
     for (int64_t t = 0; t < n; ++t) queries[t] = {q.data() + t * d, att.data() + t * d, kc.data(), vc.data(), n};

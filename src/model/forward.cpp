@@ -134,6 +134,7 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
   std::vector<AttentionQuery>& queries = ws.queries;
   queries.resize(static_cast<size_t>(n));
   const bool neox = hp.rope == RopeType::kNeox;
+  const tensor::FromFloatFn to_f16 = kernels::active().quantize(DType::kF16);
 
   // Per-token row operations run split over the tokens of the batch (inline
   // for one token).
@@ -166,8 +167,8 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
       for (int64_t h = 0; h < hp.n_head; ++h) kern.rope(ws.q.data() + t * q_dim + h * hd, hp.n_rot, cs, neox);
       for (int64_t h = 0; h < hp.n_head_kv; ++h) kern.rope(ws.k.data() + t * kv_dim + h * hd, hp.n_rot, cs, neox);
       KvCache& kv = *batch[t].kv;
-      tensor::float_to_f16(ws.k.data() + t * kv_dim, kv.k[l].data() + batch[t].pos * kv_dim, kv_dim);
-      tensor::float_to_f16(ws.v.data() + t * kv_dim, kv.v[l].data() + batch[t].pos * kv_dim, kv_dim);
+      to_f16(ws.k.data() + t * kv_dim, kv.k[l].data() + batch[t].pos * kv_dim, kv_dim);
+      to_f16(ws.v.data() + t * kv_dim, kv.v[l].data() + batch[t].pos * kv_dim, kv_dim);
     });
     for (int64_t t = 0; t < n; ++t)
       queries[t] = {ws.q.data() + t * q_dim, ws.att.data() + t * q_dim, batch[t].kv->k[l].data(), batch[t].kv->v[l].data(),

@@ -27,6 +27,7 @@ void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps);
 void softmax(float* x, int64_t n);
 void silu_mul(int64_t n, float* a, const float* b);
 void rope(float* x, int64_t n_rot, const float* cs, bool neox);
+void float_to_f16(const float* src, void* dst, int64_t n);
 void add(int64_t n, float* y, const float* x);
 void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, size_t kv_stride, int64_t n_kv, float scale,
                      float* s, size_t s_stride);
