@@ -106,7 +106,6 @@ void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadP
   pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
     for (size_t r = b; r < e; ++r) tensor::x16_prepare_act(w0.type, xq + r * act_row, n_in, xa + r * xa_row);
   });
-  kernels::Kernels::GemmX16Fn gemm = k.gemm_x16[static_cast<int>(w0.type)];
   // Blocks (a few groups of 16 rows each) of all outputs are numbered in
   // order and handed out by core::WorkRanges: each thread streams one
   // contiguous region, taking pieces from its front with atomics no other
@@ -132,6 +131,7 @@ void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadP
         size_t out = 0;
         while (blk >= block_end_[out]) ++out;
         const Weight& w = *outs[out].w;
+        const kernels::Kernels::GemmX16Fn gemm = k.gemm_x16[static_cast<int>(w.type)];
         const size_t first = out == 0 ? 0 : block_end_[out - 1];
         const size_t run_end = std::min(end, block_end_[out]);
         const size_t n_groups = static_cast<size_t>(w.x16_rows / tensor::kX16Rows), gb = w.x16_group_bytes;
@@ -150,17 +150,19 @@ void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadP
     }
   });
   // Rows past the last whole group (fewer than 16) use the GGUF layout.
-  tensor::VecDotFn dot = k.dot(w0.type);
-  for (const Output& o : outs)
+  for (const Output& o : outs) {
+    const tensor::VecDotFn dot = k.dot(o.w->type);
     for (int64_t row = o.w->x16_rows; row < o.w->n_out; ++row)
       for (int64_t r = 0; r < n_rows; ++r) o.y[r * o.w->n_out + row] = dot(n_in, o.w->row(row), xq + r * act_row);
+  }
 }
 
 void MatMul::run_shared(std::span<const Output> outs, const float* x, int64_t n_rows, core::ThreadPool& pool,
                         const kernels::Kernels& k) {
-  // Interleaved weights of one type and input size share one quantized input
-  // and one parallel section (Q4_K_M mixes Q4_K and Q6_K projections: each
-  // type's group still runs fused); anything else runs as run() would.
+  // Interleaved weights with the same prepared activations (one type, or
+  // Q4_K with Q6_K as in Q4_K_M's projections) and input size share one
+  // quantized input and one parallel section; anything else runs as run()
+  // would.
   constexpr size_t kMaxOuts = 8;
   auto fusable = [&](const Output& o) { return o.w->x16 && !o.w->lora && k.gemm_x16[static_cast<int>(o.w->type)]; };
   if (outs.size() > kMaxOuts) {
@@ -177,7 +179,8 @@ void MatMul::run_shared(std::span<const Output> outs, const float* x, int64_t n_
     }
     size_t n = 0;
     for (size_t j = i; j < outs.size(); ++j)
-      if (!done[j] && fusable(outs[j]) && outs[j].w->type == outs[i].w->type && outs[j].w->n_in == outs[i].w->n_in) {
+      if (!done[j] && fusable(outs[j]) && tensor::x16_same_act(outs[j].w->type, outs[i].w->type) &&
+          outs[j].w->n_in == outs[i].w->n_in) {
         group[n++] = outs[j];
         done[j] = true;
       }

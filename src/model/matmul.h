@@ -21,9 +21,10 @@ class MatMul {
            const kernels::Kernels& k = kernels::active());
 
   // Several products of the same input (Q/K/V projections, FFN gate/up):
-  // out.y = x · out.wᵀ for each. Interleaved weights of one type and input
-  // size share one quantized input and one parallel section (per type when
-  // types are mixed); any other weight runs as run() would.
+  // out.y = x · out.wᵀ for each. Interleaved weights with the same prepared
+  // activations (one type, or Q4_K with Q6_K) and input size share one
+  // quantized input and one parallel section; any other weight runs as run()
+  // would.
   struct Output {
     const Weight* w;
     float* y;
@@ -38,8 +39,8 @@ class MatMul {
   // Quantizes x to w's vec_dot_type into xq_.
   void quantize_input(const Weight& w, const float* x, int64_t n_rows, core::ThreadPool& pool,
                       const kernels::Kernels& k);
-  // Interleaved (x16) weights of one type and input size, with the
-  // activations already quantized in xq_.
+  // Interleaved (x16) weights sharing prepared activations (see run_shared)
+  // and input size, with the activations already quantized in xq_.
   void run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadPool& pool, const kernels::Kernels& k);
   void add_lora(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool, const kernels::Kernels& k);
   std::vector<uint8_t> xq_;  // quantized activations, reused across calls

@@ -122,7 +122,7 @@ void gemv_ref_q4_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
           const uint8_t byte = sb[static_cast<size_t>((i / 4) * 64 + 4 * r + i % 4)];
           dot += (s % 2 ? byte >> 4 : byte & 0xF) * x[b].qs[32 * s + e];
         }
-        const int16_t xsum = pair_half(x[b].msum[s / 2], s % 2);
+        const int16_t xsum = pair_half(x[b].msum32[s / 2], s % 2);
         sum_q += sb[kKScales + static_cast<size_t>(s * kR + r)] * dot;
         sum_m += sb[kKMins + min_index(s, r)] * xsum;
       }
@@ -222,6 +222,8 @@ namespace {
 bool k_type(DType t) { return t == DType::kQ4_K || t == DType::kQ6_K; }
 }  // namespace
 
+bool x16_same_act(DType a, DType b) { return a == b || (k_type(a) && k_type(b)); }
+
 void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
   if (t == DType::kQ4_K) return pack_q4_k(src, row_stride, n, dst);
   if (t == DType::kQ6_K) return pack_q6_k(src, row_stride, n, dst);
@@ -267,12 +269,9 @@ void x16_prepare_act(DType t, const void* xq, int64_t n, void* out) {
     for (int64_t b = 0; b < n / kQK_K; ++b) {
       std::memcpy(a[b].qs, x[b].qs, kQK_K);
       a[b].d = x[b].d;
-      for (int k = 0; k < 8; ++k) {
-        const int16_t* s = x[b].bsums;
-        a[b].msum[k] = t == DType::kQ6_K ? make_pair(s[2 * k], s[2 * k + 1])
-                       : k < 4           ? make_pair(s[4 * k] + s[4 * k + 1], s[4 * k + 2] + s[4 * k + 3])
-                                         : 0;
-      }
+      const int16_t* s = x[b].bsums;
+      for (int k = 0; k < 8; ++k) a[b].msum16[k] = make_pair(s[2 * k], s[2 * k + 1]);
+      for (int k = 0; k < 4; ++k) a[b].msum32[k] = make_pair(s[4 * k] + s[4 * k + 1], s[4 * k + 2] + s[4 * k + 3]);
     }
     return;
   }

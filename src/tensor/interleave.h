@@ -87,15 +87,21 @@ struct ActQ8 {
 static_assert(sizeof(ActQ8) == 40);
 
 // A Q8_K activation super-block for K-quant weights: the codes, the scale,
-// and code sums as int16 pairs for the mins/offset term: for Q4_K the sums of
-// the 8 sub-blocks of 32 (2k, 2k+1 in msum[k], k < 4), for Q6_K the 16 sums
-// of 16 (the Q8_K bsums 2k, 2k+1 in msum[k], k < 8).
+// and code sums as int16 pairs for the offset/mins term: msum16[k] holds the
+// sums of 16 codes 2k, 2k+1 (the Q8_K bsums; Q6_K), msum32[k] the sums of the
+// sub-blocks of 32 codes 2k, 2k+1 (Q4_K). One prepared row serves both types,
+// so Q4_K_M's Q4_K and Q6_K products of one input share it.
 struct ActQ8K {
   int8_t qs[256];
   float d;
-  int32_t msum[8];
+  int32_t msum16[8];
+  int32_t msum32[4];
 };
-static_assert(sizeof(ActQ8K) == 292);
+static_assert(sizeof(ActQ8K) == 308);
+
+// Whether weights of types a and b take the same prepared activations
+// (x16_prepare_act), so their products can share one.
+bool x16_same_act(DType a, DType b);
 
 // Bytes of one prepared activation row of n values.
 size_t x16_act_bytes(DType t, int64_t n);

@@ -61,6 +61,7 @@ class RepackTest : public ::testing::Test {
     ASSERT_TRUE(w.add_tensor("c", DType::kQ5_K, {256, 16}, quantized(DType::kQ5_K, 256, 16, 3, &f)).ok());
     ASSERT_TRUE(w.add_tensor("k", DType::kQ4_K, {512, 21}, quantized(DType::kQ4_K, 512, 21, 4, &f)).ok());
     ASSERT_TRUE(w.add_tensor("six", DType::kQ6_K, {256, 35}, quantized(DType::kQ6_K, 256, 35, 5, &f)).ok());
+    ASSERT_TRUE(w.add_tensor("six512", DType::kQ6_K, {512, 40}, quantized(DType::kQ6_K, 512, 40, 7, &f)).ok());
     std::vector<uint8_t> norm(64 * 4);
     for (size_t i = 0; i < norm.size(); ++i) norm[i] = static_cast<uint8_t>(i * 7);
     ASSERT_TRUE(w.add_tensor("n", DType::kF32, {64}, norm).ok());
@@ -134,8 +135,9 @@ TEST_F(RepackTest, InterleavesCopiesAndMatchesTheReference) {
 // separate runs give, fused (same type and input size) or not.
 TEST_F(RepackTest, SharedInputProductsMatchSeparateRuns) {
   const kernels::Kernels& k = kernels::for_isa(core::Isa::kAvx512);
-  Weight a = bind(*file_, "a"), a2 = bind(*file_, "a2"), a3 = bind(*file_, "a"), k4 = bind(*file_, "k");
-  std::vector<Weight*> ws{&a, &a2, &a3, &k4};
+  Weight a = bind(*file_, "a"), a2 = bind(*file_, "a2"), a3 = bind(*file_, "a"), k4 = bind(*file_, "k"),
+         k6 = bind(*file_, "six512");
+  std::vector<Weight*> ws{&a, &a2, &a3, &k4, &k6};
   auto mem = repack_weights(ws, *file_, k, 1);
   ASSERT_TRUE(mem.ok()) << mem.status().message();
   core::ThreadPool pool(2);
@@ -162,14 +164,21 @@ TEST_F(RepackTest, SharedInputProductsMatchSeparateRuns) {
     mm.run_shared(mixed, x.data(), rows, pool, k);
     EXPECT_EQ(y2, s2) << "rows=" << rows;
     EXPECT_EQ(yk, sk) << "rows=" << rows;
-    // Same-type products around another type (Q4_K_M's Q/K/V: Q4_K, Q4_K,
-    // Q6_K) run as one fused group plus the other, same results.
+    // Same-type products around another type run as one fused group plus
+    // the other, same results.
     std::vector<float> y1b(y1.size(), -1.f), y2b(y2.size(), -1.f), ykb(yk.size(), -1.f);
     const MatMul::Output around[] = {{&a2, y2b.data()}, {&k4, ykb.data()}, {&a, y1b.data()}};
     mm.run_shared(around, x.data(), rows, pool, k);
     EXPECT_EQ(y2b, s2) << "rows=" << rows;
     EXPECT_EQ(ykb, sk) << "rows=" << rows;
     EXPECT_EQ(y1b, s1) << "rows=" << rows;
+    // Q4_K and Q6_K share prepared activations (Q4_K_M's Q/K/V): one section.
+    std::vector<float> y6(static_cast<size_t>(rows * 40)), s6(y6.size()), ykc(yk.size());
+    mm.run(k6, x.data(), rows, s6.data(), pool, k);
+    const MatMul::Output kq[] = {{&k4, ykc.data()}, {&k6, y6.data()}};
+    mm.run_shared(kq, x.data(), rows, pool, k);
+    EXPECT_EQ(ykc, sk) << "rows=" << rows;
+    EXPECT_EQ(y6, s6) << "rows=" << rows;
   }
 }
 

@@ -180,7 +180,7 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
         const __m256i mk = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kMins + 32 * k + 16 * half)));
-        m = _mm256_add_epi32(m, _mm256_madd_epi16(mk, _mm256_set1_epi32(a[j]->msum[k])));
+        m = _mm256_add_epi32(m, _mm256_madd_epi16(mk, _mm256_set1_epi32(a[j]->msum32[k])));
       }
       const __m256 xd = _mm256_set1_ps(a[j]->d);
       acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q[j]), _mm256_mul_ps(d, xd), acc[j]);
@@ -248,7 +248,7 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
     for (int j = 0; j < nj; ++j) {
       __m256i m = _mm256_setzero_si256();
 #pragma GCC unroll 8
-      for (int k = 0; k < 8; ++k) m = _mm256_add_epi32(m, _mm256_madd_epi16(pair(k), _mm256_set1_epi32(a[j]->msum[k])));
+      for (int k = 0; k < 8; ++k) m = _mm256_add_epi32(m, _mm256_madd_epi16(pair(k), _mm256_set1_epi32(a[j]->msum16[k])));
       const __m256i total = _mm256_sub_epi32(q[j], _mm256_slli_epi32(m, 5));  // codes are q + 32
       acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(a[j]->d)), acc[j]);
     }

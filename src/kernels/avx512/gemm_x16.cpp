@@ -180,7 +180,7 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       const __m512i mk = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kMins + 32 * k)));
-      for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], mk, _mm512_set1_epi32(a[j]->msum[k]));
+      for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], mk, _mm512_set1_epi32(a[j]->msum32[k]));
     }
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kD)));
     const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kDmin)));
@@ -250,7 +250,7 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
 #pragma GCC unroll 8
     for (int k = 0; k < 8; ++k) {
       const __m512i pk = pair(sb + kSc + 32 * k);
-      for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], pk, _mm512_set1_epi32(a[j]->msum[k]));
+      for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], pk, _mm512_set1_epi32(a[j]->msum16[k]));
     }
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kD)));
     for (int j = 0; j < NX; ++j) {
