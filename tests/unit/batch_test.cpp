@@ -30,10 +30,16 @@ TEST(Batching, MixedSequencesMatchSeparateEvaluation) {
   const size_t V = static_cast<size_t>(hp.n_vocab);
   for (size_t i = 0; i < a.size() * V; ++i) ASSERT_NEAR(l1[i], la[i], 1e-4) << i;
   for (size_t i = 0; i < 3 * V; ++i) ASSERT_NEAR(l1[a.size() * V + i], lb[i], 1e-4) << i;
-  batch = {{b[3], 3, &kb, true}};
+  // One token per sequence (a decode step; RoPE and the cache store run
+  // inside the attention section).
+  const int32_t a6 = 300;
+  std::vector<float> la6;
+  ASSERT_TRUE(ca.eval(std::vector<int32_t>{a6}, true, &la6).ok());
+  batch = {{b[3], 3, &kb, true}, {a6, 6, &ka, true}};
   std::vector<float> l2;
   ASSERT_TRUE(m.value()->forward(ws, batch, &l2).ok());
   for (size_t i = 0; i < V; ++i) ASSERT_NEAR(l2[i], lb[3 * V + i], 1e-4);
+  for (size_t i = 0; i < V; ++i) ASSERT_NEAR(l2[V + i], la6[i], 1e-4);
 }
 
 TEST(Batching, RejectsOutOfRangePositions) {
