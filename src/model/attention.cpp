@@ -6,7 +6,7 @@
 namespace hearth::model {
 
 void attention(const AttentionShape& s, std::span<const AttentionQuery> queries, core::ThreadPool& pool,
-               std::vector<float>& scratch, const kernels::Kernels& k, AttentionPrologue prologue) {
+               std::vector<float>& scratch, const kernels::Kernels& k) {
   const int64_t hd = s.head_dim, kv_dim = s.n_head_kv * hd, group = s.n_head / s.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   int64_t max_kv = 1;
@@ -23,7 +23,6 @@ void attention(const AttentionShape& s, std::span<const AttentionQuery> queries,
       const AttentionQuery& q = queries[task / n_kv_heads];
       const int64_t kvh = static_cast<int64_t>(task % n_kv_heads), h0 = kvh * group;
       const int g = static_cast<int>(group);
-      if (prologue.fn) prologue.fn(prologue.ctx, task / n_kv_heads, kvh);
       k.attn_scores_f16(hd, g, q.q + h0 * hd, q.k + kvh * hd, kv_stride, q.n_kv, scale, scores, ld);
       for (int h = 0; h < g; ++h) k.softmax(scores + static_cast<size_t>(h) * ld, q.n_kv);
       k.attn_mix_f16(hd, g, scores, ld, q.v + kvh * hd, kv_stride, q.n_kv, q.out + h0 * hd);

@@ -26,18 +26,7 @@ struct AttentionQuery {
   int64_t n_kv;
 };
 
-// Work one (query, KV head) task needs done first, run by the thread that
-// runs the task inside the same parallel section (for generation: RoPE of
-// the group's query heads and of the KV head, and the cache store, without a
-// serial step of their own). Only valid when no query reads a cache row that
-// another query's task writes (one token per sequence).
-struct AttentionPrologue {
-  void (*fn)(void* ctx, size_t query, int64_t kv_head) = nullptr;
-  void* ctx = nullptr;
-};
-
 void attention(const AttentionShape& s, std::span<const AttentionQuery> queries, core::ThreadPool& pool,
-               std::vector<float>& scratch, const kernels::Kernels& k = kernels::active(),
-               AttentionPrologue prologue = {});
+               std::vector<float>& scratch, const kernels::Kernels& k = kernels::active());
 
 }  // namespace hearth::model

@@ -135,15 +135,6 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
   queries.resize(static_cast<size_t>(n));
   const bool neox = hp.rope == RopeType::kNeox;
   const tensor::FromFloatFn to_f16 = kernels::active().quantize(DType::kF16);
-  // Whether each token of the batch belongs to a different sequence (decode
-  // steps): then no token attends to a cache row another token writes.
-  bool one_token_per_sequence = n <= 64;
-  for (int64_t t = 0; t < n && one_token_per_sequence; ++t)
-    for (int64_t u = 0; u < t; ++u)
-      if (batch[u].kv == batch[t].kv) {
-        one_token_per_sequence = false;
-        break;
-      }
 
   // Per-token row operations run split over the tokens of the batch (inline
   // for one token).
@@ -171,42 +162,18 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     add_bias(L.bq, ws.q, q_dim);
     add_bias(L.bk, ws.k, kv_dim);
     add_bias(L.bv, ws.v, kv_dim);
-    // RoPE of KV head h's query heads and of the head itself, and its cache
-    // store, for token t. With one token per sequence each attention task
-    // does its own (in the attention section); otherwise all tokens' rows
-    // are stored first.
-    struct RopeStore {
-      const HParams& hp;
-      const std::span<const BatchToken> batch;
-      Workspace& ws;
-      const kernels::Kernels& kern;
-      tensor::FromFloatFn to_f16;
-      int64_t l, hd, q_dim, kv_dim, group;
-      bool neox;
-      void operator()(size_t t, int64_t h) const {
-        const float* cs = ws.rope_cs.data() + t * hp.n_rot;
-        for (int64_t qh = h * group; qh < (h + 1) * group; ++qh) kern.rope(ws.q.data() + t * q_dim + qh * hd, hp.n_rot, cs, neox);
-        float* k = ws.k.data() + t * kv_dim + h * hd;
-        kern.rope(k, hp.n_rot, cs, neox);
-        KvCache& kv = *batch[t].kv;
-        const size_t row = static_cast<size_t>(batch[t].pos * kv_dim + h * hd);
-        to_f16(k, kv.k[l].data() + row, hd);
-        to_f16(ws.v.data() + t * kv_dim + h * hd, kv.v[l].data() + row, hd);
-      }
-    } rope_store{hp, batch, ws, kern, to_f16, l, hd, q_dim, kv_dim, hp.n_head / hp.n_head_kv, neox};
-    AttentionPrologue prologue;
-    if (one_token_per_sequence) {
-      prologue.fn = [](void* ctx, size_t t, int64_t h) { (*static_cast<const RopeStore*>(ctx))(t, h); };
-      prologue.ctx = &rope_store;
-    } else {
-      per_token([&](int64_t t) {
-        for (int64_t h = 0; h < hp.n_head_kv; ++h) rope_store(static_cast<size_t>(t), h);
-      });
-    }
+    per_token([&](int64_t t) {
+      const float* cs = ws.rope_cs.data() + t * hp.n_rot;
+      for (int64_t h = 0; h < hp.n_head; ++h) kern.rope(ws.q.data() + t * q_dim + h * hd, hp.n_rot, cs, neox);
+      for (int64_t h = 0; h < hp.n_head_kv; ++h) kern.rope(ws.k.data() + t * kv_dim + h * hd, hp.n_rot, cs, neox);
+      KvCache& kv = *batch[t].kv;
+      to_f16(ws.k.data() + t * kv_dim, kv.k[l].data() + batch[t].pos * kv_dim, kv_dim);
+      to_f16(ws.v.data() + t * kv_dim, kv.v[l].data() + batch[t].pos * kv_dim, kv_dim);
+    });
     for (int64_t t = 0; t < n; ++t)
       queries[t] = {ws.q.data() + t * q_dim, ws.att.data() + t * q_dim, batch[t].kv->k[l].data(), batch[t].kv->v[l].data(),
                     batch[t].pos + 1};
-    attention({hp.n_head, hp.n_head_kv, hd}, queries, pool, ws.scores, kern, prologue);
+    attention({hp.n_head, hp.n_head_kv, hd}, queries, pool, ws.scores);
     ws.mm.run(L.wo, ws.att.data(), n, ws.h.data(), pool);
 
     const float* ffn_norm = load_vector(L.ffn_norm, &ws.norm_w);

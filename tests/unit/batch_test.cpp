@@ -30,8 +30,7 @@ TEST(Batching, MixedSequencesMatchSeparateEvaluation) {
   const size_t V = static_cast<size_t>(hp.n_vocab);
   for (size_t i = 0; i < a.size() * V; ++i) ASSERT_NEAR(l1[i], la[i], 1e-4) << i;
   for (size_t i = 0; i < 3 * V; ++i) ASSERT_NEAR(l1[a.size() * V + i], lb[i], 1e-4) << i;
-  // One token per sequence (a decode step; RoPE and the cache store run
-  // inside the attention section).
+  // One token per sequence (a decode step of two sequences).
   const int32_t a6 = 300;
   std::vector<float> la6;
   ASSERT_TRUE(ca.eval(std::vector<int32_t>{a6}, true, &la6).ok());
