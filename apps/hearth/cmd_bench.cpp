@@ -1,11 +1,13 @@
-// hearth bench MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bandwidth] [--json]
+// hearth bench MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bandwidth] [--profile] [--json]
 // hearth bench --memory [-t THREADS]
 // Prompt processing (one batch of p tokens) and generation (n tokens, one at a
 // time) in tokens/s: median and spread over repetitions. With --bandwidth, the
 // memory read bandwidth is sampled in pauses of each generation run (every 16
 // tokens, clock stopped, best of two passes over 256 MiB) and generation is
 // reported as a fraction of the median sample (shared hosts' bandwidth drifts, so the two are compared side
-// by side).
+// by side). With --profile, generation's time per token is split by phase of
+// the forward pass (model::ForwardProfile), with the read rate of each matrix
+// product.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -40,6 +42,22 @@ Stats stats(std::vector<double> v) {
   s.max = v.back();
   s.median = v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
   return s;
+}
+
+// One phase of the generation profile, per token.
+struct ProfileRow {
+  const char* name;
+  double ms_per_token, share, gb_per_s;  // gb_per_s: 0 for phases without weights
+};
+
+std::vector<ProfileRow> profile_rows(const model::ForwardProfile& p) {
+  double total = 0;
+  for (double s : p.seconds) total += s;
+  std::vector<ProfileRow> rows;
+  for (int i = 0; i < model::ForwardProfile::kCount; ++i)
+    rows.push_back({model::ForwardProfile::kNames[i], 1e3 * p.seconds[i] / static_cast<double>(p.calls),
+                    total > 0 ? p.seconds[i] / total : 0, p.seconds[i] > 0 ? p.bytes[i] / p.seconds[i] / 1e9 : 0});
+  return rows;
 }
 
 std::string model_type(const gguf::File& f) {
@@ -79,7 +97,7 @@ void add_bench(CLI::App& app) {
   struct Opts {
     std::string model;
     int n_prompt = 512, n_gen = 128, threads = 0, reps = 3;
-    bool json = false, memory = false, bandwidth = false;
+    bool json = false, memory = false, bandwidth = false, profile = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("bench", "Measure prompt processing and generation speed (tokens/s)");
@@ -90,6 +108,7 @@ void add_bench(CLI::App& app) {
   cmd->add_option("-r,--reps", o->reps, "repetitions")->check(CLI::Range(1, 100));
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->add_flag("--memory", o->memory, "measure memory read bandwidth instead");
+  cmd->add_flag("--profile", o->profile, "split generation's time per token by phase of the forward pass");
   cmd->add_flag("--bandwidth", o->bandwidth,
                 "sample read bandwidth (256 MiB buffer) in pauses of each generation run and report generation as a fraction of it");
   cmd->callback([o] {
@@ -118,6 +137,7 @@ void add_bench(CLI::App& app) {
     for (auto& t : prompt) t = static_cast<int32_t>(rng() % hp.n_vocab);
     std::vector<float> logits;
     std::vector<double> pp, tg, bw, fraction;
+    model::ForwardProfile profile;
     long peak_kib = 0;
     bool peak_exact = true;
     const double bytes_per_token = static_cast<double>(m.value()->weight_bytes_per_token());
@@ -145,6 +165,7 @@ void add_bench(CLI::App& app) {
         }
         int32_t tok = 1;
         double seconds = 0;
+        if (o->profile) ctx.set_profile(&profile);
         auto t0 = clock::now();
         for (int i = 0; i < o->n_gen; ++i) {
           if (probe && i % 16 == 8) {  // a pause: stop the clock, sample the bandwidth
@@ -157,6 +178,7 @@ void add_bench(CLI::App& app) {
           tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
         }
         seconds += std::chrono::duration<double>(clock::now() - t0).count();
+        ctx.set_profile(nullptr);
         tg.push_back(o->n_gen / seconds);
         if (probe) {
           if (samples.empty()) samples.push_back(probe->measure(3));
@@ -187,6 +209,12 @@ void add_bench(CLI::App& app) {
                           {"load_ms", load_ms}, {"first_token_ms", first_token_ms},
                           {"peak_rss_mib", rss_mib}, {"kv_cache_mib", kv_mib},
                           {"weight_bytes_per_token", bytes_per_token}};
+      if (o->profile && profile.calls > 0) {
+        nlohmann::json phases = nlohmann::json::array();
+        for (const ProfileRow& r : profile_rows(profile))
+          phases.push_back({{"phase", r.name}, {"ms_per_token", r.ms_per_token}, {"share", r.share}, {"gb_per_s", r.gb_per_s}});
+        j["tg_profile"] = phases;
+      }
       if (o->bandwidth && !bw.empty()) {
         j["read_gb_per_s"] = sb.median;
         j["tg_read_gb_per_s"] = st.median * bytes_per_token / 1e9;
@@ -208,6 +236,15 @@ void add_bench(CLI::App& app) {
                   "during the runs (median %.1f GB/s; per-run fractions %.0f-%.0f%%)\n",
                   bytes_per_token / 1048576.0, st.median * bytes_per_token / 1e9, 100 * sf.median, sb.median,
                   100 * sf.min, 100 * sf.max);
+    if (o->profile && profile.calls > 0) {
+      std::printf("\ngeneration, per token (%lld tokens; sampling and bandwidth pauses excluded):\n"
+                  "| phase | ms | share | weights GB/s |\n|---|---:|---:|---:|\n",
+                  static_cast<long long>(profile.calls));
+      for (const ProfileRow& r : profile_rows(profile)) {
+        std::printf("| %s | %.3f | %.1f%% | ", r.name, r.ms_per_token, 100 * r.share);
+        if (r.gb_per_s > 0) std::printf("%.1f |\n", r.gb_per_s); else std::printf("- |\n");
+      }
+    }
     std::printf("\nload: %.0f ms, first token: %.0f ms; peak RSS %.0f MiB = %.2f x (file %.0f MiB + KV cache %.0f MiB)\n",
                 load_ms, first_token_ms, rss_mib, rss_mib / (size_mib + kv_mib), size_mib, kv_mib);
     if (!peak_exact) std::printf("(peak RSS includes the bandwidth probe's buffer: /proc/self/clear_refs was not writable)\n");

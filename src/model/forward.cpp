@@ -118,6 +118,8 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
       return invalid_argument("forward: token " + std::to_string(t.token) + " at position " + std::to_string(t.pos) +
                               " is out of range");
   core::ThreadPool& pool = ws.pool;
+  using Phase = ForwardProfile::Phase;
+  PhaseClock clock(ws.profile);
   ws.x.resize(n * d);
   ws.h.resize(n * std::max(d, q_dim));
   ws.q.resize(n * q_dim);
@@ -145,6 +147,7 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     });
   };
   auto add_residual = [&](int64_t t) { kern.add(d, ws.x.data() + t * d, ws.h.data() + t * d); };
+  auto bytes = [](const Weight& w) { return static_cast<double>(w.n_out) * static_cast<double>(w.row_bytes); };
 
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const LayerWeights& L = layers[static_cast<size_t>(l)];
@@ -153,7 +156,9 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
       kern.rms_norm(ws.x.data() + t * d, attn_norm, ws.h.data() + t * d, d, hp.rms_eps);
     });
     const MatMul::Output qkv[] = {{&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
+    clock.lap(Phase::kRowOps);
     ws.mm.run_shared(qkv, ws.h.data(), n, pool);
+    clock.lap(Phase::kQkv, bytes(L.wq) + bytes(L.wk) + bytes(L.wv));
     auto add_bias = [&](const Weight& b, std::vector<float>& y, int64_t dim) {
       if (!b.present()) return;
       const float* bias = load_vector(b, &ws.bias);
@@ -173,8 +178,11 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     for (int64_t t = 0; t < n; ++t)
       queries[t] = {ws.q.data() + t * q_dim, ws.att.data() + t * q_dim, batch[t].kv->k[l].data(), batch[t].kv->v[l].data(),
                     batch[t].pos + 1};
+    clock.lap(Phase::kRowOps);
     attention({hp.n_head, hp.n_head_kv, hd}, queries, pool, ws.scores);
+    clock.lap(Phase::kAttention);
     ws.mm.run(L.wo, ws.att.data(), n, ws.h.data(), pool);
+    clock.lap(Phase::kAttnOut, bytes(L.wo));
 
     const float* ffn_norm = load_vector(L.ffn_norm, &ws.norm_w);
     per_token([&](int64_t t) {
@@ -182,9 +190,13 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
       kern.rms_norm(ws.x.data() + t * d, ffn_norm, ws.h.data() + t * d, d, hp.rms_eps);
     });
     const MatMul::Output gate_up[] = {{&L.w_gate, ws.ffa.data()}, {&L.w_up, ws.ffb.data()}};
+    clock.lap(Phase::kRowOps);
     ws.mm.run_shared(gate_up, ws.h.data(), n, pool);
+    clock.lap(Phase::kFfnUp, bytes(L.w_gate) + bytes(L.w_up));
     per_token([&](int64_t t) { kern.silu_mul(hp.n_ff, ws.ffa.data() + t * hp.n_ff, ws.ffb.data() + t * hp.n_ff); });
+    clock.lap(Phase::kRowOps);
     ws.mm.run(L.w_down, ws.ffa.data(), n, ws.h.data(), pool);
+    clock.lap(Phase::kFfnDown, bytes(L.w_down));
     per_token(add_residual);
   }
 
@@ -197,7 +209,9 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
   for (int64_t t = 0; t < n; ++t)
     if (batch[t].logits) kern.rms_norm(ws.x.data() + t * d, out_norm, ws.h.data() + (n_out++) * d, d, hp.rms_eps);
   logits->resize(static_cast<size_t>(n_out * hp.n_vocab));
+  clock.lap(Phase::kRowOps);
   if (n_out > 0) ws.mm.run(output, ws.h.data(), n_out, logits->data(), pool);
+  clock.lap(Phase::kOutput, n_out > 0 ? bytes(output) : 0);
   return Status();
 }
 

@@ -16,6 +16,7 @@
 #include "core/anon_memory.h"
 #include "core/thread_pool.h"
 #include "gguf/file.h"
+#include "model/forward_profile.h"
 #include "hearth/status.h"
 #include "model/attention.h"
 #include "model/matmul.h"
@@ -73,6 +74,7 @@ class Workspace {
   MatMul mm;
   std::vector<float> x, h, q, k, v, att, ffa, ffb, scores, rope_cs, norm_w, bias;
   std::vector<AttentionQuery> queries;
+  ForwardProfile* profile = nullptr;  // when set, forward() adds its phase times
 };
 
 // One token of a batch: which sequence's cache it belongs to, at which
@@ -131,6 +133,8 @@ class Context {
   // logits: [n, n_vocab] when all_logits, else [1, n_vocab] (the last token).
   Status eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits);
   void reset() { kv_.n_past = 0; }
+  // Accumulates the phase times of the following evaluations (null: off).
+  void set_profile(ForwardProfile* p) { ws_.profile = p; }
   // Forgets everything after the first n tokens (reuse of a common prefix).
   void truncate(int64_t n) { kv_.n_past = std::clamp<int64_t>(n, 0, kv_.n_past); }
   int64_t n_past() const { return kv_.n_past; }

@@ -101,6 +101,16 @@ assert j["read_gb_per_s"] > 0.1 and j["tg_bandwidth_fraction"] > 0, j
 assert abs(j["tg_read_gb_per_s"] - j["tg_tokens_per_s"] * j["weight_bytes_per_token"] / 1e9) < 1e-6 * j["tg_read_gb_per_s"] + 1e-9, j
 ' "$S/models/synth-llama-spm512-Q4_0.gguf"
 check "bench --bandwidth reports generation as a fraction of the read bandwidth beside it" $?
+"$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 0 -n 4 -r 1 -t 1 --profile --json 2>/dev/null | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+rows = {r["phase"]: r for r in j["tg_profile"]}
+assert len(rows) == 7, rows
+assert abs(sum(r["share"] for r in rows.values()) - 1) < 1e-6
+assert rows["FFN gate/up products"]["gb_per_s"] > 0 and rows["attention"]["gb_per_s"] == 0
+assert all(r["ms_per_token"] > 0 for r in rows.values())
+'
+check "bench --profile splits generation time per token by phase" $?
 out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 60000 -n 1 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "exceeds the model's context"; check "bench refuses p + n beyond the context" $?
 

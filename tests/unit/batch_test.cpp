@@ -41,6 +41,44 @@ TEST(Batching, MixedSequencesMatchSeparateEvaluation) {
   for (size_t i = 0; i < V; ++i) ASSERT_NEAR(l2[V + i], la6[i], 1e-4);
 }
 
+// A profile charges every phase of a decode step and exactly the matrix
+// products' weight bytes; evaluating with it on gives the same logits.
+TEST(ForwardProfile, ChargesEveryPhaseAndTheProductBytes) {
+  auto m = Model::load(test::shared_path("models/aidreams260K.gguf"));
+  ASSERT_TRUE(m.ok());
+  const Model& model = *m.value();
+  Context plain(m.value(), 32, 2), profiled(m.value(), 32, 2);
+  ForwardProfile p;
+  profiled.set_profile(&p);
+  const std::vector<int32_t> toks = {1, 303, 281};
+  for (int32_t t : toks) {
+    std::vector<float> a, b;
+    ASSERT_TRUE(plain.eval(std::vector<int32_t>{t}, false, &a).ok());
+    ASSERT_TRUE(profiled.eval(std::vector<int32_t>{t}, false, &b).ok());
+    EXPECT_EQ(a, b);
+  }
+  EXPECT_EQ(p.calls, 3);
+  for (int i = 0; i < ForwardProfile::kCount; ++i) EXPECT_GT(p.seconds[i], 0.0) << ForwardProfile::kNames[i];
+  auto bytes = [](const Weight& w) { return static_cast<double>(w.n_out) * static_cast<double>(w.row_bytes); };
+  double qkv = 0, wo = 0, up = 0, down = 0;
+  for (const LayerWeights& L : model.layers) {
+    qkv += bytes(L.wq) + bytes(L.wk) + bytes(L.wv);
+    wo += bytes(L.wo);
+    up += bytes(L.w_gate) + bytes(L.w_up);
+    down += bytes(L.w_down);
+  }
+  EXPECT_EQ(p.bytes[ForwardProfile::kQkv], 3 * qkv);
+  EXPECT_EQ(p.bytes[ForwardProfile::kAttnOut], 3 * wo);
+  EXPECT_EQ(p.bytes[ForwardProfile::kFfnUp], 3 * up);
+  EXPECT_EQ(p.bytes[ForwardProfile::kFfnDown], 3 * down);
+  EXPECT_EQ(p.bytes[ForwardProfile::kOutput], 3 * bytes(model.output));
+  EXPECT_EQ(p.bytes[ForwardProfile::kRowOps] + p.bytes[ForwardProfile::kAttention], 0.0);
+  profiled.set_profile(nullptr);
+  std::vector<float> c;
+  ASSERT_TRUE(profiled.eval(std::vector<int32_t>{5}, false, &c).ok());
+  EXPECT_EQ(p.calls, 3) << "profile off";
+}
+
 TEST(Batching, RejectsOutOfRangePositions) {
   auto m = Model::load(test::shared_path("models/aidreams260K.gguf"));
   ASSERT_TRUE(m.ok());
