@@ -83,7 +83,8 @@ void attention(benchmark::State& state, core::Isa isa) {
   std::vector<float> q(static_cast<size_t>(heads * hd), 0.1f), out(q.size());
   std::vector<float> scratch;
   core::ThreadPool pool(1);
-  model::AttentionQuery query{q.data(), out.data(), kc.data(), vc.data(), n_ctx};
+  model::AttentionQuery query{q.data(), out.data(), kc.data(), vc.data(), n_ctx, static_cast<size_t>(n_ctx * hd),
+                             static_cast<size_t>(hd)};
   for (auto _ : state) {
     model::attention({heads, kv_heads, hd}, std::span<const model::AttentionQuery>(&query, 1), pool, scratch, k);
     benchmark::DoNotOptimize(out.data());

@@ -16,14 +16,19 @@ struct AttentionShape {
 };
 
 // One query token: its q row [n_head·head_dim], where to write the output
-// [n_head·head_dim], and the cache rows it attends to (k, v: [n_kv,
-// n_head_kv·head_dim], i.e. positions 0..n_kv-1 of its sequence).
+// [n_head·head_dim], and the cache rows it attends to: positions 0..n_kv-1 of
+// its sequence, KV head h's row of position j at k + h·head_stride +
+// j·row_stride (same for v), in elements. The model's cache is head-major
+// (head_stride = n_ctx·head_dim, row_stride = head_dim): each head's rows are
+// one contiguous stream.
 struct AttentionQuery {
   const float* q;
   float* out;
   const uint16_t* k;
   const uint16_t* v;
   int64_t n_kv;
+  size_t head_stride;
+  size_t row_stride;
 };
 
 void attention(const AttentionShape& s, std::span<const AttentionQuery> queries, core::ThreadPool& pool,

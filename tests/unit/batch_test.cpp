@@ -2,8 +2,13 @@
 // forward pass give the same logits as each sequence evaluated alone.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
+
 #include "common/shared_data.h"
+#include "model/attention.h"
 #include "model/model.h"
+#include "tensor/fp16.h"
 
 namespace hearth::model {
 namespace {
@@ -77,6 +82,58 @@ TEST(ForwardProfile, ChargesEveryPhaseAndTheProductBytes) {
   std::vector<float> c;
   ASSERT_TRUE(profiled.eval(std::vector<int32_t>{5}, false, &c).ok());
   EXPECT_EQ(p.calls, 3) << "profile off";
+}
+
+// The cache layout is the caller's (head and row strides): the model's
+// head-major cache and a position-major one give the same attention, and both
+// match a direct computation (grouped heads, causal prefix of n_kv rows).
+TEST(Attention, HeadMajorAndPositionMajorCachesAgree) {
+  const int64_t n_head = 8, n_head_kv = 2, hd = 64, n_ctx = 40, kv_dim = n_head_kv * hd;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<uint16_t> k_pos(n_ctx * kv_dim), v_pos(k_pos.size()), k_head(k_pos.size()), v_head(k_pos.size());
+  for (int64_t j = 0; j < n_ctx; ++j)
+    for (int64_t h = 0; h < n_head_kv; ++h)
+      for (int64_t i = 0; i < hd; ++i) {
+        const uint16_t kb = tensor::f32_to_fp16(nd(rng)), vb = tensor::f32_to_fp16(nd(rng));
+        k_pos[j * kv_dim + h * hd + i] = k_head[(h * n_ctx + j) * hd + i] = kb;
+        v_pos[j * kv_dim + h * hd + i] = v_head[(h * n_ctx + j) * hd + i] = vb;
+      }
+  const int64_t n_kv[] = {1, 5, 37};
+  std::vector<float> q(3 * n_head * hd), out_pos(q.size()), out_head(q.size());
+  for (float& x : q) x = nd(rng);
+  std::vector<AttentionQuery> by_pos, by_head;
+  for (int t = 0; t < 3; ++t) {
+    by_pos.push_back({q.data() + t * n_head * hd, out_pos.data() + t * n_head * hd, k_pos.data(), v_pos.data(), n_kv[t],
+                      static_cast<size_t>(hd), static_cast<size_t>(kv_dim)});
+    by_head.push_back({q.data() + t * n_head * hd, out_head.data() + t * n_head * hd, k_head.data(), v_head.data(),
+                       n_kv[t], static_cast<size_t>(n_ctx * hd), static_cast<size_t>(hd)});
+  }
+  core::ThreadPool pool(2);
+  std::vector<float> scratch;
+  attention({n_head, n_head_kv, hd}, by_pos, pool, scratch);
+  attention({n_head, n_head_kv, hd}, by_head, pool, scratch);
+  for (int t = 0; t < 3; ++t)
+    for (int64_t h = 0; h < n_head; ++h) {
+      const int64_t kvh = h / (n_head / n_head_kv);
+      std::vector<double> p(static_cast<size_t>(n_kv[t]));
+      double mx = -1e300, sum = 0;
+      for (int64_t j = 0; j < n_kv[t]; ++j) {
+        double s = 0;
+        for (int64_t i = 0; i < hd; ++i)
+          s += q[(t * n_head + h) * hd + i] * tensor::fp16_to_f32(k_pos[j * kv_dim + kvh * hd + i]);
+        p[j] = s / std::sqrt(static_cast<double>(hd));
+        mx = std::max(mx, p[j]);
+      }
+      for (double& x : p) sum += (x = std::exp(x - mx));
+      for (int64_t i = 0; i < hd; ++i) {
+        double o = 0;
+        for (int64_t j = 0; j < n_kv[t]; ++j) o += p[j] / sum * tensor::fp16_to_f32(v_pos[j * kv_dim + kvh * hd + i]);
+        const size_t at = static_cast<size_t>((t * n_head + h) * hd + i);
+        ASSERT_NEAR(out_pos[at], o, 1e-4) << "token " << t << " head " << h << " dim " << i;
+        ASSERT_EQ(out_head[at], out_pos[at]) << "token " << t << " head " << h << " dim " << i;
+      }
+    }
 }
 
 TEST(Batching, RejectsOutOfRangePositions) {
