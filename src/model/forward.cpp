@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
+#include <utility>
 
 #include "model/attention.h"
 #include "model/model.h"
@@ -45,21 +47,17 @@ size_t Model::weight_bytes_per_token() const {
   return total;
 }
 
-KvCache::KvCache(const HParams& hp, int64_t n_ctx_in) : n_ctx(n_ctx_in) {
-  size_t per_layer = static_cast<size_t>(n_ctx * hp.n_head_kv * hp.head_dim);
-  k.assign(static_cast<size_t>(hp.n_layer), std::vector<uint16_t>(per_layer));
-  v.assign(static_cast<size_t>(hp.n_layer), std::vector<uint16_t>(per_layer));
+KvCache::KvCache(const HParams& hp, int64_t n_ctx_in)
+    : n_ctx(n_ctx_in), per_layer_(static_cast<size_t>(n_ctx * hp.n_head_kv * hp.head_dim)) {
+  auto mem = core::AnonMemory::allocate(2 * static_cast<size_t>(hp.n_layer) * per_layer_ * sizeof(uint16_t));
+  if (!mem.ok()) throw std::bad_alloc();
+  mem_ = std::move(mem.value());
 }
 
 size_t KvCache::bytes_per_token(const HParams& hp) {
   return static_cast<size_t>(2 * hp.n_layer * hp.n_head_kv * hp.head_dim) * sizeof(uint16_t);
 }
 
-size_t KvCache::bytes() const {
-  size_t b = 0;
-  for (const auto& l : k) b += l.size() * sizeof(uint16_t);
-  return 2 * b;
-}
 
 Status validate_tokens(const Model& m, std::span<const int32_t> tokens) {
   const int64_t n_vocab = m.hparams().n_vocab;
@@ -174,12 +172,12 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
       KvCache& kv = *batch[t].kv;
       for (int64_t h = 0; h < hp.n_head_kv; ++h) {  // head-major cache (KvCache)
         const int64_t at = (h * kv.n_ctx + batch[t].pos) * hd;
-        to_f16(ws.k.data() + t * kv_dim + h * hd, kv.k[l].data() + at, hd);
-        to_f16(ws.v.data() + t * kv_dim + h * hd, kv.v[l].data() + at, hd);
+        to_f16(ws.k.data() + t * kv_dim + h * hd, kv.k(l) + at, hd);
+        to_f16(ws.v.data() + t * kv_dim + h * hd, kv.v(l) + at, hd);
       }
     });
     for (int64_t t = 0; t < n; ++t)
-      queries[t] = {ws.q.data() + t * q_dim, ws.att.data() + t * q_dim, batch[t].kv->k[l].data(), batch[t].kv->v[l].data(),
+      queries[t] = {ws.q.data() + t * q_dim, ws.att.data() + t * q_dim, batch[t].kv->k(l), batch[t].kv->v(l),
                     batch[t].pos + 1, static_cast<size_t>(batch[t].kv->n_ctx * hd), static_cast<size_t>(hd)};
     clock.lap(Phase::kRowOps);
     attention({hp.n_head, hp.n_head_kv, hd}, queries, pool, ws.scores);
