@@ -23,10 +23,20 @@ std::pair<size_t, size_t> chunk_of(size_t n, size_t grain, int n_chunks, int i) 
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // How long a thread busy-waits for the next job or for the others to finish
 // before it blocks: long enough to cover the gap between two matmuls of one
 // token, short enough not to steal a core from other work.
 constexpr auto kSpinBudget = std::chrono::microseconds(30);
+// A worker whose last job came within kBusySpin of the one before keeps
+// waiting that long (yielding the core to any other runnable thread after the
+// first kSpinBudget): the gap between two tokens of a generation loop
+// (sampling, bookkeeping) is longer than kSpinBudget, and a blocked worker
+// took 50-140 µs to start the next token's first product on this VM kind
+// (the futex wake-up is an inter-processor interrupt through the hypervisor).
+// An idle pool blocks after at most kBusySpin.
+constexpr auto kBusySpin = std::chrono::microseconds(1000);
 
 inline void cpu_relax() {
 #if defined(__x86_64__)
@@ -34,14 +44,19 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until done() or the budget runs out; true when done() held.
+// Spins until done() or the budget runs out; true when done() held. Past
+// kSpinBudget each check yields the core.
 template <class Done>
-bool spin_until(Done done) {
-  auto deadline = std::chrono::steady_clock::now() + kSpinBudget;
+bool spin_until(Done done, Clock::duration budget = kSpinBudget, Clock::time_point start = Clock::now()) {
+  const auto relaxed = start + kSpinBudget, deadline = start + budget;
   for (int i = 0;; ++i) {
     if (done()) return true;
     cpu_relax();
-    if ((i & 31) == 31 && std::chrono::steady_clock::now() > deadline) return done();
+    if ((i & 31) == 31) {
+      const auto now = Clock::now();
+      if (now > deadline) return done();
+      if (now > relaxed) std::this_thread::yield();
+    }
   }
 }
 
@@ -70,13 +85,16 @@ ThreadPool::~ThreadPool() {
 // notifies under the mutex: no lost wake-up.
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
+  Clock::duration budget = kSpinBudget;
   for (;;) {
-    if (!spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; })) {
+    const auto idle = Clock::now();
+    if (!spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; }, budget, idle)) {
       std::unique_lock<std::mutex> lock(mu_);
       sleeping_.fetch_add(1);
       start_cv_.wait(lock, [&] { return generation_.load() != seen; });
       sleeping_.fetch_sub(1);
     }
+    budget = Clock::now() - idle <= kBusySpin ? kBusySpin : kSpinBudget;
     if (stop_.load()) return;
     seen = generation_.load(std::memory_order_acquire);
     const JobRef job = job_;

@@ -1,9 +1,11 @@
 // A fixed pool of worker threads for data-parallel loops.
 //
 // parallel_for splits [0, n) into one contiguous chunk per thread; the calling
-// thread runs chunk 0. Between jobs a worker spins briefly (a few tens of
-// microseconds, so back-to-back matmuls of one token do not pay a wake-up),
-// then sleeps on a condition variable: an idle pool uses no CPU.
+// thread runs chunk 0. Between jobs a worker spins briefly (30 µs, so
+// back-to-back matmuls of one token do not pay a wake-up; up to 1 ms, yielding
+// the core, while jobs keep coming that often, so the tokens of a generation
+// loop do not either), then sleeps on a condition variable: an idle pool uses
+// no CPU.
 // One parallel_for at a time per pool: the pool is owned by one caller thread
 // (the model's evaluator), not shared between concurrent callers.
 #pragma once

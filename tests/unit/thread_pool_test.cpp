@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <thread>
 #include <vector>
 
@@ -33,6 +34,28 @@ TEST(ThreadPool, ManyRoundsInARow) {
   for (int r = 0; r < 2000; ++r)
     pool.parallel_for(10, [&](size_t b, size_t e, int) { sum += static_cast<long>(e - b); });
   EXPECT_EQ(sum.load(), 20000);
+}
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Workers that were busy (jobs a few µs apart, as in a generation loop) keep
+// spinning only for a bounded while once the jobs stop: over 300 ms of
+// idleness the process uses a small fraction of one core (a spinning worker
+// would use all of it).
+TEST(ThreadPool, IdlePoolBlocks) {
+  ThreadPool pool(3);
+  std::atomic<long> sum{0};
+  for (int r = 0; r < 500; ++r)
+    pool.parallel_for(6, [&](size_t b, size_t e, int) { sum += static_cast<long>(e - b); });
+  EXPECT_EQ(sum.load(), 3000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past any spin budget
+  const double cpu0 = process_cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_LT(process_cpu_seconds() - cpu0, 0.05) << "idle workers kept a core busy";
 }
 
 TEST(ThreadPool, PhysicalCoresIsPositive) { EXPECT_GE(physical_cores(), 1); }
