@@ -55,6 +55,12 @@ struct Kernels {
   using GemmX16Fn = void (*)(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x,
                              size_t x_stride, int nx, float* y, size_t y_stride);
   GemmX16Fn gemm_x16[kMaxTypeId] = {};
+  // Optional: one float row of n values quantized straight into the prepared
+  // activation blocks of gemm_x16 (the same bytes as the quantizer of the
+  // type's vec_dot_type followed by tensor::x16_prepare_act; reference
+  // tensor::x16_quantize_act). Null: those two steps.
+  using X16ActFn = void (*)(const float* x, int64_t n, void* out);
+  X16ActFn x16_act[kMaxTypeId] = {};
   // Attention helpers over the F16 KV cache: a·b and y += alpha·x.
   float (*dot_f32_f16)(int64_t n, const float* a, const uint16_t* b) = nullptr;
   void (*axpy_f16)(int64_t n, float alpha, const uint16_t* x, float* y) = nullptr;

@@ -22,12 +22,12 @@ void MatMul::run(const Weight& w, const float* x, int64_t n_rows, float* y, core
 
 void MatMul::run_base(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool,
                       const kernels::Kernels& k) {
-  quantize_input(w, x, n_rows, pool, k);
   if (w.x16 && k.gemm_x16[static_cast<int>(w.type)]) {
     const Output out{&w, y};
-    run_x16(std::span<const Output>(&out, 1), n_rows, pool, k);
+    run_x16(std::span<const Output>(&out, 1), x, n_rows, pool, k);
     return;
   }
+  quantize_input(w, x, n_rows, pool, k);
   const DType act_type = tensor::type_ops(w.type).vec_dot_type;
   const size_t act_row = row_bytes(act_type, w.n_in);
   tensor::VecDotFn dot = k.dot(w.type);
@@ -95,17 +95,32 @@ void MatMul::run_base(const Weight& w, const float* x, int64_t n_rows, float* y,
   }, 4);
 }
 
-void MatMul::run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadPool& pool, const kernels::Kernels& k) {
+void MatMul::run_x16(std::span<const Output> outs, const float* x, int64_t n_rows, core::ThreadPool& pool,
+                     const kernels::Kernels& k) {
   const Weight& w0 = *outs[0].w;
   const int64_t n_in = w0.n_in;
   const size_t act_row = row_bytes(tensor::type_ops(w0.type).vec_dot_type, n_in);
   const size_t xa_row = tensor::x16_act_bytes(w0.type, n_in);
   xa_.resize(static_cast<size_t>(n_rows) * xa_row);
   uint8_t* xa = xa_.data();
+  // One pass from float when the kernels have it (the 2-5 µs the two steps
+  // took per product of one token were time the other threads waited); the
+  // quantized rows are still needed for rows past the last whole group.
+  bool tail = false;
+  for (const Output& o : outs) tail = tail || o.w->x16_rows < o.w->n_out;
+  const kernels::Kernels::X16ActFn fused = k.x16_act[static_cast<int>(w0.type)];
+  if (fused && !tail) {
+    pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
+      for (size_t r = b; r < e; ++r) fused(x + r * n_in, n_in, xa + r * xa_row);
+    });
+  } else {
+    quantize_input(w0, x, n_rows, pool, k);
+    const uint8_t* xq = xq_.data();
+    pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
+      for (size_t r = b; r < e; ++r) tensor::x16_prepare_act(w0.type, xq + r * act_row, n_in, xa + r * xa_row);
+    });
+  }
   const uint8_t* xq = xq_.data();
-  pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
-    for (size_t r = b; r < e; ++r) tensor::x16_prepare_act(w0.type, xq + r * act_row, n_in, xa + r * xa_row);
-  });
   // Blocks (a few groups of 16 rows each) of all outputs are numbered in
   // order and handed out by core::WorkRanges: each thread streams one
   // contiguous region, taking pieces from its front with atomics no other
@@ -184,8 +199,7 @@ void MatMul::run_shared(std::span<const Output> outs, const float* x, int64_t n_
         group[n++] = outs[j];
         done[j] = true;
       }
-    quantize_input(*group[0].w, x, n_rows, pool, k);
-    run_x16(std::span<const Output>(group, n), n_rows, pool, k);
+    run_x16(std::span<const Output>(group, n), x, n_rows, pool, k);
   }
 }
 

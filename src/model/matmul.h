@@ -40,8 +40,10 @@ class MatMul {
   void quantize_input(const Weight& w, const float* x, int64_t n_rows, core::ThreadPool& pool,
                       const kernels::Kernels& k);
   // Interleaved (x16) weights sharing prepared activations (see run_shared)
-  // and input size, with the activations already quantized in xq_.
-  void run_x16(std::span<const Output> outs, int64_t n_rows, core::ThreadPool& pool, const kernels::Kernels& k);
+  // and input size: prepares x (quantized in one pass by the kernels'
+  // x16_act, else through xq_) and runs the products.
+  void run_x16(std::span<const Output> outs, const float* x, int64_t n_rows, core::ThreadPool& pool,
+               const kernels::Kernels& k);
   void add_lora(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool, const kernels::Kernels& k);
   std::vector<uint8_t> xq_;  // quantized activations, reused across calls
   std::vector<kernels::PackedQ8Pair> xp_;  // the same, packed for matrix tiles

@@ -5,6 +5,7 @@
 #include "tensor/blocks.h"
 #include "tensor/fp16.h"
 #include "tensor/kquant_unpack.h"
+#include "tensor/type_ops.h"
 
 namespace hearth::tensor {
 
@@ -284,6 +285,22 @@ void x16_prepare_act(DType t, const void* xq, int64_t n, void* out) {
     std::memcpy(a[b].qs, x[b].qs, kQK);
     a[b].d = fp16_to_f32(x[b].d);
     a[b].off = -k * sum;
+  }
+}
+
+void x16_quantize_act(DType t, const float* x, int64_t n, void* out) {
+  if (k_type(t)) {
+    BlockQ8_K q;
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      quantize_q8_k(x + b * kQK_K, &q, kQK_K);
+      x16_prepare_act(t, &q, kQK_K, static_cast<ActQ8K*>(out) + b);
+    }
+    return;
+  }
+  BlockQ8_0 q;
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    quantize_q8_0(x + b * kQK, &q, kQK);
+    x16_prepare_act(t, &q, kQK, static_cast<ActQ8*>(out) + b);
   }
 }
 

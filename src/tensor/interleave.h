@@ -108,6 +108,10 @@ size_t x16_act_bytes(DType t, int64_t n);
 // Converts one row of n values in t's vec_dot_type (Q8_0 or Q8_K) into the
 // prepared blocks (ActQ8 or ActQ8K) for weights of type t.
 void x16_prepare_act(DType t, const void* xq, int64_t n, void* out);
+// Reference for the kernels' fused version (Kernels::x16_act): quantizes one
+// float row of n values block by block with the scalar reference quantizer of
+// t's vec_dot_type and prepares it (the same bytes as the two steps above).
+void x16_quantize_act(DType t, const float* x, int64_t n, void* out);
 
 // Scalar reference: y[r] = dot(row r of the group, prepared activation row x)
 // for the 16 rows, in the same order of operations as the type's vec_dot.

@@ -503,5 +503,47 @@ TEST(ActivationQuantizer, Q8_KMatchesReference) {
   }
 }
 
+// The fused quantize + prepare for interleaved products gives the bytes of
+// the reference's two steps, for every type with an interleaved layout, for
+// row lengths that leave a partial group of 16 blocks, with blocks of very
+// different magnitude (each block's own scale and sums), a zero block, ties,
+// and the Q8_K first-largest rule.
+TEST(ActivationQuantizer, FusedInterleavedPreparationMatchesReference) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (DType t : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
+    const int64_t qk = t == DType::kQ4_K || t == DType::kQ6_K ? 256 : 32;
+    for (int64_t nb : {1, 15, 16, 17, 22, 64, 176}) {
+      const int64_t n = nb * qk;
+      std::vector<float> x(static_cast<size_t>(n));
+      for (int64_t b = 0; b < nb; ++b) {
+        const float scale = std::ldexp(1.f, static_cast<int>(b % 11) - 5);
+        for (int64_t j = 0; j < qk; ++j) x[b * qk + j] = scale * nd(rng);
+      }
+      if (nb > 2)
+        for (int64_t j = 0; j < qk; ++j) x[qk + j] = 0.f;  // block 1: zeros
+      if (nb > 3) {
+        x[3 * qk] = 127.f;  // block 3: d = 1, exact .5 ties
+        for (int64_t j = 1; j < qk; ++j) x[3 * qk + j] = static_cast<float>(j % 9) - 4.5f;
+        x[3 * qk + 5] = -127.f;  // a later element of the same magnitude, other sign
+      }
+      std::vector<uint8_t> want(x16_act_bytes(t, n));
+      x16_quantize_act(t, x.data(), n, want.data());
+      // The reference equals quantize-then-prepare over the whole row.
+      std::vector<uint8_t> xq(row_bytes(type_ops(t).vec_dot_type, n)), two_step(want.size());
+      type_ops(type_ops(t).vec_dot_type).from_float(x.data(), xq.data(), n);
+      x16_prepare_act(t, xq.data(), n, two_step.data());
+      ASSERT_EQ(two_step, want) << dtype_name(t) << " n=" << n;
+      for (core::Isa isa : {core::Isa::kScalar, core::Isa::kAvx2, core::Isa::kAvx512}) {
+        auto fused = kernels::for_isa(isa).x16_act[static_cast<int>(t)];
+        if (!fused) continue;
+        std::vector<uint8_t> got(want.size());
+        fused(x.data(), n, got.data());
+        EXPECT_EQ(got, want) << core::isa_name(isa) << " " << dtype_name(t) << " n=" << n;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hearth::tensor

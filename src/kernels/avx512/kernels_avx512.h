@@ -30,6 +30,11 @@ void vec_dot_rows_q4_k(int64_t n, const void* w, const void* x, size_t stride, i
 void vec_dot_rows_q6_k(int64_t n, const void* w, const void* x, size_t stride, int rows, float* out);
 void quantize_q8_0(const float* x, void* dst, int64_t n);
 void quantize_q8_k(const float* x, void* dst, int64_t n);
+// Fused activation quantize + prepare for the interleaved products
+// (reference tensor::x16_quantize_act for Q4_0, Q8_0, and Q4_K/Q6_K).
+void x16_act_q4_0(const float* x, int64_t n, void* out);
+void x16_act_q8_0(const float* x, int64_t n, void* out);
+void x16_act_k(const float* x, int64_t n, void* out);
 void tile_q4_0(int64_t n, const void* w, size_t ws, int nw, const PackedQ8Pair* x, size_t xs, int nx, float* y,
                size_t ys);
 void tile_q8_0(int64_t n, const void* w, size_t ws, int nw, const PackedQ8Pair* x, size_t xs, int nx, float* y,
