@@ -92,6 +92,35 @@ void attention(benchmark::State& state, core::Isa isa) {
   state.SetItemsProcessed(state.iterations() * n_ctx * heads * hd * 2);
 }
 
+// Preparing one activation row for the interleaved products: the kernels'
+// fused quantize + prepare (x16_act) against the quantizer followed by
+// tensor::x16_prepare_act. Bytes: the float row read.
+void x16_act(benchmark::State& state, DType t, bool fused) {
+  const kernels::Kernels& k = kernels::active();
+  const int64_t n = state.range(0);
+  std::vector<float> x(static_cast<size_t>(n));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd;
+  for (auto& v : x) v = nd(rng);
+  const DType act = tensor::type_ops(t).vec_dot_type;
+  std::vector<uint8_t> xq(row_bytes(act, n)), xa(tensor::x16_act_bytes(t, n));
+  const kernels::Kernels::X16ActFn f = k.x16_act[static_cast<int>(t)];
+  if (fused && !f) {
+    state.SkipWithError("no fused preparation for this type and ISA");
+    return;
+  }
+  for (auto _ : state) {
+    if (fused) {
+      f(x.data(), n, xa.data());
+    } else {
+      k.quantize(act)(x.data(), xq.data(), n);
+      tensor::x16_prepare_act(t, xq.data(), n, xa.data());
+    }
+    benchmark::DoNotOptimize(xa.data());
+  }
+  state.SetBytesProcessed(state.iterations() * n * static_cast<int64_t>(sizeof(float)));
+}
+
 void rms_norm(benchmark::State& state) {
   std::vector<float> x(2048, 1.5f), w(2048, 1.0f), y(2048);
   for (auto _ : state) {
@@ -127,6 +156,11 @@ void register_all() {
   for (auto [isa, name] : {std::pair{core::Isa::kScalar, "scalar"}, {core::Isa::kAvx512, "best"}})
     benchmark::RegisterBenchmark((std::string("attention_decode/") + name).c_str(), [isa = isa](benchmark::State& s) { attention(s, isa); })
         ->Arg(512)->Arg(2048)->Unit(benchmark::kMicrosecond);
+  for (DType t : {DType::kQ4_0, DType::kQ4_K})
+    for (bool fused : {false, true})
+      benchmark::RegisterBenchmark((std::string("x16_act/") + dtype_name(t) + (fused ? "/fused" : "/two_step")).c_str(),
+                                   [t, fused](benchmark::State& s) { x16_act(s, t, fused); })
+          ->Arg(2048)->Arg(5632);
   benchmark::RegisterBenchmark("rms_norm/2048", rms_norm);
 }
 
