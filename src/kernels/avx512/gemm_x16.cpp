@@ -22,18 +22,6 @@ using namespace hearth::tensor;
 
 namespace {
 
-// A 64-byte load kept in a register: used twice (low and high nibbles), GCC
-// otherwise folds it into both ANDs as a memory operand, doubling the loads
-// (with the 16 activation broadcasts, the load ports are what a one-row pass
-// runs out of first). Q4_0, one thread: in cache 43 -> 57 GB/s, out of cache
-// 22-24 -> 26-28 GB/s (medians of 5). The same in the Q4_K kernel measured
-// no gain out of cache (23.7 either way), so that one is left to GCC.
-inline __m512i load_once(const void* p) {
-  __m512i v = _mm512_loadu_si512(p);
-  asm("" : "+v"(v));
-  return v;
-}
-
 inline __m512i bcast4(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof v);
@@ -57,7 +45,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
       const __m512i high4 = _mm512_set1_epi8(static_cast<char>(0xf0));
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
-        const __m512i v = load_once(c + 64 * k);
+        const __m512i v = _mm512_loadu_si512(c + 64 * k);
         u[k] = _mm512_and_si512(v, low4);
         u[4 + k] = _mm512_and_si512(v, high4);
       }
