@@ -142,7 +142,9 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
     kernels::active().quantize(DType::kF16)(v.data(), vc.data(), n * d);
     // Bidirectional: every token attends to all n positions.
     std::vector<AttentionQuery> queries(static_cast<size_t>(n));
-    for (int64_t t = 0; t < n; ++t) queries[t] = {q.data() + t * d, att.data() + t * d, kc.data(), vc.data(), n, static_cast<size_t>(hd), static_cast<size_t>(d)};
+    for (int64_t t = 0; t < n; ++t)
+      queries[t] = {q.data() + t * d, att.data() + t * d, kc.data(), vc.data(), n, static_cast<size_t>(hd),
+                    static_cast<size_t>(d)};
     attention({n_head_, n_head_, hd}, queries, ws.pool, ws.scores);
     linear(L.wo, L.bo, att.data(), o.data(), d);
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];

@@ -58,7 +58,6 @@ size_t KvCache::bytes_per_token(const HParams& hp) {
   return static_cast<size_t>(2 * hp.n_layer * hp.n_head_kv * hp.head_dim) * sizeof(uint16_t);
 }
 
-
 Status validate_tokens(const Model& m, std::span<const int32_t> tokens) {
   const int64_t n_vocab = m.hparams().n_vocab;
   for (size_t i = 0; i < tokens.size(); ++i)

@@ -103,9 +103,10 @@ void MatMul::run_x16(std::span<const Output> outs, const float* x, int64_t n_row
   const size_t xa_row = tensor::x16_act_bytes(w0.type, n_in);
   xa_.resize(static_cast<size_t>(n_rows) * xa_row);
   uint8_t* xa = xa_.data();
-  // One pass from float when the kernels have it (the 2-5 µs the two steps
-  // took per product of one token were time the other threads waited); the
-  // quantized rows are still needed for rows past the last whole group.
+  // One pass from float when the kernels have it (for one token, 1.4 -> 1.2
+  // µs per 2048 inputs and 3.9 -> 2.0 µs per 5632, time the other threads
+  // wait); the quantized rows are still needed for rows past the last whole
+  // group.
   bool tail = false;
   for (const Output& o : outs) tail = tail || o.w->x16_rows < o.w->n_out;
   const kernels::Kernels::X16ActFn fused = k.x16_act[static_cast<int>(w0.type)];

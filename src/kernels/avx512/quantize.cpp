@@ -56,6 +56,25 @@ inline __m512 add_i32_op(__m512 a, __m512 b) {
   return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
 }
 
+// Loads a Q8_K super-block into v[16] and finds the element the reference
+// takes its scale from: the first of largest magnitude. Returns its index, or
+// -1 when the block is all zeros or holds a NaN (no element equals the
+// maximum); *zero tells the two apart.
+inline int q8_k_scale_index(const float* x, __m512* v, bool* zero) {
+  __m512 m = _mm512_setzero_ps();
+  for (int k = 0; k < kQK_K / 16; ++k) {
+    v[k] = _mm512_loadu_ps(x + 16 * k);
+    m = _mm512_max_ps(m, _mm512_abs_ps(v[k]));
+  }
+  const float amax = _mm512_reduce_max_ps(m);
+  *zero = amax == 0;
+  if (*zero) return -1;
+  const __m512 am = _mm512_set1_ps(amax);
+  for (int k = 0; k < kQK_K / 16; ++k)
+    if (const __mmask16 eq = _mm512_cmp_ps_mask(_mm512_abs_ps(v[k]), am, _CMP_EQ_OQ)) return 16 * k + __builtin_ctz(eq);
+  return -1;
+}
+
 // Q8_0 codes of up to 16 blocks at once straight into ActQ8 (offset k).
 void act_q8_0_blocks(const float* x, int64_t n, ActQ8* a, int k) {
   const int64_t nb = n / kQK;
@@ -107,19 +126,9 @@ void x16_act_k(const float* x, int64_t n, void* out) {
   constexpr int kV = kQK_K / 16;
   for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
     __m512 v[kV];
-    __m512 m = _mm512_setzero_ps();
-    for (int k = 0; k < kV; ++k) {
-      v[k] = _mm512_loadu_ps(x + 16 * k);
-      m = _mm512_max_ps(m, _mm512_abs_ps(v[k]));
-    }
-    const float amax = _mm512_reduce_max_ps(m);
-    int first = -1;
-    const __m512 am = _mm512_set1_ps(amax);
-    for (int k = 0; k < kV && first < 0 && amax != 0; ++k) {
-      __mmask16 eq = _mm512_cmp_ps_mask(_mm512_abs_ps(v[k]), am, _CMP_EQ_OQ);
-      if (eq) first = 16 * k + __builtin_ctz(eq);
-    }
-    if (amax == 0 || first < 0) {  // zeros, or NaN input: the reference's semantics
+    bool zero;
+    const int first = q8_k_scale_index(x, v, &zero);
+    if (first < 0) {  // zeros, or NaN input: the reference's semantics
       tensor::x16_quantize_act(DType::kQ4_K, x, kQK_K, &a[i]);
       continue;
     }
@@ -161,22 +170,11 @@ void quantize_q8_k(const float* x, void* dst, int64_t n) {
   constexpr int kV = kQK_K / 16;  // vectors per block
   for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
     __m512 v[kV];
-    __m512 m = _mm512_setzero_ps();
-    for (int k = 0; k < kV; ++k) {
-      v[k] = _mm512_loadu_ps(x + 16 * k);
-      m = _mm512_max_ps(m, _mm512_abs_ps(v[k]));
-    }
-    const float amax = _mm512_reduce_max_ps(m);
-    if (amax == 0) {
+    bool zero;
+    const int first = q8_k_scale_index(x, v, &zero);
+    if (zero) {
       std::memset(&b[i], 0, sizeof(BlockQ8_K));
       continue;
-    }
-    // The reference takes the first element whose magnitude is amax.
-    int first = -1;
-    const __m512 am = _mm512_set1_ps(amax);
-    for (int k = 0; k < kV && first < 0; ++k) {
-      __mmask16 eq = _mm512_cmp_ps_mask(_mm512_abs_ps(v[k]), am, _CMP_EQ_OQ);
-      if (eq) first = 16 * k + __builtin_ctz(eq);
     }
     if (first < 0) {  // NaN input: leave it to the reference's semantics
       tensor::quantize_q8_k(x, &b[i], kQK_K);
