@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <new>
 
 #include "chat/chat_template.h"
 #include "runtime/sequence.h"
@@ -284,8 +285,14 @@ struct Engine::Impl {
       return true;
     }
     if (kv_used + bytes > cfg.kv_budget_bytes) return false;  // wait for memory
+    try {
+      s.kv = std::make_unique<model::KvCache>(hp, n_ctx);
+    } catch (const std::bad_alloc&) {  // the system refused the memory: this request fails, the server goes on
+      fail(s, unavailable("cannot allocate the KV cache of " + std::to_string(bytes >> 20) + " MiB for a context of " +
+                          std::to_string(n_ctx) + " tokens"));
+      return true;
+    }
     kv_used += bytes;
-    s.kv = std::make_unique<model::KvCache>(hp, n_ctx);
     s.history = s.prompt;
     Status valid = s.req.sampling.validate(static_cast<int32_t>(hp.n_vocab));
     if (!valid.ok()) {
