@@ -42,7 +42,8 @@ inline __m512 reduce16(const __m512* v, Op op) {
   for (int j = 0; j < 8; ++j)  // lanes 0-7: 8 partials of v[2j]; 8-15: of v[2j+1]
     r1[j] = op(_mm512_shuffle_f32x4(v[2 * j], v[2 * j + 1], 0x44), _mm512_shuffle_f32x4(v[2 * j], v[2 * j + 1], 0xEE));
   for (int j = 0; j < 4; ++j)  // 128-bit lane k: 4 partials of v[4j + k]
-    r2[j] = op(_mm512_shuffle_f32x4(r1[2 * j], r1[2 * j + 1], 0x88), _mm512_shuffle_f32x4(r1[2 * j], r1[2 * j + 1], 0xDD));
+    r2[j] = op(_mm512_shuffle_f32x4(r1[2 * j], r1[2 * j + 1], 0x88),
+               _mm512_shuffle_f32x4(r1[2 * j], r1[2 * j + 1], 0xDD));
   for (int j = 0; j < 2; ++j)  // lane k: 2 partials each of v[8j + k], v[8j + 4 + k]
     r3[j] = op(_mm512_shuffle_ps(r2[2 * j], r2[2 * j + 1], 0x44), _mm512_shuffle_ps(r2[2 * j], r2[2 * j + 1], 0xEE));
   const __m512 r = op(_mm512_shuffle_ps(r3[0], r3[1], 0x88), _mm512_shuffle_ps(r3[0], r3[1], 0xDD));
@@ -82,7 +83,8 @@ void act_q8_0_blocks(const float* x, int64_t n, ActQ8* a, int k) {
     const int cnt = static_cast<int>(std::min<int64_t>(16, nb - b0));
     __m512 m[16];
     for (int i = 0; i < 16; ++i)
-      m[i] = i < cnt ? _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + kQK * i)), _mm512_abs_ps(_mm512_loadu_ps(x + kQK * i + 16)))
+      m[i] = i < cnt ? _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + kQK * i)),
+                                     _mm512_abs_ps(_mm512_loadu_ps(x + kQK * i + 16)))
                      : _mm512_setzero_ps();
     const __m512 amax = reduce16(m, max_op);
     const __m512 d = _mm512_div_ps(amax, _mm512_set1_ps(127.0f));                        // amax / 127
