@@ -28,7 +28,7 @@ void AnonMemory::reset() {
   size_ = 0;
 }
 
-Result<AnonMemory> AnonMemory::allocate(size_t bytes) {
+Result<AnonMemory> AnonMemory::allocate(size_t bytes, Pages pages) {
   AnonMemory m;
   if (bytes == 0) return m;
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -37,7 +37,7 @@ Result<AnonMemory> AnonMemory::allocate(size_t bytes) {
     return io_error("cannot allocate " + std::to_string(bytes >> 20) + " MiB: " + std::strerror(e));
   }
 #ifdef MADV_HUGEPAGE
-  madvise(p, bytes, MADV_HUGEPAGE);  // fewer page faults and TLB misses; advisory only
+  if (pages == Pages::kHuge) madvise(p, bytes, MADV_HUGEPAGE);  // advisory only
 #endif
   m.data_ = static_cast<uint8_t*>(p);
   m.size_ = bytes;

@@ -1,6 +1,7 @@
 // A private, zero-filled, page-aligned memory region (anonymous mmap) for
-// large buffers built at load time, such as repacked weights. Transparent huge
-// pages are requested for it. Move-only; unmapped on destruction.
+// large buffers, such as repacked weights. Pages are committed as they are
+// first touched; transparent huge pages are requested unless the caller asks
+// for small ones. Move-only; unmapped on destruction.
 #pragma once
 
 #include <cstddef>
@@ -19,8 +20,12 @@ class AnonMemory {
   AnonMemory(const AnonMemory&) = delete;
   AnonMemory& operator=(const AnonMemory&) = delete;
 
+  // kHuge: fewer page faults and TLB misses for buffers that are filled
+  // whole. kSmall: for buffers touched sparsely or a little at a time (a huge
+  // page is zeroed whole at its first touch: 2 MiB of work per scattered write).
+  enum class Pages { kHuge, kSmall };
   // An io error naming the size when the system refuses the mapping.
-  static Result<AnonMemory> allocate(size_t bytes);
+  static Result<AnonMemory> allocate(size_t bytes, Pages pages = Pages::kHuge);
 
   uint8_t* data() const { return data_; }
   size_t size() const { return size_; }

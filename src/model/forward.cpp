@@ -49,7 +49,8 @@ size_t Model::weight_bytes_per_token() const {
 
 KvCache::KvCache(const HParams& hp, int64_t n_ctx_in)
     : n_ctx(n_ctx_in), per_layer_(static_cast<size_t>(n_ctx * hp.n_head_kv * hp.head_dim)) {
-  auto mem = core::AnonMemory::allocate(2 * static_cast<size_t>(hp.n_layer) * per_layer_ * sizeof(uint16_t));
+  auto mem = core::AnonMemory::allocate(2 * static_cast<size_t>(hp.n_layer) * per_layer_ * sizeof(uint16_t),
+                                        core::AnonMemory::Pages::kSmall);
   if (!mem.ok()) throw std::bad_alloc();
   mem_ = std::move(mem.value());
 }

@@ -59,12 +59,13 @@ struct LayerWeights {
 // head_dim], so that attention streams each KV head's rows contiguously (the
 // position-major layout, rows of one head 4 heads apart, read ~30% slower out
 // of cache at 256 positions).
-// One zero-filled region for all layers, committed as it is touched, with
-// huge pages requested like the repacked weights: attention reads the cache
-// cold (a layer's weights have streamed through the caches since), and with
-// one 4 KiB-page vector per layer it took 0.41-0.46 ms per token at tg256
-// (Q4_0, 2 threads) against 0.37-0.40 ms here. Throws std::bad_alloc when
-// the memory is refused, like the vectors it replaced.
+// One zero-filled region for all layers (one vector per layer took 0.41-0.46
+// ms of attention per token at tg256 against 0.37-0.40), committed in 4 KiB
+// pages as positions fill: the first token writes one row per layer and KV
+// head, and with huge pages each of those writes zeroed 2 MiB (46 MiB, 10-20
+// ms, per new sequence of a 2048-token context: most of the CPU time of an
+// 8-request burst on the server). Throws std::bad_alloc when the memory is
+// refused, like the vectors it replaced.
 struct KvCache {
   KvCache(const HParams& hp, int64_t n_ctx);
   int64_t n_ctx;

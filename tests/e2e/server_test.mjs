@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, symlinkSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -287,6 +287,20 @@ test('queue overflow answers 503 with Retry-After', async () => {
     assert.ok(codes.includes(200));
     assert.ok(results.find((r) => r.status === 503).headers.get('retry-after'));
   } finally { T.proc.kill('SIGTERM'); await T.exited; }
+});
+
+test('--batch-tokens: prompts prefilled 3 tokens per pass, beside other streams, give the greedy reference', async () => {
+  assert.ok(ref.prompt_tokens.length > 3);
+  const T = await startServer(['--batch-tokens', '3']);
+  try {
+    const client = new OpenAI({ baseURL: `${T.base}/v1`, apiKey: 'unused' });
+    const outs = await Promise.all(Array.from({ length: 3 }, () =>
+      client.completions.create({ model: 'aidreams', prompt: DREAM, max_tokens: 64, temperature: 0 })));
+    for (const c of outs) assert.equal(c.choices[0].text, GREEDY);
+  } finally { T.proc.kill('SIGTERM'); await T.exited; }
+  const bad = spawnSync(BIN, ['serve', '--batch-tokens', '0']);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr.toString(), /--batch-tokens/);
 });
 
 test('API key is required on every route but liveness', async () => {
