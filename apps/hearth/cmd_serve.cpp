@@ -33,7 +33,7 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--max-queue", o->engine.max_waiting, "requests waiting beyond which the server answers 503");
   cmd->add_option("--max-running", o->engine.max_running, "sequences decoding at once");
   cmd->add_option("--batch-tokens", o->engine.max_batch_tokens,
-                  "tokens per forward pass (decode tokens first, then prompt chunks; default 512)")
+                  "tokens per forward pass (decode tokens first, then prompt chunks; default 64)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--kv-budget-gib", o->kv_budget_gib, "memory for all KV caches together (GiB)");
   cmd->add_option("--ctx", o->engine.default_num_ctx, "default context per request (num_ctx overrides)");

@@ -12,7 +12,7 @@ namespace {
 bool constant_time_equal(const std::string& expected, const std::string& given) {
   volatile unsigned char diff = expected.size() == given.size() ? 0 : 1;
   for (size_t i = 0; i < expected.size(); ++i)
-    diff |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
+    diff = diff | static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
   return diff == 0;
 }
 
