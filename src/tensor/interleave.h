@@ -21,10 +21,14 @@
 //     8 sub-block scales as bytes [s][r], the 8 mins as bytes paired for
 //     16-bit lanes ([k][r][2]: mins 2k, 2k+1), 16 fp16 d, 16 fp16 dmin:
 //     2368 bytes for 16 × 144 in GGUF (+2.8%: scales unpacked from 6 bits).
-//   Q6_K (nb = n/256), per super-block: 32 chunks of ql (the low 4 bits, as
-//     in GGUF), 16 chunks of qh (the high 2 bits), the 16 scales as bytes
-//     paired for 16-bit lanes ([k][r][2]: scales 2k, 2k+1), 16 fp16 d:
-//     3360 bytes, the GGUF size. Codes are unsigned (q + 32).
+//   Q6_K (nb = n/256), per super-block, in the order the kernels read it:
+//     the 16 scales as bytes paired for 16-bit lanes ([k][r][2]: scales 2k,
+//     2k+1), then per quarter (half h, t) its 8 chunks of ql (the low 4 bits,
+//     as in GGUF: chunks 16h+8t..) with, before t = 0's, the half's 8 chunks
+//     of qh (the high 2 bits: chunks 8h..), then 16 fp16 d: 3360 bytes, the
+//     GGUF size. Codes are unsigned (q + 32). (With all ql chunks, then all
+//     qh, then the scales, the kernels' reads jumped between three regions of
+//     each super-block and the hardware prefetchers did not follow.)
 // The unsigned code minus x16_offset is the signed weight (Q4_K: 0, its mins
 // are separate; Q6_K: 32).
 //
@@ -47,7 +51,11 @@ struct X16Q4K {
   static constexpr size_t kScales = 2048, kMins = 2176, kD = 2304, kDmin = 2336, kBytes = 2368;
 };
 struct X16Q6K {
-  static constexpr size_t kQh = 2048, kScales = 3072, kD = 3328, kBytes = 3360;
+  static constexpr size_t kScales = 0, kD = 3328, kBytes = 3360;
+  // Offsets of ql chunk c (0..31) and qh chunk c (0..15); the 8 chunks a
+  // quarter reads are contiguous: ql(16h + 8t) + 64k, qh(8h) + 64k.
+  static constexpr size_t ql(int c) { return 256 + 64 * static_cast<size_t>(c < 8 ? c : c < 24 ? c + 8 : c + 16); }
+  static constexpr size_t qh(int c) { return 256 + 64 * static_cast<size_t>(c < 8 ? c + 8 : c + 24); }
 };
 
 // Byte offsets of block b's code chunks and scales in a Q4_0 / Q8_0 group.

@@ -210,7 +210,7 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
 // (-32 · Σ scale · group sum) is 8 VPMADDWD over the paired scales.
 void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
                int nx, float* y, size_t y_stride) {
-  constexpr size_t kQh = X16Q6K::kQh, kSc = X16Q6K::kScales, kD = X16Q6K::kD, kBytes = X16Q6K::kBytes;
+  constexpr size_t kSc = X16Q6K::kScales, kD = X16Q6K::kD, kBytes = X16Q6K::kBytes;
   const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
   k_quant_gemm<kBytes>(n, w, group_bytes, n_groups, x, x_stride, nx, y, y_stride,
                        [&](const uint8_t* sb, const ActQ8K* const* a, int nj, int half, bool first, __m256* acc)
@@ -231,8 +231,10 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
         __m256i u[8];
 #pragma GCC unroll 8
         for (int c8 = 0; c8 < 8; ++c8) {
-          const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 * (16 * h + 8 * t + c8) + 32 * half));
-          const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kQh + 64 * (8 * h + c8) + 32 * half));
+          const __m256i ql = _mm256_loadu_si256(
+              reinterpret_cast<const __m256i*>(sb + X16Q6K::ql(16 * h + 8 * t) + 64 * c8 + 32 * half));
+          const __m256i qh =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + X16Q6K::qh(8 * h) + 64 * c8 + 32 * half));
           const __m256i nib = part == 0 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
           const __m256i top = part == 0 ? (t == 0 ? _mm256_slli_epi16(qh, 4) : _mm256_slli_epi16(qh, 2))
                                         : (t == 0 ? qh : _mm256_srli_epi16(qh, 2));
