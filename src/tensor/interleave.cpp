@@ -58,10 +58,11 @@ void gather(const uint8_t* lane0, int words, uint32_t flip, uint8_t* dst) {
   }
 }
 
-// ---- Q4_K: per super-block [codes 2048][scales 128][mins 128][d 32][dmin 32].
+// ---- Q4_K: per super-block [scales 128][mins 128][d 32][dmin 32][codes 2048].
 constexpr size_t kKScales = X16Q4K::kScales, kKMins = X16Q4K::kMins, kKD = X16Q4K::kD, kKDmin = X16Q4K::kDmin,
-                 kKBytes = X16Q4K::kBytes;
-static_assert(kKMins == kKScales + 128 && kKD == kKMins + 128 && kKDmin == kKD + 32 && kKBytes == kKDmin + 32);
+                 kKCodes = X16Q4K::kCodes, kKBytes = X16Q4K::kBytes;
+static_assert(kKScales == 0 && kKMins == kKScales + 128 && kKD == kKMins + 128 && kKDmin == kKD + 32 &&
+              kKCodes == kKDmin + 32 && kKCodes % 64 == 0 && kKBytes == kKCodes + 2048);
 
 size_t min_index(int s, int r) { return static_cast<size_t>((s / 2) * 32 + 2 * r + s % 2); }
 
@@ -80,7 +81,7 @@ void pack_q4_k(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
     const auto* row = reinterpret_cast<const BlockQ4_K*>(src + r * row_stride);
     for (int64_t b = 0; b < n / kQK_K; ++b) {
       uint8_t* sb = dst + static_cast<size_t>(b) * kKBytes;
-      scatter(row[b].qs, 32, 0, sb + 4 * r);
+      scatter(row[b].qs, 32, 0, sb + kKCodes + 4 * r);
       for (int s = 0; s < 8; ++s) {
         uint8_t sc, m;
         get_scale_min_k4(s, row[b].scales, &sc, &m);
@@ -97,7 +98,7 @@ void unpack_row_q4_k(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
   auto* row = reinterpret_cast<BlockQ4_K*>(dst);
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     const uint8_t* sb = group + static_cast<size_t>(b) * kKBytes;
-    gather(sb + 4 * r, 32, 0, row[b].qs);
+    gather(sb + kKCodes + 4 * r, 32, 0, row[b].qs);
     uint8_t sc[8], m[8];
     for (int s = 0; s < 8; ++s) {
       sc[s] = sb[kKScales + static_cast<size_t>(s * kR + r)];
@@ -120,7 +121,7 @@ void gemv_ref_q4_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
         for (int e = 0; e < 32; ++e) {
           // Element 32s + e: pair s/2, low nibble for even s, at qs byte 32(s/2) + e.
           const int i = 32 * (s / 2) + e;
-          const uint8_t byte = sb[static_cast<size_t>((i / 4) * 64 + 4 * r + i % 4)];
+          const uint8_t byte = sb[kKCodes + static_cast<size_t>((i / 4) * 64 + 4 * r + i % 4)];
           dot += (s % 2 ? byte >> 4 : byte & 0xF) * x[b].qs[32 * s + e];
         }
         const int16_t xsum = pair_half(x[b].msum32[s / 2], s % 2);

@@ -16,11 +16,12 @@
 //     nibbles for Q4_0 (low nibbles of chunk c are elements 4c.., high ones
 //     16+4c..), 8 for Q8_0 (stored unsigned as q ^ 0x80). The GGUF size,
 //     plus one padded block when nb is odd.
-//   Q4_K (nb = n/256 super-blocks), per super-block: 32 code chunks (chunk c:
-//     low nibbles are elements 64(c/8) + 4(c%8).., high ones 32 further), the
-//     8 sub-block scales as bytes [s][r], the 8 mins as bytes paired for
-//     16-bit lanes ([k][r][2]: mins 2k, 2k+1), 16 fp16 d, 16 fp16 dmin:
+//   Q4_K (nb = n/256 super-blocks), per super-block: the 8 sub-block scales
+//     as bytes [s][r], the 8 mins as bytes paired for 16-bit lanes ([k][r][2]:
+//     mins 2k, 2k+1), 16 fp16 d, 16 fp16 dmin, then 32 code chunks (chunk c:
+//     low nibbles are elements 64(c/8) + 4(c%8).., high ones 32 further):
 //     2368 bytes for 16 × 144 in GGUF (+2.8%: scales unpacked from 6 bits).
+//     Scales first, so the kernels read each super-block in order.
 //   Q6_K (nb = n/256), per super-block, in the order the kernels read it:
 //     the 16 scales as bytes paired for 16-bit lanes ([k][r][2]: scales 2k,
 //     2k+1), then per quarter (half h, t) its 8 chunks of ql (the low 4 bits,
@@ -48,7 +49,7 @@ constexpr int kX16Rows = 16;
 // Byte offsets inside one super-block of a Q4_K / Q6_K group (see above);
 // the packers, the reference and the kernels all read them from here.
 struct X16Q4K {
-  static constexpr size_t kScales = 2048, kMins = 2176, kD = 2304, kDmin = 2336, kBytes = 2368;
+  static constexpr size_t kScales = 0, kMins = 128, kD = 256, kDmin = 288, kCodes = 320, kBytes = 2368;
 };
 struct X16Q6K {
   static constexpr size_t kScales = 0, kD = 3328, kBytes = 3360;

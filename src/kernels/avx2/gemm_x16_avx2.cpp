@@ -155,7 +155,7 @@ __attribute__((always_inline)) inline void k_quant_gemm(int64_t n, const uint8_t
 void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
                int nx, float* y, size_t y_stride) {
   constexpr size_t kSc = X16Q4K::kScales, kMins = X16Q4K::kMins, kD = X16Q4K::kD, kDmin = X16Q4K::kDmin,
-                   kBytes = X16Q4K::kBytes;
+                   kCodes = X16Q4K::kCodes, kBytes = X16Q4K::kBytes;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   k_quant_gemm<kBytes>(n, w, group_bytes, n_groups, x, x_stride, nx, y, y_stride,
                        [&](const uint8_t* sb, const ActQ8K* const* a, int nj, int half, bool first, __m256* acc)
@@ -170,7 +170,7 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
       __m256i u[8];
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 * (8 * p + c) + 32 * half));
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kCodes + 64 * (8 * p + c) + 32 * half));
         u[c] = s % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), low4) : _mm256_and_si256(v, low4);
       }
       int64_t sc8;
