@@ -84,11 +84,22 @@ Status Context::eval(std::span<const int32_t> tokens, bool all_logits, std::vect
     return out_of_range("context length " + std::to_string(kv_.n_ctx) + " exceeded: " + std::to_string(kv_.n_past) +
                         " tokens in context + " + std::to_string(tokens.size()) + " new");
   HEARTH_RETURN_IF_ERROR(validate_tokens(*model_, tokens));
-  batch_.clear();
-  for (size_t i = 0; i < tokens.size(); ++i)
-    batch_.push_back({tokens[i], kv_.n_past + static_cast<int64_t>(i), &kv_, all_logits || i + 1 == tokens.size()});
-  HEARTH_RETURN_IF_ERROR(model_->forward(ws_, batch_, logits));
-  kv_.n_past += static_cast<int64_t>(tokens.size());
+  const int64_t n_past0 = kv_.n_past;
+  if (tokens.size() > kPassTokens) logits->clear();
+  for (size_t begin = 0; begin < tokens.size(); begin += kPassTokens) {
+    const size_t end = std::min(tokens.size(), begin + kPassTokens);
+    batch_.clear();
+    for (size_t i = begin; i < end; ++i)
+      batch_.push_back({tokens[i], kv_.n_past + static_cast<int64_t>(i - begin), &kv_, all_logits || i + 1 == tokens.size()});
+    // One pass writes the caller's vector directly; several append.
+    std::vector<float>* out = tokens.size() > kPassTokens ? &pass_logits_ : logits;
+    if (Status st = model_->forward(ws_, batch_, out); !st.ok()) {
+      kv_.n_past = n_past0;  // the cache is unchanged on failure
+      return st;
+    }
+    if (out != logits) logits->insert(logits->end(), out->begin(), out->end());
+    kv_.n_past += static_cast<int64_t>(end - begin);
+  }
   return Status();
 }
 
