@@ -143,10 +143,6 @@ static_assert(k6Sc == 0 && X16Q6K::ql(0) == 256 && X16Q6K::ql(31) + 64 == k6D &&
 static_assert(X16Q6K::ql(8) == X16Q6K::qh(7) + 64 && X16Q6K::ql(16) == X16Q6K::ql(15) + 64 &&
               X16Q6K::qh(8) == X16Q6K::ql(23) + 64 && X16Q6K::ql(24) == X16Q6K::qh(15) + 64);
 
-// The 4-byte word w of a row's ql (0..31) or qh (0..15) in lane 0 of its chunk.
-size_t ql_word(int w) { return X16Q6K::ql(w); }
-size_t qh_word(int w) { return X16Q6K::qh(w); }
-
 size_t pair_index(int g, int r) { return static_cast<size_t>((g / 2) * 32 + 2 * r + g % 2); }
 
 void pack_q6_k(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
@@ -154,8 +150,8 @@ void pack_q6_k(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
     const auto* row = reinterpret_cast<const BlockQ6_K*>(src + r * row_stride);
     for (int64_t b = 0; b < n / kQK_K; ++b) {
       uint8_t* sb = dst + static_cast<size_t>(b) * k6Bytes;
-      for (int w = 0; w < 32; ++w) scatter(row[b].ql + 4 * w, 1, 0, sb + ql_word(w) + 4 * r);
-      for (int w = 0; w < 16; ++w) scatter(row[b].qh + 4 * w, 1, 0, sb + qh_word(w) + 4 * r);
+      for (int w = 0; w < 32; ++w) scatter(row[b].ql + 4 * w, 1, 0, sb + X16Q6K::ql(w) + 4 * r);
+      for (int w = 0; w < 16; ++w) scatter(row[b].qh + 4 * w, 1, 0, sb + X16Q6K::qh(w) + 4 * r);
       for (int g = 0; g < 16; ++g) sb[k6Sc + pair_index(g, r)] = static_cast<uint8_t>(row[b].scales[g]);
       std::memcpy(sb + k6D + 2 * r, &row[b].d, 2);
     }
@@ -166,8 +162,8 @@ void unpack_row_q6_k(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
   auto* row = reinterpret_cast<BlockQ6_K*>(dst);
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     const uint8_t* sb = group + static_cast<size_t>(b) * k6Bytes;
-    for (int w = 0; w < 32; ++w) gather(sb + ql_word(w) + 4 * r, 1, 0, row[b].ql + 4 * w);
-    for (int w = 0; w < 16; ++w) gather(sb + qh_word(w) + 4 * r, 1, 0, row[b].qh + 4 * w);
+    for (int w = 0; w < 32; ++w) gather(sb + X16Q6K::ql(w) + 4 * r, 1, 0, row[b].ql + 4 * w);
+    for (int w = 0; w < 16; ++w) gather(sb + X16Q6K::qh(w) + 4 * r, 1, 0, row[b].qh + 4 * w);
     for (int g = 0; g < 16; ++g) row[b].scales[g] = static_cast<int8_t>(sb[k6Sc + pair_index(g, r)]);
     std::memcpy(&row[b].d, sb + k6D + 2 * r, 2);
   }
@@ -180,8 +176,8 @@ int q6_code(const uint8_t* sb, int r, int e) {
   const int l = j % 32, quarter = j / 32;         // qh byte 32h + l, bits 2·quarter
   const int ql_byte = 64 * h + (quarter % 2) * 32 + l;
   const int qh_byte = 32 * h + l;
-  const uint8_t qlv = sb[ql_word(ql_byte / 4) + static_cast<size_t>(4 * r + ql_byte % 4)];
-  const uint8_t qhv = sb[qh_word(qh_byte / 4) + static_cast<size_t>(4 * r + qh_byte % 4)];
+  const uint8_t qlv = sb[X16Q6K::ql(ql_byte / 4) + static_cast<size_t>(4 * r + ql_byte % 4)];
+  const uint8_t qhv = sb[X16Q6K::qh(qh_byte / 4) + static_cast<size_t>(4 * r + qh_byte % 4)];
   const int low = quarter < 2 ? qlv & 0xF : qlv >> 4;
   return low | (((qhv >> (2 * quarter)) & 3) << 4);
 }
