@@ -137,6 +137,107 @@ void gemv_ref_q4_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
   }
 }
 
+// ---- Q5_K: per super-block [scales 128][mins 128][d 32][dmin 32], then per
+// quarter [masks 128][codes 512].
+static_assert(X16Q5K::kScales == kKScales && X16Q5K::kMins == kKMins && X16Q5K::kD == kKD &&
+              X16Q5K::kDmin == kKDmin && X16Q5K::masks(0) == kKCodes && X16Q5K::codes(3) + 512 == X16Q5K::kBytes);
+
+// Bit 4r + k of the mask of quarter p, chunk c, nibble half (0 low, 1 high):
+// the fifth bit of element 64p + 32·half + 4c + k, GGUF qh[4c + k] bit 2p + half.
+int mask_bit(const uint8_t* sb, int p, int c, int half, int r, int k) {
+  return (sb[X16Q5K::masks(p) + static_cast<size_t>(16 * c + 8 * half + (4 * r + k) / 8)] >> ((4 * r + k) % 8)) & 1;
+}
+
+// Bit l (0..31) of the result: bit j of qh[l] (bytes of 0/1 gathered 8 at a time by one multiply).
+uint32_t qh_bit_plane(const uint8_t* qh, int j) {
+  uint32_t bits = 0;
+  for (int i = 0; i < 4; ++i) {
+    uint64_t v;
+    std::memcpy(&v, qh + 8 * i, 8);
+    v = (v >> j) & 0x0101010101010101ull;
+    bits |= static_cast<uint32_t>((v * 0x0102040810204080ull) >> 56) << (8 * i);
+  }
+  return bits;
+}
+
+void pack_q5_k(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    uint8_t* sb = dst + static_cast<size_t>(b) * X16Q5K::kBytes;
+    uint64_t masks[4][8][2] = {};  // [quarter][chunk][nibble half], bit 4r + k
+    for (int r = 0; r < kR; ++r) {
+      const BlockQ5_K& blk = reinterpret_cast<const BlockQ5_K*>(src + r * row_stride)[b];
+      for (int p = 0; p < 4; ++p) {
+        scatter(blk.qs + 32 * p, 8, 0, sb + X16Q5K::codes(p) + 4 * r);
+        for (int half = 0; half < 2; ++half) {
+          const uint32_t plane = qh_bit_plane(blk.qh, 2 * p + half);  // bit 4c + k: chunk c, byte k
+          for (int c = 0; c < 8; ++c) masks[p][c][half] |= static_cast<uint64_t>((plane >> (4 * c)) & 0xF) << (4 * r);
+        }
+      }
+      for (int s = 0; s < 8; ++s) {
+        uint8_t sc, m;
+        get_scale_min_k4(s, blk.scales, &sc, &m);
+        sb[X16Q5K::kScales + static_cast<size_t>(s * kR + r)] = sc;
+        sb[X16Q5K::kMins + min_index(s, r)] = m;
+      }
+      std::memcpy(sb + X16Q5K::kD + 2 * r, &blk.d, 2);
+      std::memcpy(sb + X16Q5K::kDmin + 2 * r, &blk.dmin, 2);
+    }
+    for (int p = 0; p < 4; ++p) std::memcpy(sb + X16Q5K::masks(p), masks[p], sizeof masks[p]);  // little-endian, as the kernels load them
+  }
+}
+
+void unpack_row_q5_k(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
+  auto* row = reinterpret_cast<BlockQ5_K*>(dst);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const uint8_t* sb = group + static_cast<size_t>(b) * X16Q5K::kBytes;
+    std::memset(row[b].qh, 0, sizeof row[b].qh);
+    for (int p = 0; p < 4; ++p) {
+      gather(sb + X16Q5K::codes(p) + 4 * r, 8, 0, row[b].qs + 32 * p);
+      for (int c = 0; c < 8; ++c)
+        for (int half = 0; half < 2; ++half)
+          for (int k = 0; k < 4; ++k)
+            if (mask_bit(sb, p, c, half, r, k))
+              row[b].qh[4 * c + k] = static_cast<uint8_t>(row[b].qh[4 * c + k] | (1u << (2 * p + half)));
+    }
+    uint8_t sc[8], m[8];
+    for (int s = 0; s < 8; ++s) {
+      sc[s] = sb[X16Q5K::kScales + static_cast<size_t>(s * kR + r)];
+      m[s] = sb[X16Q5K::kMins + min_index(s, r)];
+    }
+    pack_scales_k4(sc, m, row[b].scales);
+    std::memcpy(&row[b].d, sb + X16Q5K::kD + 2 * r, 2);
+    std::memcpy(&row[b].dmin, sb + X16Q5K::kDmin + 2 * r, 2);
+  }
+}
+
+void gemv_ref_q5_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
+  for (int r = 0; r < kR; ++r) {
+    float sum = 0;
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      const uint8_t* sb = group + static_cast<size_t>(b) * X16Q5K::kBytes;
+      int32_t sum_q = 0, sum_m = 0;
+      for (int s = 0; s < 8; ++s) {
+        // Sub-block s: quarter p = s/2, low nibbles for even s.
+        const int p = s / 2, half = s % 2;
+        int32_t dot = 0;
+        for (int e = 0; e < 32; ++e) {
+          const int c = e / 4, k = e % 4;
+          const uint8_t byte = sb[X16Q5K::codes(p) + static_cast<size_t>(64 * c + 4 * r + k)];
+          const int high = mask_bit(sb, p, c, half, r, k);
+          dot += ((half ? byte >> 4 : byte & 0xF) | (high << 4)) * x[b].qs[32 * s + e];
+        }
+        sum_q += sb[X16Q5K::kScales + static_cast<size_t>(s * kR + r)] * dot;
+        sum_m += sb[X16Q5K::kMins + min_index(s, r)] * pair_half(x[b].msum32[p], half);
+      }
+      uint16_t d, dmin;
+      std::memcpy(&d, sb + X16Q5K::kD + 2 * r, 2);
+      std::memcpy(&dmin, sb + X16Q5K::kDmin + 2 * r, 2);
+      sum += x[b].d * (fp16_to_f32(d) * static_cast<float>(sum_q) - fp16_to_f32(dmin) * static_cast<float>(sum_m));
+    }
+    y[r] = sum;
+  }
+}
+
 // ---- Q6_K: per super-block [scale pairs 256][ql and qh chunks in reading order 3072][d 32].
 constexpr size_t k6Sc = X16Q6K::kScales, k6D = X16Q6K::kD, k6Bytes = X16Q6K::kBytes;
 static_assert(k6Sc == 0 && X16Q6K::ql(0) == 256 && X16Q6K::ql(31) + 64 == k6D && k6Bytes == k6D + 32);
@@ -204,11 +305,12 @@ void gemv_ref_q6_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
 }  // namespace
 
 bool x16_supported(DType t) {
-  return t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K;
+  return t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
 }
 
 size_t x16_group_bytes(DType t, int64_t n) {
   if (t == DType::kQ4_K) return static_cast<size_t>(n / kQK_K) * kKBytes;
+  if (t == DType::kQ5_K) return static_cast<size_t>(n / kQK_K) * X16Q5K::kBytes;
   if (t == DType::kQ6_K) return static_cast<size_t>(n / kQK_K) * k6Bytes;
   return static_cast<size_t>((n / kQK + 1) / 2) * x16_legacy(t).pair_bytes();
 }
@@ -223,13 +325,14 @@ int x16_offset(DType t) {
 }
 
 namespace {
-bool k_type(DType t) { return t == DType::kQ4_K || t == DType::kQ6_K; }
+bool k_type(DType t) { return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K; }
 }  // namespace
 
 bool x16_same_act(DType a, DType b) { return a == b || (k_type(a) && k_type(b)); }
 
 void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
   if (t == DType::kQ4_K) return pack_q4_k(src, row_stride, n, dst);
+  if (t == DType::kQ5_K) return pack_q5_k(src, row_stride, n, dst);
   if (t == DType::kQ6_K) return pack_q6_k(src, row_stride, n, dst);
   const int64_t nb = n / kQK;
   const X16Legacy lay = x16_legacy(t);
@@ -248,6 +351,7 @@ void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t
 
 void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* dst) {
   if (t == DType::kQ4_K) return unpack_row_q4_k(group, n, r, dst);
+  if (t == DType::kQ5_K) return unpack_row_q5_k(group, n, r, dst);
   if (t == DType::kQ6_K) return unpack_row_q6_k(group, n, r, dst);
   const int64_t nb = n / kQK;
   const X16Legacy lay = x16_legacy(t);
@@ -309,6 +413,7 @@ void x16_quantize_act(DType t, const float* x, int64_t n, void* out) {
 
 void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const void* xv, float* y) {
   if (t == DType::kQ4_K) return gemv_ref_q4_k(n, group, static_cast<const ActQ8K*>(xv), y);
+  if (t == DType::kQ5_K) return gemv_ref_q5_k(n, group, static_cast<const ActQ8K*>(xv), y);
   if (t == DType::kQ6_K) return gemv_ref_q6_k(n, group, static_cast<const ActQ8K*>(xv), y);
   const auto* x = static_cast<const ActQ8*>(xv);
   const int64_t nb = n / kQK;

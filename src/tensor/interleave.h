@@ -22,6 +22,13 @@
 //     low nibbles are elements 64(c/8) + 4(c%8).., high ones 32 further):
 //     2368 bytes for 16 × 144 in GGUF (+2.8%: scales unpacked from 6 bits).
 //     Scales first, so the kernels read each super-block in order.
+//   Q5_K (nb = n/256), per super-block: scales, mins, d, dmin as Q4_K (320
+//     bytes), then per quarter p (elements 64p..64p+63) its 8 chunks' high
+//     bits as 64-bit masks (chunk c: the low nibbles' mask, then the high
+//     nibbles'; bit 4r + k is the fifth bit of the code at lane byte 4r + k)
+//     and its 8 code chunks (the Q4_K chunks 8p..8p+7): 2880 bytes for
+//     16 × 176 in GGUF (+2.3%). A mask drops into an AVX-512 byte mask
+//     register as it is (one masked add of 16 per 64 codes).
 //   Q6_K (nb = n/256), per super-block, in the order the kernels read it:
 //     the 16 scales as bytes paired for 16-bit lanes ([k][r][2]: scales 2k,
 //     2k+1), then per quarter (half h, t) its 8 chunks of ql (the low 4 bits,
@@ -51,6 +58,12 @@ constexpr int kX16Rows = 16;
 struct X16Q4K {
   static constexpr size_t kScales = 0, kMins = 128, kD = 256, kDmin = 288, kCodes = 320, kBytes = 2368;
 };
+struct X16Q5K {
+  static constexpr size_t kScales = 0, kMins = 128, kD = 256, kDmin = 288, kBytes = 2880;
+  // Quarter p's 8 pairs of masks (16 bytes per chunk) and its 8 code chunks.
+  static constexpr size_t masks(int p) { return 320 + 640 * static_cast<size_t>(p); }
+  static constexpr size_t codes(int p) { return masks(p) + 128; }
+};
 struct X16Q6K {
   static constexpr size_t kScales = 0, kD = 3328, kBytes = 3360;
   // Offsets of ql chunk c (0..31) and qh chunk c (0..15); the 8 chunks a
@@ -73,11 +86,11 @@ struct X16Legacy {
 };
 constexpr X16Legacy x16_legacy(DType t) { return {t == DType::kQ4_0 ? size_t{256} : size_t{512}}; }
 
-// Whether `t` has an interleaved layout (Q4_0, Q8_0, Q4_K, Q6_K).
+// Whether `t` has an interleaved layout (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K).
 bool x16_supported(DType t);
 // Bytes of one group of 16 rows of n inputs (n a multiple of the block size).
 size_t x16_group_bytes(DType t, int64_t n);
-// The unsigned-code offset: weight = code - offset (Q4_0: 8, Q8_0: 128, Q4_K: 0, Q6_K: 32).
+// The unsigned-code offset: weight = code - offset (Q4_0: 8, Q8_0: 128, Q4_K and Q5_K: 0, Q6_K: 32).
 int x16_offset(DType t);
 
 // Interleaves 16 rows (row r at src + r·row_stride, GGUF blocks) into one group.
@@ -98,8 +111,8 @@ static_assert(sizeof(ActQ8) == 40);
 // A Q8_K activation super-block for K-quant weights: the codes, the scale,
 // and code sums as int16 pairs for the offset/mins term: msum16[k] holds the
 // sums of 16 codes 2k, 2k+1 (the Q8_K bsums; Q6_K), msum32[k] the sums of the
-// sub-blocks of 32 codes 2k, 2k+1 (Q4_K). One prepared row serves both types,
-// so Q4_K_M's Q4_K and Q6_K products of one input share it.
+// sub-blocks of 32 codes 2k, 2k+1 (Q4_K, Q5_K). One prepared row serves all
+// three types, so Q4_K_M's Q4_K and Q6_K products of one input share it.
 struct ActQ8K {
   int8_t qs[256];
   float d;

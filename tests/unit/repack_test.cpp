@@ -58,7 +58,8 @@ class RepackTest : public ::testing::Test {
     ASSERT_TRUE(w.add_tensor("a", DType::kQ4_0, {96, 37}, quantized(DType::kQ4_0, 96, 37, 1, &f)).ok());
     ASSERT_TRUE(w.add_tensor("a2", DType::kQ4_0, {96, 50}, quantized(DType::kQ4_0, 96, 50, 6, &f)).ok());
     ASSERT_TRUE(w.add_tensor("b", DType::kQ8_0, {64, 48}, quantized(DType::kQ8_0, 64, 48, 2, &f)).ok());
-    ASSERT_TRUE(w.add_tensor("c", DType::kQ5_K, {256, 16}, quantized(DType::kQ5_K, 256, 16, 3, &f)).ok());
+    ASSERT_TRUE(w.add_tensor("c", DType::kQ5_0, {256, 16}, quantized(DType::kQ5_0, 256, 16, 3, &f)).ok());
+    ASSERT_TRUE(w.add_tensor("five", DType::kQ5_K, {512, 19}, quantized(DType::kQ5_K, 512, 19, 8, &f)).ok());
     ASSERT_TRUE(w.add_tensor("k", DType::kQ4_K, {512, 21}, quantized(DType::kQ4_K, 512, 21, 4, &f)).ok());
     ASSERT_TRUE(w.add_tensor("six", DType::kQ6_K, {256, 35}, quantized(DType::kQ6_K, 256, 35, 5, &f)).ok());
     ASSERT_TRUE(w.add_tensor("six512", DType::kQ6_K, {512, 40}, quantized(DType::kQ6_K, 512, 40, 7, &f)).ok());
@@ -79,18 +80,18 @@ class RepackTest : public ::testing::Test {
 TEST_F(RepackTest, InterleavesCopiesAndMatchesTheReference) {
   const kernels::Kernels& k = kernels::for_isa(core::Isa::kAvx512);
   Weight a = bind(*file_, "a"), b = bind(*file_, "b"), c = bind(*file_, "c"), kw = bind(*file_, "k"),
-         six = bind(*file_, "six"), n = bind(*file_, "n");
+         six = bind(*file_, "six"), five = bind(*file_, "five"), n = bind(*file_, "n");
   n.n_out = 1;
   const Weight a0 = a, n0 = n;
   Weight a_again = a;  // the same tensor twice (tied embeddings) is repacked once
-  std::vector<Weight*> ws{&a, &b, &c, &kw, &six, &n, &a_again};
+  std::vector<Weight*> ws{&a, &b, &c, &kw, &six, &five, &n, &a_again};
   auto mem = repack_weights(ws, *file_, k, 2);
   ASSERT_TRUE(mem.ok()) << mem.status().message();
 
   // The norm is copied out of the mapping, byte for byte.
   EXPECT_NE(n.data, n0.data);
   EXPECT_TRUE(std::equal(n.data, n.data + n.row_bytes, n0.data));
-  // Q5_K has no interleaved layout: copied verbatim when others are
+  // Q5_0 has no interleaved layout: copied verbatim when others are
   // interleaved (so the forward pass no longer reads the mapping).
   EXPECT_EQ(c.x16, nullptr);
   const size_t c_bytes = static_cast<size_t>(c.n_out) * c.row_bytes;
@@ -101,6 +102,7 @@ TEST_F(RepackTest, InterleavesCopiesAndMatchesTheReference) {
     EXPECT_EQ(b.x16_rows, 48);
     EXPECT_EQ(kw.x16_rows, 16);
     EXPECT_EQ(six.x16_rows, 32);
+    EXPECT_EQ(five.x16_rows, 16);  // 19 rows: one group, 3 rows left in the GGUF layout
     EXPECT_EQ(a_again.x16, a.x16);
     EXPECT_NE(c.data, bind(*file_, "c").data);
   } else {
@@ -110,7 +112,7 @@ TEST_F(RepackTest, InterleavesCopiesAndMatchesTheReference) {
 
   core::ThreadPool pool(2);
   MatMul mm;
-  for (const Weight* w : {&a, &b, &kw, &six, &c}) {
+  for (const Weight* w : {&a, &b, &kw, &six, &five, &c}) {
     for (int64_t rows : {1, 3, 9, 17}) {
       std::mt19937 rng(static_cast<uint32_t>(rows));
       std::normal_distribution<float> d;

@@ -2,7 +2,7 @@
 // (tensor/interleave.h): for each block of 32 inputs, 8 VNNI instructions
 // (each 4 inputs × 16 rows, activation bytes broadcast from memory) build the
 // 16 rows' integer dots, then one convert, one multiply and one FMA apply the
-// 16 block scales at once (Q4_0, Q8_0; Q4_K and Q6_K below). Serves
+// 16 block scales at once (Q4_0, Q8_0; Q4_K, Q5_K and Q6_K below). Serves
 // generation (one activation row) and prompt processing (up to kX16MaxX
 // activation rows share each unpacked weight block).
 // Reference: tensor::x16_gemv_ref.
@@ -191,6 +191,66 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
   });
 }
 
+// Q5_K: Q4_K's loop with a fifth bit per code: per quarter, each code chunk's
+// two 64-bit masks (loaded straight into mask registers) add 16 to the low
+// and high nibbles whose bit is set; the high nibbles are shifted down first
+// (16 × a five-bit code no longer fits a byte).
+template <int NX>
+void gemm_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
+               float* y, size_t y_stride) {
+  constexpr size_t kScales = X16Q5K::kScales, kMins = X16Q5K::kMins, kD = X16Q5K::kD, kDmin = X16Q5K::kDmin,
+                   kBytes = X16Q5K::kBytes;
+  const __m512i low4 = _mm512_set1_epi8(0x0f), k16 = _mm512_set1_epi8(16);
+  k_quant_rows<NX, kBytes>(n, w, group_bytes, n_groups, x, x_stride, y, y_stride,
+                           [&](const uint8_t* sb, const ActQ8K* const* a, __m512* acc) __attribute__((always_inline)) {
+    __m512i q[NX], m[NX];
+    for (int j = 0; j < NX; ++j) q[j] = m[j] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+    for (int p = 0; p < 4; ++p) {
+      const uint8_t* masks = sb + X16Q5K::masks(p);
+      const uint8_t* codes = sb + X16Q5K::codes(p);
+      __m512i lo[8], hi[8];
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        const __m512i v = _mm512_loadu_si512(codes + 64 * c);
+        uint64_t ml, mh;
+        std::memcpy(&ml, masks + 16 * c, 8);
+        std::memcpy(&mh, masks + 16 * c + 8, 8);
+        lo[c] = _mm512_and_si512(v, low4);
+        hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        lo[c] = _mm512_mask_add_epi8(lo[c], _cvtu64_mask64(ml), lo[c], k16);
+        hi[c] = _mm512_mask_add_epi8(hi[c], _cvtu64_mask64(mh), hi[c], k16);
+      }
+      const __m512i sc_lo = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 32 * p)));
+      const __m512i sc_hi =
+          _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 32 * p + 16)));
+#pragma GCC unroll 4
+      for (int j = 0; j < NX; ++j) {
+        const int8_t* xq = a[j]->qs + 64 * p;
+        __m512i s_lo = _mm512_setzero_si512(), s_hi = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; ++c) {
+          s_lo = _mm512_dpbusd_epi32(s_lo, lo[c], bcast4(xq + 4 * c));
+          s_hi = _mm512_dpbusd_epi32(s_hi, hi[c], bcast4(xq + 32 + 4 * c));
+        }
+        q[j] = _mm512_add_epi32(q[j], _mm512_add_epi32(_mm512_mullo_epi32(s_lo, sc_lo), _mm512_mullo_epi32(s_hi, sc_hi)));
+      }
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const __m512i mk = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kMins + 32 * k)));
+      for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], mk, _mm512_set1_epi32(a[j]->msum32[k]));
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kD)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kDmin)));
+    for (int j = 0; j < NX; ++j) {
+      const __m512 xd = _mm512_set1_ps(a[j]->d);
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q[j]), _mm512_mul_ps(d, xd), acc[j]);
+      acc[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m[j]), _mm512_mul_ps(dmin, xd), acc[j]);
+    }
+  });
+}
+
 // Q6_K: per super-block, half h and quarter pair t, 8 ql and 8 qh chunks give
 // 16 six-bit code vectors (nibble | 2 high bits, one ternary-logic op each)
 // covering 4 groups of 16; each activation row runs 4 VNNI chains of 4,
@@ -287,6 +347,12 @@ struct Q4K {
   }
 };
 template <int NX>
+struct Q5K {
+  static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
+    gemm_q5_k<NX>(n, w, gb, ng, x, xs, y, ys);
+  }
+};
+template <int NX>
 struct Q6K {
   static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
     gemm_q6_k<NX>(n, w, gb, ng, x, xs, y, ys);
@@ -321,6 +387,10 @@ void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
   by_four<Q4K>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  by_four<Q5K>(n, w, gb, ng, x, xs, nx, y, ys);
 }
 void gemm_x16_q6_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
