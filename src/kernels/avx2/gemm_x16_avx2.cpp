@@ -6,7 +6,7 @@
 // vector. Q4_0 sums the 16-bit results of a whole block before folding (at
 // most 8 × 2 × 15 × 128 < 32768); Q8_0 codes are turned back to signed and
 // multiplied with the sign trick (|w| · sign(x, w)), folding each chunk.
-// Q4_K below. Reference: tensor::x16_gemv_ref.
+// Q4_K, Q5_K and Q6_K below. Reference: tensor::x16_gemv_ref.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -202,6 +202,77 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
   });
 }
 
+// The fifth bits of 32 Q5_K codes (bit i of m for byte i) as 16 or 0 per byte.
+inline __m256i q5_high_bits(uint32_t m) {
+  const __m256i which_byte = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                              2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+  const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(m)), which_byte), bit);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(16));
+}
+
+// Q5_K: Q4_K's loop with each code's fifth bit expanded from the masks
+// (rows 0-7: the low 32 bits of a chunk's mask). Codes reach 31, so the
+// 16-bit VPMADDUBSW sums are folded every 4 chunks (4 × 2 × 31 × 128 < 32768).
+void gemm_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
+               int nx, float* y, size_t y_stride) {
+  constexpr size_t kSc = X16Q5K::kScales, kMins = X16Q5K::kMins, kD = X16Q5K::kD, kDmin = X16Q5K::kDmin,
+                   kBytes = X16Q5K::kBytes, kLines = kBytes / 64;
+  static_assert(kBytes % 64 == 0);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  k_quant_gemm<kBytes>(n, w, group_bytes, n_groups, x, x_stride, nx, y, y_stride,
+                       [&](const uint8_t* sb, const ActQ8K* const* a, int nj, int half, bool first, __m256* acc)
+                           __attribute__((always_inline)) {
+    __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int s = 0; s < 8; ++s) {
+      const int p = s / 2;
+      // Two super-blocks ahead on the first pass, an eighth per step (as Q4_K).
+      if (first)
+        for (size_t l = kLines * s / 8; l < kLines * (s + 1) / 8; ++l)
+          _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + 64 * l), _MM_HINT_T0);
+      __m256i u[8];
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        const __m256i v =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + X16Q5K::codes(p) + 64 * c + 32 * half));
+        uint32_t m;
+        std::memcpy(&m, sb + X16Q5K::masks(p) + 16 * c + 8 * (s % 2) + 4 * half, 4);
+        const __m256i nib = s % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), low4) : _mm256_and_si256(v, low4);
+        u[c] = _mm256_or_si256(nib, q5_high_bits(m));
+      }
+      int64_t sc8;
+      std::memcpy(&sc8, sb + kSc + 16 * s + 8 * half, 8);
+      const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(sc8));
+      const __m256i sc16 = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));  // scale in both 16-bit halves
+      for (int j = 0; j < nj; ++j) {
+        const int8_t* xq = a[j]->qs + 32 * s;
+        __m256i s16[2];
+#pragma GCC unroll 2
+        for (int f = 0; f < 2; ++f) {
+          s16[f] = _mm256_maddubs_epi16(u[4 * f], bcast4(xq + 16 * f));
+#pragma GCC unroll 3
+          for (int c = 1; c < 4; ++c)
+            s16[f] = _mm256_add_epi16(s16[f], _mm256_maddubs_epi16(u[4 * f + c], bcast4(xq + 16 * f + 4 * c)));
+        }
+        q[j] = _mm256_add_epi32(q[j], _mm256_add_epi32(_mm256_madd_epi16(s16[0], sc16), _mm256_madd_epi16(s16[1], sc16)));
+      }
+    }
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kD + 16 * half)));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kDmin + 16 * half)));
+    for (int j = 0; j < nj; ++j) {
+      __m256i m = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const __m256i mk = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kMins + 32 * k + 16 * half)));
+        m = _mm256_add_epi32(m, _mm256_madd_epi16(mk, _mm256_set1_epi32(a[j]->msum32[k])));
+      }
+      const __m256 xd = _mm256_set1_ps(a[j]->d);
+      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q[j]), _mm256_mul_ps(d, xd), acc[j]);
+      acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(dmin, xd), acc[j]);
+    }
+  });
+}
+
 // Q6_K, per half (8 rows), super-block and quarter (h, t): 8 ql and 8 qh
 // chunks give 8 six-bit code vectors of the low groups, then 8 of the high
 // groups (one set at a time: both would take all 16 registers). Each group
@@ -282,6 +353,11 @@ void gemm_x16_q6_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
   gemm_q4_k(n, w, gb, ng, x, xs, nx, y, ys);
+}
+
+void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm_q5_k(n, w, gb, ng, x, xs, nx, y, ys);
 }
 
 void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,

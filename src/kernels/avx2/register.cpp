@@ -34,6 +34,7 @@ void register_avx2(Kernels& k) {
   k.gemm_x16[static_cast<int>(DType::kQ4_0)] = avx2::gemm_x16_q4_0;
   k.gemm_x16[static_cast<int>(DType::kQ8_0)] = avx2::gemm_x16_q8_0;
   k.gemm_x16[static_cast<int>(DType::kQ4_K)] = avx2::gemm_x16_q4_k;
+  k.gemm_x16[static_cast<int>(DType::kQ5_K)] = avx2::gemm_x16_q5_k;
   k.gemm_x16[static_cast<int>(DType::kQ6_K)] = avx2::gemm_x16_q6_k;
 }
 
