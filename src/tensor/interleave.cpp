@@ -238,13 +238,153 @@ void gemv_ref_q5_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
   }
 }
 
+// ---- Q3_K: [scale pairs 256][per half: masks 256, codes 512][d 32].
+static_assert(X16Q3K::masks(0) == 256 && X16Q3K::codes(1) + 512 == X16Q3K::kD && X16Q3K::kD + 32 == X16Q3K::kBytes);
+
+size_t pair_index(int g, int r) { return static_cast<size_t>((g / 2) * 32 + 2 * r + g % 2); }
+
+// The 12 packed bytes of Q3_K scales from the 16 six-bit values (the inverse
+// of unpack_q3_k's decoding; every bit is determined).
+void pack_scales_q3(const uint8_t* sc, uint8_t* q) {
+  for (int i = 0; i < 4; ++i) {
+    q[i] = static_cast<uint8_t>((sc[i] & 0xF) | ((sc[8 + i] & 0xF) << 4));
+    q[4 + i] = static_cast<uint8_t>((sc[4 + i] & 0xF) | ((sc[12 + i] & 0xF) << 4));
+    q[8 + i] = static_cast<uint8_t>((sc[i] >> 4) | ((sc[4 + i] >> 4) << 2) | ((sc[8 + i] >> 4) << 4) | ((sc[12 + i] >> 4) << 6));
+  }
+}
+
+void pack_q3_k(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    uint8_t* sb = dst + static_cast<size_t>(b) * X16Q3K::kBytes;
+    uint64_t masks[2][4][8] = {};  // [half][quarter][chunk], bit 4r + k
+    for (int r = 0; r < kR; ++r) {
+      const BlockQ3_K& blk = reinterpret_cast<const BlockQ3_K*>(src + r * row_stride)[b];
+      KUnpacked u;
+      unpack_q3_k(blk, &u);
+      for (int g = 0; g < 16; ++g) sb[X16Q3K::kScales + pair_index(g, r)] = static_cast<uint8_t>(u.scale[g]);
+      for (int h = 0; h < 2; ++h) {
+        scatter(blk.qs + 32 * h, 8, 0, sb + X16Q3K::codes(h) + 4 * r);
+        for (int j = 0; j < 4; ++j) {
+          const uint32_t plane = qh_bit_plane(blk.hmask, 4 * h + j);  // bit l: element 128h + 32j + l
+          for (int c = 0; c < 8; ++c) masks[h][j][c] |= static_cast<uint64_t>((plane >> (4 * c)) & 0xF) << (4 * r);
+        }
+      }
+      std::memcpy(sb + X16Q3K::kD + 2 * r, &blk.d, 2);
+    }
+    for (int h = 0; h < 2; ++h) std::memcpy(sb + X16Q3K::masks(h), masks[h], sizeof masks[h]);
+  }
+}
+
+int q3_mask_bit(const uint8_t* sb, int h, int j, int c, int r, int k) {
+  return (sb[X16Q3K::masks(h) + static_cast<size_t>(64 * j + 8 * c + (4 * r + k) / 8)] >> ((4 * r + k) % 8)) & 1;
+}
+
+void unpack_row_q3_k(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
+  auto* row = reinterpret_cast<BlockQ3_K*>(dst);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const uint8_t* sb = group + static_cast<size_t>(b) * X16Q3K::kBytes;
+    std::memset(row[b].hmask, 0, sizeof row[b].hmask);
+    for (int h = 0; h < 2; ++h) {
+      gather(sb + X16Q3K::codes(h) + 4 * r, 8, 0, row[b].qs + 32 * h);
+      for (int j = 0; j < 4; ++j)
+        for (int c = 0; c < 8; ++c)
+          for (int k = 0; k < 4; ++k)
+            if (q3_mask_bit(sb, h, j, c, r, k))
+              row[b].hmask[4 * c + k] = static_cast<uint8_t>(row[b].hmask[4 * c + k] | (1u << (4 * h + j)));
+    }
+    uint8_t sc[16];
+    for (int g = 0; g < 16; ++g) sc[g] = static_cast<uint8_t>(static_cast<int8_t>(sb[X16Q3K::kScales + pair_index(g, r)]) + 32);
+    pack_scales_q3(sc, row[b].scales);
+    std::memcpy(&row[b].d, sb + X16Q3K::kD + 2 * r, 2);
+  }
+}
+
+// Element 128h + 32j + 4c + k: bits 2j of code chunk c's byte, plus the mask bit as 4.
+void gemv_ref_q3_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
+  for (int r = 0; r < kR; ++r) {
+    float sum = 0;
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      const uint8_t* sb = group + static_cast<size_t>(b) * X16Q3K::kBytes;
+      int32_t sum_q = 0;
+      for (int g = 0; g < 16; ++g) {
+        const int h = g / 8, j = (g % 8) / 2;
+        int32_t dot = 0;
+        for (int i = 0; i < 16; ++i) {
+          const int l = 16 * (g % 2) + i, c = l / 4, k = l % 4;
+          const uint8_t byte = sb[X16Q3K::codes(h) + static_cast<size_t>(64 * c + 4 * r + k)];
+          const int code = ((byte >> (2 * j)) & 3) | (q3_mask_bit(sb, h, j, c, r, k) << 2);
+          dot += (code - 4) * x[b].qs[16 * g + i];
+        }
+        sum_q += static_cast<int8_t>(sb[X16Q3K::kScales + pair_index(g, r)]) * dot;
+      }
+      uint16_t d;
+      std::memcpy(&d, sb + X16Q3K::kD + 2 * r, 2);
+      sum += x[b].d * (fp16_to_f32(d) * static_cast<float>(sum_q));
+    }
+    y[r] = sum;
+  }
+}
+
+// ---- Q2_K: [scale | min << 4 pairs 256][codes 1024][d 32][dmin 32].
+static_assert(X16Q2K::codes(1) + 512 == X16Q2K::kD && X16Q2K::kDmin == X16Q2K::kD + 32 &&
+              X16Q2K::kBytes == X16Q2K::kDmin + 32);
+
+void pack_q2_k(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
+  for (int r = 0; r < kR; ++r) {
+    const auto* row = reinterpret_cast<const BlockQ2_K*>(src + r * row_stride);
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      uint8_t* sb = dst + static_cast<size_t>(b) * X16Q2K::kBytes;
+      for (int g = 0; g < 16; ++g) sb[X16Q2K::kScales + pair_index(g, r)] = row[b].scales[g];
+      for (int h = 0; h < 2; ++h) scatter(row[b].qs + 32 * h, 8, 0, sb + X16Q2K::codes(h) + 4 * r);
+      std::memcpy(sb + X16Q2K::kD + 2 * r, &row[b].d, 2);
+      std::memcpy(sb + X16Q2K::kDmin + 2 * r, &row[b].dmin, 2);
+    }
+  }
+}
+
+void unpack_row_q2_k(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
+  auto* row = reinterpret_cast<BlockQ2_K*>(dst);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const uint8_t* sb = group + static_cast<size_t>(b) * X16Q2K::kBytes;
+    for (int g = 0; g < 16; ++g) row[b].scales[g] = sb[X16Q2K::kScales + pair_index(g, r)];
+    for (int h = 0; h < 2; ++h) gather(sb + X16Q2K::codes(h) + 4 * r, 8, 0, row[b].qs + 32 * h);
+    std::memcpy(&row[b].d, sb + X16Q2K::kD + 2 * r, 2);
+    std::memcpy(&row[b].dmin, sb + X16Q2K::kDmin + 2 * r, 2);
+  }
+}
+
+void gemv_ref_q2_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
+  for (int r = 0; r < kR; ++r) {
+    float sum = 0;
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      const uint8_t* sb = group + static_cast<size_t>(b) * X16Q2K::kBytes;
+      int32_t sum_q = 0, sum_m = 0;
+      for (int g = 0; g < 16; ++g) {
+        const int h = g / 8, j = (g % 8) / 2;
+        int32_t dot = 0;
+        for (int i = 0; i < 16; ++i) {
+          const int l = 16 * (g % 2) + i;
+          const uint8_t byte = sb[X16Q2K::codes(h) + static_cast<size_t>(64 * (l / 4) + 4 * r + l % 4)];
+          dot += ((byte >> (2 * j)) & 3) * x[b].qs[16 * g + i];
+        }
+        const uint8_t sm = sb[X16Q2K::kScales + pair_index(g, r)];
+        sum_q += (sm & 0xF) * dot;
+        sum_m += (sm >> 4) * pair_half(x[b].msum16[g / 2], g % 2);
+      }
+      uint16_t d, dmin;
+      std::memcpy(&d, sb + X16Q2K::kD + 2 * r, 2);
+      std::memcpy(&dmin, sb + X16Q2K::kDmin + 2 * r, 2);
+      sum += x[b].d * (fp16_to_f32(d) * static_cast<float>(sum_q) - fp16_to_f32(dmin) * static_cast<float>(sum_m));
+    }
+    y[r] = sum;
+  }
+}
+
 // ---- Q6_K: per super-block [scale pairs 256][ql and qh chunks in reading order 3072][d 32].
 constexpr size_t k6Sc = X16Q6K::kScales, k6D = X16Q6K::kD, k6Bytes = X16Q6K::kBytes;
 static_assert(k6Sc == 0 && X16Q6K::ql(0) == 256 && X16Q6K::ql(31) + 64 == k6D && k6Bytes == k6D + 32);
 static_assert(X16Q6K::ql(8) == X16Q6K::qh(7) + 64 && X16Q6K::ql(16) == X16Q6K::ql(15) + 64 &&
               X16Q6K::qh(8) == X16Q6K::ql(23) + 64 && X16Q6K::ql(24) == X16Q6K::qh(15) + 64);
-
-size_t pair_index(int g, int r) { return static_cast<size_t>((g / 2) * 32 + 2 * r + g % 2); }
 
 void pack_q6_k(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
   for (int r = 0; r < kR; ++r) {
@@ -305,11 +445,14 @@ void gemv_ref_q6_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
 }  // namespace
 
 bool x16_supported(DType t) {
-  return t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
+  return t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K ||
+         t == DType::kQ5_K || t == DType::kQ6_K;
 }
 
 size_t x16_group_bytes(DType t, int64_t n) {
   if (t == DType::kQ4_K) return static_cast<size_t>(n / kQK_K) * kKBytes;
+  if (t == DType::kQ2_K) return static_cast<size_t>(n / kQK_K) * X16Q2K::kBytes;
+  if (t == DType::kQ3_K) return static_cast<size_t>(n / kQK_K) * X16Q3K::kBytes;
   if (t == DType::kQ5_K) return static_cast<size_t>(n / kQK_K) * X16Q5K::kBytes;
   if (t == DType::kQ6_K) return static_cast<size_t>(n / kQK_K) * k6Bytes;
   return static_cast<size_t>((n / kQK + 1) / 2) * x16_legacy(t).pair_bytes();
@@ -319,19 +462,24 @@ int x16_offset(DType t) {
   switch (t) {
     case DType::kQ4_0: return 8;
     case DType::kQ8_0: return 128;
+    case DType::kQ3_K: return 4;
     case DType::kQ6_K: return 32;
     default: return 0;
   }
 }
 
 namespace {
-bool k_type(DType t) { return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K; }
+bool k_type(DType t) {
+  return t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
+}
 }  // namespace
 
 bool x16_same_act(DType a, DType b) { return a == b || (k_type(a) && k_type(b)); }
 
 void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
   if (t == DType::kQ4_K) return pack_q4_k(src, row_stride, n, dst);
+  if (t == DType::kQ2_K) return pack_q2_k(src, row_stride, n, dst);
+  if (t == DType::kQ3_K) return pack_q3_k(src, row_stride, n, dst);
   if (t == DType::kQ5_K) return pack_q5_k(src, row_stride, n, dst);
   if (t == DType::kQ6_K) return pack_q6_k(src, row_stride, n, dst);
   const int64_t nb = n / kQK;
@@ -351,6 +499,8 @@ void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t
 
 void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* dst) {
   if (t == DType::kQ4_K) return unpack_row_q4_k(group, n, r, dst);
+  if (t == DType::kQ2_K) return unpack_row_q2_k(group, n, r, dst);
+  if (t == DType::kQ3_K) return unpack_row_q3_k(group, n, r, dst);
   if (t == DType::kQ5_K) return unpack_row_q5_k(group, n, r, dst);
   if (t == DType::kQ6_K) return unpack_row_q6_k(group, n, r, dst);
   const int64_t nb = n / kQK;
@@ -413,6 +563,8 @@ void x16_quantize_act(DType t, const float* x, int64_t n, void* out) {
 
 void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const void* xv, float* y) {
   if (t == DType::kQ4_K) return gemv_ref_q4_k(n, group, static_cast<const ActQ8K*>(xv), y);
+  if (t == DType::kQ2_K) return gemv_ref_q2_k(n, group, static_cast<const ActQ8K*>(xv), y);
+  if (t == DType::kQ3_K) return gemv_ref_q3_k(n, group, static_cast<const ActQ8K*>(xv), y);
   if (t == DType::kQ5_K) return gemv_ref_q5_k(n, group, static_cast<const ActQ8K*>(xv), y);
   if (t == DType::kQ6_K) return gemv_ref_q6_k(n, group, static_cast<const ActQ8K*>(xv), y);
   const auto* x = static_cast<const ActQ8*>(xv);

@@ -29,6 +29,16 @@
 //     and its 8 code chunks (the Q4_K chunks 8p..8p+7): 2880 bytes for
 //     16 × 176 in GGUF (+2.3%). A mask drops into an AVX-512 byte mask
 //     register as it is (one masked add of 16 per 64 codes).
+//   Q3_K (nb = n/256), per super-block: the 16 signed scales (scale - 32) as
+//     bytes paired for 16-bit lanes (as Q6_K), then per half h (elements
+//     128h..128h+127) the high bits of its 4 quarters' 8 chunks as 64-bit
+//     masks ([quarter j][chunk c]: code chunk c's bits 2j, 2j+1 are element
+//     128h + 32j + 4c + k's low two bits; the mask bit 4r + k its third) and
+//     its 8 code chunks (GGUF qs bytes 32h..32h+31), then 16 fp16 d: 1824
+//     bytes for 16 × 110 in GGUF. Codes are unsigned (q + 4).
+//   Q2_K (nb = n/256), per super-block: the 16 scale | min << 4 bytes of
+//     GGUF paired for 16-bit lanes, the 16 code chunks (Q3_K's without the
+//     masks), 16 fp16 d, 16 fp16 dmin: 1344 bytes, the GGUF size.
 //   Q6_K (nb = n/256), per super-block, in the order the kernels read it:
 //     the 16 scales as bytes paired for 16-bit lanes ([k][r][2]: scales 2k,
 //     2k+1), then per quarter (half h, t) its 8 chunks of ql (the low 4 bits,
@@ -64,6 +74,15 @@ struct X16Q5K {
   static constexpr size_t masks(int p) { return 320 + 640 * static_cast<size_t>(p); }
   static constexpr size_t codes(int p) { return masks(p) + 128; }
 };
+struct X16Q3K {
+  static constexpr size_t kScales = 0, kD = 1792, kBytes = 1824;
+  static constexpr size_t masks(int h) { return 256 + 768 * static_cast<size_t>(h); }
+  static constexpr size_t codes(int h) { return masks(h) + 256; }
+};
+struct X16Q2K {
+  static constexpr size_t kScales = 0, kD = 1280, kDmin = 1312, kBytes = 1344;
+  static constexpr size_t codes(int h) { return 256 + 512 * static_cast<size_t>(h); }
+};
 struct X16Q6K {
   static constexpr size_t kScales = 0, kD = 3328, kBytes = 3360;
   // Offsets of ql chunk c (0..31) and qh chunk c (0..15); the 8 chunks a
@@ -86,11 +105,12 @@ struct X16Legacy {
 };
 constexpr X16Legacy x16_legacy(DType t) { return {t == DType::kQ4_0 ? size_t{256} : size_t{512}}; }
 
-// Whether `t` has an interleaved layout (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K).
+// Whether `t` has an interleaved layout (Q4_0, Q8_0, Q2_K..Q6_K).
 bool x16_supported(DType t);
 // Bytes of one group of 16 rows of n inputs (n a multiple of the block size).
 size_t x16_group_bytes(DType t, int64_t n);
-// The unsigned-code offset: weight = code - offset (Q4_0: 8, Q8_0: 128, Q4_K and Q5_K: 0, Q6_K: 32).
+// The unsigned-code offset: weight = code - offset (Q4_0: 8, Q8_0: 128, Q3_K: 4, Q6_K: 32; Q2_K, Q4_K
+// and Q5_K: 0, their mins are separate).
 int x16_offset(DType t);
 
 // Interleaves 16 rows (row r at src + r·row_stride, GGUF blocks) into one group.
@@ -110,9 +130,9 @@ static_assert(sizeof(ActQ8) == 40);
 
 // A Q8_K activation super-block for K-quant weights: the codes, the scale,
 // and code sums as int16 pairs for the offset/mins term: msum16[k] holds the
-// sums of 16 codes 2k, 2k+1 (the Q8_K bsums; Q6_K), msum32[k] the sums of the
-// sub-blocks of 32 codes 2k, 2k+1 (Q4_K, Q5_K). One prepared row serves all
-// three types, so Q4_K_M's Q4_K and Q6_K products of one input share it.
+// sums of 16 codes 2k, 2k+1 (the Q8_K bsums; Q2_K, Q3_K, Q6_K), msum32[k] the
+// sums of the sub-blocks of 32 codes 2k, 2k+1 (Q4_K, Q5_K). One prepared row
+// serves all K types, so Q4_K_M's Q4_K and Q6_K products of one input share it.
 struct ActQ8K {
   int8_t qs[256];
   float d;

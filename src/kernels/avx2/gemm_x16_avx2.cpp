@@ -6,7 +6,7 @@
 // vector. Q4_0 sums the 16-bit results of a whole block before folding (at
 // most 8 × 2 × 15 × 128 < 32768); Q8_0 codes are turned back to signed and
 // multiplied with the sign trick (|w| · sign(x, w)), folding each chunk.
-// Q4_K, Q5_K and Q6_K below. Reference: tensor::x16_gemv_ref.
+// The K-quants below. Reference: tensor::x16_gemv_ref.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -202,13 +202,13 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
   });
 }
 
-// The fifth bits of 32 Q5_K codes (bit i of m for byte i) as 16 or 0 per byte.
-inline __m256i q5_high_bits(uint32_t m) {
+// The high bits of 32 codes (bit i of m for byte i) as `value` or 0 per byte.
+inline __m256i high_bits(uint32_t m, __m256i value) {
   const __m256i which_byte = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
                                               2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
   const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
   const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(m)), which_byte), bit);
-  return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(16));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), value);
 }
 
 // Q5_K: Q4_K's loop with each code's fifth bit expanded from the masks
@@ -219,7 +219,7 @@ void gemm_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
   constexpr size_t kSc = X16Q5K::kScales, kMins = X16Q5K::kMins, kD = X16Q5K::kD, kDmin = X16Q5K::kDmin,
                    kBytes = X16Q5K::kBytes, kLines = kBytes / 64;
   static_assert(kBytes % 64 == 0);
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i low4 = _mm256_set1_epi8(0x0f), k16 = _mm256_set1_epi8(16);
   k_quant_gemm<kBytes>(n, w, group_bytes, n_groups, x, x_stride, nx, y, y_stride,
                        [&](const uint8_t* sb, const ActQ8K* const* a, int nj, int half, bool first, __m256* acc)
                            __attribute__((always_inline)) {
@@ -238,7 +238,7 @@ void gemm_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
         uint32_t m;
         std::memcpy(&m, sb + X16Q5K::masks(p) + 16 * c + 8 * (s % 2) + 4 * half, 4);
         const __m256i nib = s % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), low4) : _mm256_and_si256(v, low4);
-        u[c] = _mm256_or_si256(nib, q5_high_bits(m));
+        u[c] = _mm256_or_si256(nib, high_bits(m, k16));
       }
       int64_t sc8;
       std::memcpy(&sc8, sb + kSc + 16 * s + 8 * half, 8);
@@ -269,6 +269,84 @@ void gemm_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
       const __m256 xd = _mm256_set1_ps(a[j]->d);
       acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q[j]), _mm256_mul_ps(d, xd), acc[j]);
       acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(dmin, xd), acc[j]);
+    }
+  });
+}
+
+// Q3_K and Q2_K, per half (8 rows), super-block, half h of the super-block
+// and quarter j: the 8 code chunks shifted by 2j give 8 two-bit code vectors
+// (Q3_K: plus 4 where the quarter's masks have the third bit) covering 2
+// groups of 16; each group is 4 VPMADDUBSW summed in 16 bits, folded with
+// VPMADDWD against the group's scale in both 16-bit halves. Q3_K's code offset
+// (-4 · Σ scale · group sum) and Q2_K's mins are 8 VPMADDWD over the pairs.
+template <bool kQ3>
+void gemm_q2_q3_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
+                  int nx, float* y, size_t y_stride) {
+  constexpr size_t kBytes = kQ3 ? X16Q3K::kBytes : X16Q2K::kBytes, kD = kQ3 ? X16Q3K::kD : X16Q2K::kD,
+                   kLines = (kBytes + 63) / 64;
+  const __m256i low2 = _mm256_set1_epi8(3), k4 = _mm256_set1_epi8(4), low4w = _mm256_set1_epi16(0x0f);
+  k_quant_gemm<kBytes>(n, w, group_bytes, n_groups, x, x_stride, nx, y, y_stride,
+                       [&](const uint8_t* sb, const ActQ8K* const* a, int nj, int half, bool first, __m256* acc)
+                           __attribute__((always_inline)) {
+    // (group 2k, group 2k+1) of the half's 8 rows as int16 pairs: Q3_K's
+    // signed scales; Q2_K's scales (low nibbles) or mins (high nibbles).
+    auto pair = [&](int k, bool min) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 32 * k + 16 * half));
+      if constexpr (kQ3) return _mm256_cvtepi8_epi16(v);
+      const __m256i u = _mm256_cvtepu8_epi16(v);
+      return min ? _mm256_srli_epi16(u, 4) : _mm256_and_si256(u, low4w);
+    };
+    __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int step = 0; step < 8; ++step) {
+      const int h = step / 4, jq = step % 4;
+      // Two super-blocks ahead on the first pass, an eighth per step (as Q4_K).
+      if (first)
+        for (size_t l = kLines * step / 8; l < kLines * (step + 1) / 8; ++l)
+          _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + 64 * l), _MM_HINT_T0);
+      const uint8_t* codes = sb + (kQ3 ? X16Q3K::codes(h) : X16Q2K::codes(h));
+      const __m128i shift = _mm_cvtsi32_si128(2 * jq);
+      __m256i u[8];
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 64 * c + 32 * half));
+        u[c] = _mm256_and_si256(_mm256_srl_epi16(v, shift), low2);
+        if constexpr (kQ3) {
+          uint32_t m;
+          std::memcpy(&m, sb + X16Q3K::masks(h) + 64 * jq + 8 * c + 4 * half, 4);
+          u[c] = _mm256_or_si256(u[c], high_bits(m, k4));
+        }
+      }
+      const __m256i p = pair(4 * h + jq, false);
+      const __m256i sc[2] = {_mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xA0), 0xA0),   // group 2k twice
+                             _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xF5), 0xF5)};  // group 2k+1 twice
+      for (int j = 0; j < nj; ++j) {
+        const int8_t* xq = a[j]->qs + 128 * h + 32 * jq;
+#pragma GCC unroll 2
+        for (int gi = 0; gi < 2; ++gi) {
+          const __m256i* ug = u + 4 * gi;
+          const int8_t* xg = xq + 16 * gi;
+          const __m256i s01 =
+              _mm256_add_epi16(_mm256_maddubs_epi16(ug[0], bcast4(xg)), _mm256_maddubs_epi16(ug[1], bcast4(xg + 4)));
+          const __m256i s23 =
+              _mm256_add_epi16(_mm256_maddubs_epi16(ug[2], bcast4(xg + 8)), _mm256_maddubs_epi16(ug[3], bcast4(xg + 12)));
+          q[j] = _mm256_add_epi32(q[j], _mm256_madd_epi16(_mm256_add_epi16(s01, s23), sc[gi]));  // 4 × 2 × 7 × 128 < 32768
+        }
+      }
+    }
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kD + 16 * half)));
+    for (int j = 0; j < nj; ++j) {
+      __m256i m = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) m = _mm256_add_epi32(m, _mm256_madd_epi16(pair(k, true), _mm256_set1_epi32(a[j]->msum16[k])));
+      const __m256 xd = _mm256_set1_ps(a[j]->d);
+      if constexpr (kQ3) {
+        const __m256i total = _mm256_sub_epi32(q[j], _mm256_slli_epi32(m, 2));  // codes are q + 4
+        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, xd), acc[j]);
+      } else {
+        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + X16Q2K::kDmin + 16 * half)));
+        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q[j]), _mm256_mul_ps(d, xd), acc[j]);
+        acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(dmin, xd), acc[j]);
+      }
     }
   });
 }
@@ -353,6 +431,16 @@ void gemm_x16_q6_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
   gemm_q4_k(n, w, gb, ng, x, xs, nx, y, ys);
+}
+
+void gemm_x16_q2_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm_q2_q3_k<false>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+
+void gemm_x16_q3_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm_q2_q3_k<true>(n, w, gb, ng, x, xs, nx, y, ys);
 }
 
 void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,

@@ -2,7 +2,7 @@
 // (tensor/interleave.h): for each block of 32 inputs, 8 VNNI instructions
 // (each 4 inputs × 16 rows, activation bytes broadcast from memory) build the
 // 16 rows' integer dots, then one convert, one multiply and one FMA apply the
-// 16 block scales at once (Q4_0, Q8_0; Q4_K, Q5_K and Q6_K below). Serves
+// 16 block scales at once (Q4_0, Q8_0; the K-quants below). Serves
 // generation (one activation row) and prompt processing (up to kX16MaxX
 // activation rows share each unpacked weight block).
 // Reference: tensor::x16_gemv_ref.
@@ -251,6 +251,85 @@ void gemm_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
   });
 }
 
+// Q3_K and Q2_K: per super-block, half h and quarter j, the half's 8 code
+// chunks (loaded once per half) shifted by 2j give 8 two-bit code vectors
+// (Q3_K: plus 4 where the quarter's masks have the third bit) covering 2
+// groups of 16; each activation row runs 2 VNNI chains of 4, scaled by the
+// groups' scales (integer multiply). Q3_K's code offset (-4 · Σ scale · group
+// sum) and Q2_K's mins are 8 VPDPWSSD over the paired scales or mins.
+template <int NX, bool kQ3>
+void gemm_q2_q3_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
+                  float* y, size_t y_stride) {
+  constexpr size_t kBytes = kQ3 ? X16Q3K::kBytes : X16Q2K::kBytes, kD = kQ3 ? X16Q3K::kD : X16Q2K::kD;
+  const __m512i low2 = _mm512_set1_epi8(3), k4 = _mm512_set1_epi8(4), low4w = _mm512_set1_epi16(0x0f);
+  // 16 lanes of (group 2k, group 2k+1) as int16: Q3_K's signed scales; Q2_K's
+  // scale (low nibble) or min (high nibble).
+  auto pair = [&](const uint8_t* p, bool min) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    if constexpr (kQ3) return _mm512_cvtepi8_epi16(v);
+    const __m512i u = _mm512_cvtepu8_epi16(v);
+    return min ? _mm512_srli_epi16(u, 4) : _mm512_and_si512(u, low4w);
+  };
+  k_quant_rows<NX, kBytes>(n, w, group_bytes, n_groups, x, x_stride, y, y_stride,
+                           [&](const uint8_t* sb, const ActQ8K* const* a, __m512* acc) __attribute__((always_inline)) {
+    __m512i q[NX];
+    for (int j = 0; j < NX; ++j) q[j] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* codes = sb + (kQ3 ? X16Q3K::codes(h) : X16Q2K::codes(h));
+      __m512i v[8];
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) v[c] = _mm512_loadu_si512(codes + 64 * c);
+#pragma GCC unroll 1
+      for (int jq = 0; jq < 4; ++jq) {
+        const __m128i shift = _mm_cvtsi32_si128(2 * jq);
+        __m512i u[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; ++c) {
+          u[c] = _mm512_and_si512(_mm512_srl_epi16(v[c], shift), low2);
+          if constexpr (kQ3) {
+            uint64_t m;
+            std::memcpy(&m, sb + X16Q3K::masks(h) + 64 * jq + 8 * c, 8);
+            u[c] = _mm512_mask_add_epi8(u[c], _cvtu64_mask64(m), u[c], k4);
+          }
+        }
+        const __m512i p = pair(sb + 32 * (4 * h + jq), false);
+        const __m512i s0 = _mm512_srai_epi32(_mm512_slli_epi32(p, 16), 16), s1 = _mm512_srai_epi32(p, 16);
+#pragma GCC unroll 4
+        for (int j = 0; j < NX; ++j) {
+          const int8_t* xq = a[j]->qs + 128 * h + 32 * jq;
+          __m512i i0 = _mm512_setzero_si512(), i1 = i0;
+#pragma GCC unroll 4
+          for (int c = 0; c < 4; ++c) {
+            i0 = _mm512_dpbusd_epi32(i0, u[c], bcast4(xq + 4 * c));
+            i1 = _mm512_dpbusd_epi32(i1, u[4 + c], bcast4(xq + 16 + 4 * c));
+          }
+          q[j] = _mm512_add_epi32(q[j], _mm512_add_epi32(_mm512_mullo_epi32(i0, s0), _mm512_mullo_epi32(i1, s1)));
+        }
+      }
+    }
+    __m512i m[NX];
+    for (int j = 0; j < NX; ++j) m[j] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) {
+      const __m512i pk = pair(sb + 32 * k, true);
+      for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], pk, _mm512_set1_epi32(a[j]->msum16[k]));
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kD)));
+    for (int j = 0; j < NX; ++j) {
+      const __m512 xd = _mm512_set1_ps(a[j]->d);
+      if constexpr (kQ3) {
+        const __m512i total = _mm512_sub_epi32(q[j], _mm512_slli_epi32(m[j], 2));  // codes are q + 4
+        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, xd), acc[j]);
+      } else {
+        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + X16Q2K::kDmin)));
+        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q[j]), _mm512_mul_ps(d, xd), acc[j]);
+        acc[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m[j]), _mm512_mul_ps(dmin, xd), acc[j]);
+      }
+    }
+  });
+}
+
 // Q6_K: per super-block, half h and quarter pair t, 8 ql and 8 qh chunks give
 // 16 six-bit code vectors (nibble | 2 high bits, one ternary-logic op each)
 // covering 4 groups of 16; each activation row runs 4 VNNI chains of 4,
@@ -347,6 +426,18 @@ struct Q4K {
   }
 };
 template <int NX>
+struct Q2K {
+  static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
+    gemm_q2_q3_k<NX, false>(n, w, gb, ng, x, xs, y, ys);
+  }
+};
+template <int NX>
+struct Q3K {
+  static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
+    gemm_q2_q3_k<NX, true>(n, w, gb, ng, x, xs, y, ys);
+  }
+};
+template <int NX>
 struct Q5K {
   static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
     gemm_q5_k<NX>(n, w, gb, ng, x, xs, y, ys);
@@ -383,6 +474,14 @@ void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
   gemm_any<DType::kQ8_0>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+void gemm_x16_q2_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  by_four<Q2K>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+void gemm_x16_q3_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  by_four<Q3K>(n, w, gb, ng, x, xs, nx, y, ys);
 }
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {

@@ -31,7 +31,7 @@ void vec_dot_rows_q6_k(int64_t n, const void* w, const void* x, size_t stride, i
 void quantize_q8_0(const float* x, void* dst, int64_t n);
 void quantize_q8_k(const float* x, void* dst, int64_t n);
 // Fused activation quantize + prepare for the interleaved products
-// (reference tensor::x16_quantize_act for Q4_0, Q8_0, and Q4_K/Q5_K/Q6_K).
+// (reference tensor::x16_quantize_act for Q4_0, Q8_0, and the K-quants).
 void x16_act_q4_0(const float* x, int64_t n, void* out);
 void x16_act_q8_0(const float* x, int64_t n, void* out);
 void x16_act_k(const float* x, int64_t n, void* out);
@@ -48,6 +48,10 @@ void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint
 void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys);
 void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys);
+void gemm_x16_q2_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys);
+void gemm_x16_q3_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys);
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys);
