@@ -147,7 +147,7 @@ void register_all() {
   }
   // Out of cache: 64 Ki rows (72-136 MiB), one thread, as generation streams
   // the weights from memory; compare with `hearth bench --memory -t 1`.
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
     for (auto [isa, name] : {std::pair{core::Isa::kAvx2, "avx2"}, {core::Isa::kAvx512, "avx512"}})
       for (bool x16 : {false, true})
         benchmark::RegisterBenchmark((std::string("matvec_dram/") + dtype_name(t) + "/" + name + (x16 ? "_x16" : "")).c_str(),

@@ -238,8 +238,8 @@ void gemv_ref_q5_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
   }
 }
 
-// ---- Q3_K: [scale pairs 256][per half: masks 256, codes 512][d 32].
-static_assert(X16Q3K::masks(0) == 256 && X16Q3K::codes(1) + 512 == X16Q3K::kD && X16Q3K::kD + 32 == X16Q3K::kBytes);
+// ---- Q3_K: [scale pairs 256][per half: codes 512, masks 256][d 32].
+static_assert(X16Q3K::codes(0) == 256 && X16Q3K::masks(1) + 256 == X16Q3K::kD && X16Q3K::kD + 32 == X16Q3K::kBytes);
 
 size_t pair_index(int g, int r) { return static_cast<size_t>((g / 2) * 32 + 2 * r + g % 2); }
 

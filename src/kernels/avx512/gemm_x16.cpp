@@ -252,16 +252,19 @@ void gemm_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
 }
 
 // Q3_K and Q2_K: per super-block, half h and quarter j, the half's 8 code
-// chunks (loaded once per half) shifted by 2j give 8 two-bit code vectors
-// (Q3_K: plus 4 where the quarter's masks have the third bit) covering 2
-// groups of 16; each activation row runs 2 VNNI chains of 4, scaled by the
-// groups' scales (integer multiply). Q3_K's code offset (-4 · Σ scale · group
-// sum) and Q2_K's mins are 8 VPDPWSSD over the paired scales or mins.
+// chunks (loaded once per half) masked to bits 2j, 2j+1 give 8 code vectors
+// left in place (4^j × code: one AND, no shift; the dots are shifted back once
+// per quarter, exact as every term is a multiple of 4^j). Q3_K adds 4 · 4^j
+// where the quarter's masks have the third bit, except in quarter 3, whose
+// codes would pass 255 in place and are shifted down instead. Each activation
+// row runs 2 VNNI chains of 4 (the 2 groups of 16), scaled by the groups'
+// scales (integer multiply). Q3_K's code offset (-4 · Σ scale · group sum)
+// and Q2_K's mins are 8 VPDPWSSD over the paired scales or mins.
 template <int NX, bool kQ3>
 void gemm_q2_q3_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
                   float* y, size_t y_stride) {
   constexpr size_t kBytes = kQ3 ? X16Q3K::kBytes : X16Q2K::kBytes, kD = kQ3 ? X16Q3K::kD : X16Q2K::kD;
-  const __m512i low2 = _mm512_set1_epi8(3), k4 = _mm512_set1_epi8(4), low4w = _mm512_set1_epi16(0x0f);
+  const __m512i low4w = _mm512_set1_epi16(0x0f);
   // 16 lanes of (group 2k, group 2k+1) as int16: Q3_K's signed scales; Q2_K's
   // scale (low nibble) or min (high nibble).
   auto pair = [&](const uint8_t* p, bool min) {
@@ -280,17 +283,19 @@ void gemm_q2_q3_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
       __m512i v[8];
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) v[c] = _mm512_loadu_si512(codes + 64 * c);
-#pragma GCC unroll 1
+#pragma GCC unroll 4
       for (int jq = 0; jq < 4; ++jq) {
-        const __m128i shift = _mm_cvtsi32_si128(2 * jq);
+        const bool in_place = !kQ3 || jq < 3;
+        const int scale_shift = in_place ? 2 * jq : 0;  // the codes are 4^jq × code
         __m512i u[8];
 #pragma GCC unroll 8
         for (int c = 0; c < 8; ++c) {
-          u[c] = _mm512_and_si512(_mm512_srl_epi16(v[c], shift), low2);
+          u[c] = in_place ? _mm512_and_si512(v[c], _mm512_set1_epi8(static_cast<char>(3 << (2 * jq))))
+                          : _mm512_and_si512(_mm512_srli_epi16(v[c], 6), _mm512_set1_epi8(3));
           if constexpr (kQ3) {
             uint64_t m;
             std::memcpy(&m, sb + X16Q3K::masks(h) + 64 * jq + 8 * c, 8);
-            u[c] = _mm512_mask_add_epi8(u[c], _cvtu64_mask64(m), u[c], k4);
+            u[c] = _mm512_mask_add_epi8(u[c], _cvtu64_mask64(m), u[c], _mm512_set1_epi8(static_cast<char>(4 << scale_shift)));
           }
         }
         const __m512i p = pair(sb + 32 * (4 * h + jq), false);
@@ -304,7 +309,8 @@ void gemm_q2_q3_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
             i0 = _mm512_dpbusd_epi32(i0, u[c], bcast4(xq + 4 * c));
             i1 = _mm512_dpbusd_epi32(i1, u[4 + c], bcast4(xq + 16 + 4 * c));
           }
-          q[j] = _mm512_add_epi32(q[j], _mm512_add_epi32(_mm512_mullo_epi32(i0, s0), _mm512_mullo_epi32(i1, s1)));
+          const __m512i t = _mm512_add_epi32(_mm512_mullo_epi32(i0, s0), _mm512_mullo_epi32(i1, s1));
+          q[j] = _mm512_add_epi32(q[j], scale_shift ? _mm512_srai_epi32(t, scale_shift) : t);
         }
       }
     }
