@@ -1,5 +1,6 @@
 #include "tensor/interleave.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "tensor/blocks.h"
@@ -442,14 +443,49 @@ void gemv_ref_q6_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
   }
 }
 
+// ---- F16 / BF16: [input k][row r] 16-bit values.
+
+bool half_type(DType t) { return t == DType::kF16 || t == DType::kBF16; }
+
+float half_to_f32(DType t, uint16_t h) { return t == DType::kF16 ? fp16_to_f32(h) : bf16_to_f32(h); }
+
+void pack_half(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
+  // A 16 × 64 tile at a time (2 KiB written, 16 runs of 128 bytes read).
+  for (int64_t k0 = 0; k0 < n; k0 += 64) {
+    const int64_t k1 = std::min<int64_t>(n, k0 + 64);
+    for (int r = 0; r < kR; ++r) {
+      uint16_t v[64];
+      std::memcpy(v, src + r * row_stride + 2 * k0, static_cast<size_t>(2 * (k1 - k0)));
+      for (int64_t k = k0; k < k1; ++k) std::memcpy(dst + 2 * (static_cast<size_t>(k) * kR + r), &v[k - k0], 2);
+    }
+  }
+}
+
+void unpack_row_half(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
+  for (int64_t k = 0; k < n; ++k) std::memcpy(dst + 2 * k, group + 2 * (static_cast<size_t>(k) * kR + r), 2);
+}
+
+void gemv_ref_half(DType t, int64_t n, const uint8_t* group, const float* x, float* y) {
+  for (int r = 0; r < kR; ++r) {
+    double s = 0;
+    for (int64_t k = 0; k < n; ++k) {
+      uint16_t h;
+      std::memcpy(&h, group + 2 * (static_cast<size_t>(k) * kR + r), 2);
+      s += static_cast<double>(half_to_f32(t, h)) * x[k];
+    }
+    y[r] = static_cast<float>(s);
+  }
+}
+
 }  // namespace
 
 bool x16_supported(DType t) {
-  return t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K ||
-         t == DType::kQ5_K || t == DType::kQ6_K;
+  return half_type(t) || t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ2_K || t == DType::kQ3_K ||
+         t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
 }
 
 size_t x16_group_bytes(DType t, int64_t n) {
+  if (half_type(t)) return static_cast<size_t>(n) * 2 * kR;
   if (t == DType::kQ4_K) return static_cast<size_t>(n / kQK_K) * kKBytes;
   if (t == DType::kQ2_K) return static_cast<size_t>(n / kQK_K) * X16Q2K::kBytes;
   if (t == DType::kQ3_K) return static_cast<size_t>(n / kQK_K) * X16Q3K::kBytes;
@@ -477,6 +513,7 @@ bool k_type(DType t) {
 bool x16_same_act(DType a, DType b) { return a == b || (k_type(a) && k_type(b)); }
 
 void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
+  if (half_type(t)) return pack_half(src, row_stride, n, dst);
   if (t == DType::kQ4_K) return pack_q4_k(src, row_stride, n, dst);
   if (t == DType::kQ2_K) return pack_q2_k(src, row_stride, n, dst);
   if (t == DType::kQ3_K) return pack_q3_k(src, row_stride, n, dst);
@@ -498,6 +535,7 @@ void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t
 }
 
 void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* dst) {
+  if (half_type(t)) return unpack_row_half(group, n, r, dst);
   if (t == DType::kQ4_K) return unpack_row_q4_k(group, n, r, dst);
   if (t == DType::kQ2_K) return unpack_row_q2_k(group, n, r, dst);
   if (t == DType::kQ3_K) return unpack_row_q3_k(group, n, r, dst);
@@ -516,11 +554,20 @@ void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* ds
 }
 
 size_t x16_act_bytes(DType t, int64_t n) {
+  if (half_type(t)) return static_cast<size_t>(n) * sizeof(float);
   return k_type(t) ? static_cast<size_t>(n / kQK_K) * sizeof(ActQ8K)
                            : static_cast<size_t>(n / kQK) * sizeof(ActQ8);
 }
 
 void x16_prepare_act(DType t, const void* xq, int64_t n, void* out) {
+  if (half_type(t)) {
+    for (int64_t k = 0; k < n; ++k) {
+      uint16_t h;
+      std::memcpy(&h, static_cast<const uint8_t*>(xq) + 2 * k, 2);
+      static_cast<float*>(out)[k] = half_to_f32(t, h);
+    }
+    return;
+  }
   if (k_type(t)) {
     const auto* x = static_cast<const BlockQ8_K*>(xq);
     auto* a = static_cast<ActQ8K*>(out);
@@ -546,6 +593,13 @@ void x16_prepare_act(DType t, const void* xq, int64_t n, void* out) {
 }
 
 void x16_quantize_act(DType t, const float* x, int64_t n, void* out) {
+  if (half_type(t)) {
+    for (int64_t k = 0; k < n; ++k) {
+      const uint16_t h = t == DType::kF16 ? f32_to_fp16(x[k]) : f32_to_bf16(x[k]);
+      x16_prepare_act(t, &h, 1, static_cast<float*>(out) + k);
+    }
+    return;
+  }
   if (k_type(t)) {
     BlockQ8_K q;
     for (int64_t b = 0; b < n / kQK_K; ++b) {
@@ -562,6 +616,7 @@ void x16_quantize_act(DType t, const float* x, int64_t n, void* out) {
 }
 
 void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const void* xv, float* y) {
+  if (half_type(t)) return gemv_ref_half(t, n, group, static_cast<const float*>(xv), y);
   if (t == DType::kQ4_K) return gemv_ref_q4_k(n, group, static_cast<const ActQ8K*>(xv), y);
   if (t == DType::kQ2_K) return gemv_ref_q2_k(n, group, static_cast<const ActQ8K*>(xv), y);
   if (t == DType::kQ3_K) return gemv_ref_q3_k(n, group, static_cast<const ActQ8K*>(xv), y);
