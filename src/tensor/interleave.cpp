@@ -1,6 +1,7 @@
 #include "tensor/interleave.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #include "tensor/blocks.h"
@@ -29,15 +30,27 @@ int32_t make_pair(int lo, int hi) {
 struct LegacyBlock {
   const uint8_t* codes;
   uint16_t d;
+  uint32_t qh;  // Q5_0's fifth bits (bit e: element e)
 };
 
 LegacyBlock legacy_block(DType t, const uint8_t* row, int64_t b) {
   if (t == DType::kQ4_0) {
     const auto& blk = reinterpret_cast<const BlockQ4_0*>(row)[b];
-    return {blk.qs, blk.d};
+    return {blk.qs, blk.d, 0};
+  }
+  if (t == DType::kQ5_0) {
+    const auto& blk = reinterpret_cast<const BlockQ5_0*>(row)[b];
+    uint32_t qh;
+    std::memcpy(&qh, blk.qh, 4);
+    return {blk.qs, blk.d, qh};
   }
   const auto& blk = reinterpret_cast<const BlockQ8_0*>(row)[b];
-  return {reinterpret_cast<const uint8_t*>(blk.qs), blk.d};
+  return {reinterpret_cast<const uint8_t*>(blk.qs), blk.d, 0};
+}
+
+// Bit 4r + k of Q5_0 mask (chunk c, nibble half) in the masks of a block.
+int q5_0_mask_bit(const uint8_t* masks, int c, int half, int r, int k) {
+  return (masks[16 * c + 8 * half + (4 * r + k) / 8] >> ((4 * r + k) % 8)) & 1;
 }
 
 // Copies `words` 4-byte pieces of one row into its lane of consecutive chunks.
@@ -480,8 +493,8 @@ void gemv_ref_half(DType t, int64_t n, const uint8_t* group, const float* x, flo
 }  // namespace
 
 bool x16_supported(DType t) {
-  return half_type(t) || t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ2_K || t == DType::kQ3_K ||
-         t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
+  return half_type(t) || t == DType::kQ4_0 || t == DType::kQ5_0 || t == DType::kQ8_0 || t == DType::kQ2_K ||
+         t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
 }
 
 size_t x16_group_bytes(DType t, int64_t n) {
@@ -497,6 +510,7 @@ size_t x16_group_bytes(DType t, int64_t n) {
 int x16_offset(DType t) {
   switch (t) {
     case DType::kQ4_0: return 8;
+    case DType::kQ5_0: return 16;
     case DType::kQ8_0: return 128;
     case DType::kQ3_K: return 4;
     case DType::kQ6_K: return 32;
@@ -524,13 +538,17 @@ void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t
   const int words = static_cast<int>(lay.code_bytes / kR / 4);
   const uint32_t flip = t == DType::kQ8_0 ? 0x80808080u : 0u;
   if (nb % 2) std::memset(dst + lay.codes(nb), 0, x16_group_bytes(t, n) - lay.codes(nb));  // padding block
-  for (int r = 0; r < kR; ++r) {
-    const uint8_t* row = src + r * row_stride;
-    for (int64_t b = 0; b < nb; ++b) {
-      LegacyBlock lb = legacy_block(t, row, b);
+  for (int64_t b = 0; b < nb; ++b) {
+    uint64_t masks[4][2] = {};  // Q5_0: [chunk][nibble half], bit 4r + k
+    for (int r = 0; r < kR; ++r) {
+      LegacyBlock lb = legacy_block(t, src + r * row_stride, b);
       std::memcpy(dst + lay.scales(b) + 2 * r, &lb.d, sizeof(uint16_t));
       scatter(lb.codes, words, flip, dst + lay.codes(b) + 4 * r);
+      for (int c = 0; c < 4; ++c)
+        for (int half = 0; half < 2; ++half)
+          masks[c][half] |= static_cast<uint64_t>((lb.qh >> (16 * half + 4 * c)) & 0xF) << (4 * r);
     }
+    if (lay.mask_bytes) std::memcpy(dst + lay.masks(b), masks, sizeof masks);
   }
 }
 
@@ -545,11 +563,20 @@ void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* ds
   const X16Legacy lay = x16_legacy(t);
   const int words = static_cast<int>(lay.code_bytes / kR / 4);
   const uint32_t flip = t == DType::kQ8_0 ? 0x80808080u : 0u;
-  const size_t block = t == DType::kQ4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  const size_t block = t == DType::kQ4_0 ? sizeof(BlockQ4_0) : t == DType::kQ5_0 ? sizeof(BlockQ5_0) : sizeof(BlockQ8_0);
+  const size_t codes_at = t == DType::kQ5_0 ? offsetof(BlockQ5_0, qs) : 2;
   for (int64_t b = 0; b < nb; ++b) {
     uint8_t* out = dst + static_cast<size_t>(b) * block;
     std::memcpy(out, group + lay.scales(b) + 2 * r, sizeof(uint16_t));
-    gather(group + lay.codes(b) + 4 * r, words, flip, out + 2);
+    gather(group + lay.codes(b) + 4 * r, words, flip, out + codes_at);
+    if (t == DType::kQ5_0) {
+      uint32_t qh = 0;
+      for (int c = 0; c < 4; ++c)
+        for (int half = 0; half < 2; ++half)
+          for (int k = 0; k < 4; ++k)
+            qh |= static_cast<uint32_t>(q5_0_mask_bit(group + lay.masks(b), c, half, r, k)) << (16 * half + 4 * c + k);
+      std::memcpy(out + offsetof(BlockQ5_0, qh), &qh, 4);
+    }
   }
 }
 
@@ -635,9 +662,10 @@ void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const void* xv, floa
       int s = 0;
       for (int i = 0; i < kQK; ++i) {
         int w;
-        if (t == DType::kQ4_0) {
+        if (t == DType::kQ4_0 || t == DType::kQ5_0) {
           const uint8_t byte = codes[((i % 16) / 4) * 64 + r * 4 + i % 4];
           w = i < 16 ? byte & 0x0f : byte >> 4;
+          if (t == DType::kQ5_0) w |= q5_0_mask_bit(group + lay.masks(b), (i % 16) / 4, i / 16, r, i % 4) << 4;
         } else {
           w = codes[(i / 4) * 64 + r * 4 + i % 4];
         }

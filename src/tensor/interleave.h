@@ -9,13 +9,15 @@
 // Code chunks: a row's block codes are cut into 4-byte pieces; chunk c (64
 // bytes) holds piece c of every row, row r at bytes 4r..4r+3. A group (16
 // rows, n inputs) is, per type:
-//   Q4_0, Q8_0 (nb = n/32 blocks): blocks in pairs, [code chunks of block
-//     2k][code chunks of 2k+1][16 fp16 scales of 2k][16 scales of 2k+1]
-//     (X16Legacy), so the scales stream in line with the codes (a separate
-//     scale stream measured 5-10% slower out of cache). Code chunks: 4 of
-//     nibbles for Q4_0 (low nibbles of chunk c are elements 4c.., high ones
-//     16+4c..), 8 for Q8_0 (stored unsigned as q ^ 0x80). The GGUF size,
-//     plus one padded block when nb is odd.
+//   Q4_0, Q5_0, Q8_0 (nb = n/32 blocks): blocks in pairs, [code chunks of
+//     block 2k (Q5_0: then its masks)][the same of 2k+1][16 fp16 scales of
+//     2k][16 scales of 2k+1] (X16Legacy), so the scales stream in line with
+//     the codes (a separate scale stream measured 5-10% slower out of cache).
+//     Code chunks: 4 of nibbles for Q4_0 and Q5_0 (low nibbles of chunk c are
+//     elements 4c.., high ones 16+4c..), 8 for Q8_0 (stored unsigned as q ^
+//     0x80). Q5_0's fifth bits as 64-bit masks, per chunk the low nibbles'
+//     then the high nibbles' (bit 4r + k for lane byte 4r + k). The GGUF
+//     size, plus one padded block when nb is odd.
 //   Q4_K (nb = n/256 super-blocks), per super-block: the 8 sub-block scales
 //     as bytes [s][r], the 8 mins as bytes paired for 16-bit lanes ([k][r][2]:
 //     mins 2k, 2k+1), 16 fp16 d, 16 fp16 dmin, then 32 code chunks (chunk c:
@@ -95,25 +97,31 @@ struct X16Q6K {
   static constexpr size_t qh(int c) { return 256 + 64 * static_cast<size_t>(c < 8 ? c + 8 : c + 24); }
 };
 
-// Byte offsets of block b's code chunks and scales in a Q4_0 / Q8_0 group.
+// Byte offsets of block b's code chunks, masks and scales in a Q4_0 / Q5_0 /
+// Q8_0 group.
 struct X16Legacy {
-  size_t code_bytes;  // one block's code chunks: 256 (Q4_0) or 512 (Q8_0)
-  constexpr size_t pair_bytes() const { return 2 * code_bytes + 2 * kX16Rows * sizeof(uint16_t); }
+  size_t code_bytes;  // one block's code chunks: 256 (Q4_0, Q5_0) or 512 (Q8_0)
+  size_t mask_bytes;  // its fifth bits (Q5_0: 64, per chunk the low then the high nibbles' mask) or 0
+  constexpr size_t block_bytes() const { return code_bytes + mask_bytes; }
+  constexpr size_t pair_bytes() const { return 2 * block_bytes() + 2 * kX16Rows * sizeof(uint16_t); }
   constexpr size_t codes(int64_t b) const {
-    return static_cast<size_t>(b >> 1) * pair_bytes() + static_cast<size_t>(b & 1) * code_bytes;
+    return static_cast<size_t>(b >> 1) * pair_bytes() + static_cast<size_t>(b & 1) * block_bytes();
   }
+  constexpr size_t masks(int64_t b) const { return codes(b) + code_bytes; }
   constexpr size_t scales(int64_t b) const {
-    return static_cast<size_t>(b >> 1) * pair_bytes() + 2 * code_bytes +
+    return static_cast<size_t>(b >> 1) * pair_bytes() + 2 * block_bytes() +
            static_cast<size_t>(b & 1) * kX16Rows * sizeof(uint16_t);
   }
 };
-constexpr X16Legacy x16_legacy(DType t) { return {t == DType::kQ4_0 ? size_t{256} : size_t{512}}; }
+constexpr X16Legacy x16_legacy(DType t) {
+  return t == DType::kQ8_0 ? X16Legacy{512, 0} : t == DType::kQ5_0 ? X16Legacy{256, 64} : X16Legacy{256, 0};
+}
 
-// Whether `t` has an interleaved layout (F16, BF16, Q4_0, Q8_0, Q2_K..Q6_K).
+// Whether `t` has an interleaved layout (F16, BF16, Q4_0, Q5_0, Q8_0, Q2_K..Q6_K).
 bool x16_supported(DType t);
 // Bytes of one group of 16 rows of n inputs (n a multiple of the block size).
 size_t x16_group_bytes(DType t, int64_t n);
-// The unsigned-code offset: weight = code - offset (Q4_0: 8, Q8_0: 128, Q3_K: 4, Q6_K: 32; Q2_K, Q4_K
+// The unsigned-code offset: weight = code - offset (Q4_0: 8, Q5_0: 16, Q8_0: 128, Q3_K: 4, Q6_K: 32; Q2_K, Q4_K
 // and Q5_K: 0, their mins are separate).
 int x16_offset(DType t);
 

@@ -28,6 +28,15 @@ inline __m256i bcast4(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
+// The high bits of 32 codes (bit i of m for byte i) as `value` or 0 per byte.
+inline __m256i high_bits(uint32_t m, __m256i value) {
+  const __m256i which_byte = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                              2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+  const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(m)), which_byte), bit);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), value);
+}
+
 // One half (8 rows) of one block for one activation row: the 8 rows' integer
 // dots including the code offset.
 template <DType T>
@@ -38,6 +47,17 @@ inline __m256i block_dot(const __m256i* u, const ActQ8& a) {
 #pragma GCC unroll 7
     for (int k = 1; k < 8; ++k) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(u[k], bcast4(a.qs + 4 * k)));
     return _mm256_add_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(a.off));
+  } else if constexpr (T == DType::kQ5_0) {
+    // Codes reach 31: fold every 4 chunks (4 × 2 × 31 × 128 < 32768).
+    __m256i s16[2];
+#pragma GCC unroll 2
+    for (int f = 0; f < 2; ++f) {
+      s16[f] = _mm256_maddubs_epi16(u[4 * f], bcast4(a.qs + 16 * f));
+#pragma GCC unroll 3
+      for (int k = 1; k < 4; ++k) s16[f] = _mm256_add_epi16(s16[f], _mm256_maddubs_epi16(u[4 * f + k], bcast4(a.qs + 16 * f + 4 * k)));
+    }
+    const __m256i s32 = _mm256_add_epi32(_mm256_madd_epi16(s16[0], ones), _mm256_madd_epi16(s16[1], ones));
+    return _mm256_add_epi32(s32, _mm256_set1_epi32(a.off));
   } else {
     __m256i s32 = _mm256_setzero_si256();
 #pragma GCC unroll 8
@@ -55,8 +75,10 @@ template <DType T>
 void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride, int nx,
           float* y, size_t y_stride) {
   constexpr X16Legacy kLay = x16_legacy(T);
-  constexpr size_t kPair = kLay.pair_bytes(), kCodes = kLay.code_bytes, kScales = 2 * kCodes;
+  constexpr size_t kPair = kLay.pair_bytes(), kCodes = kLay.code_bytes, kBlock = kLay.block_bytes(),
+                   kScales = 2 * kBlock;
   constexpr size_t kAhead = 32 * kPair, kLines = kPair / 64, kFirst = (kLines + 1) / 2;
+  static_assert(kPair % 64 == 0);
   const int64_t nb = n / kQK;
   const __m256i low4 = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8(static_cast<char>(0x80));
   for (int g = 0; g < n_groups; ++g) {
@@ -71,7 +93,18 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
         for (int half = 0; half < 2; ++half) {
           const uint8_t* c = c0 + 32 * half;
           __m256i u[8];
-          if constexpr (T == DType::kQ4_0) {
+          if constexpr (T == DType::kQ5_0) {
+            const __m256i k16 = _mm256_set1_epi8(16);
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; ++k) {
+              const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 64 * k));
+              uint32_t ml, mh;  // this half's 8 rows: bits 32·half.. of the chunk's masks
+              std::memcpy(&ml, c0 + kCodes + 16 * k + 4 * half, 4);
+              std::memcpy(&mh, c0 + kCodes + 16 * k + 8 + 4 * half, 4);
+              u[k] = _mm256_or_si256(_mm256_and_si256(v, low4), high_bits(ml, k16));
+              u[4 + k] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4), high_bits(mh, k16));
+            }
+          } else if constexpr (T == DType::kQ4_0) {
 #pragma GCC unroll 4
             for (int k = 0; k < 4; ++k) {
               const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 64 * k));
@@ -108,7 +141,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
         prefetch(pr, 0, kFirst);
         block(pr, pr + kScales, b);
         prefetch(pr, kFirst, kLines);
-        block(pr + kCodes, pr + kScales + 32, b + 1);
+        block(pr + kBlock, pr + kScales + 32, b + 1);
       }
       if (nb & 1) block(pr, pr + kScales, nb - 1);
       for (int j = 0; j < nj; ++j)
@@ -202,14 +235,6 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
   });
 }
 
-// The high bits of 32 codes (bit i of m for byte i) as `value` or 0 per byte.
-inline __m256i high_bits(uint32_t m, __m256i value) {
-  const __m256i which_byte = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
-                                              2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-  const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
-  const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(m)), which_byte), bit);
-  return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), value);
-}
 
 // Q5_K: Q4_K's loop with each code's fifth bit expanded from the masks
 // (rows 0-7: the low 32 bits of a chunk's mask). Codes reach 31, so the
@@ -451,6 +476,10 @@ void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
   gemm<DType::kQ4_0>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+void gemm_x16_q5_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm<DType::kQ5_0>(n, w, gb, ng, x, xs, nx, y, ys);
 }
 void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {

@@ -32,16 +32,33 @@ template <DType T, int NX>
 void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride, float* y,
           size_t y_stride) {
   constexpr X16Legacy kLay = x16_legacy(T);
-  constexpr size_t kPair = kLay.pair_bytes(), kCodes = kLay.code_bytes, kScales = 2 * kCodes;
+  constexpr size_t kPair = kLay.pair_bytes(), kCodes = kLay.code_bytes, kBlock = kLay.block_bytes(),
+                   kScales = 2 * kBlock;
+  constexpr bool kNibbles = T == DType::kQ4_0 || T == DType::kQ5_0;
   const int64_t nb = n / kQK;
   const __m512i low4 = _mm512_set1_epi8(0x0f);
-  // One block: c its 16 rows' codes, sc their scales, b its index.
+  // One block: c its 16 rows' codes (Q5_0: then their masks), sc their
+  // scales, b its index.
   auto block = [&](const uint8_t* c, const uint8_t* sc, int64_t b, __m512* acc) __attribute__((always_inline)) {
     // Q4_0: u[0..3] the low nibbles, u[4..7] the high nibbles left in
     // place (16 × code: one AND instead of shift + AND); their dot is
-    // exactly 16 × the true one and is shifted back once per block.
+    // exactly 16 × the true one and is shifted back once per block. Q5_0:
+    // the high nibbles shifted down (a five-bit code in place would pass
+    // 255), and 16 added where the chunk's masks have the fifth bit.
     __m512i u[8];
-    if constexpr (T == DType::kQ4_0) {
+    if constexpr (T == DType::kQ5_0) {
+      const __m512i k16 = _mm512_set1_epi8(16);
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const __m512i v = _mm512_loadu_si512(c + 64 * k);
+        uint64_t ml, mh;
+        std::memcpy(&ml, c + kCodes + 16 * k, 8);
+        std::memcpy(&mh, c + kCodes + 16 * k + 8, 8);
+        const __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        u[k] = _mm512_mask_add_epi8(lo, _cvtu64_mask64(ml), lo, k16);
+        u[4 + k] = _mm512_mask_add_epi8(hi, _cvtu64_mask64(mh), hi, k16);
+      }
+    } else if constexpr (T == DType::kQ4_0) {
       const __m512i high4 = _mm512_set1_epi8(static_cast<char>(0xf0));
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
@@ -60,13 +77,13 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
       // Two chains of 4 so that one activation row does not wait on 8
       // dependent VNNI latencies per block.
       __m512i s0 = _mm512_set1_epi32(a.off), s1 = _mm512_setzero_si512();
-      if constexpr (T == DType::kQ4_0) {
+      if constexpr (kNibbles) {
 #pragma GCC unroll 4
         for (int k = 0; k < 4; ++k) {
           s0 = _mm512_dpbusd_epi32(s0, u[k], bcast4(a.qs + 4 * k));
           s1 = _mm512_dpbusd_epi32(s1, u[4 + k], bcast4(a.qs + 16 + 4 * k));
         }
-        s1 = _mm512_srai_epi32(s1, 4);
+        if constexpr (T == DType::kQ4_0) s1 = _mm512_srai_epi32(s1, 4);
       } else {
 #pragma GCC unroll 4
         for (int k = 0; k < 8; k += 2) {
@@ -83,10 +100,10 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
   // spread over its two blocks. Measured in the model (A/B on alternate
   // tokens, one process): 32 pairs ahead with T0 was 5-14% slower at 70-90
   // GB/s, equal at 35-45 GB/s; no prefetch 3-5% slower; T0 at 8 pairs 2.5%
-  // slower. Q8_0 measured no gain.
+  // slower. Q8_0 measured no gain. Q5_0 (a pair is 11 lines) as Q4_0.
   constexpr size_t kAhead = 8 * kPair, kLines = (kPair + 63) / 64, kFirst = (kLines + 1) / 2;
   auto prefetch = [](const uint8_t* pair, size_t l0, size_t l1) __attribute__((always_inline)) {
-    if constexpr (T == DType::kQ4_0)
+    if constexpr (kNibbles)
 #pragma GCC unroll 8
       for (size_t l = l0; l < l1; ++l) _mm_prefetch(reinterpret_cast<const char*>(pair + kAhead + 64 * l), _MM_HINT_NTA);
   };
@@ -100,7 +117,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
       prefetch(pr, 0, kFirst);
       block(pr, pr + kScales, b, acc);
       prefetch(pr, kFirst, kLines);
-      block(pr + kCodes, pr + kScales + 32, b + 1, acc);
+      block(pr + kBlock, pr + kScales + 32, b + 1, acc);
     }
     if (nb & 1) block(pr, pr + kScales, nb - 1, acc);
     for (int j = 0; j < NX; ++j) _mm512_storeu_ps(y + static_cast<size_t>(j) * y_stride + 16 * static_cast<size_t>(g), acc[j]);
@@ -476,6 +493,10 @@ void gemm_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, 
 void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
   gemm_any<DType::kQ4_0>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+void gemm_x16_q5_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm_any<DType::kQ5_0>(n, w, gb, ng, x, xs, nx, y, ys);
 }
 void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {

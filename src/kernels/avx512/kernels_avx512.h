@@ -33,6 +33,7 @@ void quantize_q8_k(const float* x, void* dst, int64_t n);
 // Fused activation quantize + prepare for the interleaved products
 // (reference tensor::x16_quantize_act for Q4_0, Q8_0, and the K-quants).
 void x16_act_q4_0(const float* x, int64_t n, void* out);
+void x16_act_q5_0(const float* x, int64_t n, void* out);
 void x16_act_q8_0(const float* x, int64_t n, void* out);
 void x16_act_k(const float* x, int64_t n, void* out);
 void tile_q4_0(int64_t n, const void* w, size_t ws, int nw, const PackedQ8Pair* x, size_t xs, int nx, float* y,
@@ -50,6 +51,8 @@ void gemm_x16_f16(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t*
 void gemm_x16_bf16(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys);
 void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys);
+void gemm_x16_q5_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys);
 void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys);

@@ -118,6 +118,7 @@ void act_q8_0_blocks(const float* x, int64_t n, ActQ8* a, int k) {
 }  // namespace
 
 void x16_act_q4_0(const float* x, int64_t n, void* out) { act_q8_0_blocks(x, n, static_cast<ActQ8*>(out), 8); }
+void x16_act_q5_0(const float* x, int64_t n, void* out) { act_q8_0_blocks(x, n, static_cast<ActQ8*>(out), 16); }
 void x16_act_q8_0(const float* x, int64_t n, void* out) { act_q8_0_blocks(x, n, static_cast<ActQ8*>(out), 128); }
 
 // Q8_K super-blocks straight into ActQ8K: the 16 group sums of a super-block

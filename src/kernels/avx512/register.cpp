@@ -36,6 +36,7 @@ void register_avx512(Kernels& k) {
   k.gemm_x16[static_cast<int>(DType::kF16)] = avx512::gemm_x16_f16;
   k.gemm_x16[static_cast<int>(DType::kBF16)] = avx512::gemm_x16_bf16;
   k.gemm_x16[static_cast<int>(DType::kQ4_0)] = avx512::gemm_x16_q4_0;
+  k.gemm_x16[static_cast<int>(DType::kQ5_0)] = avx512::gemm_x16_q5_0;
   k.gemm_x16[static_cast<int>(DType::kQ8_0)] = avx512::gemm_x16_q8_0;
   k.gemm_x16[static_cast<int>(DType::kQ4_K)] = avx512::gemm_x16_q4_k;
   k.gemm_x16[static_cast<int>(DType::kQ2_K)] = avx512::gemm_x16_q2_k;
@@ -43,6 +44,7 @@ void register_avx512(Kernels& k) {
   k.gemm_x16[static_cast<int>(DType::kQ5_K)] = avx512::gemm_x16_q5_k;
   k.gemm_x16[static_cast<int>(DType::kQ6_K)] = avx512::gemm_x16_q6_k;
   k.x16_act[static_cast<int>(DType::kQ4_0)] = avx512::x16_act_q4_0;
+  k.x16_act[static_cast<int>(DType::kQ5_0)] = avx512::x16_act_q5_0;
   k.x16_act[static_cast<int>(DType::kQ8_0)] = avx512::x16_act_q8_0;
   k.x16_act[static_cast<int>(DType::kQ4_K)] = avx512::x16_act_k;
   k.x16_act[static_cast<int>(DType::kQ2_K)] = avx512::x16_act_k;
