@@ -27,28 +27,38 @@ int32_t make_pair(int lo, int hi) {
 
 // ---- Q4_0 / Q8_0: blocks of 32 in pairs of code chunks and scales (X16Legacy).
 
+// Where a legacy block's fields sit (GGUF layouts) and its size.
+struct LegacyFields {
+  size_t bytes, codes, qh, m;  // qh, m: 0 when absent (d is always at 0)
+};
+
+LegacyFields legacy_fields(DType t) {
+  switch (t) {
+    case DType::kQ4_0: return {sizeof(BlockQ4_0), offsetof(BlockQ4_0, qs), 0, 0};
+    case DType::kQ4_1: return {sizeof(BlockQ4_1), offsetof(BlockQ4_1, qs), 0, offsetof(BlockQ4_1, m)};
+    case DType::kQ5_0: return {sizeof(BlockQ5_0), offsetof(BlockQ5_0, qs), offsetof(BlockQ5_0, qh), 0};
+    case DType::kQ5_1: return {sizeof(BlockQ5_1), offsetof(BlockQ5_1, qs), offsetof(BlockQ5_1, qh), offsetof(BlockQ5_1, m)};
+    default: return {sizeof(BlockQ8_0), offsetof(BlockQ8_0, qs), 0, 0};
+  }
+}
+
 struct LegacyBlock {
   const uint8_t* codes;
-  uint16_t d;
-  uint32_t qh;  // Q5_0's fifth bits (bit e: element e)
+  uint16_t d, m;  // m: Q4_1 / Q5_1 min
+  uint32_t qh;    // Q5_0 / Q5_1 fifth bits (bit e: element e)
 };
 
 LegacyBlock legacy_block(DType t, const uint8_t* row, int64_t b) {
-  if (t == DType::kQ4_0) {
-    const auto& blk = reinterpret_cast<const BlockQ4_0*>(row)[b];
-    return {blk.qs, blk.d, 0};
-  }
-  if (t == DType::kQ5_0) {
-    const auto& blk = reinterpret_cast<const BlockQ5_0*>(row)[b];
-    uint32_t qh;
-    std::memcpy(&qh, blk.qh, 4);
-    return {blk.qs, blk.d, qh};
-  }
-  const auto& blk = reinterpret_cast<const BlockQ8_0*>(row)[b];
-  return {reinterpret_cast<const uint8_t*>(blk.qs), blk.d, 0};
+  const LegacyFields f = legacy_fields(t);
+  const uint8_t* blk = row + static_cast<size_t>(b) * f.bytes;
+  LegacyBlock lb{blk + f.codes, 0, 0, 0};
+  std::memcpy(&lb.d, blk, 2);
+  if (f.m) std::memcpy(&lb.m, blk + f.m, 2);
+  if (f.qh) std::memcpy(&lb.qh, blk + f.qh, 4);
+  return lb;
 }
 
-// Bit 4r + k of Q5_0 mask (chunk c, nibble half) in the masks of a block.
+// Bit 4r + k of Q5_0 / Q5_1 mask (chunk c, nibble half) in the masks of a block.
 int q5_0_mask_bit(const uint8_t* masks, int c, int half, int r, int k) {
   return (masks[16 * c + 8 * half + (4 * r + k) / 8] >> ((4 * r + k) % 8)) & 1;
 }
@@ -493,8 +503,9 @@ void gemv_ref_half(DType t, int64_t n, const uint8_t* group, const float* x, flo
 }  // namespace
 
 bool x16_supported(DType t) {
-  return half_type(t) || t == DType::kQ4_0 || t == DType::kQ5_0 || t == DType::kQ8_0 || t == DType::kQ2_K ||
-         t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
+  return half_type(t) || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 ||
+         t == DType::kQ8_0 || t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K ||
+         t == DType::kQ6_K;
 }
 
 size_t x16_group_bytes(DType t, int64_t n) {
@@ -543,6 +554,7 @@ void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t
     for (int r = 0; r < kR; ++r) {
       LegacyBlock lb = legacy_block(t, src + r * row_stride, b);
       std::memcpy(dst + lay.scales(b) + 2 * r, &lb.d, sizeof(uint16_t));
+      if (lay.mins) std::memcpy(dst + lay.min_values(b) + 2 * r, &lb.m, sizeof(uint16_t));
       scatter(lb.codes, words, flip, dst + lay.codes(b) + 4 * r);
       for (int c = 0; c < 4; ++c)
         for (int half = 0; half < 2; ++half)
@@ -563,19 +575,19 @@ void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* ds
   const X16Legacy lay = x16_legacy(t);
   const int words = static_cast<int>(lay.code_bytes / kR / 4);
   const uint32_t flip = t == DType::kQ8_0 ? 0x80808080u : 0u;
-  const size_t block = t == DType::kQ4_0 ? sizeof(BlockQ4_0) : t == DType::kQ5_0 ? sizeof(BlockQ5_0) : sizeof(BlockQ8_0);
-  const size_t codes_at = t == DType::kQ5_0 ? offsetof(BlockQ5_0, qs) : 2;
+  const LegacyFields f = legacy_fields(t);
   for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* out = dst + static_cast<size_t>(b) * block;
+    uint8_t* out = dst + static_cast<size_t>(b) * f.bytes;
     std::memcpy(out, group + lay.scales(b) + 2 * r, sizeof(uint16_t));
-    gather(group + lay.codes(b) + 4 * r, words, flip, out + codes_at);
-    if (t == DType::kQ5_0) {
+    if (f.m) std::memcpy(out + f.m, group + lay.min_values(b) + 2 * r, sizeof(uint16_t));
+    gather(group + lay.codes(b) + 4 * r, words, flip, out + f.codes);
+    if (f.qh) {
       uint32_t qh = 0;
       for (int c = 0; c < 4; ++c)
         for (int half = 0; half < 2; ++half)
           for (int k = 0; k < 4; ++k)
             qh |= static_cast<uint32_t>(q5_0_mask_bit(group + lay.masks(b), c, half, r, k)) << (16 * half + 4 * c + k);
-      std::memcpy(out + offsetof(BlockQ5_0, qh), &qh, 4);
+      std::memcpy(out + f.qh, &qh, 4);
     }
   }
 }
@@ -607,6 +619,16 @@ void x16_prepare_act(DType t, const void* xq, int64_t n, void* out) {
     }
     return;
   }
+  if (t == DType::kQ4_1 || t == DType::kQ5_1) {
+    const auto* x = static_cast<const BlockQ8_1*>(xq);
+    auto* a = static_cast<ActQ8*>(out);
+    for (int64_t b = 0; b < n / kQK; ++b) {
+      std::memcpy(a[b].qs, x[b].qs, kQK);
+      a[b].d = fp16_to_f32(x[b].d);
+      a[b].s = fp16_to_f32(x[b].s);
+    }
+    return;
+  }
   const auto* x = static_cast<const BlockQ8_0*>(xq);
   auto* a = static_cast<ActQ8*>(out);
   const int k = x16_offset(t);
@@ -632,6 +654,14 @@ void x16_quantize_act(DType t, const float* x, int64_t n, void* out) {
     for (int64_t b = 0; b < n / kQK_K; ++b) {
       quantize_q8_k(x + b * kQK_K, &q, kQK_K);
       x16_prepare_act(t, &q, kQK_K, static_cast<ActQ8K*>(out) + b);
+    }
+    return;
+  }
+  if (t == DType::kQ4_1 || t == DType::kQ5_1) {
+    BlockQ8_1 q;
+    for (int64_t b = 0; b < n / kQK; ++b) {
+      quantize_q8_1(x + b * kQK, &q, kQK);
+      x16_prepare_act(t, &q, kQK, static_cast<ActQ8*>(out) + b);
     }
     return;
   }
@@ -662,16 +692,21 @@ void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const void* xv, floa
       int s = 0;
       for (int i = 0; i < kQK; ++i) {
         int w;
-        if (t == DType::kQ4_0 || t == DType::kQ5_0) {
+        if (t != DType::kQ8_0) {
           const uint8_t byte = codes[((i % 16) / 4) * 64 + r * 4 + i % 4];
           w = i < 16 ? byte & 0x0f : byte >> 4;
-          if (t == DType::kQ5_0) w |= q5_0_mask_bit(group + lay.masks(b), (i % 16) / 4, i / 16, r, i % 4) << 4;
+          if (lay.mask_bytes) w |= q5_0_mask_bit(group + lay.masks(b), (i % 16) / 4, i / 16, r, i % 4) << 4;
         } else {
           w = codes[(i / 4) * 64 + r * 4 + i % 4];
         }
         s += (w - k) * x[b].qs[i];
       }
       sum += static_cast<float>(s) * fp16_to_f32(d) * x[b].d;
+      if (lay.mins) {
+        uint16_t m;
+        std::memcpy(&m, group + lay.min_values(b) + 2 * r, sizeof m);
+        sum += fp16_to_f32(m) * x[b].s;
+      }
     }
     y[r] = sum;
   }

@@ -9,15 +9,16 @@
 // Code chunks: a row's block codes are cut into 4-byte pieces; chunk c (64
 // bytes) holds piece c of every row, row r at bytes 4r..4r+3. A group (16
 // rows, n inputs) is, per type:
-//   Q4_0, Q5_0, Q8_0 (nb = n/32 blocks): blocks in pairs, [code chunks of
-//     block 2k (Q5_0: then its masks)][the same of 2k+1][16 fp16 scales of
-//     2k][16 scales of 2k+1] (X16Legacy), so the scales stream in line with
-//     the codes (a separate scale stream measured 5-10% slower out of cache).
-//     Code chunks: 4 of nibbles for Q4_0 and Q5_0 (low nibbles of chunk c are
-//     elements 4c.., high ones 16+4c..), 8 for Q8_0 (stored unsigned as q ^
-//     0x80). Q5_0's fifth bits as 64-bit masks, per chunk the low nibbles'
-//     then the high nibbles' (bit 4r + k for lane byte 4r + k). The GGUF
-//     size, plus one padded block when nb is odd.
+//   Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (nb = n/32 blocks): blocks in pairs, [code
+//     chunks of block 2k (Q5_x: then its masks)][the same of 2k+1][16 fp16
+//     scales of 2k][16 scales of 2k+1] (Q4_1, Q5_1: then [16 fp16 mins of
+//     2k][of 2k+1]) (X16Legacy), so the scales stream in line with the codes
+//     (a separate scale stream measured 5-10% slower out of cache). Code
+//     chunks: 4 of nibbles (low nibbles of chunk c are elements 4c.., high
+//     ones 16+4c..), 8 for Q8_0 (stored unsigned as q ^ 0x80). Q5_x's fifth
+//     bits as 64-bit masks, per chunk the low nibbles' then the high
+//     nibbles' (bit 4r + k for lane byte 4r + k). The GGUF size, plus one
+//     padded block when nb is odd.
 //   Q4_K (nb = n/256 super-blocks), per super-block: the 8 sub-block scales
 //     as bytes [s][r], the 8 mins as bytes paired for 16-bit lanes ([k][r][2]:
 //     mins 2k, 2k+1), 16 fp16 d, 16 fp16 dmin, then 32 code chunks (chunk c:
@@ -97,13 +98,14 @@ struct X16Q6K {
   static constexpr size_t qh(int c) { return 256 + 64 * static_cast<size_t>(c < 8 ? c + 8 : c + 24); }
 };
 
-// Byte offsets of block b's code chunks, masks and scales in a Q4_0 / Q5_0 /
-// Q8_0 group.
+// Byte offsets of block b's code chunks, masks, scales and mins in a Q4_0 /
+// Q4_1 / Q5_0 / Q5_1 / Q8_0 group.
 struct X16Legacy {
-  size_t code_bytes;  // one block's code chunks: 256 (Q4_0, Q5_0) or 512 (Q8_0)
-  size_t mask_bytes;  // its fifth bits (Q5_0: 64, per chunk the low then the high nibbles' mask) or 0
+  size_t code_bytes;  // one block's code chunks: 256 (nibbles) or 512 (Q8_0)
+  size_t mask_bytes;  // its fifth bits (Q5_0, Q5_1: 64, per chunk the low then the high nibbles' mask) or 0
+  bool mins;          // Q4_1, Q5_1: 16 fp16 mins per block after the pair's scales
   constexpr size_t block_bytes() const { return code_bytes + mask_bytes; }
-  constexpr size_t pair_bytes() const { return 2 * block_bytes() + 2 * kX16Rows * sizeof(uint16_t); }
+  constexpr size_t pair_bytes() const { return 2 * block_bytes() + (mins ? 4 : 2) * kX16Rows * sizeof(uint16_t); }
   constexpr size_t codes(int64_t b) const {
     return static_cast<size_t>(b >> 1) * pair_bytes() + static_cast<size_t>(b & 1) * block_bytes();
   }
@@ -112,17 +114,24 @@ struct X16Legacy {
     return static_cast<size_t>(b >> 1) * pair_bytes() + 2 * block_bytes() +
            static_cast<size_t>(b & 1) * kX16Rows * sizeof(uint16_t);
   }
+  constexpr size_t min_values(int64_t b) const { return scales(b) + 2 * kX16Rows * sizeof(uint16_t); }
 };
 constexpr X16Legacy x16_legacy(DType t) {
-  return t == DType::kQ8_0 ? X16Legacy{512, 0} : t == DType::kQ5_0 ? X16Legacy{256, 64} : X16Legacy{256, 0};
+  switch (t) {
+    case DType::kQ8_0: return {512, 0, false};
+    case DType::kQ5_0: return {256, 64, false};
+    case DType::kQ4_1: return {256, 0, true};
+    case DType::kQ5_1: return {256, 64, true};
+    default: return {256, 0, false};
+  }
 }
 
-// Whether `t` has an interleaved layout (F16, BF16, Q4_0, Q5_0, Q8_0, Q2_K..Q6_K).
+// Whether `t` has an interleaved layout (F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K).
 bool x16_supported(DType t);
 // Bytes of one group of 16 rows of n inputs (n a multiple of the block size).
 size_t x16_group_bytes(DType t, int64_t n);
-// The unsigned-code offset: weight = code - offset (Q4_0: 8, Q5_0: 16, Q8_0: 128, Q3_K: 4, Q6_K: 32; Q2_K, Q4_K
-// and Q5_K: 0, their mins are separate).
+// The unsigned-code offset: weight = code - offset (Q4_0: 8, Q5_0: 16, Q8_0: 128, Q3_K: 4, Q6_K: 32; Q4_1,
+// Q5_1, Q2_K, Q4_K and Q5_K: 0, their mins are separate).
 int x16_offset(DType t);
 
 // Interleaves 16 rows (row r at src + r·row_stride, GGUF blocks) into one group.
@@ -130,13 +139,17 @@ void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t
 // The inverse: writes row r of the group back as GGUF blocks (for tests).
 void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* dst);
 
-// A Q8_0 activation block with what the kernels need precomputed: the codes,
-// the scale as float, and -offset·Σcodes (so that dot(code_w - offset, x)
-// starts from it).
+// A Q8_0 / Q8_1 activation block with what the kernels need precomputed:
+// the codes, the scale as float, and for Q8_0 -offset·Σcodes (so that
+// dot(code_w - offset, x) starts from it), for Q8_1 its sum s = d·Σcodes (as
+// the block stores it, in fp16) for the weights' mins.
 struct ActQ8 {
   int8_t qs[32];
   float d;
-  int32_t off;
+  union {
+    int32_t off;  // Q4_0, Q5_0, Q8_0
+    float s;      // Q4_1, Q5_1
+  };
 };
 static_assert(sizeof(ActQ8) == 40);
 

@@ -42,12 +42,14 @@ inline __m256i high_bits(uint32_t m, __m256i value) {
 template <DType T>
 inline __m256i block_dot(const __m256i* u, const ActQ8& a) {
   const __m256i ones = _mm256_set1_epi16(1);
-  if constexpr (T == DType::kQ4_0) {
+  // Q4_1 and Q5_1 have no code offset (their mins are applied by the caller).
+  const __m256i off = T == DType::kQ4_1 || T == DType::kQ5_1 ? _mm256_setzero_si256() : _mm256_set1_epi32(a.off);
+  if constexpr (T == DType::kQ4_0 || T == DType::kQ4_1) {
     __m256i s16 = _mm256_maddubs_epi16(u[0], bcast4(a.qs));
 #pragma GCC unroll 7
     for (int k = 1; k < 8; ++k) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(u[k], bcast4(a.qs + 4 * k)));
-    return _mm256_add_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(a.off));
-  } else if constexpr (T == DType::kQ5_0) {
+    return _mm256_add_epi32(_mm256_madd_epi16(s16, ones), off);
+  } else if constexpr (T == DType::kQ5_0 || T == DType::kQ5_1) {
     // Codes reach 31: fold every 4 chunks (4 × 2 × 31 × 128 < 32768).
     __m256i s16[2];
 #pragma GCC unroll 2
@@ -57,7 +59,7 @@ inline __m256i block_dot(const __m256i* u, const ActQ8& a) {
       for (int k = 1; k < 4; ++k) s16[f] = _mm256_add_epi16(s16[f], _mm256_maddubs_epi16(u[4 * f + k], bcast4(a.qs + 16 * f + 4 * k)));
     }
     const __m256i s32 = _mm256_add_epi32(_mm256_madd_epi16(s16[0], ones), _mm256_madd_epi16(s16[1], ones));
-    return _mm256_add_epi32(s32, _mm256_set1_epi32(a.off));
+    return _mm256_add_epi32(s32, off);
   } else {
     __m256i s32 = _mm256_setzero_si256();
 #pragma GCC unroll 8
@@ -93,7 +95,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
         for (int half = 0; half < 2; ++half) {
           const uint8_t* c = c0 + 32 * half;
           __m256i u[8];
-          if constexpr (T == DType::kQ5_0) {
+          if constexpr (T == DType::kQ5_0 || T == DType::kQ5_1) {
             const __m256i k16 = _mm256_set1_epi8(16);
 #pragma GCC unroll 4
             for (int k = 0; k < 4; ++k) {
@@ -104,7 +106,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
               u[k] = _mm256_or_si256(_mm256_and_si256(v, low4), high_bits(ml, k16));
               u[4 + k] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4), high_bits(mh, k16));
             }
-          } else if constexpr (T == DType::kQ4_0) {
+          } else if constexpr (T == DType::kQ4_0 || T == DType::kQ4_1) {
 #pragma GCC unroll 4
             for (int k = 0; k < 4; ++k) {
               const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 64 * k));
@@ -121,6 +123,9 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
             const ActQ8& a = reinterpret_cast<const ActQ8*>(x + static_cast<size_t>(j0 + j) * x_stride)[b];
             const __m256 s = _mm256_cvtepi32_ps(block_dot<T>(u, a));
             acc[j][half] = _mm256_fmadd_ps(s, _mm256_mul_ps(dw, _mm256_set1_ps(a.d)), acc[j][half]);
+            if constexpr (T == DType::kQ4_1 || T == DType::kQ5_1)  // the 8 rows' mins, 64 bytes after the scales
+              acc[j][half] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + 64 + 16 * half))),
+                                             _mm256_set1_ps(a.s), acc[j][half]);
           }
         }
       };
@@ -476,6 +481,14 @@ void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
   gemm<DType::kQ4_0>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+void gemm_x16_q4_1(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm<DType::kQ4_1>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+void gemm_x16_q5_1(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm<DType::kQ5_1>(n, w, gb, ng, x, xs, nx, y, ys);
 }
 void gemm_x16_q5_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {

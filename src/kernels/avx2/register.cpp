@@ -35,6 +35,8 @@ void register_avx2(Kernels& k) {
   k.gemm_x16[static_cast<int>(DType::kBF16)] = avx2::gemm_x16_bf16;
   k.x16_act[static_cast<int>(DType::kF16)] = avx2::x16_act_f16;
   k.gemm_x16[static_cast<int>(DType::kQ4_0)] = avx2::gemm_x16_q4_0;
+  k.gemm_x16[static_cast<int>(DType::kQ4_1)] = avx2::gemm_x16_q4_1;
+  k.gemm_x16[static_cast<int>(DType::kQ5_1)] = avx2::gemm_x16_q5_1;
   k.gemm_x16[static_cast<int>(DType::kQ5_0)] = avx2::gemm_x16_q5_0;
   k.gemm_x16[static_cast<int>(DType::kQ8_0)] = avx2::gemm_x16_q8_0;
   k.gemm_x16[static_cast<int>(DType::kQ4_K)] = avx2::gemm_x16_q4_k;

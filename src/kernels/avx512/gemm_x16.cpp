@@ -34,7 +34,8 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
   constexpr X16Legacy kLay = x16_legacy(T);
   constexpr size_t kPair = kLay.pair_bytes(), kCodes = kLay.code_bytes, kBlock = kLay.block_bytes(),
                    kScales = 2 * kBlock;
-  constexpr bool kNibbles = T == DType::kQ4_0 || T == DType::kQ5_0;
+  constexpr bool kMasks = T == DType::kQ5_0 || T == DType::kQ5_1, kMins = T == DType::kQ4_1 || T == DType::kQ5_1;
+  constexpr bool kNibbles = T != DType::kQ8_0, kInPlace = kNibbles && !kMasks;
   const int64_t nb = n / kQK;
   const __m512i low4 = _mm512_set1_epi8(0x0f);
   // One block: c its 16 rows' codes (Q5_0: then their masks), sc their
@@ -46,7 +47,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
     // the high nibbles shifted down (a five-bit code in place would pass
     // 255), and 16 added where the chunk's masks have the fifth bit.
     __m512i u[8];
-    if constexpr (T == DType::kQ5_0) {
+    if constexpr (kMasks) {
       const __m512i k16 = _mm512_set1_epi8(16);
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
@@ -58,7 +59,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
         u[k] = _mm512_mask_add_epi8(lo, _cvtu64_mask64(ml), lo, k16);
         u[4 + k] = _mm512_mask_add_epi8(hi, _cvtu64_mask64(mh), hi, k16);
       }
-    } else if constexpr (T == DType::kQ4_0) {
+    } else if constexpr (kInPlace) {
       const __m512i high4 = _mm512_set1_epi8(static_cast<char>(0xf0));
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
@@ -71,19 +72,22 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
       for (int k = 0; k < 8; ++k) u[k] = _mm512_loadu_si512(c + 64 * k);
     }
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc)));
+    // Q4_1, Q5_1: the 16 rows' mins, 64 bytes after their scales.
+    const __m512 mw = kMins ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc + 64)))
+                            : _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int j = 0; j < NX; ++j) {
       const ActQ8& a = reinterpret_cast<const ActQ8*>(x + static_cast<size_t>(j) * x_stride)[b];
       // Two chains of 4 so that one activation row does not wait on 8
       // dependent VNNI latencies per block.
-      __m512i s0 = _mm512_set1_epi32(a.off), s1 = _mm512_setzero_si512();
+      __m512i s0 = kMins ? _mm512_setzero_si512() : _mm512_set1_epi32(a.off), s1 = _mm512_setzero_si512();
       if constexpr (kNibbles) {
 #pragma GCC unroll 4
         for (int k = 0; k < 4; ++k) {
           s0 = _mm512_dpbusd_epi32(s0, u[k], bcast4(a.qs + 4 * k));
           s1 = _mm512_dpbusd_epi32(s1, u[4 + k], bcast4(a.qs + 16 + 4 * k));
         }
-        if constexpr (T == DType::kQ4_0) s1 = _mm512_srai_epi32(s1, 4);
+        if constexpr (kInPlace) s1 = _mm512_srai_epi32(s1, 4);
       } else {
 #pragma GCC unroll 4
         for (int k = 0; k < 8; k += 2) {
@@ -93,6 +97,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
       }
       const __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
       acc[j] = _mm512_fmadd_ps(s, _mm512_mul_ps(dw, _mm512_set1_ps(a.d)), acc[j]);
+      if constexpr (kMins) acc[j] = _mm512_fmadd_ps(mw, _mm512_set1_ps(a.s), acc[j]);
     }
   };
   // Q4_0: software prefetch 8 block pairs (4.5 KiB) ahead in the stream,
@@ -100,7 +105,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
   // spread over its two blocks. Measured in the model (A/B on alternate
   // tokens, one process): 32 pairs ahead with T0 was 5-14% slower at 70-90
   // GB/s, equal at 35-45 GB/s; no prefetch 3-5% slower; T0 at 8 pairs 2.5%
-  // slower. Q8_0 measured no gain. Q5_0 (a pair is 11 lines) as Q4_0.
+  // slower. Q8_0 measured no gain. The other nibble types as Q4_0.
   constexpr size_t kAhead = 8 * kPair, kLines = (kPair + 63) / 64, kFirst = (kLines + 1) / 2;
   auto prefetch = [](const uint8_t* pair, size_t l0, size_t l1) __attribute__((always_inline)) {
     if constexpr (kNibbles)
@@ -493,6 +498,14 @@ void gemm_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, 
 void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
   gemm_any<DType::kQ4_0>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+void gemm_x16_q4_1(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm_any<DType::kQ4_1>(n, w, gb, ng, x, xs, nx, y, ys);
+}
+void gemm_x16_q5_1(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                   size_t ys) {
+  gemm_any<DType::kQ5_1>(n, w, gb, ng, x, xs, nx, y, ys);
 }
 void gemm_x16_q5_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
