@@ -38,14 +38,16 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
   constexpr bool kNibbles = T != DType::kQ8_0, kInPlace = kNibbles && !kMasks;
   const int64_t nb = n / kQK;
   const __m512i low4 = _mm512_set1_epi8(0x0f);
-  // One block: c its 16 rows' codes (Q5_0: then their masks), sc their
-  // scales, b its index.
+  // One block: c its 16 rows' codes (Q5_0, Q5_1: then their masks), sc
+  // their scales (Q4_1, Q5_1: their mins 64 bytes further), b its index.
   auto block = [&](const uint8_t* c, const uint8_t* sc, int64_t b, __m512* acc) __attribute__((always_inline)) {
-    // Q4_0: u[0..3] the low nibbles, u[4..7] the high nibbles left in
+    // Q4_0, Q4_1: u[0..3] the low nibbles, u[4..7] the high nibbles left in
     // place (16 × code: one AND instead of shift + AND); their dot is
-    // exactly 16 × the true one and is shifted back once per block. Q5_0:
-    // the high nibbles shifted down (a five-bit code in place would pass
-    // 255), and 16 added where the chunk's masks have the fifth bit.
+    // exactly 16 × the true one and is shifted back once per block. Q5_0,
+    // Q5_1: the high nibbles shifted down (a five-bit code in place would
+    // pass 255), and 16 added where the chunk's masks have the fifth bit.
+    // Q4_1, Q5_1 have no code offset; min × the activation block's sum is
+    // added after the scaled dot.
     __m512i u[8];
     if constexpr (kMasks) {
       const __m512i k16 = _mm512_set1_epi8(16);
