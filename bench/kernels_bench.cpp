@@ -131,7 +131,7 @@ void rms_norm(benchmark::State& state) {
 }
 
 void register_all() {
-  for (DType t : {DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
                   DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     for (auto [isa, name] : {std::pair{core::Isa::kScalar, "scalar"}, {core::Isa::kAvx2, "avx2"}, {core::Isa::kAvx512, "avx512"}}) {
       for (int64_t rows : {1, 32}) {

@@ -466,36 +466,46 @@ void gemv_ref_q6_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
   }
 }
 
-// ---- F16 / BF16: [input k][row r] 16-bit values.
+// ---- F32 / F16 / BF16: [input k][row r] values.
 
-bool half_type(DType t) { return t == DType::kF16 || t == DType::kBF16; }
+bool float_type(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
 
-float half_to_f32(DType t, uint16_t h) { return t == DType::kF16 ? fp16_to_f32(h) : bf16_to_f32(h); }
+size_t float_bytes(DType t) { return t == DType::kF32 ? 4 : 2; }
 
-void pack_half(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
-  // A 16 × 64 tile at a time (2 KiB written, 16 runs of 128 bytes read).
+float float_at(DType t, const uint8_t* p) {
+  if (t == DType::kF32) {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return t == DType::kF16 ? fp16_to_f32(h) : bf16_to_f32(h);
+}
+
+void pack_float(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
+  // A 16 × 64 tile at a time (16 runs of 64 values read, 1024 values written).
+  const size_t e = float_bytes(t);
   for (int64_t k0 = 0; k0 < n; k0 += 64) {
     const int64_t k1 = std::min<int64_t>(n, k0 + 64);
     for (int r = 0; r < kR; ++r) {
-      uint16_t v[64];
-      std::memcpy(v, src + r * row_stride + 2 * k0, static_cast<size_t>(2 * (k1 - k0)));
-      for (int64_t k = k0; k < k1; ++k) std::memcpy(dst + 2 * (static_cast<size_t>(k) * kR + r), &v[k - k0], 2);
+      uint8_t v[64 * 4];
+      std::memcpy(v, src + r * row_stride + e * static_cast<size_t>(k0), e * static_cast<size_t>(k1 - k0));
+      for (int64_t k = k0; k < k1; ++k) std::memcpy(dst + e * (static_cast<size_t>(k) * kR + r), v + e * static_cast<size_t>(k - k0), e);
     }
   }
 }
 
-void unpack_row_half(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
-  for (int64_t k = 0; k < n; ++k) std::memcpy(dst + 2 * k, group + 2 * (static_cast<size_t>(k) * kR + r), 2);
+void unpack_row_float(DType t, const uint8_t* group, int64_t n, int r, uint8_t* dst) {
+  const size_t e = float_bytes(t);
+  for (int64_t k = 0; k < n; ++k) std::memcpy(dst + e * static_cast<size_t>(k), group + e * (static_cast<size_t>(k) * kR + r), e);
 }
 
-void gemv_ref_half(DType t, int64_t n, const uint8_t* group, const float* x, float* y) {
+void gemv_ref_float(DType t, int64_t n, const uint8_t* group, const float* x, float* y) {
+  const size_t e = float_bytes(t);
   for (int r = 0; r < kR; ++r) {
     double s = 0;
-    for (int64_t k = 0; k < n; ++k) {
-      uint16_t h;
-      std::memcpy(&h, group + 2 * (static_cast<size_t>(k) * kR + r), 2);
-      s += static_cast<double>(half_to_f32(t, h)) * x[k];
-    }
+    for (int64_t k = 0; k < n; ++k) s += static_cast<double>(float_at(t, group + e * (static_cast<size_t>(k) * kR + r))) * x[k];
     y[r] = static_cast<float>(s);
   }
 }
@@ -503,13 +513,13 @@ void gemv_ref_half(DType t, int64_t n, const uint8_t* group, const float* x, flo
 }  // namespace
 
 bool x16_supported(DType t) {
-  return half_type(t) || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 ||
+  return float_type(t) || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 ||
          t == DType::kQ8_0 || t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K ||
          t == DType::kQ6_K;
 }
 
 size_t x16_group_bytes(DType t, int64_t n) {
-  if (half_type(t)) return static_cast<size_t>(n) * 2 * kR;
+  if (float_type(t)) return static_cast<size_t>(n) * float_bytes(t) * kR;
   if (t == DType::kQ4_K) return static_cast<size_t>(n / kQK_K) * kKBytes;
   if (t == DType::kQ2_K) return static_cast<size_t>(n / kQK_K) * X16Q2K::kBytes;
   if (t == DType::kQ3_K) return static_cast<size_t>(n / kQK_K) * X16Q3K::kBytes;
@@ -538,7 +548,7 @@ bool k_type(DType t) {
 bool x16_same_act(DType a, DType b) { return a == b || (k_type(a) && k_type(b)); }
 
 void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
-  if (half_type(t)) return pack_half(src, row_stride, n, dst);
+  if (float_type(t)) return pack_float(t, src, row_stride, n, dst);
   if (t == DType::kQ4_K) return pack_q4_k(src, row_stride, n, dst);
   if (t == DType::kQ2_K) return pack_q2_k(src, row_stride, n, dst);
   if (t == DType::kQ3_K) return pack_q3_k(src, row_stride, n, dst);
@@ -565,7 +575,7 @@ void x16_pack(DType t, const uint8_t* src, size_t row_stride, int64_t n, uint8_t
 }
 
 void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* dst) {
-  if (half_type(t)) return unpack_row_half(group, n, r, dst);
+  if (float_type(t)) return unpack_row_float(t, group, n, r, dst);
   if (t == DType::kQ4_K) return unpack_row_q4_k(group, n, r, dst);
   if (t == DType::kQ2_K) return unpack_row_q2_k(group, n, r, dst);
   if (t == DType::kQ3_K) return unpack_row_q3_k(group, n, r, dst);
@@ -593,18 +603,15 @@ void x16_unpack_row(DType t, const uint8_t* group, int64_t n, int r, uint8_t* ds
 }
 
 size_t x16_act_bytes(DType t, int64_t n) {
-  if (half_type(t)) return static_cast<size_t>(n) * sizeof(float);
+  if (float_type(t)) return static_cast<size_t>(n) * sizeof(float);
   return k_type(t) ? static_cast<size_t>(n / kQK_K) * sizeof(ActQ8K)
                            : static_cast<size_t>(n / kQK) * sizeof(ActQ8);
 }
 
 void x16_prepare_act(DType t, const void* xq, int64_t n, void* out) {
-  if (half_type(t)) {
-    for (int64_t k = 0; k < n; ++k) {
-      uint16_t h;
-      std::memcpy(&h, static_cast<const uint8_t*>(xq) + 2 * k, 2);
-      static_cast<float*>(out)[k] = half_to_f32(t, h);
-    }
+  if (float_type(t)) {
+    for (int64_t k = 0; k < n; ++k)
+      static_cast<float*>(out)[k] = float_at(t, static_cast<const uint8_t*>(xq) + float_bytes(t) * static_cast<size_t>(k));
     return;
   }
   if (k_type(t)) {
@@ -642,8 +649,12 @@ void x16_prepare_act(DType t, const void* xq, int64_t n, void* out) {
 }
 
 void x16_quantize_act(DType t, const float* x, int64_t n, void* out) {
-  if (half_type(t)) {
+  if (float_type(t)) {
     for (int64_t k = 0; k < n; ++k) {
+      if (t == DType::kF32) {
+        static_cast<float*>(out)[k] = x[k];
+        continue;
+      }
       const uint16_t h = t == DType::kF16 ? f32_to_fp16(x[k]) : f32_to_bf16(x[k]);
       x16_prepare_act(t, &h, 1, static_cast<float*>(out) + k);
     }
@@ -673,7 +684,7 @@ void x16_quantize_act(DType t, const float* x, int64_t n, void* out) {
 }
 
 void x16_gemv_ref(DType t, int64_t n, const uint8_t* group, const void* xv, float* y) {
-  if (half_type(t)) return gemv_ref_half(t, n, group, static_cast<const float*>(xv), y);
+  if (float_type(t)) return gemv_ref_float(t, n, group, static_cast<const float*>(xv), y);
   if (t == DType::kQ4_K) return gemv_ref_q4_k(n, group, static_cast<const ActQ8K*>(xv), y);
   if (t == DType::kQ2_K) return gemv_ref_q2_k(n, group, static_cast<const ActQ8K*>(xv), y);
   if (t == DType::kQ3_K) return gemv_ref_q3_k(n, group, static_cast<const ActQ8K*>(xv), y);

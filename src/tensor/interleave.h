@@ -44,8 +44,9 @@
 //   Q2_K (nb = n/256), per super-block: the 16 scale | min << 4 bytes of
 //     GGUF paired for 16-bit lanes, the 16 code chunks (Q3_K's without the
 //     masks), 16 fp16 d, 16 fp16 dmin: 1344 bytes, the GGUF size.
-//   F16, BF16: per input k, the 16 rows' values (32 bytes), the GGUF size.
-//     Their prepared activations are the row rounded to the type, as floats.
+//   F32, F16, BF16: per input k, the 16 rows' values (64 or 32 bytes), the
+//     GGUF size. Their prepared activations are the row rounded to the type,
+//     as floats.
 //   Q6_K (nb = n/256), per super-block, in the order the kernels read it:
 //     the 16 scales as bytes paired for 16-bit lanes ([k][r][2]: scales 2k,
 //     2k+1), then per quarter (half h, t) its 8 chunks of ql (the low 4 bits,
@@ -126,7 +127,8 @@ constexpr X16Legacy x16_legacy(DType t) {
   }
 }
 
-// Whether `t` has an interleaved layout (F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K).
+// Whether `t` has an interleaved layout (every matrix type: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1,
+// Q8_0, Q2_K..Q6_K).
 bool x16_supported(DType t);
 // Bytes of one group of 16 rows of n inputs (n a multiple of the block size).
 size_t x16_group_bytes(DType t, int64_t n);

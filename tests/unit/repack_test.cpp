@@ -58,7 +58,7 @@ class RepackTest : public ::testing::Test {
     ASSERT_TRUE(w.add_tensor("a", DType::kQ4_0, {96, 37}, quantized(DType::kQ4_0, 96, 37, 1, &f)).ok());
     ASSERT_TRUE(w.add_tensor("a2", DType::kQ4_0, {96, 50}, quantized(DType::kQ4_0, 96, 50, 6, &f)).ok());
     ASSERT_TRUE(w.add_tensor("b", DType::kQ8_0, {64, 48}, quantized(DType::kQ8_0, 64, 48, 2, &f)).ok());
-    ASSERT_TRUE(w.add_tensor("c", DType::kF32, {256, 16}, quantized(DType::kF32, 256, 16, 3, &f)).ok());
+    ASSERT_TRUE(w.add_tensor("c", DType::kQ4_1, {256, 12}, quantized(DType::kQ4_1, 256, 12, 3, &f)).ok());
     ASSERT_TRUE(w.add_tensor("five", DType::kQ5_K, {512, 19}, quantized(DType::kQ5_K, 512, 19, 8, &f)).ok());
     ASSERT_TRUE(w.add_tensor("k", DType::kQ4_K, {512, 21}, quantized(DType::kQ4_K, 512, 21, 4, &f)).ok());
     ASSERT_TRUE(w.add_tensor("six", DType::kQ6_K, {256, 35}, quantized(DType::kQ6_K, 256, 35, 5, &f)).ok());
@@ -91,8 +91,9 @@ TEST_F(RepackTest, InterleavesCopiesAndMatchesTheReference) {
   // The norm is copied out of the mapping, byte for byte.
   EXPECT_NE(n.data, n0.data);
   EXPECT_TRUE(std::equal(n.data, n.data + n.row_bytes, n0.data));
-  // F32 has no interleaved layout: copied verbatim when others are
-  // interleaved (so the forward pass no longer reads the mapping).
+  // Fewer rows than one group of 16: no interleaved layout, copied verbatim
+  // when others are interleaved (so the forward pass no longer reads the
+  // mapping).
   EXPECT_EQ(c.x16, nullptr);
   const size_t c_bytes = static_cast<size_t>(c.n_out) * c.row_bytes;
   EXPECT_TRUE(std::equal(c.data, c.data + c_bytes, bind(*file_, "c").data));

@@ -511,9 +511,9 @@ TEST(ActivationQuantizer, Q8_KMatchesReference) {
 TEST(ActivationQuantizer, FusedInterleavedPreparationMatchesReference) {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.f, 1.f);
-  for (DType t : {DType::kF16, DType::kBF16, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ8_0,
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ8_0,
                   DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
-    const int64_t qk = t == DType::kF16 || t == DType::kBF16 ? 16 : dtype_info(t).block_size;
+    const int64_t qk = t == DType::kF32 || t == DType::kF16 || t == DType::kBF16 ? 16 : dtype_info(t).block_size;
     for (int64_t nb : {1, 15, 16, 17, 22, 64, 176}) {
       const int64_t n = nb * qk;
       std::vector<float> x(static_cast<size_t>(n));

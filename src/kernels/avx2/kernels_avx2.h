@@ -35,6 +35,8 @@ void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint
                   int64_t n_kv, float* out);
 
 // Interleaved (x16) products, Q4_0, Q8_0 and Q4_K (see kernels.h GemmX16Fn).
+void gemm_x16_f32(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                  size_t ys);
 void gemm_x16_f16(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                   size_t ys);
 void gemm_x16_bf16(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,

@@ -31,6 +31,7 @@ void register_avx2(Kernels& k) {
   k.rope = avx2::rope;
   k.from_float[static_cast<int>(DType::kF16)] = avx2::float_to_f16;
   k.add = avx2::add;
+  k.gemm_x16[static_cast<int>(DType::kF32)] = avx2::gemm_x16_f32;
   k.gemm_x16[static_cast<int>(DType::kF16)] = avx2::gemm_x16_f16;
   k.gemm_x16[static_cast<int>(DType::kBF16)] = avx2::gemm_x16_bf16;
   k.x16_act[static_cast<int>(DType::kF16)] = avx2::x16_act_f16;

@@ -1,4 +1,4 @@
-// AVX-512 products over F16 / BF16 weights interleaved 16 rows at a time
+// AVX-512 products over F32 / F16 / BF16 weights interleaved 16 rows at a time
 // (tensor/interleave.h: per input, the 16 rows' values side by side): each
 // input's 16 values convert to one float vector, which multiplies the input's
 // value of every activation row (broadcast from memory) into that row's 16
@@ -7,6 +7,8 @@
 // Reference: tensor::x16_gemv_ref.
 #include <immintrin.h>
 
+#include "core/dtype.h"
+
 #include "kernels/avx512/kernels_avx512.h"
 #include "kernels/kernels.h"
 
@@ -14,17 +16,19 @@ namespace hearth::kernels::avx512 {
 
 namespace {
 
-template <bool kBF16>
+template <DType T>
 inline __m512 load16(const uint8_t* p) {
+  if constexpr (T == DType::kF32) return _mm512_loadu_ps(p);
   const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  if constexpr (kBF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  if constexpr (T == DType::kBF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   return _mm512_cvtph_ps(h);
 }
 
-template <bool kBF16, int NX>
+template <DType T, int NX>
 void gemm_half(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
                float* y, size_t y_stride) {
   constexpr int kC = NX >= 4 ? 1 : NX == 1 ? 4 : 2;  // chains per activation row (FMA latency)
+  constexpr size_t kStep = T == DType::kF32 ? 64 : 32;  // bytes per input
   const float* xr[NX];
   for (int j = 0; j < NX; ++j) xr[j] = reinterpret_cast<const float*>(x + static_cast<size_t>(j) * x_stride);
   for (int g = 0; g < n_groups; ++g) {
@@ -36,13 +40,13 @@ void gemm_half(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
     for (; k + kC <= n; k += kC) {
 #pragma GCC unroll 4
       for (int c = 0; c < kC; ++c) {
-        const __m512 wv = load16<kBF16>(grp + 32 * static_cast<size_t>(k + c));
+        const __m512 wv = load16<T>(grp + kStep * static_cast<size_t>(k + c));
 #pragma GCC unroll 8
         for (int j = 0; j < NX; ++j) acc[c][j] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xr[j][k + c]), acc[c][j]);
       }
     }
     for (; k < n; ++k) {
-      const __m512 wv = load16<kBF16>(grp + 32 * static_cast<size_t>(k));
+      const __m512 wv = load16<T>(grp + kStep * static_cast<size_t>(k));
       for (int j = 0; j < NX; ++j) acc[0][j] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xr[j][k]), acc[0][j]);
     }
     for (int j = 0; j < NX; ++j) {
@@ -53,30 +57,34 @@ void gemm_half(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
   }
 }
 
-template <bool kBF16>
+template <DType T>
 void gemm_half_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
   switch (nx) {
-    case 1: return gemm_half<kBF16, 1>(n, w, gb, ng, x, xs, y, ys);
-    case 2: return gemm_half<kBF16, 2>(n, w, gb, ng, x, xs, y, ys);
-    case 3: return gemm_half<kBF16, 3>(n, w, gb, ng, x, xs, y, ys);
-    case 4: return gemm_half<kBF16, 4>(n, w, gb, ng, x, xs, y, ys);
-    case 5: return gemm_half<kBF16, 5>(n, w, gb, ng, x, xs, y, ys);
-    case 6: return gemm_half<kBF16, 6>(n, w, gb, ng, x, xs, y, ys);
-    case 7: return gemm_half<kBF16, 7>(n, w, gb, ng, x, xs, y, ys);
-    default: return gemm_half<kBF16, 8>(n, w, gb, ng, x, xs, y, ys);
+    case 1: return gemm_half<T, 1>(n, w, gb, ng, x, xs, y, ys);
+    case 2: return gemm_half<T, 2>(n, w, gb, ng, x, xs, y, ys);
+    case 3: return gemm_half<T, 3>(n, w, gb, ng, x, xs, y, ys);
+    case 4: return gemm_half<T, 4>(n, w, gb, ng, x, xs, y, ys);
+    case 5: return gemm_half<T, 5>(n, w, gb, ng, x, xs, y, ys);
+    case 6: return gemm_half<T, 6>(n, w, gb, ng, x, xs, y, ys);
+    case 7: return gemm_half<T, 7>(n, w, gb, ng, x, xs, y, ys);
+    default: return gemm_half<T, 8>(n, w, gb, ng, x, xs, y, ys);
   }
 }
 
 }  // namespace
 
+void gemm_x16_f32(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                  size_t ys) {
+  gemm_half_any<DType::kF32>(n, w, gb, ng, x, xs, nx, y, ys);
+}
 void gemm_x16_f16(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                   size_t ys) {
-  gemm_half_any<false>(n, w, gb, ng, x, xs, nx, y, ys);
+  gemm_half_any<DType::kF16>(n, w, gb, ng, x, xs, nx, y, ys);
 }
 void gemm_x16_bf16(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  gemm_half_any<true>(n, w, gb, ng, x, xs, nx, y, ys);
+  gemm_half_any<DType::kBF16>(n, w, gb, ng, x, xs, nx, y, ys);
 }
 
 }  // namespace hearth::kernels::avx512

@@ -46,6 +46,8 @@ void pack_q8_0_for_q8_0(const void* xq, int64_t n, PackedQ8Pair* out);
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
                   int64_t n_kv, float* out);
 // Interleaved (x16) products; x: prepared activation rows xs bytes apart.
+void gemm_x16_f32(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
+                  size_t ys);
 void gemm_x16_f16(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                   size_t ys);
 void gemm_x16_bf16(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
