@@ -25,7 +25,7 @@ int32_t make_pair(int lo, int hi) {
 }
 
 
-// ---- Q4_0 / Q8_0: blocks of 32 in pairs of code chunks and scales (X16Legacy).
+// ---- Q4_0, Q4_1, Q5_0, Q5_1, Q8_0: blocks of 32 in pairs of code chunks (masks), scales (mins) (X16Legacy).
 
 // Where a legacy block's fields sit (GGUF layouts) and its size.
 struct LegacyFields {
