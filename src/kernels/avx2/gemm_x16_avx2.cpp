@@ -184,71 +184,21 @@ __attribute__((always_inline)) inline void k_quant_gemm(int64_t n, const uint8_t
   }
 }
 
-// Q4_K, per half (8 rows), super-block and sub-block of 32: 8 chunks of
-// nibbles, VPMADDUBSW with the broadcast activation bytes summed in 16 bits
-// (at most 8 × 2 × 15 × 128 < 32768), then one VPMADDWD against the 8 rows'
-// sub-block scales (as int16 in both halves of each lane) gives scale × dot
-// in 32 bits. The mins term is 4 VPMADDWD over the paired mins. Up to 2
-// activation rows share each unpacked sub-block.
-void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
-               int nx, float* y, size_t y_stride) {
+// Q4_K and Q5_K, per half (8 rows), super-block and sub-block of 32: 8
+// chunks of codes (Q5_K: each fifth bit expanded from the masks, rows 0-7
+// being the low 32 bits of a chunk's mask), VPMADDUBSW with the broadcast
+// activation bytes summed in 16 bits (Q4_K: all 8, at most 8 × 2 × 15 × 128 <
+// 32768; Q5_K: folded every 4, 4 × 2 × 31 × 128 < 32768), then VPMADDWD
+// against the 8 rows' sub-block scales (as int16 in both halves of each
+// lane) gives scale × dot in 32 bits. The mins term is 4 VPMADDWD over the
+// paired mins. Up to 2 activation rows share each unpacked sub-block.
+template <bool kQ5>
+void gemm_q4_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x,
+                  size_t x_stride, int nx, float* y, size_t y_stride) {
+  static_assert(X16Q5K::kScales == X16Q4K::kScales && X16Q5K::kMins == X16Q4K::kMins && X16Q5K::kD == X16Q4K::kD &&
+                X16Q5K::kDmin == X16Q4K::kDmin);
   constexpr size_t kSc = X16Q4K::kScales, kMins = X16Q4K::kMins, kD = X16Q4K::kD, kDmin = X16Q4K::kDmin,
-                   kCodes = X16Q4K::kCodes, kBytes = X16Q4K::kBytes;
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  k_quant_gemm<kBytes>(n, w, group_bytes, n_groups, x, x_stride, nx, y, y_stride,
-                       [&](const uint8_t* sb, const ActQ8K* const* a, int nj, int half, bool first, __m256* acc)
-                           __attribute__((always_inline)) {
-    __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-    for (int s = 0; s < 8; ++s) {
-      const int p = s / 2;
-      // Prefetch two super-blocks ahead on the first pass, an eighth per step
-      // (in the model, HEARTH_ISA=avx2: none 7-8% slower, one ahead ±0.4%).
-      if (first)
-        for (size_t l = 320 * static_cast<size_t>(s); l < std::min<size_t>(kBytes, 320 * (s + 1)); l += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + l), _MM_HINT_T0);
-      __m256i u[8];
-#pragma GCC unroll 8
-      for (int c = 0; c < 8; ++c) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kCodes + 64 * (8 * p + c) + 32 * half));
-        u[c] = s % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), low4) : _mm256_and_si256(v, low4);
-      }
-      int64_t sc8;
-      std::memcpy(&sc8, sb + kSc + 16 * s + 8 * half, 8);
-      const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(sc8));
-      const __m256i sc16 = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));  // scale in both 16-bit halves
-      for (int j = 0; j < nj; ++j) {
-        const int8_t* xq = a[j]->qs + 32 * s;
-        __m256i s16 = _mm256_maddubs_epi16(u[0], bcast4(xq));
-#pragma GCC unroll 7
-        for (int c = 1; c < 8; ++c) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(u[c], bcast4(xq + 4 * c)));
-        q[j] = _mm256_add_epi32(q[j], _mm256_madd_epi16(s16, sc16));
-      }
-    }
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kD + 16 * half)));
-    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kDmin + 16 * half)));
-    for (int j = 0; j < nj; ++j) {
-      __m256i m = _mm256_setzero_si256();
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k) {
-        const __m256i mk = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kMins + 32 * k + 16 * half)));
-        m = _mm256_add_epi32(m, _mm256_madd_epi16(mk, _mm256_set1_epi32(a[j]->msum32[k])));
-      }
-      const __m256 xd = _mm256_set1_ps(a[j]->d);
-      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q[j]), _mm256_mul_ps(d, xd), acc[j]);
-      acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(dmin, xd), acc[j]);
-    }
-  });
-}
-
-
-// Q5_K: Q4_K's loop with each code's fifth bit expanded from the masks
-// (rows 0-7: the low 32 bits of a chunk's mask). Codes reach 31, so the
-// 16-bit VPMADDUBSW sums are folded every 4 chunks (4 × 2 × 31 × 128 < 32768).
-void gemm_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
-               int nx, float* y, size_t y_stride) {
-  constexpr size_t kSc = X16Q5K::kScales, kMins = X16Q5K::kMins, kD = X16Q5K::kD, kDmin = X16Q5K::kDmin,
-                   kBytes = X16Q5K::kBytes, kLines = kBytes / 64;
-  static_assert(kBytes % 64 == 0);
+                   kBytes = kQ5 ? X16Q5K::kBytes : X16Q4K::kBytes, kLines = (kBytes + 63) / 64;
   const __m256i low4 = _mm256_set1_epi8(0x0f), k16 = _mm256_set1_epi8(16);
   k_quant_gemm<kBytes>(n, w, group_bytes, n_groups, x, x_stride, nx, y, y_stride,
                        [&](const uint8_t* sb, const ActQ8K* const* a, int nj, int half, bool first, __m256* acc)
@@ -256,19 +206,23 @@ void gemm_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
     __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
     for (int s = 0; s < 8; ++s) {
       const int p = s / 2;
-      // Two super-blocks ahead on the first pass, an eighth per step (as Q4_K).
+      // Prefetch two super-blocks ahead on the first pass, an eighth per step
+      // (in the model, HEARTH_ISA=avx2, Q4_K: none 7-8% slower, one ahead
+      // ±0.4%).
       if (first)
         for (size_t l = kLines * s / 8; l < kLines * (s + 1) / 8; ++l)
           _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kBytes + 64 * l), _MM_HINT_T0);
+      const uint8_t* codes = sb + (kQ5 ? X16Q5K::codes(p) : X16Q4K::kCodes + 512 * static_cast<size_t>(p));
       __m256i u[8];
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
-        const __m256i v =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + X16Q5K::codes(p) + 64 * c + 32 * half));
-        uint32_t m;
-        std::memcpy(&m, sb + X16Q5K::masks(p) + 16 * c + 8 * (s % 2) + 4 * half, 4);
-        const __m256i nib = s % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), low4) : _mm256_and_si256(v, low4);
-        u[c] = _mm256_or_si256(nib, high_bits(m, k16));
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 64 * c + 32 * half));
+        u[c] = s % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), low4) : _mm256_and_si256(v, low4);
+        if constexpr (kQ5) {
+          uint32_t m;
+          std::memcpy(&m, sb + X16Q5K::masks(p) + 16 * c + 8 * (s % 2) + 4 * half, 4);
+          u[c] = _mm256_or_si256(u[c], high_bits(m, k16));
+        }
       }
       int64_t sc8;
       std::memcpy(&sc8, sb + kSc + 16 * s + 8 * half, 8);
@@ -276,15 +230,22 @@ void gemm_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
       const __m256i sc16 = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));  // scale in both 16-bit halves
       for (int j = 0; j < nj; ++j) {
         const int8_t* xq = a[j]->qs + 32 * s;
-        __m256i s16[2];
+        if constexpr (kQ5) {
+          __m256i s16[2];
 #pragma GCC unroll 2
-        for (int f = 0; f < 2; ++f) {
-          s16[f] = _mm256_maddubs_epi16(u[4 * f], bcast4(xq + 16 * f));
+          for (int f = 0; f < 2; ++f) {
+            s16[f] = _mm256_maddubs_epi16(u[4 * f], bcast4(xq + 16 * f));
 #pragma GCC unroll 3
-          for (int c = 1; c < 4; ++c)
-            s16[f] = _mm256_add_epi16(s16[f], _mm256_maddubs_epi16(u[4 * f + c], bcast4(xq + 16 * f + 4 * c)));
+            for (int c = 1; c < 4; ++c)
+              s16[f] = _mm256_add_epi16(s16[f], _mm256_maddubs_epi16(u[4 * f + c], bcast4(xq + 16 * f + 4 * c)));
+          }
+          q[j] = _mm256_add_epi32(q[j], _mm256_add_epi32(_mm256_madd_epi16(s16[0], sc16), _mm256_madd_epi16(s16[1], sc16)));
+        } else {
+          __m256i s16 = _mm256_maddubs_epi16(u[0], bcast4(xq));
+#pragma GCC unroll 7
+          for (int c = 1; c < 8; ++c) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(u[c], bcast4(xq + 4 * c)));
+          q[j] = _mm256_add_epi32(q[j], _mm256_madd_epi16(s16, sc16));
         }
-        q[j] = _mm256_add_epi32(q[j], _mm256_add_epi32(_mm256_madd_epi16(s16[0], sc16), _mm256_madd_epi16(s16[1], sc16)));
       }
     }
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kD + 16 * half)));
@@ -460,7 +421,7 @@ void gemm_x16_q6_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  gemm_q4_k(n, w, gb, ng, x, xs, nx, y, ys);
+  gemm_q4_q5_k<false>(n, w, gb, ng, x, xs, nx, y, ys);
 }
 
 void gemm_x16_q2_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
@@ -475,7 +436,7 @@ void gemm_x16_q3_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 
 void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  gemm_q5_k(n, w, gb, ng, x, xs, nx, y, ys);
+  gemm_q4_q5_k<true>(n, w, gb, ng, x, xs, nx, y, ys);
 }
 
 void gemm_x16_q4_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,

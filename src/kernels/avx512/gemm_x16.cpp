@@ -154,17 +154,23 @@ __attribute__((always_inline)) inline void k_quant_rows(int64_t n, const uint8_t
   }
 }
 
-// Q4_K: per super-block and pair of sub-blocks, 8 code chunks give 16 nibble
-// vectors; each activation row runs two 8-long VNNI chains (low and high
-// sub-block), scales them by the sub-block scales (integer multiply), and the
-// mins term is 4 VPDPWSSD over the paired mins. One convert and FMA per
-// super-block for d and dmin.
-template <int NX>
-void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
-               float* y, size_t y_stride) {
+// Q4_K and Q5_K: per super-block and pair of sub-blocks, 8 code chunks give
+// 16 code vectors; each activation row runs two 8-long VNNI chains (low and
+// high sub-block), scales them by the sub-block scales (integer multiply),
+// and the mins term is 4 VPDPWSSD over the paired mins. One convert and FMA
+// per super-block for d and dmin. Q4_K keeps the high nibbles in place (16 ×
+// code, shifted back once per chain); Q5_K shifts them down (16 × a five-bit
+// code no longer fits a byte) and its chunks' two 64-bit masks (loaded
+// straight into mask registers) add 16 to the codes whose fifth bit is set.
+template <int NX, bool kQ5>
+void gemm_q4_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
+                  float* y, size_t y_stride) {
+  static_assert(X16Q5K::kScales == X16Q4K::kScales && X16Q5K::kMins == X16Q4K::kMins && X16Q5K::kD == X16Q4K::kD &&
+                X16Q5K::kDmin == X16Q4K::kDmin);
   constexpr size_t kScales = X16Q4K::kScales, kMins = X16Q4K::kMins, kD = X16Q4K::kD, kDmin = X16Q4K::kDmin,
-                   kCodes = X16Q4K::kCodes, kBytes = X16Q4K::kBytes;
-  const __m512i low4 = _mm512_set1_epi8(0x0f), high4 = _mm512_set1_epi8(static_cast<char>(0xf0));
+                   kBytes = kQ5 ? X16Q5K::kBytes : X16Q4K::kBytes;
+  const __m512i low4 = _mm512_set1_epi8(0x0f), high4 = _mm512_set1_epi8(static_cast<char>(0xf0)),
+                k16 = _mm512_set1_epi8(16);
   k_quant_rows<NX, kBytes>(n, w, group_bytes, n_groups, x, x_stride, y, y_stride,
                            [&](const uint8_t* sb, const ActQ8K* const* a, __m512* acc) __attribute__((always_inline)) {
     __m512i q[NX], m[NX];
@@ -177,73 +183,22 @@ void gemm_q4_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
       // 2 super-blocks ahead (NTA, a quarter per step): 0-1.4% faster; half,
       // one or three ahead 2-7% slower. The earlier layout (codes, then the
       // scales) read 4-10% slower, and without prefetch 9-12% slower still.
-      __m512i lo[8], hi[8];
-#pragma GCC unroll 8
-      for (int c = 0; c < 8; ++c) {
-        const __m512i v = _mm512_loadu_si512(sb + kCodes + 64 * (8 * p + c));
-        lo[c] = _mm512_and_si512(v, low4);
-        hi[c] = _mm512_and_si512(v, high4);  // 16 × code, shifted back once below
-      }
-      const __m512i sc_lo = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 32 * p)));
-      const __m512i sc_hi =
-          _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 32 * p + 16)));
-#pragma GCC unroll 4
-      for (int j = 0; j < NX; ++j) {
-        const int8_t* xq = a[j]->qs + 64 * p;
-        __m512i s_lo = _mm512_setzero_si512(), s_hi = _mm512_setzero_si512();
-#pragma GCC unroll 8
-        for (int c = 0; c < 8; ++c) {
-          s_lo = _mm512_dpbusd_epi32(s_lo, lo[c], bcast4(xq + 4 * c));
-          s_hi = _mm512_dpbusd_epi32(s_hi, hi[c], bcast4(xq + 32 + 4 * c));
-        }
-        s_hi = _mm512_srai_epi32(s_hi, 4);  // exact: every term is a multiple of 16
-        q[j] = _mm512_add_epi32(q[j], _mm512_add_epi32(_mm512_mullo_epi32(s_lo, sc_lo), _mm512_mullo_epi32(s_hi, sc_hi)));
-      }
-    }
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) {
-      const __m512i mk = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kMins + 32 * k)));
-      for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], mk, _mm512_set1_epi32(a[j]->msum32[k]));
-    }
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kD)));
-    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kDmin)));
-    for (int j = 0; j < NX; ++j) {
-      const __m512 xd = _mm512_set1_ps(a[j]->d);
-      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q[j]), _mm512_mul_ps(d, xd), acc[j]);
-      acc[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m[j]), _mm512_mul_ps(dmin, xd), acc[j]);
-    }
-  });
-}
-
-// Q5_K: Q4_K's loop with a fifth bit per code: per quarter, each code chunk's
-// two 64-bit masks (loaded straight into mask registers) add 16 to the low
-// and high nibbles whose bit is set; the high nibbles are shifted down first
-// (16 × a five-bit code no longer fits a byte).
-template <int NX>
-void gemm_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
-               float* y, size_t y_stride) {
-  constexpr size_t kScales = X16Q5K::kScales, kMins = X16Q5K::kMins, kD = X16Q5K::kD, kDmin = X16Q5K::kDmin,
-                   kBytes = X16Q5K::kBytes;
-  const __m512i low4 = _mm512_set1_epi8(0x0f), k16 = _mm512_set1_epi8(16);
-  k_quant_rows<NX, kBytes>(n, w, group_bytes, n_groups, x, x_stride, y, y_stride,
-                           [&](const uint8_t* sb, const ActQ8K* const* a, __m512* acc) __attribute__((always_inline)) {
-    __m512i q[NX], m[NX];
-    for (int j = 0; j < NX; ++j) q[j] = m[j] = _mm512_setzero_si512();
-#pragma GCC unroll 1
-    for (int p = 0; p < 4; ++p) {
-      const uint8_t* masks = sb + X16Q5K::masks(p);
-      const uint8_t* codes = sb + X16Q5K::codes(p);
+      const uint8_t* codes = sb + (kQ5 ? X16Q5K::codes(p) : X16Q4K::kCodes + 512 * static_cast<size_t>(p));
       __m512i lo[8], hi[8];
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
         const __m512i v = _mm512_loadu_si512(codes + 64 * c);
-        uint64_t ml, mh;
-        std::memcpy(&ml, masks + 16 * c, 8);
-        std::memcpy(&mh, masks + 16 * c + 8, 8);
         lo[c] = _mm512_and_si512(v, low4);
-        hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
-        lo[c] = _mm512_mask_add_epi8(lo[c], _cvtu64_mask64(ml), lo[c], k16);
-        hi[c] = _mm512_mask_add_epi8(hi[c], _cvtu64_mask64(mh), hi[c], k16);
+        if constexpr (kQ5) {
+          uint64_t ml, mh;
+          std::memcpy(&ml, sb + X16Q5K::masks(p) + 16 * c, 8);
+          std::memcpy(&mh, sb + X16Q5K::masks(p) + 16 * c + 8, 8);
+          hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+          lo[c] = _mm512_mask_add_epi8(lo[c], _cvtu64_mask64(ml), lo[c], k16);
+          hi[c] = _mm512_mask_add_epi8(hi[c], _cvtu64_mask64(mh), hi[c], k16);
+        } else {
+          hi[c] = _mm512_and_si512(v, high4);  // 16 × code, shifted back once below
+        }
       }
       const __m512i sc_lo = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 32 * p)));
       const __m512i sc_hi =
@@ -257,6 +212,7 @@ void gemm_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
           s_lo = _mm512_dpbusd_epi32(s_lo, lo[c], bcast4(xq + 4 * c));
           s_hi = _mm512_dpbusd_epi32(s_hi, hi[c], bcast4(xq + 32 + 4 * c));
         }
+        if constexpr (!kQ5) s_hi = _mm512_srai_epi32(s_hi, 4);  // exact: every term is a multiple of 16
         q[j] = _mm512_add_epi32(q[j], _mm512_add_epi32(_mm512_mullo_epi32(s_lo, sc_lo), _mm512_mullo_epi32(s_hi, sc_hi)));
       }
     }
@@ -452,7 +408,7 @@ void by_four(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, s
 template <int NX>
 struct Q4K {
   static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
-    gemm_q4_k<NX>(n, w, gb, ng, x, xs, y, ys);
+    gemm_q4_q5_k<NX, false>(n, w, gb, ng, x, xs, y, ys);
   }
 };
 template <int NX>
@@ -470,7 +426,7 @@ struct Q3K {
 template <int NX>
 struct Q5K {
   static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
-    gemm_q5_k<NX>(n, w, gb, ng, x, xs, y, ys);
+    gemm_q4_q5_k<NX, true>(n, w, gb, ng, x, xs, y, ys);
   }
 };
 template <int NX>
