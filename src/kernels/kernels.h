@@ -22,6 +22,15 @@ constexpr int kTileRowsW = 4, kTileRowsX = 6;
 // Most activation rows per call of an interleaved (x16) product.
 constexpr int kX16MaxX = 8;
 
+// For kernels templated on their number of activation rows: calls
+// f.template operator()<N>() with N = nx clamped to [1, kMax].
+template <int kMax, class F>
+inline void with_rows(int nx, F&& f) {
+  if constexpr (kMax > 1)
+    if (nx < kMax) return with_rows<kMax - 1>(nx, f);
+  f.template operator()<kMax>();
+}
+
 struct alignas(64) PackedQ8Pair {
   int8_t qs[64];
   int32_t off[16];

@@ -8,9 +8,8 @@
 
 #include "core/dtype.h"
 
-#include <algorithm>
-
 #include "kernels/avx2/kernels_avx2.h"
+#include "kernels/kernels.h"
 #include "tensor/fp16.h"
 
 namespace hearth::kernels::avx2 {
@@ -67,12 +66,7 @@ void gemm_half_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
   for (int j0 = 0; j0 < nx; j0 += 4) {
     const uint8_t* xj = x + static_cast<size_t>(j0) * xs;
     float* yj = y + static_cast<size_t>(j0) * ys;
-    switch (std::min(4, nx - j0)) {
-      case 1: gemm_half<T, 1>(n, w, gb, ng, xj, xs, yj, ys); break;
-      case 2: gemm_half<T, 2>(n, w, gb, ng, xj, xs, yj, ys); break;
-      case 3: gemm_half<T, 3>(n, w, gb, ng, xj, xs, yj, ys); break;
-      default: gemm_half<T, 4>(n, w, gb, ng, xj, xs, yj, ys); break;
-    }
+    with_rows<4>(nx - j0, [&]<int NX>() { gemm_half<T, NX>(n, w, gb, ng, xj, xs, yj, ys); });
   }
 }
 

@@ -390,65 +390,21 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
 }
 
 // K-quant kernels take at most 4 activation rows per pass (3 accumulators
-// each beside 16 unpacked code vectors fill the 32 registers).
-template <template <int> class K>
-void by_four(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y, size_t ys) {
+// each beside 16 unpacked code vectors fill the 32 registers): k is called as
+// k.template operator()<NX>(rows' activations, rows' outputs).
+template <class K>
+void by_four(const uint8_t* x, size_t xs, int nx, float* y, size_t ys, K k) {
   for (int j0 = 0; j0 < nx; j0 += 4) {
     const uint8_t* xj = x + static_cast<size_t>(j0) * xs;
     float* yj = y + static_cast<size_t>(j0) * ys;
-    switch (std::min(4, nx - j0)) {
-      case 1: K<1>::run(n, w, gb, ng, xj, xs, yj, ys); break;
-      case 2: K<2>::run(n, w, gb, ng, xj, xs, yj, ys); break;
-      case 3: K<3>::run(n, w, gb, ng, xj, xs, yj, ys); break;
-      default: K<4>::run(n, w, gb, ng, xj, xs, yj, ys); break;
-    }
+    with_rows<4>(nx - j0, [&]<int NX>() { k.template operator()<NX>(xj, yj); });
   }
 }
-
-template <int NX>
-struct Q4K {
-  static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
-    gemm_q4_q5_k<NX, false>(n, w, gb, ng, x, xs, y, ys);
-  }
-};
-template <int NX>
-struct Q2K {
-  static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
-    gemm_q2_q3_k<NX, false>(n, w, gb, ng, x, xs, y, ys);
-  }
-};
-template <int NX>
-struct Q3K {
-  static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
-    gemm_q2_q3_k<NX, true>(n, w, gb, ng, x, xs, y, ys);
-  }
-};
-template <int NX>
-struct Q5K {
-  static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
-    gemm_q4_q5_k<NX, true>(n, w, gb, ng, x, xs, y, ys);
-  }
-};
-template <int NX>
-struct Q6K {
-  static void run(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, float* y, size_t ys) {
-    gemm_q6_k<NX>(n, w, gb, ng, x, xs, y, ys);
-  }
-};
 
 template <DType T>
 void gemm_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
               size_t ys) {
-  switch (nx) {
-    case 1: return gemm<T, 1>(n, w, gb, ng, x, xs, y, ys);
-    case 2: return gemm<T, 2>(n, w, gb, ng, x, xs, y, ys);
-    case 3: return gemm<T, 3>(n, w, gb, ng, x, xs, y, ys);
-    case 4: return gemm<T, 4>(n, w, gb, ng, x, xs, y, ys);
-    case 5: return gemm<T, 5>(n, w, gb, ng, x, xs, y, ys);
-    case 6: return gemm<T, 6>(n, w, gb, ng, x, xs, y, ys);
-    case 7: return gemm<T, 7>(n, w, gb, ng, x, xs, y, ys);
-    default: return gemm<T, 8>(n, w, gb, ng, x, xs, y, ys);
-  }
+  with_rows<kX16MaxX>(nx, [&]<int NX>() { gemm<T, NX>(n, w, gb, ng, x, xs, y, ys); });
 }
 
 }  // namespace
@@ -475,23 +431,23 @@ void gemm_x16_q8_0(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q2_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  by_four<Q2K>(n, w, gb, ng, x, xs, nx, y, ys);
+  by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) { gemm_q2_q3_k<NX, false>(n, w, gb, ng, xj, xs, yj, ys); });
 }
 void gemm_x16_q3_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  by_four<Q3K>(n, w, gb, ng, x, xs, nx, y, ys);
+  by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) { gemm_q2_q3_k<NX, true>(n, w, gb, ng, xj, xs, yj, ys); });
 }
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  by_four<Q4K>(n, w, gb, ng, x, xs, nx, y, ys);
+  by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) { gemm_q4_q5_k<NX, false>(n, w, gb, ng, xj, xs, yj, ys); });
 }
 void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  by_four<Q5K>(n, w, gb, ng, x, xs, nx, y, ys);
+  by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) { gemm_q4_q5_k<NX, true>(n, w, gb, ng, xj, xs, yj, ys); });
 }
 void gemm_x16_q6_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  by_four<Q6K>(n, w, gb, ng, x, xs, nx, y, ys);
+  by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) { gemm_q6_k<NX>(n, w, gb, ng, xj, xs, yj, ys); });
 }
 
 }  // namespace hearth::kernels::avx512

@@ -60,16 +60,7 @@ void gemm_half(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
 template <DType T>
 void gemm_half_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  switch (nx) {
-    case 1: return gemm_half<T, 1>(n, w, gb, ng, x, xs, y, ys);
-    case 2: return gemm_half<T, 2>(n, w, gb, ng, x, xs, y, ys);
-    case 3: return gemm_half<T, 3>(n, w, gb, ng, x, xs, y, ys);
-    case 4: return gemm_half<T, 4>(n, w, gb, ng, x, xs, y, ys);
-    case 5: return gemm_half<T, 5>(n, w, gb, ng, x, xs, y, ys);
-    case 6: return gemm_half<T, 6>(n, w, gb, ng, x, xs, y, ys);
-    case 7: return gemm_half<T, 7>(n, w, gb, ng, x, xs, y, ys);
-    default: return gemm_half<T, 8>(n, w, gb, ng, x, xs, y, ys);
-  }
+  with_rows<kX16MaxX>(nx, [&]<int NX>() { gemm_half<T, NX>(n, w, gb, ng, x, xs, y, ys); });
 }
 
 }  // namespace
