@@ -121,13 +121,55 @@ void x16_act(benchmark::State& state, DType t, bool fused) {
   state.SetBytesProcessed(state.iterations() * n * static_cast<int64_t>(sizeof(float)));
 }
 
-void rms_norm(benchmark::State& state) {
-  std::vector<float> x(2048, 1.5f), w(2048, 1.0f), y(2048);
+// The per-token row operations of the forward pass on one row of n floats
+// (n = 2048: the benchmark model's width; 5632: its FFN width), scalar
+// reference beside each ISA's table. Bytes: the floats read and written.
+enum class RowOp { kRmsNorm, kSoftmax, kSiluMul, kRope, kAdd };
+
+void row_op(benchmark::State& state, RowOp op, core::Isa isa) {
+  const kernels::Kernels& k = kernels::for_isa(isa);
+  const int64_t n = state.range(0);
+  std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n)), y(static_cast<size_t>(n)), cs(64);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd;
+  for (auto& v : a) v = nd(rng);
+  for (auto& v : b) v = nd(rng);
+  tensor::rope_table(64, 123, 10000.f, cs.data());
+  const std::vector<float> a0 = a;
+  constexpr int kRows = 16;  // silu_mul overwrites its input: refilled every kRows rows
+  std::vector<float> rows(static_cast<size_t>(kRows * n));
+  int64_t bytes = 0;
   for (auto _ : state) {
-    tensor::rms_norm(x.data(), w.data(), y.data(), 2048, 1e-5f);
+    switch (op) {
+      case RowOp::kRmsNorm:  // reads x and the weights, writes out
+        k.rms_norm(a.data(), b.data(), y.data(), n, 1e-5f);
+        bytes = 3 * n;
+        break;
+      case RowOp::kSoftmax:  // in place (after the first call the row is a distribution: same work)
+        k.softmax(a.data(), n);
+        bytes = 2 * n;
+        break;
+      case RowOp::kSiluMul:  // a = silu(a) · b, on kRows fresh rows per (untimed) refill
+        state.PauseTiming();
+        for (int r = 0; r < kRows; ++r) std::copy(a0.begin(), a0.end(), rows.begin() + r * n);
+        state.ResumeTiming();
+        for (int r = 0; r < kRows; ++r) k.silu_mul(n, rows.data() + r * n, b.data());
+        bytes = 3 * n * kRows;
+        break;
+      case RowOp::kRope:  // every head of 64 in place (the values grow no further: a rotation)
+        for (int64_t h = 0; h + 64 <= n; h += 64) k.rope(a.data() + h, 64, cs.data(), false);
+        bytes = 2 * n;
+        break;
+      case RowOp::kAdd:  // y += x
+        k.add(n, y.data(), b.data());
+        bytes = 3 * n;
+        break;
+    }
+    benchmark::DoNotOptimize(a.data());
     benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(rows.data());
   }
-  state.SetBytesProcessed(state.iterations() * 2048 * 4);
+  state.SetBytesProcessed(state.iterations() * bytes * static_cast<int64_t>(sizeof(float)));
 }
 
 void register_all() {
@@ -161,7 +203,12 @@ void register_all() {
       benchmark::RegisterBenchmark((std::string("x16_act/") + dtype_name(t) + (fused ? "/fused" : "/two_step")).c_str(),
                                    [t, fused](benchmark::State& s) { x16_act(s, t, fused); })
           ->Arg(2048)->Arg(5632);
-  benchmark::RegisterBenchmark("rms_norm/2048", rms_norm);
+  for (auto [op, op_name] : {std::pair{RowOp::kRmsNorm, "rms_norm"}, {RowOp::kSoftmax, "softmax"},
+                             {RowOp::kSiluMul, "silu_mul"}, {RowOp::kRope, "rope"}, {RowOp::kAdd, "add"}})
+    for (auto [isa, name] : {std::pair{core::Isa::kScalar, "scalar"}, {core::Isa::kAvx2, "avx2"}, {core::Isa::kAvx512, "avx512"}})
+      benchmark::RegisterBenchmark((std::string(op_name) + "/" + name).c_str(),
+                                   [op = op, isa = isa](benchmark::State& s) { row_op(s, op, isa); })
+          ->Arg(2048)->Arg(5632);
 }
 
 }  // namespace
