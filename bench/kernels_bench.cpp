@@ -8,6 +8,7 @@
 
 #include <random>
 
+#include "core/anon_memory.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
 #include "model/attention.h"
@@ -24,11 +25,11 @@ struct Fixture {
   model::Weight w;
   std::vector<uint8_t> data;
   std::vector<float> x;
-  std::vector<uint8_t> x16;
+  core::AnonMemory x16;  // huge pages, as the model's repacked weights
   // Interleaves the weight 16 rows at a time, as models do at load.
   void interleave() {
     const size_t gb = tensor::x16_group_bytes(w.type, w.n_in);
-    x16.resize(static_cast<size_t>(w.n_out / tensor::kX16Rows) * gb);
+    x16 = std::move(core::AnonMemory::allocate(static_cast<size_t>(w.n_out / tensor::kX16Rows) * gb).value());
     for (int64_t r = 0; r + tensor::kX16Rows <= w.n_out; r += tensor::kX16Rows)
       tensor::x16_pack(w.type, w.row(r), w.row_bytes, w.n_in, x16.data() + static_cast<size_t>(r / tensor::kX16Rows) * gb);
     w.x16 = x16.data();
