@@ -19,7 +19,7 @@ void register_avx512(Kernels& k) {
   set(DType::kQ8_0, avx512::vec_dot_q8_0);
   // Q2_K, Q3_K, Q5_K keep the AVX2 dot products (GGUF layout, used for rows
   // past the last group of 16): a 512-bit version over the same unpacking
-  // ran 10-25% slower (one thread, 2048 x 2048, in cache and out).
+  // ran 8-27% slower (one thread, 2048 x 2048, in cache and out).
   set(DType::kQ4_K, avx512::vec_dot_q4_k);
   set(DType::kQ6_K, avx512::vec_dot_q6_k);
   k.vec_dot_rows[static_cast<int>(DType::kQ4_0)] = avx512::vec_dot_rows_q4_0;
