@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace hearth::kernels {
 
@@ -11,6 +12,10 @@ struct BandwidthResult {
   size_t bytes = 0;     // buffer size read per repetition
   int threads = 0;
 };
+
+// The probe's read loop: reads n bytes (a multiple of 256, 64-byte aligned)
+// from p and returns a checksum.
+uint64_t read_stream(const uint8_t* p, size_t n);
 
 // Reads a buffer of `bytes` (much larger than the caches) `reps` times with
 // `threads` threads.
