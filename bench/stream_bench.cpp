@@ -103,21 +103,20 @@ void stream(benchmark::State& state, DType t, bool read) {
   const std::vector<uint8_t> xa = read ? std::vector<uint8_t>() : prepared_activation(k, t, n);
   std::vector<float> y(groups * tensor::kX16Rows);
   core::ThreadPool pool(threads);
-  uint64_t sink = 0;
+  std::vector<uint64_t> sums(static_cast<size_t>(threads));  // every thread's checksum kept
   for (auto _ : state) {
     pool.parallel_for(static_cast<size_t>(threads), [&](size_t, size_t, int tid) {
       const size_t g0 = groups * static_cast<size_t>(tid) / static_cast<size_t>(threads);
       const size_t g1 = groups * static_cast<size_t>(tid + 1) / static_cast<size_t>(threads);
       if (read) {  // whole 256-byte steps of this thread's half
         const size_t b0 = (g0 * gb + 255) / 256 * 256, b1 = g1 * gb / 256 * 256;
-        const uint64_t s = kernels::read_stream(w + b0, b1 - b0);
-        if (tid == 0) sink += s;
+        sums[static_cast<size_t>(tid)] += kernels::read_stream(w + b0, b1 - b0);
       } else {
         k.gemm_x16[static_cast<int>(t)](n, w + g0 * gb, gb, static_cast<int>(g1 - g0), xa.data(), 0, 1,
                                         y.data() + g0 * tensor::kX16Rows, 0);
       }
     });
-    benchmark::DoNotOptimize(sink);
+    benchmark::DoNotOptimize(sums.data());
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
