@@ -9,6 +9,10 @@
 //                     pass runs them: 22 layers of Q/K/V, attention output,
 //                     FFN gate/up and down, then the LM head (89 parallel
 //                     sections), without the row operations and attention
+//   sections/Q4_0/KIB 512 MiB of Q4_0 weights run as products of KIB KiB
+//                     each through model::MatMul on 2 threads (the model's
+//                     sizes, 0.5 MiB and the whole region): the fixed cost of
+//                     a product (us_per_product beside its bytes)
 // T = threads. GB/s counts weight bytes read. stream/TYPE against stream/read
 // is the kernel's own streaming rate; token/TYPE against stream/TYPE is what
 // splitting a token into sections costs (activation preparation, hand-offs,
@@ -187,6 +191,55 @@ void token(benchmark::State& state, DType t) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * total));
 }
 
+// sections/TYPE/KIB: 512 MiB of weights with 2048 inputs, run as products of
+// KIB KiB each through MatMul on 2 threads, one after another with the same
+// input (activation preparation and hand-offs per product, no row
+// operations): what a product costs beyond its bytes, by size.
+void sections(benchmark::State& state, DType t) {
+  const kernels::Kernels& k = kernels::active();
+  if (!k.gemm_x16[static_cast<int>(t)]) {
+    state.SkipWithError("no interleaved kernel for this type and ISA");
+    return;
+  }
+  constexpr int64_t kIn = 2048;
+  const size_t gb = tensor::x16_group_bytes(t, kIn);
+  const size_t per = std::max<size_t>(1, static_cast<size_t>(state.range(0)) * 1024 / gb);  // groups per product
+  const size_t n_w = kStreamBytes / (per * gb), total = n_w * per * gb;
+  auto mem = core::AnonMemory::allocate(total);
+  if (!mem.ok()) {
+    state.SkipWithError("could not allocate the weights");
+    return;
+  }
+  uint8_t* base = mem.value().data();
+  tile(base, total, packed_groups(t, kIn, 16));
+  std::vector<model::Weight> ws(n_w);
+  for (size_t i = 0; i < n_w; ++i) {
+    model::Weight& w = ws[i];
+    w.name = "w" + std::to_string(i);
+    w.type = t;
+    w.n_in = kIn;
+    w.n_out = static_cast<int64_t>(per) * tensor::kX16Rows;
+    w.row_bytes = row_bytes(t, kIn);
+    w.x16_group_bytes = gb;
+    w.x16_rows = w.n_out;
+    w.x16 = base + i * per * gb;
+    w.data = w.x16;
+  }
+  std::vector<float> x(kIn), y(per * tensor::kX16Rows);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd;
+  for (auto& e : x) e = nd(rng);
+  core::ThreadPool pool(2);
+  model::MatMul mm;
+  for (auto _ : state) {
+    for (const model::Weight& w : ws) mm.run(w, x.data(), 1, y.data(), pool, k);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * total));
+  state.counters["us_per_product"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * n_w), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 void register_all() {
   benchmark::RegisterBenchmark("stream/read", [](benchmark::State& s) { stream(s, DType::kF32, true); })
       ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -197,6 +250,9 @@ void register_all() {
   for (DType t : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K})
     benchmark::RegisterBenchmark((std::string("token/") + dtype_name(t)).c_str(), [t](benchmark::State& s) { token(s, t); })
         ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+  // The model's product sizes in Q4_0: wo 2.3 MiB, Q/K/V 2.8, down 6.2, gate/up 12.4, LM head 35.
+  benchmark::RegisterBenchmark("sections/Q4_0", [](benchmark::State& s) { sections(s, DType::kQ4_0); })
+      ->Arg(512)->Arg(2304)->Arg(6336)->Arg(12672)->Arg(36000)->Arg(524288)->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

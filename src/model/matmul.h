@@ -47,7 +47,11 @@ class MatMul {
   void add_lora(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool, const kernels::Kernels& k);
   std::vector<uint8_t> xq_;  // quantized activations, reused across calls
   std::vector<kernels::PackedQ8Pair> xp_;  // the same, packed for matrix tiles
-  std::vector<uint8_t> xa_;                // the same, prepared for interleaved (x16) weights
+  struct alignas(64) Line {
+    uint8_t b[64];
+  };
+  std::vector<Line> xa_;          // the same, prepared for interleaved (x16) weights
+  std::vector<Line> xa_scratch_;  // run_x16: per thread, a row prepared before it is published to xa_
   std::vector<float> lora_t_, lora_u_;
   std::vector<size_t> block_end_;  // run_x16: cumulative block counts per output
   core::WorkRanges work_;          // run_x16: blocks handed out to the threads
