@@ -130,6 +130,7 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
   using Phase = ForwardProfile::Phase;
   PhaseClock clock(ws.profile);
   ws.x.resize(n * d);
+  ws.xn.resize(n * d);
   ws.h.resize(n * std::max(d, q_dim));
   ws.q.resize(n * q_dim);
   ws.k.resize(n * kv_dim);
@@ -137,6 +138,7 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
   ws.att.resize(n * q_dim);
   ws.ffa.resize(n * hp.n_ff);
   ws.ffb.resize(n * hp.n_ff);
+  ws.ffh.resize(n * hp.n_ff);
   ws.rope_cs.resize(n * hp.n_rot);
   for (int64_t t = 0; t < n; ++t) {
     tensor::rope_table(hp.n_rot, batch[t].pos, hp.rope_base, ws.rope_cs.data() + t * hp.n_rot);
@@ -162,11 +164,11 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     const LayerWeights& L = layers[static_cast<size_t>(l)];
     const float* attn_norm = load_vector(L.attn_norm, &ws.norm_w);
     per_token([&](int64_t t) {
-      kern.rms_norm(ws.x.data() + t * d, attn_norm, ws.h.data() + t * d, d, hp.rms_eps);
+      kern.rms_norm(ws.x.data() + t * d, attn_norm, ws.xn.data() + t * d, d, hp.rms_eps);
     });
     const MatMul::Output qkv[] = {{&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
     clock.lap(Phase::kRowOps);
-    ws.mm.run_shared(qkv, ws.h.data(), n, pool);
+    ws.mm.run_shared(qkv, ws.xn.data(), n, pool);
     clock.lap(Phase::kQkv, bytes(L.wq) + bytes(L.wk) + bytes(L.wv));
     auto add_bias = [&](const Weight& b, std::vector<float>& y, int64_t dim) {
       if (!b.present()) return;
@@ -199,15 +201,17 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     const float* ffn_norm = load_vector(L.ffn_norm, &ws.norm_w);
     per_token([&](int64_t t) {
       add_residual(t);
-      kern.rms_norm(ws.x.data() + t * d, ffn_norm, ws.h.data() + t * d, d, hp.rms_eps);
+      kern.rms_norm(ws.x.data() + t * d, ffn_norm, ws.xn.data() + t * d, d, hp.rms_eps);
     });
     const MatMul::Output gate_up[] = {{&L.w_gate, ws.ffa.data()}, {&L.w_up, ws.ffb.data()}};
     clock.lap(Phase::kRowOps);
-    ws.mm.run_shared(gate_up, ws.h.data(), n, pool);
+    ws.mm.run_shared(gate_up, ws.xn.data(), n, pool);
     clock.lap(Phase::kFfnUp, bytes(L.w_gate) + bytes(L.w_up));
-    per_token([&](int64_t t) { kern.silu_mul(hp.n_ff, ws.ffa.data() + t * hp.n_ff, ws.ffb.data() + t * hp.n_ff); });
+    per_token([&](int64_t t) {
+      kern.silu_mul(hp.n_ff, ws.ffa.data() + t * hp.n_ff, ws.ffb.data() + t * hp.n_ff, ws.ffh.data() + t * hp.n_ff);
+    });
     clock.lap(Phase::kRowOps);
-    ws.mm.run(L.w_down, ws.ffa.data(), n, ws.h.data(), pool);
+    ws.mm.run(L.w_down, ws.ffh.data(), n, ws.h.data(), pool);
     clock.lap(Phase::kFfnDown, bytes(L.w_down));
     per_token(add_residual);
   }
@@ -219,10 +223,10 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
   }
   int64_t n_out = 0;
   for (int64_t t = 0; t < n; ++t)
-    if (batch[t].logits) kern.rms_norm(ws.x.data() + t * d, out_norm, ws.h.data() + (n_out++) * d, d, hp.rms_eps);
+    if (batch[t].logits) kern.rms_norm(ws.x.data() + t * d, out_norm, ws.xn.data() + (n_out++) * d, d, hp.rms_eps);
   logits->resize(static_cast<size_t>(n_out * hp.n_vocab));
   clock.lap(Phase::kRowOps);
-  if (n_out > 0) ws.mm.run(output, ws.h.data(), n_out, logits->data(), pool);
+  if (n_out > 0) ws.mm.run(output, ws.xn.data(), n_out, logits->data(), pool);
   clock.lap(Phase::kOutput, n_out > 0 ? bytes(output) : 0);
   return Status();
 }

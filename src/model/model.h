@@ -90,7 +90,14 @@ class Workspace {
   explicit Workspace(int n_threads) : pool(n_threads > 0 ? n_threads : core::physical_cores()) {}
   core::ThreadPool pool;
   MatMul mm;
-  std::vector<float> x, h, q, k, v, att, ffa, ffb, scores, rope_cs, norm_w, bias;
+  // x: the residual stream; xn: its normalized rows, the products' input;
+  // h: the attention output and FFN down products' output; ffa, ffb: the FFN
+  // gate and up products; ffh: silu(gate) · up, the down product's input.
+  // Norms, residual and SiLU write buffers no product writes: with the pool's
+  // threads in different core complexes, a store into a line another thread
+  // wrote (its share of a product's output) waits for that thread's copy to be
+  // dropped.
+  std::vector<float> x, xn, h, q, k, v, att, ffa, ffb, ffh, scores, rope_cs, norm_w, bias;
   std::vector<AttentionQuery> queries;
   ForwardProfile* profile = nullptr;  // when set, forward() adds its phase times
 };

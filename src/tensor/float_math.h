@@ -35,9 +35,9 @@ inline void add(int64_t n, float* y, const float* x) {
 
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
-// a[i] = silu(a[i]) · b[i] (the gated feed-forward activation).
-inline void silu_mul(int64_t n, float* a, const float* b) {
-  for (int64_t i = 0; i < n; ++i) a[i] = silu(a[i]) * b[i];
+// out[i] = silu(a[i]) · b[i] (the gated feed-forward activation); out may be a.
+inline void silu_mul(int64_t n, const float* a, const float* b, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = silu(a[i]) * b[i];
 }
 
 

@@ -382,15 +382,20 @@ TEST(RowKernels, SoftmaxAndSiluMulMatchReference) {
         k.softmax(s1.data(), n);
         softmax(s2.data(), n);
         for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(s1[i], s2[i], 2e-6f * s2[i] + 1e-30f) << "softmax n=" << n << " i=" << i;
-        std::vector<float> a1 = x, a2 = x;
-        k.silu_mul(n, a1.data(), y.data());
-        silu_mul(n, a2.data(), y.data());
-        for (int64_t i = 0; i < n; ++i)
+        std::vector<float> a1 = x, a2 = x, out(static_cast<size_t>(n));
+        const std::vector<float> x0 = x;
+        k.silu_mul(n, a1.data(), y.data(), a1.data());  // in place
+        silu_mul(n, a2.data(), y.data(), a2.data());
+        k.silu_mul(n, x.data(), y.data(), out.data());  // into another row, x unchanged
+        for (int64_t i = 0; i < n; ++i) {
           EXPECT_NEAR(a1[i], a2[i], 2e-6f * std::abs(a2[i]) + 1e-30f) << "silu n=" << n << " x=" << x[i];
+          EXPECT_EQ(out[i], a1[i]) << "silu out of place n=" << n << " i=" << i;
+        }
+        EXPECT_EQ(x, x0) << "silu out of place overwrote its input, n=" << n;
       }
     }
     std::vector<float> nan_row = {1.0f, NAN, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f}, ones(9, 1.0f);
-    k.silu_mul(9, nan_row.data(), ones.data());
+    k.silu_mul(9, nan_row.data(), ones.data(), nan_row.data());
     EXPECT_TRUE(std::isnan(nan_row[1]));
     EXPECT_FALSE(std::isnan(nan_row[0]));
   }

@@ -73,15 +73,15 @@ void softmax(float* x, int64_t n) {
   for (; i < n; ++i) x[i] *= _mm256_cvtss_f32(inv);
 }
 
-void silu_mul(int64_t n, float* a, const float* b) {
+void silu_mul(int64_t n, const float* a, const float* b, float* out) {
   const __m256 one = _mm256_set1_ps(1.0f);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 x = _mm256_loadu_ps(a + i);
     const __m256 s = _mm256_div_ps(x, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
-    _mm256_storeu_ps(a + i, _mm256_mul_ps(s, _mm256_loadu_ps(b + i)));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(s, _mm256_loadu_ps(b + i)));
   }
-  if (i < n) tensor::silu_mul(n - i, a + i, b + i);
+  if (i < n) tensor::silu_mul(n - i, a + i, b + i, out + i);
 }
 
 }  // namespace hearth::kernels::avx2
