@@ -25,6 +25,8 @@
 #include <algorithm>
 #include <cstring>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/anon_memory.h"
@@ -126,6 +128,22 @@ void stream(benchmark::State& state, DType t, bool read) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
 }
 
+// A weight of type t whose rows are all interleaved at x16 (the GGUF-layout
+// rows are never read).
+model::Weight interleaved_weight(std::string name, DType t, int64_t n_in, int64_t n_out, const uint8_t* x16) {
+  model::Weight w;
+  w.name = std::move(name);
+  w.type = t;
+  w.n_in = n_in;
+  w.n_out = n_out;
+  w.row_bytes = row_bytes(t, n_in);
+  w.x16_group_bytes = tensor::x16_group_bytes(t, n_in);
+  w.x16_rows = n_out;
+  w.x16 = x16;
+  w.data = x16;
+  return w;
+}
+
 // token/TYPE: the products of one generated token of the benchmark model.
 void token(benchmark::State& state, DType t) {
   const kernels::Kernels& k = kernels::active();
@@ -155,16 +173,7 @@ void token(benchmark::State& state, DType t) {
   std::vector<model::Weight> ws(shapes.size());
   size_t off = 0;
   for (size_t i = 0; i < shapes.size(); ++i) {
-    model::Weight& w = ws[i];
-    w.name = "w" + std::to_string(i);
-    w.type = t;
-    w.n_in = shapes[i].n_in;
-    w.n_out = shapes[i].n_out;
-    w.row_bytes = row_bytes(t, w.n_in);
-    w.x16_group_bytes = tensor::x16_group_bytes(t, w.n_in);
-    w.x16_rows = w.n_out;  // every row interleaved: the GGUF-layout rows are never read
-    w.x16 = base + off;
-    w.data = base + off;
+    const model::Weight& w = ws[i] = interleaved_weight("w" + std::to_string(i), t, shapes[i].n_in, shapes[i].n_out, base + off);
     const size_t bytes = static_cast<size_t>(w.n_out / tensor::kX16Rows) * w.x16_group_bytes;
     tile(base + off, bytes, w.n_in == kFf ? pattern_ff : pattern_dim);
     off += bytes;
@@ -213,18 +222,8 @@ void sections(benchmark::State& state, DType t) {
   uint8_t* base = mem.value().data();
   tile(base, total, packed_groups(t, kIn, 16));
   std::vector<model::Weight> ws(n_w);
-  for (size_t i = 0; i < n_w; ++i) {
-    model::Weight& w = ws[i];
-    w.name = "w" + std::to_string(i);
-    w.type = t;
-    w.n_in = kIn;
-    w.n_out = static_cast<int64_t>(per) * tensor::kX16Rows;
-    w.row_bytes = row_bytes(t, kIn);
-    w.x16_group_bytes = gb;
-    w.x16_rows = w.n_out;
-    w.x16 = base + i * per * gb;
-    w.data = w.x16;
-  }
+  for (size_t i = 0; i < n_w; ++i)
+    ws[i] = interleaved_weight("w" + std::to_string(i), t, kIn, static_cast<int64_t>(per) * tensor::kX16Rows, base + i * per * gb);
   std::vector<float> x(kIn), y(per * tensor::kX16Rows);
   std::mt19937 rng(5);
   std::normal_distribution<float> nd;
