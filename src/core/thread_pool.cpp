@@ -62,7 +62,7 @@ bool spin_until(Done done, Clock::duration budget = kSpinBudget, Clock::time_poi
 
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)), warm_(static_cast<size_t>(n_threads_)) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -98,12 +98,31 @@ void ThreadPool::worker_loop(int index) {
     if (stop_.load()) return;
     seen = generation_.load(std::memory_order_acquire);
     const JobRef job = job_;
+    const std::span<const uint8_t> after = warm_[static_cast<size_t>(index)];
     auto [b, e] = chunk_of(job_n_, job_grain_, n_threads_, index);
     if (b < e) job(b, e, index);
     if (pending_.fetch_sub(1) == 1 && caller_waiting_.load()) {
       std::lock_guard<std::mutex> lock(mu_);
       done_cv_.notify_one();
     }
+    if (!after.empty()) warm(after, seen);
+  }
+}
+
+void ThreadPool::warm_after_next_job(int thread, std::span<const uint8_t> bytes) {
+  if (thread < 1 || thread >= n_threads_) return;
+  warm_[static_cast<size_t>(thread)] = bytes;
+}
+
+void ThreadPool::warm(std::span<const uint8_t> bytes, uint64_t seen) const {
+  // Demand loads, one per line (in the model, A/B on alternate tokens, this
+  // warm-up gained ~1%; the same loop of software prefetches instead gained
+  // ~0.2%). Checks for a newer job every 4 KiB.
+  constexpr size_t kLine = 64, kStep = 4096;
+  for (size_t off = 0; off < bytes.size(); off += kStep) {
+    if (generation_.load(std::memory_order_relaxed) != seen) return;
+    const size_t end = std::min(bytes.size(), off + kStep);
+    for (size_t o = off; o < end; o += kLine) (void)*reinterpret_cast<const volatile uint8_t*>(bytes.data() + o);
   }
 }
 
@@ -133,6 +152,8 @@ void ThreadPool::run(size_t n, JobRef fn, size_t grain) {
     done_cv_.wait(lock, [&] { return pending_.load() == 0; });
     caller_waiting_.store(false);
   }
+  // Every worker copied its request when it took the job.
+  std::fill(warm_.begin(), warm_.end(), std::span<const uint8_t>());
 }
 
 int physical_cores() {

@@ -6,6 +6,10 @@
 // the core, while jobs keep coming that often, so the tokens of a generation
 // loop do not either), then sleeps on a condition variable: an idle pool uses
 // no CPU.
+// In generation a worker can be told what to read after its chunk of the next
+// job (warm_after_next_job): the start of its share of the product that comes
+// after that job, read into its cache while the caller runs the serial work in
+// between (row operations, attention), so memory does not idle there.
 // One parallel_for at a time per pool: the pool is owned by one caller thread
 // (the model's evaluator), not shared between concurrent callers.
 #pragma once
@@ -16,6 +20,7 @@
 #include <memory>
 #include <type_traits>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -30,6 +35,12 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int n_threads() const { return n_threads_; }
+
+  // After its chunk of the next job that runs on more than one thread, worker
+  // `thread` (1 <= thread < n_threads; other values are ignored) reads
+  // `bytes` into its cache, one load per line, until the end or until a newer
+  // job arrives. Jobs run on the caller alone leave the request in place.
+  void warm_after_next_job(int thread, std::span<const uint8_t> bytes);
 
   // fn(begin, end, thread_index) over a partition of [0, n). Returns when all
   // chunks are done. Chunks are aligned to `grain` items (except the last).
@@ -52,6 +63,8 @@ class ThreadPool {
   };
   void run(size_t n, JobRef job, size_t grain);
   void worker_loop(int index);
+  // Reads `bytes` while no job newer than `seen` has been published.
+  void warm(std::span<const uint8_t> bytes, uint64_t seen) const;
 
   int n_threads_;
   std::vector<std::thread> workers_;
@@ -61,6 +74,7 @@ class ThreadPool {
   JobRef job_;
   size_t job_n_ = 0;
   size_t job_grain_ = 1;
+  std::vector<std::span<const uint8_t>> warm_;  // per thread, for the next job (index 0 unused)
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<int> sleeping_{0};            // workers about to wait or waiting on start_cv_

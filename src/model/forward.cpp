@@ -158,6 +158,11 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     });
   };
   auto add_residual = [&](int64_t t) { kern.add(d, ws.x.data() + t * d, ws.h.data() + t * d); };
+  // Generation: after its part of each parallel job, every worker reads the
+  // start of its share of the next product (warm_next_product).
+  auto warm_next = [&](std::initializer_list<const Weight*> next) {
+    if (n == 1) warm_next_product(pool, next);
+  };
   auto bytes = [](const Weight& w) { return static_cast<double>(w.n_out) * static_cast<double>(w.row_bytes); };
 
   for (int64_t l = 0; l < hp.n_layer; ++l) {
@@ -168,6 +173,7 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     });
     const MatMul::Output qkv[] = {{&L.wq, ws.q.data()}, {&L.wk, ws.k.data()}, {&L.wv, ws.v.data()}};
     clock.lap(Phase::kRowOps);
+    warm_next({&L.wo});
     ws.mm.run_shared(qkv, ws.xn.data(), n, pool);
     clock.lap(Phase::kQkv, bytes(L.wq) + bytes(L.wk) + bytes(L.wv));
     auto add_bias = [&](const Weight& b, std::vector<float>& y, int64_t dim) {
@@ -193,8 +199,10 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
       queries[t] = {ws.q.data() + t * q_dim, ws.att.data() + t * q_dim, batch[t].kv->k(l), batch[t].kv->v(l),
                     batch[t].pos + 1, static_cast<size_t>(batch[t].kv->n_ctx * hd), static_cast<size_t>(hd)};
     clock.lap(Phase::kRowOps);
+    warm_next({&L.wo});
     attention({hp.n_head, hp.n_head_kv, hd}, queries, pool, ws.scores);
     clock.lap(Phase::kAttention);
+    warm_next({&L.w_gate, &L.w_up});
     ws.mm.run(L.wo, ws.att.data(), n, ws.h.data(), pool);
     clock.lap(Phase::kAttnOut, bytes(L.wo));
 
@@ -205,12 +213,19 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     });
     const MatMul::Output gate_up[] = {{&L.w_gate, ws.ffa.data()}, {&L.w_up, ws.ffb.data()}};
     clock.lap(Phase::kRowOps);
+    warm_next({&L.w_down});
     ws.mm.run_shared(gate_up, ws.xn.data(), n, pool);
     clock.lap(Phase::kFfnUp, bytes(L.w_gate) + bytes(L.w_up));
     per_token([&](int64_t t) {
       kern.silu_mul(hp.n_ff, ws.ffa.data() + t * hp.n_ff, ws.ffb.data() + t * hp.n_ff, ws.ffh.data() + t * hp.n_ff);
     });
     clock.lap(Phase::kRowOps);
+    if (l + 1 < hp.n_layer) {
+      const LayerWeights& next = layers[static_cast<size_t>(l + 1)];
+      warm_next({&next.wq, &next.wk, &next.wv});
+    } else {
+      warm_next({&output});
+    }
     ws.mm.run(L.w_down, ws.ffh.data(), n, ws.h.data(), pool);
     clock.lap(Phase::kFfnDown, bytes(L.w_down));
     per_token(add_residual);
@@ -226,6 +241,7 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     if (batch[t].logits) kern.rms_norm(ws.x.data() + t * d, out_norm, ws.xn.data() + (n_out++) * d, d, hp.rms_eps);
   logits->resize(static_cast<size_t>(n_out * hp.n_vocab));
   clock.lap(Phase::kRowOps);
+  warm_next({&layers[0].wq, &layers[0].wk, &layers[0].wv});  // the next token's first product
   if (n_out > 0) ws.mm.run(output, ws.xn.data(), n_out, logits->data(), pool);
   clock.lap(Phase::kOutput, n_out > 0 ? bytes(output) : 0);
   return Status();

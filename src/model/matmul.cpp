@@ -237,6 +237,37 @@ void MatMul::quantize_input(const Weight& w, const float* x, int64_t n_rows, cor
   });
 }
 
+std::span<const uint8_t> first_share(std::span<const Weight* const> ws, int t, int n_threads, size_t cap) {
+  // WorkRanges::reset's split of the section's blocks, one block per group of
+  // 16 rows as for a few activation rows (run_x16).
+  if (n_threads < 1 || t < 0 || t >= n_threads) return {};
+  size_t total = 0;
+  for (const Weight* w : ws) total += static_cast<size_t>(w->x16_rows / tensor::kX16Rows);
+  const size_t g = total * static_cast<size_t>(t) / static_cast<size_t>(n_threads);
+  const size_t g_end = total * static_cast<size_t>(t + 1) / static_cast<size_t>(n_threads);
+  size_t first = 0;  // the first group of the current weight
+  for (const Weight* w : ws) {
+    const size_t groups = static_cast<size_t>(w->x16_rows / tensor::kX16Rows);
+    if (g < first + groups && g < g_end) {
+      const size_t in_w = std::min(g_end, first + groups) - g;  // this weight's part of the share
+      return {w->x16 + (g - first) * w->x16_group_bytes, std::min(cap, in_w * w->x16_group_bytes)};
+    }
+    first += groups;
+  }
+  return {};
+}
+
+void warm_next_product(core::ThreadPool& pool, std::initializer_list<const Weight*> next) {
+  constexpr size_t kMax = 4;
+  const Weight* ws[kMax];
+  size_t n = 0;
+  for (const Weight* w : next)
+    if (w && w->x16 && n < kMax) ws[n++] = w;
+  if (n == 0) return;
+  for (int t = 1; t < pool.n_threads(); ++t)
+    pool.warm_after_next_job(t, first_share({ws, n}, t, pool.n_threads(), kWarmBytes));
+}
+
 void dequantize_row(const Weight& w, int64_t r, float* out) {
   tensor::type_ops(w.type).to_float(w.row(r), out, w.n_in);
 }

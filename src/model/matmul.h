@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -56,6 +57,21 @@ class MatMul {
   std::vector<size_t> block_end_;  // run_x16: cumulative block counts per output
   core::WorkRanges work_;          // run_x16: blocks handed out to the threads
 };
+
+// Generation (one activation row): names the product that follows the pool's
+// next parallel job, so that after its part of that job each worker reads the
+// start of its share of these weights into its cache (up to kWarmBytes; see
+// core::ThreadPool::warm_after_next_job) while the caller works in between.
+// A hint: weights without an interleaved (x16) layout are skipped.
+void warm_next_product(core::ThreadPool& pool, std::initializer_list<const Weight*> next);
+// Half of a Zen 4 core's L2: room for the share and the caller's buffers.
+inline constexpr size_t kWarmBytes = size_t{512} << 10;
+
+// The first bytes (at most cap) of thread t's share, among n_threads, of the
+// interleaved weights ws run as one section for a few activation rows (the
+// split of MatMul's work ranges): what that thread reads first. Empty when t
+// has no share.
+std::span<const uint8_t> first_share(std::span<const Weight* const> ws, int t, int n_threads, size_t cap);
 
 // Dequantize row `r` of `w` into out[w.n_in].
 void dequantize_row(const Weight& w, int64_t r, float* out);

@@ -222,6 +222,40 @@ TEST(RepackBert, EmbeddingsMatchWithoutRepacking) {
   for (size_t i = 0; i < with.size(); ++i) EXPECT_NEAR(with[i], without[i], 1e-4) << i;
 }
 
+// What a worker reads ahead of the next product (warm_next_product): the
+// start of its share under the work ranges' split, inside one weight, at most
+// the cap.
+TEST(WarmNextProduct, FirstShareFollowsTheWorkSplit) {
+  std::vector<uint8_t> buf(10 * 100 + 6 * 50);
+  Weight a, b;
+  a.x16 = buf.data();
+  a.x16_rows = 10 * 16 + 5;  // 10 whole groups; the 5 rows left are not interleaved
+  a.x16_group_bytes = 100;
+  b.x16 = buf.data() + 1000;
+  b.x16_rows = 6 * 16;
+  b.x16_group_bytes = 50;
+  const Weight* ws[] = {&a, &b};
+  auto share = [&](int t, int n, size_t cap) {
+    const std::span<const uint8_t> s = first_share(ws, t, n, cap);
+    return std::make_pair(s.empty() ? -1L : static_cast<long>(s.data() - buf.data()), s.size());
+  };
+  using P = std::pair<long, size_t>;
+  // 16 groups over 2 threads: 8 each; thread 1 starts at a's group 8, whose
+  // part of the share is a's last 2 groups.
+  EXPECT_EQ(share(0, 2, 1 << 20), P(0, 800));
+  EXPECT_EQ(share(1, 2, 1 << 20), P(800, 200));
+  EXPECT_EQ(share(1, 2, 150), P(800, 150));
+  // 3 threads: groups [0, 5), [5, 10), [10, 16): thread 2 starts at b's first group.
+  EXPECT_EQ(share(1, 3, 1 << 20), P(500, 500));
+  EXPECT_EQ(share(2, 3, 1 << 20), P(1000, 300));
+  // More threads than groups: some have no share.
+  const Weight* one[] = {&b};
+  EXPECT_TRUE(first_share(one, 0, 8, 1 << 20).empty());
+  EXPECT_EQ(first_share(one, 7, 8, 1 << 20).size(), 50u);
+  EXPECT_TRUE(first_share(ws, 2, 2, 1 << 20).empty());  // no such thread
+  EXPECT_TRUE(first_share({}, 0, 2, 1 << 20).empty());
+}
+
 TEST(RepackSetting, EnvironmentTurnsItOff) {
   ::unsetenv("HEARTH_REPACK");
   EXPECT_TRUE(repack_enabled());

@@ -58,6 +58,37 @@ TEST(ThreadPool, IdlePoolBlocks) {
   EXPECT_LT(process_cpu_seconds() - cpu0, 0.05) << "idle workers kept a core busy";
 }
 
+// Jobs with warm-ups requested (warm_after_next_job) still cover every index
+// once; requests for the caller or for threads that do not exist are ignored;
+// a request survives jobs run on the caller alone; and once the jobs stop, the
+// warm-ups end and the pool blocks.
+TEST(ThreadPool, WarmUpsEndAndThePoolStillBlocks) {
+  ThreadPool pool(3);
+  std::vector<uint8_t> region(size_t{64} << 20, 1);
+  const std::span<const uint8_t> all(region), back = all.subspan(region.size() / 2);
+  std::atomic<long> sum{0};
+  for (int r = 0; r < 300; ++r) {
+    pool.warm_after_next_job(1, all);
+    pool.warm_after_next_job(2, back);
+    pool.warm_after_next_job(0, all);   // the caller: ignored
+    pool.warm_after_next_job(3, all);   // no such worker: ignored
+    pool.warm_after_next_job(-1, all);  // ignored
+    pool.parallel_for(1, [&](size_t b, size_t e, int) { sum += static_cast<long>(e - b); });  // inline
+    std::vector<std::atomic<int>> hits(100);
+    pool.parallel_for(hits.size(), [&](size_t b, size_t e, int) {
+      for (size_t i = b; i < e; ++i) hits[i]++;
+      sum += static_cast<long>(e - b);
+    });
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+  }
+  EXPECT_EQ(sum.load(), 30300);
+  // The last job's warm-ups (64 MiB) run to their end with no job after them.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const double cpu0 = process_cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_LT(process_cpu_seconds() - cpu0, 0.05) << "a warm-up kept a core busy";
+}
+
 TEST(ThreadPool, PhysicalCoresIsPositive) { EXPECT_GE(physical_cores(), 1); }
 
 // One thread alone takes its whole range front to back, then the others'.
