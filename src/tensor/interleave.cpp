@@ -82,13 +82,30 @@ void gather(const uint8_t* lane0, int words, uint32_t flip, uint8_t* dst) {
   }
 }
 
-// ---- Q4_K: per super-block [scales 128][mins 128][d 32][dmin 32][codes 2048].
-constexpr size_t kKScales = X16Q4K::kScales, kKMins = X16Q4K::kMins, kKD = X16Q4K::kD, kKDmin = X16Q4K::kDmin,
-                 kKCodes = X16Q4K::kCodes, kKBytes = X16Q4K::kBytes;
-static_assert(kKScales == 0 && kKMins == kKScales + 128 && kKD == kKMins + 128 && kKDmin == kKD + 32 &&
+// ---- Q4_K: per super-block [scales and mins 192][d 32][dmin 32][codes 2048].
+constexpr size_t kKScales = X16Q4K::kScaleMins, kKD = X16Q4K::kD, kKDmin = X16Q4K::kDmin, kKCodes = X16Q4K::kCodes,
+                 kKBytes = X16Q4K::kBytes;
+static_assert(kKScales == 0 && kKD == kKScales + X16KScales::kBytes && kKDmin == kKD + 32 &&
               kKCodes == kKDmin + 32 && kKCodes % 64 == 0 && kKBytes == kKCodes + 2048);
 
-size_t min_index(int s, int r) { return static_cast<size_t>((s / 2) * 32 + 2 * r + s % 2); }
+constexpr size_t min_index(int s, int r) { return X16KScales::min_index(s, r); }
+uint8_t scale_of(const uint8_t* sb, int s, int r) { return X16KScales::scale(sb + kKScales, static_cast<size_t>(s * kR + r)); }
+uint8_t min_of(const uint8_t* sb, int s, int r) { return X16KScales::min(sb + kKScales, min_index(s, r)); }
+
+// Stores row r's sub-block s scale and min (6 bits each) in a super-block's
+// X16KScales, leaving the other values' bits as they are.
+void set_scale_min(uint8_t* sb, int s, int r, uint8_t sc, uint8_t m) {
+  uint8_t* sm = sb + kKScales;
+  const size_t i = static_cast<size_t>(s * kR + r), j = min_index(s, r);
+  sm[i] = static_cast<uint8_t>((sm[i] & 0xF0) | (sc & 0xF));
+  sm[j] = static_cast<uint8_t>((sm[j] & 0x0F) | ((m & 0xF) << 4));
+  uint8_t& hs = sm[X16KScales::kHigh + (i & 63)];
+  const int ss = static_cast<int>(2 * (i >> 6));
+  hs = static_cast<uint8_t>((hs & ~(3 << ss)) | (((sc >> 4) & 3) << ss));
+  uint8_t& hm = sm[X16KScales::kHigh + (j & 63)];
+  const int sm_shift = static_cast<int>(4 + 2 * (j >> 6));
+  hm = static_cast<uint8_t>((hm & ~(3 << sm_shift)) | (((m >> 4) & 3) << sm_shift));
+}
 
 // The 12 packed bytes of Q4_K scales from 8 scales and 8 mins (the inverse of
 // get_scale_min_k4; every bit is determined, so the round trip is exact).
@@ -109,8 +126,7 @@ void pack_q4_k(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
       for (int s = 0; s < 8; ++s) {
         uint8_t sc, m;
         get_scale_min_k4(s, row[b].scales, &sc, &m);
-        sb[kKScales + static_cast<size_t>(s * kR + r)] = sc;
-        sb[kKMins + min_index(s, r)] = m;
+        set_scale_min(sb, s, r, sc, m);
       }
       std::memcpy(sb + kKD + 2 * r, &row[b].d, 2);
       std::memcpy(sb + kKDmin + 2 * r, &row[b].dmin, 2);
@@ -125,8 +141,8 @@ void unpack_row_q4_k(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
     gather(sb + kKCodes + 4 * r, 32, 0, row[b].qs);
     uint8_t sc[8], m[8];
     for (int s = 0; s < 8; ++s) {
-      sc[s] = sb[kKScales + static_cast<size_t>(s * kR + r)];
-      m[s] = sb[kKMins + min_index(s, r)];
+      sc[s] = scale_of(sb, s, r);
+      m[s] = min_of(sb, s, r);
     }
     pack_scales_k4(sc, m, row[b].scales);
     std::memcpy(&row[b].d, sb + kKD + 2 * r, 2);
@@ -149,8 +165,8 @@ void gemv_ref_q4_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
           dot += (s % 2 ? byte >> 4 : byte & 0xF) * x[b].qs[32 * s + e];
         }
         const int16_t xsum = pair_half(x[b].msum32[s / 2], s % 2);
-        sum_q += sb[kKScales + static_cast<size_t>(s * kR + r)] * dot;
-        sum_m += sb[kKMins + min_index(s, r)] * xsum;
+        sum_q += scale_of(sb, s, r) * dot;
+        sum_m += min_of(sb, s, r) * xsum;
       }
       uint16_t d, dmin;
       std::memcpy(&d, sb + kKD + 2 * r, 2);
@@ -163,8 +179,8 @@ void gemv_ref_q4_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
 
 // ---- Q5_K: per super-block [scales 128][mins 128][d 32][dmin 32], then per
 // quarter [masks 128][codes 512].
-static_assert(X16Q5K::kScales == kKScales && X16Q5K::kMins == kKMins && X16Q5K::kD == kKD &&
-              X16Q5K::kDmin == kKDmin && X16Q5K::masks(0) == kKCodes && X16Q5K::codes(3) + 512 == X16Q5K::kBytes);
+static_assert(X16Q5K::kScaleMins == kKScales && X16Q5K::kD == kKD && X16Q5K::kDmin == kKDmin &&
+              X16Q5K::masks(0) == kKCodes && X16Q5K::codes(3) + 512 == X16Q5K::kBytes);
 
 // Bit 4r + k of the mask of quarter p, chunk c, nibble half (0 low, 1 high):
 // the fifth bit of element 64p + 32·half + 4c + k, GGUF qh[4c + k] bit 2p + half.
@@ -200,8 +216,7 @@ void pack_q5_k(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
       for (int s = 0; s < 8; ++s) {
         uint8_t sc, m;
         get_scale_min_k4(s, blk.scales, &sc, &m);
-        sb[X16Q5K::kScales + static_cast<size_t>(s * kR + r)] = sc;
-        sb[X16Q5K::kMins + min_index(s, r)] = m;
+        set_scale_min(sb, s, r, sc, m);
       }
       std::memcpy(sb + X16Q5K::kD + 2 * r, &blk.d, 2);
       std::memcpy(sb + X16Q5K::kDmin + 2 * r, &blk.dmin, 2);
@@ -225,8 +240,8 @@ void unpack_row_q5_k(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
     }
     uint8_t sc[8], m[8];
     for (int s = 0; s < 8; ++s) {
-      sc[s] = sb[X16Q5K::kScales + static_cast<size_t>(s * kR + r)];
-      m[s] = sb[X16Q5K::kMins + min_index(s, r)];
+      sc[s] = scale_of(sb, s, r);
+      m[s] = min_of(sb, s, r);
     }
     pack_scales_k4(sc, m, row[b].scales);
     std::memcpy(&row[b].d, sb + X16Q5K::kD + 2 * r, 2);
@@ -250,8 +265,8 @@ void gemv_ref_q5_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
           const int high = mask_bit(sb, p, c, half, r, k);
           dot += ((half ? byte >> 4 : byte & 0xF) | (high << 4)) * x[b].qs[32 * s + e];
         }
-        sum_q += sb[X16Q5K::kScales + static_cast<size_t>(s * kR + r)] * dot;
-        sum_m += sb[X16Q5K::kMins + min_index(s, r)] * pair_half(x[b].msum32[p], half);
+        sum_q += scale_of(sb, s, r) * dot;
+        sum_m += min_of(sb, s, r) * pair_half(x[b].msum32[p], half);
       }
       uint16_t d, dmin;
       std::memcpy(&d, sb + X16Q5K::kD + 2 * r, 2);

@@ -19,19 +19,20 @@
 //     bits as 64-bit masks, per chunk the low nibbles' then the high
 //     nibbles' (bit 4r + k for lane byte 4r + k). The GGUF size, plus one
 //     padded block when nb is odd.
-//   Q4_K (nb = n/256 super-blocks), per super-block: the 8 sub-block scales
-//     as bytes [s][r], the 8 mins as bytes paired for 16-bit lanes ([k][r][2]:
-//     mins 2k, 2k+1), 16 fp16 d, 16 fp16 dmin, then 32 code chunks (chunk c:
-//     low nibbles are elements 64(c/8) + 4(c%8).., high ones 32 further):
-//     2368 bytes for 16 × 144 in GGUF (+2.8%: scales unpacked from 6 bits).
-//     Scales first, so the kernels read each super-block in order.
-//   Q5_K (nb = n/256), per super-block: scales, mins, d, dmin as Q4_K (320
-//     bytes), then per quarter p (elements 64p..64p+63) its 8 chunks' high
-//     bits as 64-bit masks (chunk c: the low nibbles' mask, then the high
-//     nibbles'; bit 4r + k is the fifth bit of the code at lane byte 4r + k)
-//     and its 8 code chunks (the Q4_K chunks 8p..8p+7): 2880 bytes for
-//     16 × 176 in GGUF (+2.3%). A mask drops into an AVX-512 byte mask
-//     register as it is (one masked add of 16 per 64 codes).
+//   Q4_K (nb = n/256 super-blocks), per super-block: the 16 rows' 8
+//     sub-block scales and 8 mins in 6 bits each (X16KScales: 192 bytes),
+//     16 fp16 d, 16 fp16 dmin, then 32 code chunks (chunk c: low nibbles are
+//     elements 64(c/8) + 4(c%8).., high ones 32 further): 2304 bytes, the
+//     GGUF size. Scales first, so the kernels read each super-block in
+//     order. (With the scales and mins as whole bytes, 2368 bytes, the
+//     kernels read 2.8% more than the file holds.)
+//   Q5_K (nb = n/256), per super-block: scales and mins, d, dmin as Q4_K
+//     (256 bytes), then per quarter p (elements 64p..64p+63) its 8 chunks'
+//     high bits as 64-bit masks (chunk c: the low nibbles' mask, then the
+//     high nibbles'; bit 4r + k is the fifth bit of the code at lane byte
+//     4r + k) and its 8 code chunks (the Q4_K chunks 8p..8p+7): 2816 bytes,
+//     the GGUF size. A mask drops into an AVX-512 byte mask register as it
+//     is (one masked add of 16 per 64 codes).
 //   Q3_K (nb = n/256), per super-block: the 16 signed scales (scale - 32) as
 //     bytes paired for 16-bit lanes (as Q6_K), then per half h (elements
 //     128h..128h+127) its 8 code chunks (GGUF qs bytes 32h..32h+31) and the
@@ -74,13 +75,30 @@ constexpr int kX16Rows = 16;
 // Byte offsets inside one super-block of a Q4_K / Q6_K group (see above);
 // the packers, the reference and the kernels all read them from here.
 struct X16Q4K {
-  static constexpr size_t kScales = 0, kMins = 128, kD = 256, kDmin = 288, kCodes = 320, kBytes = 2368;
+  static constexpr size_t kScaleMins = 0, kD = 192, kDmin = 224, kCodes = 256, kBytes = 2304;
 };
 struct X16Q5K {
-  static constexpr size_t kScales = 0, kMins = 128, kD = 256, kDmin = 288, kBytes = 2880;
+  static constexpr size_t kScaleMins = 0, kD = 192, kDmin = 224, kBytes = 2816;
   // Quarter p's 8 pairs of masks (16 bytes per chunk) and its 8 code chunks.
-  static constexpr size_t masks(int p) { return 320 + 640 * static_cast<size_t>(p); }
+  static constexpr size_t masks(int p) { return 256 + 640 * static_cast<size_t>(p); }
   static constexpr size_t codes(int p) { return masks(p) + 128; }
+};
+// The 16 rows' Q4_K / Q5_K sub-block scales and mins of one super-block, 6
+// bits each. Logically 128 scale bytes [s][r] (index 16s + r) and 128 min
+// bytes paired for 16-bit lanes ([k][r][2]: index 32k + 2r + s % 2 for the
+// mins of sub-blocks s = 2k, 2k + 1), which is how the kernels unpack them;
+// stored as 128 bytes (scale i & 15) | (min i & 15) << 4, then 64 bytes
+// whose byte i holds the high two bits of scale i, scale i + 64, min i and
+// min i + 64 (bits 0-1, 2-3, 4-5, 6-7).
+struct X16KScales {
+  static constexpr size_t kHigh = 128, kBytes = 192;
+  static constexpr size_t min_index(int s, int r) { return static_cast<size_t>((s / 2) * 32 + 2 * r + s % 2); }
+  static constexpr uint8_t scale(const uint8_t* sm, size_t i) {
+    return static_cast<uint8_t>((sm[i] & 0xF) | (((sm[kHigh + (i & 63)] >> (2 * (i >> 6))) & 3) << 4));
+  }
+  static constexpr uint8_t min(const uint8_t* sm, size_t i) {
+    return static_cast<uint8_t>((sm[i] >> 4) | (((sm[kHigh + (i & 63)] >> (4 + 2 * (i >> 6))) & 3) << 4));
+  }
 };
 struct X16Q3K {
   static constexpr size_t kScales = 0, kD = 1792, kBytes = 1824;

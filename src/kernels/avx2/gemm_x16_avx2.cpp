@@ -184,6 +184,25 @@ __attribute__((always_inline)) inline void k_quant_gemm(int64_t n, const uint8_t
   }
 }
 
+// The 128 scale and 128 min bytes of a Q4_K / Q5_K super-block from their
+// 6-bit form (tensor::X16KScales) into out[0, 128) and out[128, 256).
+__attribute__((always_inline)) inline void unpack_k_scales(const uint8_t* sm, uint8_t* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+  auto load = [&](size_t off) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sm + off)); };
+  auto merge = [&](__m256i low, __m256i high) {
+    return _mm256_or_si256(_mm256_and_si256(low, low4), _mm256_and_si256(high, bits45));
+  };
+  auto store = [&](size_t off, __m256i v) { _mm256_store_si256(reinterpret_cast<__m256i*>(out + off), v); };
+  for (int i = 0; i < 2; ++i) {  // bytes 32i.. of each quarter of the logical values
+    const __m256i lo = load(32 * static_cast<size_t>(i)), hi = load(64 + 32 * static_cast<size_t>(i));
+    const __m256i h = load(X16KScales::kHigh + 32 * static_cast<size_t>(i));
+    store(32 * i, merge(lo, _mm256_slli_epi16(h, 4)));
+    store(64 + 32 * i, merge(hi, _mm256_slli_epi16(h, 2)));
+    store(128 + 32 * i, merge(_mm256_srli_epi16(lo, 4), h));
+    store(192 + 32 * i, merge(_mm256_srli_epi16(hi, 4), _mm256_srli_epi16(h, 2)));
+  }
+}
+
 // Q4_K and Q5_K, per half (8 rows), super-block and sub-block of 32: 8
 // chunks of codes (Q5_K: each fifth bit expanded from the masks, rows 0-7
 // being the low 32 bits of a chunk's mask), VPMADDUBSW with the broadcast
@@ -195,15 +214,18 @@ __attribute__((always_inline)) inline void k_quant_gemm(int64_t n, const uint8_t
 template <bool kQ5>
 void gemm_q4_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x,
                   size_t x_stride, int nx, float* y, size_t y_stride) {
-  static_assert(X16Q5K::kScales == X16Q4K::kScales && X16Q5K::kMins == X16Q4K::kMins && X16Q5K::kD == X16Q4K::kD &&
+  static_assert(X16Q5K::kScaleMins == X16Q4K::kScaleMins && X16Q5K::kD == X16Q4K::kD &&
                 X16Q5K::kDmin == X16Q4K::kDmin);
-  constexpr size_t kSc = X16Q4K::kScales, kMins = X16Q4K::kMins, kD = X16Q4K::kD, kDmin = X16Q4K::kDmin,
+  constexpr size_t kScaleMins = X16Q4K::kScaleMins, kD = X16Q4K::kD, kDmin = X16Q4K::kDmin,
                    kBytes = kQ5 ? X16Q5K::kBytes : X16Q4K::kBytes, kLines = (kBytes + 63) / 64;
   const __m256i low4 = _mm256_set1_epi8(0x0f), k16 = _mm256_set1_epi8(16);
   k_quant_gemm<kBytes>(n, w, group_bytes, n_groups, x, x_stride, nx, y, y_stride,
                        [&](const uint8_t* sb, const ActQ8K* const* a, int nj, int half, bool first, __m256* acc)
                            __attribute__((always_inline)) {
     __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    // The scales and mins unpacked from 6 bits: [s][r] and [k][r][2].
+    alignas(32) uint8_t sm[256];
+    unpack_k_scales(sb + kScaleMins, sm);
     for (int s = 0; s < 8; ++s) {
       const int p = s / 2;
       // Prefetch two super-blocks ahead on the first pass, an eighth per step
@@ -225,7 +247,7 @@ void gemm_q4_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
         }
       }
       int64_t sc8;
-      std::memcpy(&sc8, sb + kSc + 16 * s + 8 * half, 8);
+      std::memcpy(&sc8, sm + 16 * s + 8 * half, 8);
       const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(sc8));
       const __m256i sc16 = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));  // scale in both 16-bit halves
       for (int j = 0; j < nj; ++j) {
@@ -254,7 +276,7 @@ void gemm_q4_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
       __m256i m = _mm256_setzero_si256();
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
-        const __m256i mk = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kMins + 32 * k + 16 * half)));
+        const __m256i mk = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sm + 128 + 32 * k + 16 * half)));
         m = _mm256_add_epi32(m, _mm256_madd_epi16(mk, _mm256_set1_epi32(a[j]->msum32[k])));
       }
       const __m256 xd = _mm256_set1_ps(a[j]->d);
