@@ -1,5 +1,7 @@
 #include "model/matmul.h"
 
+#include <stdexcept>
+
 #include "core/stream_copy.h"
 #include "tensor/type_ops.h"
 
@@ -155,43 +157,53 @@ void MatMul::run_x16(std::span<const Output> outs, const float* x, int64_t n_row
   // the rows stream past it; one activation row (generation) uses single
   // groups as blocks, so the last pieces are short.
   const size_t block_groups = n_rows > kernels::kX16MaxX ? 4 : 1;
-  block_end_.clear();
+  if (outs.size() > kMaxShared) throw std::logic_error("MatMul::run_x16: more outputs than one section holds");
+  Section& sec = section_;
+  sec.xa = xa;
+  sec.xa_row = xa_row;
+  sec.n_in = n_in;
+  sec.n_rows = n_rows;
+  sec.block_groups = block_groups;
   size_t total = 0;
-  for (const Output& o : outs) {
-    total += (static_cast<size_t>(o.w->x16_rows / tensor::kX16Rows) + block_groups - 1) / block_groups;
-    block_end_.push_back(total);
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const Weight& w = *outs[i].w;
+    const size_t n_groups = static_cast<size_t>(w.x16_rows / tensor::kX16Rows);
+    total += (n_groups + block_groups - 1) / block_groups;
+    sec.outs[i] = {w.x16, w.x16_group_bytes, n_groups, total, outs[i].y, w.n_out, k.gemm_x16[static_cast<int>(w.type)]};
   }
   work_.reset(total, pool.n_threads());
-  pool.parallel_for(static_cast<size_t>(pool.n_threads()), [&](size_t, size_t, int tid) {
-    for (size_t begin, end; work_.next(tid, &begin, &end);) {
-      // Blocks [begin, end), in increasing order; one run per output.
-      for (size_t blk = begin; blk < end;) {
-        size_t out = 0;
-        while (blk >= block_end_[out]) ++out;
-        const Weight& w = *outs[out].w;
-        const kernels::Kernels::GemmX16Fn gemm = k.gemm_x16[static_cast<int>(w.type)];
-        const size_t first = out == 0 ? 0 : block_end_[out - 1];
-        const size_t run_end = std::min(end, block_end_[out]);
-        const size_t n_groups = static_cast<size_t>(w.x16_rows / tensor::kX16Rows), gb = w.x16_group_bytes;
-        const size_t g_end = std::min(n_groups, (run_end - first) * block_groups);
-        const size_t step = n_rows > kernels::kX16MaxX ? block_groups : g_end;
-        for (size_t g0 = (blk - first) * block_groups; g0 < g_end; g0 += step) {
-          const int ng = static_cast<int>(std::min(g_end, g0 + step) - g0);
-          for (int64_t r = 0; r < n_rows; r += kernels::kX16MaxX) {
-            const int nx = static_cast<int>(std::min<int64_t>(kernels::kX16MaxX, n_rows - r));
-            gemm(n_in, w.x16 + g0 * gb, gb, ng, xa + static_cast<size_t>(r) * xa_row, xa_row, nx,
-                 outs[out].y + r * w.n_out + static_cast<int64_t>(g0) * tensor::kX16Rows, static_cast<size_t>(w.n_out));
-          }
-        }
-        blk = run_end;
-      }
-    }
-  });
+  pool.parallel_for(static_cast<size_t>(pool.n_threads()), [this](size_t, size_t, int tid) { run_section(tid); });
   // Rows past the last whole group (fewer than 16) use the GGUF layout.
   for (const Output& o : outs) {
     const tensor::VecDotFn dot = k.dot(o.w->type);
     for (int64_t row = o.w->x16_rows; row < o.w->n_out; ++row)
       for (int64_t r = 0; r < n_rows; ++r) o.y[r * o.w->n_out + row] = dot(n_in, o.w->row(row), xq + r * act_row);
+  }
+}
+
+void MatMul::run_section(int tid) {
+  const Section& s = section_;
+  for (size_t begin, end; work_.next(tid, &begin, &end);) {
+    // Blocks [begin, end), in increasing order; one run per output.
+    for (size_t blk = begin; blk < end;) {
+      size_t out = 0;
+      while (blk >= s.outs[out].block_end) ++out;
+      const Section::Out& o = s.outs[out];
+      const size_t first = out == 0 ? 0 : s.outs[out - 1].block_end;
+      const size_t run_end = std::min(end, o.block_end);
+      const size_t g_end = std::min(o.n_groups, (run_end - first) * s.block_groups);
+      const size_t step = s.n_rows > kernels::kX16MaxX ? s.block_groups : g_end;
+      for (size_t g0 = (blk - first) * s.block_groups; g0 < g_end; g0 += step) {
+        const int ng = static_cast<int>(std::min(g_end, g0 + step) - g0);
+        for (int64_t r = 0; r < s.n_rows; r += kernels::kX16MaxX) {
+          const int nx = static_cast<int>(std::min<int64_t>(kernels::kX16MaxX, s.n_rows - r));
+          o.gemm(s.n_in, o.w + g0 * o.group_bytes, o.group_bytes, ng, s.xa + static_cast<size_t>(r) * s.xa_row,
+                 s.xa_row, nx, o.y + r * o.n_out + static_cast<int64_t>(g0) * tensor::kX16Rows,
+                 static_cast<size_t>(o.n_out));
+        }
+      }
+      blk = run_end;
+    }
   }
 }
 
@@ -201,7 +213,7 @@ void MatMul::run_shared(std::span<const Output> outs, const float* x, int64_t n_
   // Q4_K with Q6_K as in Q4_K_M's projections) and input size share one
   // quantized input and one parallel section; anything else runs as run()
   // would.
-  constexpr size_t kMaxOuts = 8;
+  constexpr size_t kMaxOuts = kMaxShared;
   auto fusable = [&](const Output& o) { return o.w->x16 && !o.w->lora && k.gemm_x16[static_cast<int>(o.w->type)]; };
   if (outs.size() > kMaxOuts) {
     for (const Output& o : outs) run(*o.w, x, n_rows, o.y, pool, k);

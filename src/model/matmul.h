@@ -32,6 +32,8 @@ class MatMul {
   };
   void run_shared(std::span<const Output> outs, const float* x, int64_t n_rows, core::ThreadPool& pool,
                   const kernels::Kernels& k = kernels::active());
+  // Most products run_shared puts in one parallel section.
+  static constexpr size_t kMaxShared = 8;
 
  private:
   // y = x · Wᵀ without w's LoRA adapter.
@@ -45,6 +47,8 @@ class MatMul {
   // x16_act, else through xq_) and runs the products.
   void run_x16(std::span<const Output> outs, const float* x, int64_t n_rows, core::ThreadPool& pool,
                const kernels::Kernels& k);
+  // Thread tid's part of the section described by section_.
+  void run_section(int tid);
   void add_lora(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool, const kernels::Kernels& k);
   std::vector<uint8_t> xq_;  // quantized activations, reused across calls
   std::vector<kernels::PackedQ8Pair> xp_;  // the same, packed for matrix tiles
@@ -54,8 +58,28 @@ class MatMul {
   std::vector<Line> xa_;          // the same, prepared for interleaved (x16) weights
   std::vector<Line> xa_scratch_;  // run_x16: per thread, a row prepared before it is published to xa_
   std::vector<float> lora_t_, lora_u_;
-  std::vector<size_t> block_end_;  // run_x16: cumulative block counts per output
-  core::WorkRanges work_;          // run_x16: blocks handed out to the threads
+  // run_x16's parallel section: all a thread reads to run its part, written
+  // by the caller into adjacent lines before the section starts (through a
+  // closure of references, a worker chased a dozen lines the caller had just
+  // written, one miss after another, before its first weight byte).
+  struct alignas(64) Section {
+    struct Out {
+      const uint8_t* w;    // interleaved groups
+      size_t group_bytes;
+      size_t n_groups;
+      size_t block_end;    // cumulative block count up to this output
+      float* y;
+      int64_t n_out;       // y's row stride
+      kernels::Kernels::GemmX16Fn gemm;
+    };
+    const uint8_t* xa;     // prepared activation rows
+    size_t xa_row;
+    int64_t n_in, n_rows;
+    size_t block_groups;   // groups of 16 rows per block
+    Out outs[kMaxShared];
+  };
+  Section section_;
+  core::WorkRanges work_;  // run_x16: blocks handed out to the threads
 };
 
 // Generation (one activation row): names the product that follows the pool's
