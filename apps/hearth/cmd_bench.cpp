@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <string_view>
 #include <sys/resource.h>
 
 #include <fstream>
@@ -24,6 +25,7 @@
 #include "core/cpu_features.h"
 #include "kernels/kernels.h"
 #include "kernels/memory_probe.h"
+#include "kernels/prefetch.h"
 #include "model/model.h"
 
 namespace hearth::app {
@@ -200,12 +202,15 @@ void add_bench(CLI::App& app) {
     double rss_mib = static_cast<double>(peak_kib) / 1024.0;
     Stats sb = stats(bw), sf = stats(fraction);
     double kv_mib = static_cast<double>(model::KvCache::bytes_per_token(hp)) * static_cast<double>(n_ctx) / 1048576.0;
+    // The software prefetch policy of the AVX-512 interleaved kernels (kernels/prefetch.h).
+    const char* prefetch = std::string_view(isa) == "avx512" ? kernels::prefetch_policy().name : "-";
     if (o->json) {
       nlohmann::json j = {{"model", o->model}, {"model_type", type}, {"model_size_mib", size_mib},
                           {"n_prompt", o->n_prompt}, {"n_gen", o->n_gen}, {"threads", threads}, {"reps", o->reps},
                           {"pp_tokens_per_s", sp.median}, {"pp_min", sp.min}, {"pp_max", sp.max},
                           {"tg_tokens_per_s", st.median}, {"tg_min", st.min}, {"tg_max", st.max},
                           {"isa", isa}, {"cpu_features", core::cpu_feature_string()},
+                          {"cpu_vendor", core::cpu_features().vendor}, {"prefetch", prefetch},
                           {"load_ms", load_ms}, {"first_token_ms", first_token_ms},
                           {"peak_rss_mib", rss_mib}, {"kv_cache_mib", kv_mib},
                           {"weight_bytes_per_token", bytes_per_token}};
@@ -226,8 +231,9 @@ void add_bench(CLI::App& app) {
       std::printf("%s\n", j.dump().c_str());
       return;
     }
-    std::printf("model: %s (%s, %.0f MiB)\nthreads: %d, kernels: %s, cpu: %s\n\n", o->model.c_str(), type.c_str(),
-                size_mib, threads, isa, core::cpu_feature_string().c_str());
+    std::printf("model: %s (%s, %.0f MiB)\nthreads: %d, kernels: %s (prefetch: %s), cpu: %s %s\n\n", o->model.c_str(),
+                type.c_str(), size_mib, threads, isa, prefetch, core::cpu_features().vendor.c_str(),
+                core::cpu_feature_string().c_str());
     std::printf("| test   | tokens/s (median) | min     | max     |\n|--------|------------------:|--------:|--------:|\n");
     if (o->n_prompt > 0) std::printf("| pp%-4d | %17.2f | %7.2f | %7.2f |\n", o->n_prompt, sp.median, sp.min, sp.max);
     if (o->n_gen > 0) std::printf("| tg%-4d | %17.2f | %7.2f | %7.2f |\n", o->n_gen, st.median, st.min, st.max);

@@ -13,6 +13,9 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
   bool avx512vnni = false, avx512bf16 = false, avxvnni = false;
+  // CPUID's vendor string ("GenuineIntel", "AuthenticAMD", ...; empty off x86).
+  std::string vendor;
+  bool intel() const { return vendor == "GenuineIntel"; }
 };
 
 const CpuFeatures& cpu_features();

@@ -9,6 +9,7 @@
 
 #include "core/cpu_features.h"
 #include "kernels/kernels.h"
+#include "kernels/prefetch.h"
 #include "tensor/float_math.h"
 #include "tensor/fp16.h"
 #include "tensor/interleave.h"
@@ -263,6 +264,47 @@ TEST_P(TypeTest, InterleavedRowsMatchReference) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, TypeTest, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<TypeCase>& i) { return std::string(dtype_name(i.param.type)); });
+
+TEST(PrefetchPolicy, ChosenByVendorOrForced) {
+  using kernels::PrefetchHint;
+  core::CpuFeatures intel, amd;
+  intel.vendor = "GenuineIntel";
+  amd.vendor = "AuthenticAMD";
+  std::string error;
+  // Intel: every type into L2; AMD (and anything else): the non-temporal
+  // policy tuned on Zen 4, Q8_0 and Q4_K left to the hardware prefetchers.
+  kernels::PrefetchPolicy p = kernels::choose_prefetch_policy(intel, nullptr, &error);
+  EXPECT_STREQ(p.name, "l2");
+  EXPECT_EQ(p.hint, PrefetchHint::kL2);
+  EXPECT_GT(p.q4_0_pairs, 0);
+  EXPECT_GT(p.q8_0_pairs, 0);
+  EXPECT_GT(p.q4_k_blocks, 0);
+  EXPECT_GT(p.q6_k_blocks, 0);
+  p = kernels::choose_prefetch_policy(amd, nullptr, &error);
+  EXPECT_STREQ(p.name, "nta");
+  EXPECT_EQ(p.hint, PrefetchHint::kNta);
+  EXPECT_EQ(p.q4_0_pairs, 8);
+  EXPECT_EQ(p.q8_0_pairs, 0);
+  EXPECT_EQ(p.q4_k_blocks, 0);
+  EXPECT_EQ(p.q6_k_blocks, 1);
+  EXPECT_STREQ(kernels::choose_prefetch_policy(core::CpuFeatures{}, "", &error).name, "nta");
+  EXPECT_TRUE(error.empty());
+  // Forced either way.
+  EXPECT_STREQ(kernels::choose_prefetch_policy(amd, "l2", &error).name, "l2");
+  EXPECT_STREQ(kernels::choose_prefetch_policy(intel, "nta", &error).name, "nta");
+  EXPECT_TRUE(error.empty());
+  // A name it does not know: the CPU's own, and an error naming the value.
+  p = kernels::choose_prefetch_policy(intel, "t0", &error);
+  EXPECT_STREQ(p.name, "l2");
+  EXPECT_NE(error.find("HEARTH_PREFETCH='t0'"), std::string::npos) << error;
+}
+
+TEST(CpuFeatures, VendorIsReadOnX86) {
+#if defined(__x86_64__)
+  const std::string& v = core::cpu_features().vendor;
+  EXPECT_EQ(v.size(), 12u) << v;
+#endif
+}
 
 TEST(Fp16, ExhaustiveRoundTripAndHardwareAgreement) {
   for (uint32_t h = 0; h < 65536; ++h) {

@@ -13,6 +13,7 @@
 
 #include "kernels/avx512/kernels_avx512.h"
 #include "kernels/kernels.h"
+#include "kernels/prefetch.h"
 #include "tensor/blocks.h"
 #include "tensor/interleave.h"
 
@@ -22,15 +23,31 @@ using namespace hearth::tensor;
 
 namespace {
 
+// One line of software prefetch with the policy's hint (kernels/prefetch.h).
+template <PrefetchHint H>
+__attribute__((always_inline)) inline void prefetch_line(const uint8_t* p) {
+  if constexpr (H == PrefetchHint::kNta) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_NTA);
+  else if constexpr (H == PrefetchHint::kL2) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
+}
+
+// Calls f.template operator()<H>() with the policy's hint, or with kNone when
+// the type's distance is 0.
+template <class F>
+__attribute__((always_inline)) inline void with_hint(PrefetchHint h, int distance, F&& f) {
+  if (distance <= 0 || h == PrefetchHint::kNone) return f.template operator()<PrefetchHint::kNone>();
+  if (h == PrefetchHint::kL2) return f.template operator()<PrefetchHint::kL2>();
+  f.template operator()<PrefetchHint::kNta>();
+}
+
 inline __m512i bcast4(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof v);
   return _mm512_set1_epi32(v);
 }
 
-template <DType T, int NX>
+template <DType T, int NX, PrefetchHint H>
 void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride, float* y,
-          size_t y_stride) {
+          size_t y_stride, size_t ahead) {
   constexpr X16Legacy kLay = x16_legacy(T);
   constexpr size_t kPair = kLay.pair_bytes(), kCodes = kLay.code_bytes, kBlock = kLay.block_bytes(),
                    kScales = 2 * kBlock;
@@ -102,17 +119,18 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
       if constexpr (kMins) acc[j] = _mm512_fmadd_ps(mw, _mm512_set1_ps(a.s), acc[j]);
     }
   };
-  // Q4_0: software prefetch 8 block pairs (4.5 KiB) ahead in the stream,
-  // non-temporal (into L1 without displacing L2), the 9 lines of a pair
-  // spread over its two blocks. Measured in the model (A/B on alternate
-  // tokens, one process): 32 pairs ahead with T0 was 5-14% slower at 70-90
-  // GB/s, equal at 35-45 GB/s; no prefetch 3-5% slower; T0 at 8 pairs 2.5%
-  // slower. Q8_0 measured no gain. The other nibble types as Q4_0.
-  constexpr size_t kAhead = 8 * kPair, kLines = (kPair + 63) / 64, kFirst = (kLines + 1) / 2;
-  auto prefetch = [](const uint8_t* pair, size_t l0, size_t l1) __attribute__((always_inline)) {
-    if constexpr (kNibbles)
-#pragma GCC unroll 8
-      for (size_t l = l0; l < l1; ++l) _mm_prefetch(reinterpret_cast<const char*>(pair + kAhead + 64 * l), _MM_HINT_NTA);
+  // Software prefetch `ahead` bytes (whole pairs) ahead in the stream, the
+  // lines of a pair spread over its two blocks (kernels/prefetch.h). Under
+  // the "nta" policy Q4_0 takes 8 pairs (4.5 KiB) non-temporal, measured in
+  // the model on AMD (A/B on alternate tokens, one process): 32 pairs ahead
+  // with T0 was 5-14% slower at 70-90 GB/s, equal at 35-45 GB/s; no prefetch
+  // 3-5% slower; T0 at 8 pairs 2.5% slower; Q8_0 no gain. On Intel
+  // non-temporal prefetches throttle the stream (the "l2" policy).
+  constexpr size_t kLines = (kPair + 63) / 64, kFirst = (kLines + 1) / 2;
+  auto prefetch = [ahead](const uint8_t* pair, size_t l0, size_t l1) __attribute__((always_inline)) {
+    if constexpr (H != PrefetchHint::kNone)
+#pragma GCC unroll 9
+      for (size_t l = l0; l < l1; ++l) prefetch_line<H>(pair + ahead + 64 * l);
   };
   for (int g = 0; g < n_groups; ++g) {
     const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
@@ -173,9 +191,9 @@ __attribute__((always_inline)) inline __m256i k_scales(const uint8_t* nib, const
 // code, shifted back once per chain); Q5_K shifts them down (16 × a five-bit
 // code no longer fits a byte) and its chunks' two 64-bit masks (loaded
 // straight into mask registers) add 16 to the codes whose fifth bit is set.
-template <int NX, bool kQ5>
+template <int NX, bool kQ5, PrefetchHint H>
 void gemm_q4_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
-                  float* y, size_t y_stride) {
+                  float* y, size_t y_stride, size_t ahead) {
   static_assert(X16Q5K::kScaleMins == X16Q4K::kScaleMins && X16Q5K::kD == X16Q4K::kD &&
                 X16Q5K::kDmin == X16Q4K::kDmin);
   constexpr size_t kScaleMins = X16Q4K::kScaleMins, kD = X16Q4K::kD, kDmin = X16Q4K::kDmin,
@@ -189,12 +207,19 @@ void gemm_q4_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
     const uint8_t* sm = sb + kScaleMins;
 #pragma GCC unroll 1
     for (int p = 0; p < 4; ++p) {
-      // No software prefetch: the layout is read in order (scales first,
-      // then the codes) and the hardware prefetchers follow. In the model
-      // (A/B on alternate tokens, Q4_K file, 2 threads), against prefetching
-      // 2 super-blocks ahead (NTA, a quarter per step): 0-1.4% faster; half,
-      // one or three ahead 2-7% slower. The earlier layout (codes, then the
-      // scales) read 4-10% slower, and without prefetch 9-12% slower still.
+      // Under the "nta" policy no software prefetch: the layout is read in
+      // order (scales first, then the codes) and the hardware prefetchers
+      // follow. In the model on AMD (A/B on alternate tokens, Q4_K file, 2
+      // threads), against prefetching 2 super-blocks ahead (NTA, a quarter
+      // per step): 0-1.4% faster; half, one or three ahead 2-7% slower. The
+      // earlier layout (codes, then the scales) read 4-10% slower, and
+      // without prefetch 9-12% slower still. Under "l2", `ahead` bytes ahead,
+      // a quarter of a super-block per step.
+      if constexpr (H != PrefetchHint::kNone) {
+        constexpr size_t kQuarter = (kBytes + 255) / 256 * 64;
+        for (size_t l = kQuarter * static_cast<size_t>(p); l < std::min<size_t>(kBytes, kQuarter * (p + 1)); l += 64)
+          prefetch_line<H>(sb + ahead + l);
+      }
       const uint8_t* codes = sb + (kQ5 ? X16Q5K::codes(p) : X16Q4K::kCodes + 512 * static_cast<size_t>(p));
       __m512i lo[8], hi[8];
 #pragma GCC unroll 8
@@ -345,9 +370,9 @@ void gemm_q2_q3_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
 // covering 4 groups of 16; each activation row runs 4 VNNI chains of 4,
 // scaled by the groups' signed scales (integer multiply). The code offset
 // (-32 · Σ scale · group sum) is 8 VPDPWSSD over the paired scales.
-template <int NX>
+template <int NX, PrefetchHint H>
 void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
-               float* y, size_t y_stride) {
+               float* y, size_t y_stride, size_t ahead) {
   constexpr size_t kSc = X16Q6K::kScales, kD = X16Q6K::kD, kBytes = X16Q6K::kBytes;
   const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
   auto pair = [](const uint8_t* p) {  // 16 lanes of (scale 2k, scale 2k+1) as int16
@@ -360,15 +385,17 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
 #pragma GCC unroll 1
     for (int ht = 0; ht < 4; ++ht) {
       const int h = ht / 2, t = ht % 2;
-      // Prefetch the next super-block, non-temporal, a quarter per step
-      // (issued all at once the 53 lines streamed ~30% slower). In the model
+      // Prefetch `ahead` bytes ahead, a quarter of a super-block per step
+      // (issued all at once the 53 lines streamed ~30% slower). Under the
+      // "nta" policy the next super-block, non-temporal; in the model on AMD
       // (A/B on alternate tokens, all-Q6_K file, 2 threads): two super-blocks
       // ahead with T0 was 6-12% slower, half a block or 1.25 ahead 3-5%
       // slower; none at all 1% slower (the layout is read in order, so the
       // hardware prefetchers follow; with the earlier layout none was 2.5x
       // slower).
-      for (size_t l = 64 * 14 * static_cast<size_t>(ht); l < std::min<size_t>(kBytes, 64 * 14 * (ht + 1)); l += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(sb + kBytes + l), _MM_HINT_NTA);
+      if constexpr (H != PrefetchHint::kNone)
+        for (size_t l = 64 * 14 * static_cast<size_t>(ht); l < std::min<size_t>(kBytes, 64 * 14 * (ht + 1)); l += 64)
+          prefetch_line<H>(sb + ahead + l);
       __m512i lo[8], hi[8];
 #pragma GCC unroll 8
       for (int c8 = 0; c8 < 8; ++c8) {
@@ -428,7 +455,12 @@ void by_four(const uint8_t* x, size_t xs, int nx, float* y, size_t ys, K k) {
 template <DType T>
 void gemm_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
               size_t ys) {
-  with_rows<kX16MaxX>(nx, [&]<int NX>() { gemm<T, NX>(n, w, gb, ng, x, xs, y, ys); });
+  const PrefetchPolicy& pf = prefetch_policy();
+  const int pairs = T == DType::kQ8_0 ? pf.q8_0_pairs : pf.q4_0_pairs;
+  const size_t ahead = static_cast<size_t>(std::max(pairs, 0)) * x16_legacy(T).pair_bytes();
+  with_hint(pf.hint, pairs, [&]<PrefetchHint H>() {
+    with_rows<kX16MaxX>(nx, [&]<int NX>() { gemm<T, NX, H>(n, w, gb, ng, x, xs, y, ys, ahead); });
+  });
 }
 
 }  // namespace
@@ -463,15 +495,33 @@ void gemm_x16_q3_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) { gemm_q4_q5_k<NX, false>(n, w, gb, ng, xj, xs, yj, ys); });
+  const PrefetchPolicy& pf = prefetch_policy();
+  const size_t ahead = static_cast<size_t>(std::max(pf.q4_k_blocks, 0)) * X16Q4K::kBytes;
+  with_hint(pf.hint, pf.q4_k_blocks, [&]<PrefetchHint H>() {
+    by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
+      gemm_q4_q5_k<NX, false, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
+    });
+  });
 }
 void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) { gemm_q4_q5_k<NX, true>(n, w, gb, ng, xj, xs, yj, ys); });
+  const PrefetchPolicy& pf = prefetch_policy();
+  const size_t ahead = static_cast<size_t>(std::max(pf.q4_k_blocks, 0)) * X16Q5K::kBytes;
+  with_hint(pf.hint, pf.q4_k_blocks, [&]<PrefetchHint H>() {
+    by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
+      gemm_q4_q5_k<NX, true, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
+    });
+  });
 }
 void gemm_x16_q6_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) { gemm_q6_k<NX>(n, w, gb, ng, xj, xs, yj, ys); });
+  const PrefetchPolicy& pf = prefetch_policy();
+  const size_t ahead = static_cast<size_t>(std::max(pf.q6_k_blocks, 0)) * X16Q6K::kBytes;
+  with_hint(pf.hint, pf.q6_k_blocks, [&]<PrefetchHint H>() {
+    by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
+      gemm_q6_k<NX, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
+    });
+  });
 }
 
 }  // namespace hearth::kernels::avx512

@@ -1,0 +1,46 @@
+#include "kernels/prefetch.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace hearth::kernels {
+
+namespace {
+
+PrefetchPolicy nta_policy() { return PrefetchPolicy{}; }
+
+PrefetchPolicy l2_policy() {
+  PrefetchPolicy p;
+  p.name = "l2";
+  p.hint = PrefetchHint::kL2;
+  p.q4_0_pairs = 16;  // 9 KiB
+  p.q8_0_pairs = 8;   // 8.5 KiB
+  p.q4_k_blocks = 2;  // 4.5 KiB
+  p.q6_k_blocks = 2;  // 6.6 KiB
+  return p;
+}
+
+}  // namespace
+
+PrefetchPolicy choose_prefetch_policy(const core::CpuFeatures& cpu, const char* forced, std::string* error) {
+  const PrefetchPolicy own = cpu.intel() ? l2_policy() : nta_policy();
+  if (forced == nullptr || *forced == '\0') return own;
+  if (std::strcmp(forced, "nta") == 0) return nta_policy();
+  if (std::strcmp(forced, "l2") == 0) return l2_policy();
+  if (error)
+    *error = std::string("HEARTH_PREFETCH='") + forced + "' is not one of nta, l2; using '" + own.name + "'";
+  return own;
+}
+
+const PrefetchPolicy& prefetch_policy() {
+  static const PrefetchPolicy p = [] {
+    std::string error;
+    PrefetchPolicy chosen = choose_prefetch_policy(core::cpu_features(), std::getenv("HEARTH_PREFETCH"), &error);
+    if (!error.empty()) std::fprintf(stderr, "hearth: %s\n", error.c_str());
+    return chosen;
+  }();
+  return p;
+}
+
+}  // namespace hearth::kernels

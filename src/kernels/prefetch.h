@@ -1,0 +1,43 @@
+// Software prefetch for the interleaved products' weight streams: which hint,
+// and how far ahead per weight type. Chosen once per CPU, because the two
+// CPU families this VM kind runs on want opposite things (docs/benchmarks.md,
+// "Twelfth session"):
+// - "nta" (AMD Zen 4, where it was tuned): Q4_0-like pairs 8 ahead and Q6_K
+//   one super-block ahead with prefetchnta, which fills L1 without displacing
+//   L2; Q8_0 and Q4_K none (the hardware prefetchers follow the stream).
+//   There, prefetching into L2 or T0 measured 2.5-12% slower.
+// - "l2" (Intel, Sapphire/Emerald Rapids): every type prefetched 4-9 KiB
+//   ahead into L2 (prefetcht1). There, non-temporal prefetches limit a core to
+//   its few L1 fill buffers: one thread of the Q4_0 kernel streamed 6.6 GB/s
+//   with them, 18 with none and 24-27 into the caches; the model's generation
+//   read 45-49% of the probe's bandwidth with "nta" and 80-87% with "l2".
+// HEARTH_PREFETCH=nta|l2 overrides the choice. Prefetching never changes
+// results.
+#pragma once
+
+#include <string>
+
+#include "core/cpu_features.h"
+
+namespace hearth::kernels {
+
+enum class PrefetchHint { kNone, kNta, kL2 };
+
+struct PrefetchPolicy {
+  const char* name = "nta";
+  PrefetchHint hint = PrefetchHint::kNta;
+  // Distances; 0: no software prefetch for that type.
+  int q4_0_pairs = 8;   // Q4_0, Q4_1, Q5_0, Q5_1: block pairs ahead
+  int q8_0_pairs = 0;   // Q8_0: block pairs ahead
+  int q4_k_blocks = 0;  // Q4_K, Q5_K: super-blocks ahead
+  int q6_k_blocks = 1;  // Q6_K: super-blocks ahead
+};
+
+// The policy named `forced` (HEARTH_PREFETCH's value, may be null), else the
+// one for this CPU. An unknown name falls back to the CPU's and sets *error.
+PrefetchPolicy choose_prefetch_policy(const core::CpuFeatures& cpu, const char* forced, std::string* error);
+
+// Chosen once, at first use (a bad HEARTH_PREFETCH is reported on stderr).
+const PrefetchPolicy& prefetch_policy();
+
+}  // namespace hearth::kernels
