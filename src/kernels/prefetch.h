@@ -6,11 +6,12 @@
 //   one super-block ahead with prefetchnta, which fills L1 without displacing
 //   L2; Q8_0 and Q4_K none (the hardware prefetchers follow the stream).
 //   There, prefetching into L2 or T0 measured 2.5-12% slower.
-// - "l2" (Intel, Sapphire/Emerald Rapids): every type prefetched 4-9 KiB
+// - "l2" (Intel; measured on Emerald Rapids): every type prefetched 4-9 KiB
 //   ahead into L2 (prefetcht1). There, non-temporal prefetches limit a core to
-//   its few L1 fill buffers: one thread of the Q4_0 kernel streamed 6.6 GB/s
-//   with them, 18 with none and 24-27 into the caches; the model's generation
-//   read 45-49% of the probe's bandwidth with "nta" and 80-87% with "l2".
+//   its few L1 fill buffers: one thread of the Q4_0 kernel over 75 MB (held
+//   in that host's L3) read 6.6 GB/s with them, 18 with none and 24-27 with
+//   T0/T1; the model's generation read 45-49% of the probe's bandwidth with
+//   "nta" and 80-87% with "l2".
 // HEARTH_PREFETCH=nta|l2 overrides the choice. Prefetching never changes
 // results.
 #pragma once
