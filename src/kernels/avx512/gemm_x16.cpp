@@ -30,13 +30,17 @@ __attribute__((always_inline)) inline void prefetch_line(const uint8_t* p) {
   else if constexpr (H == PrefetchHint::kL2) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
 }
 
-// Calls f.template operator()<H>() with the policy's hint, or with kNone when
-// the type's distance is 0.
+// Calls f.template operator()<H>(ahead) with the prefetch policy's hint and
+// distance for one weight type (`distance`: its field of the policy, in units
+// of `unit_bytes`), or with kNone when that distance is 0.
 template <class F>
-__attribute__((always_inline)) inline void with_hint(PrefetchHint h, int distance, F&& f) {
-  if (distance <= 0 || h == PrefetchHint::kNone) return f.template operator()<PrefetchHint::kNone>();
-  if (h == PrefetchHint::kL2) return f.template operator()<PrefetchHint::kL2>();
-  f.template operator()<PrefetchHint::kNta>();
+__attribute__((always_inline)) inline void with_prefetch(int PrefetchPolicy::*distance, size_t unit_bytes, F&& f) {
+  const PrefetchPolicy& pf = prefetch_policy();
+  const int units = pf.*distance;
+  if (units <= 0 || pf.hint == PrefetchHint::kNone) return f.template operator()<PrefetchHint::kNone>(size_t{0});
+  const size_t ahead = static_cast<size_t>(units) * unit_bytes;
+  if (pf.hint == PrefetchHint::kL2) return f.template operator()<PrefetchHint::kL2>(ahead);
+  f.template operator()<PrefetchHint::kNta>(ahead);
 }
 
 inline __m512i bcast4(const int8_t* p) {
@@ -455,10 +459,8 @@ void by_four(const uint8_t* x, size_t xs, int nx, float* y, size_t ys, K k) {
 template <DType T>
 void gemm_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
               size_t ys) {
-  const PrefetchPolicy& pf = prefetch_policy();
-  const int pairs = T == DType::kQ8_0 ? pf.q8_0_pairs : pf.q4_0_pairs;
-  const size_t ahead = static_cast<size_t>(std::max(pairs, 0)) * x16_legacy(T).pair_bytes();
-  with_hint(pf.hint, pairs, [&]<PrefetchHint H>() {
+  with_prefetch(T == DType::kQ8_0 ? &PrefetchPolicy::q8_0_pairs : &PrefetchPolicy::q4_0_pairs,
+                x16_legacy(T).pair_bytes(), [&]<PrefetchHint H>(size_t ahead) {
     with_rows<kX16MaxX>(nx, [&]<int NX>() { gemm<T, NX, H>(n, w, gb, ng, x, xs, y, ys, ahead); });
   });
 }
@@ -495,9 +497,7 @@ void gemm_x16_q3_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  const PrefetchPolicy& pf = prefetch_policy();
-  const size_t ahead = static_cast<size_t>(std::max(pf.q4_k_blocks, 0)) * X16Q4K::kBytes;
-  with_hint(pf.hint, pf.q4_k_blocks, [&]<PrefetchHint H>() {
+  with_prefetch(&PrefetchPolicy::q4_k_blocks, X16Q4K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
     by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
       gemm_q4_q5_k<NX, false, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
     });
@@ -505,9 +505,7 @@ void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  const PrefetchPolicy& pf = prefetch_policy();
-  const size_t ahead = static_cast<size_t>(std::max(pf.q4_k_blocks, 0)) * X16Q5K::kBytes;
-  with_hint(pf.hint, pf.q4_k_blocks, [&]<PrefetchHint H>() {
+  with_prefetch(&PrefetchPolicy::q4_k_blocks, X16Q5K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
     by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
       gemm_q4_q5_k<NX, true, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
     });
@@ -515,9 +513,7 @@ void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q6_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  const PrefetchPolicy& pf = prefetch_policy();
-  const size_t ahead = static_cast<size_t>(std::max(pf.q6_k_blocks, 0)) * X16Q6K::kBytes;
-  with_hint(pf.hint, pf.q6_k_blocks, [&]<PrefetchHint H>() {
+  with_prefetch(&PrefetchPolicy::q6_k_blocks, X16Q6K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
     by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
       gemm_q6_k<NX, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
     });
