@@ -419,47 +419,79 @@ void gemv_ref_q2_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
   }
 }
 
-// ---- Q6_K: per super-block [scale pairs 256][ql and qh chunks in reading order 3072][d 32].
-constexpr size_t k6Sc = X16Q6K::kScales, k6D = X16Q6K::kD, k6Bytes = X16Q6K::kBytes;
-static_assert(k6Sc == 0 && X16Q6K::ql(0) == 256 && X16Q6K::ql(31) + 64 == k6D && k6Bytes == k6D + 32);
-static_assert(X16Q6K::ql(8) == X16Q6K::qh(7) + 64 && X16Q6K::ql(16) == X16Q6K::ql(15) + 64 &&
-              X16Q6K::qh(8) == X16Q6K::ql(23) + 64 && X16Q6K::ql(24) == X16Q6K::qh(15) + 64);
+// ---- Q6_K: per super-block [scales 256, group-major][per group 3 packed code vectors 3072][d 32].
+constexpr size_t k6D = X16Q6K::kD, k6Bytes = X16Q6K::kBytes;
+static_assert(X16Q6K::scales(15) + 16 == X16Q6K::codes(0, 0) && X16Q6K::codes(15, 2) + 64 == k6D &&
+              k6Bytes == k6D + 32);
+
+// A GGUF Q6_K block's 256 codes (unsigned, q + 32) and back: element e = 128h
+// + 32·quarter + l has its low 4 bits in ql[64h + 32(quarter % 2) + l] (low
+// nibble for quarters 0, 1, high for 2, 3) and its high 2 in bits 2·quarter of
+// qh[32h + l].
+void q6_codes(const BlockQ6_K& blk, uint8_t* codes) {
+  for (int h = 0; h < 2; ++h)
+    for (int quarter = 0; quarter < 4; ++quarter)
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t ql = blk.ql[64 * h + 32 * (quarter % 2) + l], qh = blk.qh[32 * h + l];
+        codes[128 * h + 32 * quarter + l] =
+            static_cast<uint8_t>(((quarter < 2 ? ql : ql >> 4) & 0xF) | ((qh >> (2 * quarter)) & 3) << 4);
+      }
+}
+
+void q6_from_codes(const uint8_t* codes, BlockQ6_K* blk) {
+  std::memset(blk->ql, 0, sizeof blk->ql);
+  std::memset(blk->qh, 0, sizeof blk->qh);
+  for (int e = 0; e < kQK_K; ++e) {
+    const int h = e / 128, quarter = (e % 128) / 32, l = e % 32;
+    blk->ql[64 * h + 32 * (quarter % 2) + l] |= static_cast<uint8_t>((codes[e] & 0xF) << (quarter < 2 ? 0 : 4));
+    blk->qh[32 * h + l] |= static_cast<uint8_t>((codes[e] >> 4) << (2 * quarter));
+  }
+}
+
+// Where element e (0..255) of row r sits: group g = e / 16, chunk k = e % 16 / 4,
+// lane byte 4r + e % 4 of the group's packed vectors.
+size_t q6_lane(int e, int r) { return static_cast<size_t>(4 * r + e % 4); }
 
 void pack_q6_k(const uint8_t* src, size_t row_stride, int64_t n, uint8_t* dst) {
+  uint8_t codes[kQK_K];
   for (int r = 0; r < kR; ++r) {
     const auto* row = reinterpret_cast<const BlockQ6_K*>(src + r * row_stride);
     for (int64_t b = 0; b < n / kQK_K; ++b) {
       uint8_t* sb = dst + static_cast<size_t>(b) * k6Bytes;
-      for (int w = 0; w < 32; ++w) scatter(row[b].ql + 4 * w, 1, 0, sb + X16Q6K::ql(w) + 4 * r);
-      for (int w = 0; w < 16; ++w) scatter(row[b].qh + 4 * w, 1, 0, sb + X16Q6K::qh(w) + 4 * r);
-      for (int g = 0; g < 16; ++g) sb[k6Sc + pair_index(g, r)] = static_cast<uint8_t>(row[b].scales[g]);
+      q6_codes(row[b], codes);
+      for (int g = 0; g < 16; ++g) {
+        uint32_t w[4];
+        std::memcpy(w, codes + 16 * g, sizeof w);
+        for (int k = 0; k < 3; ++k) {  // chunk k's codes, and bits 2k, 2k+1 of chunk 3's in bits 6-7
+          const uint32_t v = w[k] | ((w[3] >> (2 * k)) & 0x03030303u) << 6;
+          std::memcpy(sb + X16Q6K::codes(g, k) + q6_lane(0, r), &v, 4);
+        }
+        sb[X16Q6K::scales(g) + r] = static_cast<uint8_t>(row[b].scales[g]);
+      }
       std::memcpy(sb + k6D + 2 * r, &row[b].d, 2);
     }
   }
 }
 
-void unpack_row_q6_k(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
-  auto* row = reinterpret_cast<BlockQ6_K*>(dst);
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    const uint8_t* sb = group + static_cast<size_t>(b) * k6Bytes;
-    for (int w = 0; w < 32; ++w) gather(sb + X16Q6K::ql(w) + 4 * r, 1, 0, row[b].ql + 4 * w);
-    for (int w = 0; w < 16; ++w) gather(sb + X16Q6K::qh(w) + 4 * r, 1, 0, row[b].qh + 4 * w);
-    for (int g = 0; g < 16; ++g) row[b].scales[g] = static_cast<int8_t>(sb[k6Sc + pair_index(g, r)]);
-    std::memcpy(&row[b].d, sb + k6D + 2 * r, 2);
-  }
+// Element e (0..255) of row r, read through the packed layout.
+int q6_code(const uint8_t* sb, int r, int e) {
+  const int g = e / 16, k = e % 16 / 4;
+  if (k < 3) return sb[X16Q6K::codes(g, k) + q6_lane(e, r)] & 0x3F;
+  int code = 0;
+  for (int m = 0; m < 3; ++m) code |= (sb[X16Q6K::codes(g, m) + q6_lane(e, r)] >> 6) << (2 * m);
+  return code;
 }
 
-// Element e (0..255) of row r: the GGUF Q6_K decoding (see unpack_q6_k) read
-// through the chunked layout.
-int q6_code(const uint8_t* sb, int r, int e) {
-  const int h = e / 128, j = e % 128;             // half, index within it
-  const int l = j % 32, quarter = j / 32;         // qh byte 32h + l, bits 2·quarter
-  const int ql_byte = 64 * h + (quarter % 2) * 32 + l;
-  const int qh_byte = 32 * h + l;
-  const uint8_t qlv = sb[X16Q6K::ql(ql_byte / 4) + static_cast<size_t>(4 * r + ql_byte % 4)];
-  const uint8_t qhv = sb[X16Q6K::qh(qh_byte / 4) + static_cast<size_t>(4 * r + qh_byte % 4)];
-  const int low = quarter < 2 ? qlv & 0xF : qlv >> 4;
-  return low | (((qhv >> (2 * quarter)) & 3) << 4);
+void unpack_row_q6_k(const uint8_t* group, int64_t n, int r, uint8_t* dst) {
+  auto* row = reinterpret_cast<BlockQ6_K*>(dst);
+  uint8_t codes[kQK_K];
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const uint8_t* sb = group + static_cast<size_t>(b) * k6Bytes;
+    for (int e = 0; e < kQK_K; ++e) codes[e] = static_cast<uint8_t>(q6_code(sb, r, e));
+    q6_from_codes(codes, &row[b]);
+    for (int g = 0; g < 16; ++g) row[b].scales[g] = static_cast<int8_t>(sb[X16Q6K::scales(g) + r]);
+    std::memcpy(&row[b].d, sb + k6D + 2 * r, 2);
+  }
 }
 
 void gemv_ref_q6_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
@@ -471,7 +503,7 @@ void gemv_ref_q6_k(int64_t n, const uint8_t* group, const ActQ8K* x, float* y) {
       for (int g = 0; g < 16; ++g) {
         int32_t dot = 0;
         for (int i = 0; i < 16; ++i) dot += (q6_code(sb, r, 16 * g + i) - 32) * x[b].qs[16 * g + i];
-        sum_q += static_cast<int8_t>(sb[k6Sc + pair_index(g, r)]) * dot;
+        sum_q += static_cast<int8_t>(sb[X16Q6K::scales(g) + r]) * dot;
       }
       uint16_t d;
       std::memcpy(&d, sb + k6D + 2 * r, 2);
@@ -638,6 +670,7 @@ void x16_prepare_act(DType t, const void* xq, int64_t n, void* out) {
       const int16_t* s = x[b].bsums;
       for (int k = 0; k < 8; ++k) a[b].msum16[k] = make_pair(s[2 * k], s[2 * k + 1]);
       for (int k = 0; k < 4; ++k) a[b].msum32[k] = make_pair(s[4 * k] + s[4 * k + 1], s[4 * k + 2] + s[4 * k + 3]);
+      for (int g = 0; g < 16; ++g) a[b].q6_off[g] = -32 * s[g];
     }
     return;
   }

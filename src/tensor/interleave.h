@@ -34,7 +34,7 @@
 //     the GGUF size. A mask drops into an AVX-512 byte mask register as it
 //     is (one masked add of 16 per 64 codes).
 //   Q3_K (nb = n/256), per super-block: the 16 signed scales (scale - 32) as
-//     bytes paired for 16-bit lanes (as Q6_K), then per half h (elements
+//     bytes paired for 16-bit lanes ([k][r][2]: scales 2k, 2k+1), then per half h (elements
 //     128h..128h+127) its 8 code chunks (GGUF qs bytes 32h..32h+31) and the
 //     high bits of its 4 quarters' 8 chunks as 64-bit masks ([quarter
 //     j][chunk c]: code chunk c's bits 2j, 2j+1 are element 128h + 32j + 4c +
@@ -48,14 +48,19 @@
 //   F32, F16, BF16: per input k, the 16 rows' values (64 or 32 bytes), the
 //     GGUF size. Their prepared activations are the row rounded to the type,
 //     as floats.
-//   Q6_K (nb = n/256), per super-block, in the order the kernels read it:
-//     the 16 scales as bytes paired for 16-bit lanes ([k][r][2]: scales 2k,
-//     2k+1), then per quarter (half h, t) its 8 chunks of ql (the low 4 bits,
-//     as in GGUF: chunks 16h+8t..) with, before t = 0's, the half's 8 chunks
-//     of qh (the high 2 bits: chunks 8h..), then 16 fp16 d: 3360 bytes, the
-//     GGUF size. Codes are unsigned (q + 32). (With all ql chunks, then all
-//     qh, then the scales, the kernels' reads jumped between three regions of
-//     each super-block and the hardware prefetchers did not follow.)
+//   Q6_K (nb = n/256), per super-block: the 16 signed scales as bytes, group
+//     by group ([g][r]: 16g + r, so one sign-extending load gives a group's
+//     16 scales as 32-bit lanes), then per group g (elements 16g..16g+15) its
+//     four code chunks k (elements 16g + 4k..) packed into three 64-byte
+//     vectors: byte 4r + i of vector k (0..2) holds chunk k's code in bits
+//     0-5 and bits 2k, 2k+1 of chunk 3's code in bits 6-7 (X16Q6K), then 16
+//     fp16 d: 3360 bytes, the GGUF size. Codes are unsigned (q + 32). Three
+//     ANDs give chunks 0-2 and six operations chunk 3 (with GGUF's 4 + 2
+//     bit planes, merging nibble and high bits took 13 per four chunks, and
+//     the Q6_K kernel streamed a third slower than Q4_0 per byte in L2).
+//     (With all ql chunks, then all qh, then the scales, the kernels' reads
+//     jumped between three regions of each super-block and the hardware
+//     prefetchers did not follow.)
 // The unsigned code minus x16_offset is the signed weight (Q4_K: 0, its mins
 // are separate; Q6_K: 32).
 //
@@ -111,10 +116,9 @@ struct X16Q2K {
 };
 struct X16Q6K {
   static constexpr size_t kScales = 0, kD = 3328, kBytes = 3360;
-  // Offsets of ql chunk c (0..31) and qh chunk c (0..15); the 8 chunks a
-  // quarter reads are contiguous: ql(16h + 8t) + 64k, qh(8h) + 64k.
-  static constexpr size_t ql(int c) { return 256 + 64 * static_cast<size_t>(c < 8 ? c : c < 24 ? c + 8 : c + 16); }
-  static constexpr size_t qh(int c) { return 256 + 64 * static_cast<size_t>(c < 8 ? c + 8 : c + 24); }
+  // Group g's 16 scales, and its packed code vector k (0..2).
+  static constexpr size_t scales(int g) { return kScales + 16 * static_cast<size_t>(g); }
+  static constexpr size_t codes(int g, int k) { return 256 + 192 * static_cast<size_t>(g) + 64 * static_cast<size_t>(k); }
 };
 
 // Byte offsets of block b's code chunks, masks, scales and mins in a Q4_0 /
@@ -175,16 +179,18 @@ static_assert(sizeof(ActQ8) == 40);
 
 // A Q8_K activation super-block for K-quant weights: the codes, the scale,
 // and code sums as int16 pairs for the offset/mins term: msum16[k] holds the
-// sums of 16 codes 2k, 2k+1 (the Q8_K bsums; Q2_K, Q3_K, Q6_K), msum32[k] the
-// sums of the sub-blocks of 32 codes 2k, 2k+1 (Q4_K, Q5_K). One prepared row
+// sums of 16 codes 2k, 2k+1 (the Q8_K bsums; Q2_K, Q3_K, Q6_K's AVX2 kernel),
+// msum32[k] the sums of the sub-blocks of 32 codes 2k, 2k+1 (Q4_K, Q5_K), and
+// q6_off[g] -32 × group g's sum (Q6_K's AVX-512 kernel). One prepared row
 // serves all K types, so Q4_K_M's Q4_K and Q6_K products of one input share it.
 struct ActQ8K {
   int8_t qs[256];
   float d;
   int32_t msum16[8];
   int32_t msum32[4];
+  int32_t q6_off[16];  // -32 · the sum of codes 16g..16g+15: Q6_K's code offset, where a group's dot starts
 };
-static_assert(sizeof(ActQ8K) == 308);
+static_assert(sizeof(ActQ8K) == 372);
 
 // Whether weights of types a and b take the same prepared activations
 // (x16_prepare_act), so their products can share one.

@@ -364,62 +364,60 @@ void gemm_q2_q3_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
   });
 }
 
-// Q6_K, per half (8 rows), super-block and quarter (h, t): 8 ql and 8 qh
-// chunks give 8 six-bit code vectors of the low groups, then 8 of the high
-// groups (one set at a time: both would take all 16 registers). Each group
-// of 16 inputs is two pairs of VPMADDUBSW summed in 16 bits (2 × 2 × 63 ×
-// 127 < 32768; four would overflow), each pair folded with VPMADDWD against
-// the group's signed scale in both 16-bit halves. The code offset
-// (-32 · Σ scale · group sum) is 8 VPMADDWD over the paired scales.
+// Q6_K, per half (8 rows), super-block and group g of 16 inputs: the half of
+// the group's three packed vectors give its four code vectors (X16Q6K: three
+// ANDs, chunk 3 from the vectors' top bits in eight operations). The group's
+// dot is two pairs of VPMADDUBSW summed in 16 bits (2 × 2 × 63 × 127 <
+// 32768; four would overflow), each pair folded with VPMADDWD against the
+// group's signed scale in both 16-bit halves. The code offset (-32 · Σ scale
+// · group sum) is 8 VPMADDWD over the paired scales.
 void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
                int nx, float* y, size_t y_stride) {
-  constexpr size_t kSc = X16Q6K::kScales, kD = X16Q6K::kD, kBytes = X16Q6K::kBytes;
-  const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+  constexpr size_t kD = X16Q6K::kD, kBytes = X16Q6K::kBytes;
+  const __m256i low6 = _mm256_set1_epi8(0x3f), low2 = _mm256_set1_epi8(0x03), bits23 = _mm256_set1_epi8(0x0c),
+                bits45 = _mm256_set1_epi8(0x30);
   k_quant_gemm<kBytes>(n, w, group_bytes, n_groups, x, x_stride, nx, y, y_stride,
                        [&](const uint8_t* sb, const ActQ8K* const* a, int nj, int half, bool first, __m256* acc)
                            __attribute__((always_inline)) {
     // (scale 2k, scale 2k+1) of the half's 8 rows as int16 pairs.
     auto pair = [&](int k) {
-      return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kSc + 32 * k + 16 * half)));
+      const __m128i s0 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sb + X16Q6K::scales(2 * k) + 8 * half));
+      const __m128i s1 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sb + X16Q6K::scales(2 * k + 1) + 8 * half));
+      return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(s0, s1));
     };
     __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-    for (int ht = 0; ht < 4; ++ht) {
-      const int h = ht / 2, t = ht % 2;
-      // Prefetch the next super-block on the first pass, a quarter per step.
-      // In the model (HEARTH_ISA=avx2, A/B on alternate tokens, all-Q6_K
-      // file): no prefetch 10-14% slower, two ahead 2.6-3.6% slower (T0) or
-      // 1.7-2.2% (NTA), one ahead NTA 1.8-2%.
-      if (first)
-        for (size_t l = 64 * 14 * static_cast<size_t>(ht); l < std::min<size_t>(kBytes, 64 * 14 * (ht + 1)); l += 64)
+    for (int k = 0; k < 8; ++k) {  // groups 2k, 2k+1
+      // Prefetch the next super-block on the first pass, a quarter per two
+      // steps. In the model (HEARTH_ISA=avx2, A/B on alternate tokens,
+      // all-Q6_K file, the earlier GGUF-like bit planes): no prefetch 10-14%
+      // slower, two ahead 2.6-3.6% slower (T0) or 1.7-2.2% (NTA), one ahead
+      // NTA 1.8-2%.
+      if (first && k % 2 == 0)
+        for (size_t l = 64 * 14 * static_cast<size_t>(k / 2); l < std::min<size_t>(kBytes, 64 * 14 * (k / 2 + 1));
+             l += 64)
           _mm_prefetch(reinterpret_cast<const char*>(sb + kBytes + l), _MM_HINT_T0);
-      for (int part = 0; part < 2; ++part) {  // 0: low nibbles (groups 4h+t, +1), 1: high (4h+2+t, +1)
-        __m256i u[8];
-#pragma GCC unroll 8
-        for (int c8 = 0; c8 < 8; ++c8) {
-          const __m256i ql = _mm256_loadu_si256(
-              reinterpret_cast<const __m256i*>(sb + X16Q6K::ql(16 * h + 8 * t) + 64 * c8 + 32 * half));
-          const __m256i qh =
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + X16Q6K::qh(8 * h) + 64 * c8 + 32 * half));
-          const __m256i nib = part == 0 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
-          const __m256i top = part == 0 ? (t == 0 ? _mm256_slli_epi16(qh, 4) : _mm256_slli_epi16(qh, 2))
-                                        : (t == 0 ? qh : _mm256_srli_epi16(qh, 2));
-          u[c8] = _mm256_or_si256(nib, _mm256_and_si256(top, bits45));
-        }
-        const __m256i p = pair(4 * h + 2 * part + t);
-        const __m256i sc[2] = {_mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xA0), 0xA0),   // scale 2k twice
-                               _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xF5), 0xF5)};  // scale 2k+1 twice
-        for (int j = 0; j < nj; ++j) {
-          const int8_t* xq = a[j]->qs + 128 * h + 64 * part + 32 * t;
+      const __m256i p = pair(k);
+      const __m256i sc[2] = {_mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xA0), 0xA0),   // scale 2k twice
+                             _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(p, 0xF5), 0xF5)};  // scale 2k+1 twice
 #pragma GCC unroll 2
-          for (int gi = 0; gi < 2; ++gi) {  // the two groups of 16: u[0..3] and u[4..7]
-            const __m256i* ug = u + 4 * gi;
-            const int8_t* xg = xq + 16 * gi;
-            const __m256i s01 =
-                _mm256_add_epi16(_mm256_maddubs_epi16(ug[0], bcast4(xg)), _mm256_maddubs_epi16(ug[1], bcast4(xg + 4)));
-            const __m256i s23 =
-                _mm256_add_epi16(_mm256_maddubs_epi16(ug[2], bcast4(xg + 8)), _mm256_maddubs_epi16(ug[3], bcast4(xg + 12)));
-            q[j] = _mm256_add_epi32(q[j], _mm256_add_epi32(_mm256_madd_epi16(s01, sc[gi]), _mm256_madd_epi16(s23, sc[gi])));
-          }
+      for (int gi = 0; gi < 2; ++gi) {
+        const int g = 2 * k + gi;
+        const uint8_t* pv = sb + X16Q6K::codes(g, 0) + 32 * half;
+        const __m256i p0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pv));
+        const __m256i p1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pv + 64));
+        const __m256i p2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pv + 128));
+        // Chunk 3: bits 0-1 from p0's top bits, 2-3 from p1's, 4-5 from p2's.
+        const __m256i c3 = _mm256_or_si256(
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(p0, 6), low2), _mm256_and_si256(_mm256_srli_epi16(p1, 4), bits23)),
+            _mm256_and_si256(_mm256_srli_epi16(p2, 2), bits45));
+        const __m256i u[4] = {_mm256_and_si256(p0, low6), _mm256_and_si256(p1, low6), _mm256_and_si256(p2, low6), c3};
+        for (int j = 0; j < nj; ++j) {
+          const int8_t* xg = a[j]->qs + 16 * g;
+          const __m256i s01 =
+              _mm256_add_epi16(_mm256_maddubs_epi16(u[0], bcast4(xg)), _mm256_maddubs_epi16(u[1], bcast4(xg + 4)));
+          const __m256i s23 =
+              _mm256_add_epi16(_mm256_maddubs_epi16(u[2], bcast4(xg + 8)), _mm256_maddubs_epi16(u[3], bcast4(xg + 12)));
+          q[j] = _mm256_add_epi32(q[j], _mm256_add_epi32(_mm256_madd_epi16(s01, sc[gi]), _mm256_madd_epi16(s23, sc[gi])));
         }
       }
     }

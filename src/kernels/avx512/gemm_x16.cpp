@@ -369,78 +369,63 @@ void gemm_q2_q3_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
   });
 }
 
-// Q6_K: per super-block, half h and quarter pair t, 8 ql and 8 qh chunks give
-// 16 six-bit code vectors (nibble | 2 high bits, one ternary-logic op each)
-// covering 4 groups of 16; each activation row runs 4 VNNI chains of 4,
-// scaled by the groups' signed scales (integer multiply). The code offset
-// (-32 · Σ scale · group sum) is 8 VPDPWSSD over the paired scales.
+// Q6_K: per super-block and group g of 16 inputs, the group's three packed
+// vectors give its four code vectors (X16Q6K: three ANDs, and chunk 3 from
+// the vectors' top bits in two shifts, an AND, a shift and two bit-selects);
+// each activation row runs one VNNI chain of 4 that starts from the code
+// offset (ActQ8K::q6_off: -32 × the activation group's sum, broadcast from
+// memory), scaled by the group's 16 signed scales (one sign-extending load,
+// one integer multiply). One convert and FMA per super-block for d.
 template <int NX, PrefetchHint H>
 void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const uint8_t* x, size_t x_stride,
                float* y, size_t y_stride, size_t ahead) {
-  constexpr size_t kSc = X16Q6K::kScales, kD = X16Q6K::kD, kBytes = X16Q6K::kBytes;
-  const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
-  auto pair = [](const uint8_t* p) {  // 16 lanes of (scale 2k, scale 2k+1) as int16
-    return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  };
+  constexpr size_t kD = X16Q6K::kD, kBytes = X16Q6K::kBytes;
+  const __m512i low6 = _mm512_set1_epi8(0x3f), low2 = _mm512_set1_epi8(0x03), low4 = _mm512_set1_epi8(0x0f),
+                top2 = _mm512_set1_epi8(static_cast<char>(0xc0));
   k_quant_rows<NX, kBytes>(n, w, group_bytes, n_groups, x, x_stride, y, y_stride,
                            [&](const uint8_t* sb, const ActQ8K* const* a, __m512* acc) __attribute__((always_inline)) {
     __m512i q[NX];
     for (int j = 0; j < NX; ++j) q[j] = _mm512_setzero_si512();
 #pragma GCC unroll 1
-    for (int ht = 0; ht < 4; ++ht) {
-      const int h = ht / 2, t = ht % 2;
+    for (int quarter = 0; quarter < 4; ++quarter) {
       // Prefetch `ahead` bytes ahead, a quarter of a super-block per step
       // (issued all at once the 53 lines streamed ~30% slower). Under the
       // "nta" policy the next super-block, non-temporal; in the model on AMD
-      // (A/B on alternate tokens, all-Q6_K file, 2 threads): two super-blocks
-      // ahead with T0 was 6-12% slower, half a block or 1.25 ahead 3-5%
-      // slower; none at all 1% slower (the layout is read in order, so the
-      // hardware prefetchers follow; with the earlier layout none was 2.5x
-      // slower).
+      // (A/B on alternate tokens, all-Q6_K file, 2 threads, the earlier
+      // GGUF-like bit planes): two super-blocks ahead with T0 was 6-12%
+      // slower, half a block or 1.25 ahead 3-5% slower; none at all 1% slower.
       if constexpr (H != PrefetchHint::kNone)
-        for (size_t l = 64 * 14 * static_cast<size_t>(ht); l < std::min<size_t>(kBytes, 64 * 14 * (ht + 1)); l += 64)
+        for (size_t l = 64 * 14 * static_cast<size_t>(quarter); l < std::min<size_t>(kBytes, 64 * 14 * (quarter + 1));
+             l += 64)
           prefetch_line<H>(sb + ahead + l);
-      __m512i lo[8], hi[8];
-#pragma GCC unroll 8
-      for (int c8 = 0; c8 < 8; ++c8) {
-        const __m512i ql = _mm512_loadu_si512(sb + X16Q6K::ql(16 * h + 8 * t) + 64 * c8);
-        const __m512i qh = _mm512_loadu_si512(sb + X16Q6K::qh(8 * h) + 64 * c8);
-        const __m512i qh_lo = t == 0 ? _mm512_slli_epi16(qh, 4) : _mm512_slli_epi16(qh, 2);
-        const __m512i qh_hi = t == 0 ? qh : _mm512_srli_epi16(qh, 2);
-        lo[c8] = _mm512_ternarylogic_epi32(_mm512_and_si512(ql, low4), qh_lo, bits45, 0xF8);  // a | (b & c)
-        hi[c8] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4), qh_hi, bits45, 0xF8);
-      }
-      const __m512i p_lo = pair(sb + kSc + 32 * (4 * h + t)), p_hi = pair(sb + kSc + 32 * (4 * h + 2 + t));
-      const __m512i s0 = _mm512_srai_epi32(_mm512_slli_epi32(p_lo, 16), 16), s1 = _mm512_srai_epi32(p_lo, 16);
-      const __m512i s2 = _mm512_srai_epi32(_mm512_slli_epi32(p_hi, 16), 16), s3 = _mm512_srai_epi32(p_hi, 16);
 #pragma GCC unroll 4
-      for (int j = 0; j < NX; ++j) {
-        const int8_t* xq = a[j]->qs + 128 * h + 32 * t;
-        __m512i i0 = _mm512_setzero_si512(), i1 = i0, i2 = i0, i3 = i0;
+      for (int gi = 0; gi < 4; ++gi) {
+        const int g = 4 * quarter + gi;
+        const uint8_t* pv = sb + X16Q6K::codes(g, 0);
+        const __m512i p0 = _mm512_loadu_si512(pv), p1 = _mm512_loadu_si512(pv + 64), p2 = _mm512_loadu_si512(pv + 128);
+        // Chunk 3: bits 0-1 from p0's top bits, 2-3 from p1's, 4-5 from
+        // p2's (0xCA: first operand ? second : third, bit by bit). The 16-bit
+        // shifts pull the next byte's bits into the ones the selects drop.
+        const __m512i c01 =
+            _mm512_ternarylogic_epi32(low2, _mm512_srli_epi16(p0, 6), _mm512_srli_epi16(p1, 4), 0xCA);
+        const __m512i c[4] = {_mm512_and_si512(p0, low6), _mm512_and_si512(p1, low6), _mm512_and_si512(p2, low6),
+                              _mm512_ternarylogic_epi32(low4, c01, _mm512_srli_epi16(_mm512_and_si512(p2, top2), 2),
+                                                        0xCA)};
+        const __m512i sc =
+            _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + X16Q6K::scales(g))));
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c) {
-          i0 = _mm512_dpbusd_epi32(i0, lo[c], bcast4(xq + 4 * c));
-          i1 = _mm512_dpbusd_epi32(i1, lo[4 + c], bcast4(xq + 16 + 4 * c));
-          i2 = _mm512_dpbusd_epi32(i2, hi[c], bcast4(xq + 64 + 4 * c));
-          i3 = _mm512_dpbusd_epi32(i3, hi[4 + c], bcast4(xq + 80 + 4 * c));
+        for (int j = 0; j < NX; ++j) {
+          const int8_t* xq = a[j]->qs + 16 * g;
+          __m512i s = _mm512_set1_epi32(a[j]->q6_off[g]);
+#pragma GCC unroll 4
+          for (int k = 0; k < 4; ++k) s = _mm512_dpbusd_epi32(s, c[k], bcast4(xq + 4 * k));
+          q[j] = _mm512_add_epi32(q[j], _mm512_mullo_epi32(s, sc));
         }
-        const __m512i t01 = _mm512_add_epi32(_mm512_mullo_epi32(i0, s0), _mm512_mullo_epi32(i1, s1));
-        const __m512i t23 = _mm512_add_epi32(_mm512_mullo_epi32(i2, s2), _mm512_mullo_epi32(i3, s3));
-        q[j] = _mm512_add_epi32(q[j], _mm512_add_epi32(t01, t23));
       }
-    }
-    __m512i m[NX];
-    for (int j = 0; j < NX; ++j) m[j] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; ++k) {
-      const __m512i pk = pair(sb + kSc + 32 * k);
-      for (int j = 0; j < NX; ++j) m[j] = _mm512_dpwssd_epi32(m[j], pk, _mm512_set1_epi32(a[j]->msum16[k]));
     }
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + kD)));
-    for (int j = 0; j < NX; ++j) {
-      const __m512i total = _mm512_sub_epi32(q[j], _mm512_slli_epi32(m[j], 5));  // codes are q + 32
-      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(a[j]->d)), acc[j]);
-    }
+    for (int j = 0; j < NX; ++j)
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q[j]), _mm512_mul_ps(d, _mm512_set1_ps(a[j]->d)), acc[j]);
   });
 }
 

@@ -122,8 +122,9 @@ void x16_act_q5_0(const float* x, int64_t n, void* out) { act_q8_0_blocks(x, n, 
 void x16_act_q8_0(const float* x, int64_t n, void* out) { act_q8_0_blocks(x, n, static_cast<ActQ8*>(out), 128); }
 
 // Q8_K super-blocks straight into ActQ8K: the 16 group sums of a super-block
-// reduced at once, then paired as int16 (msum16) and summed in pairs again
-// (msum32), as tensor::x16_prepare_act does from the Q8_K bsums.
+// reduced at once, then paired as int16 (msum16), summed in pairs again
+// (msum32) and scaled by -32 (q6_off), as tensor::x16_prepare_act does from
+// the Q8_K bsums.
 void x16_act_k(const float* x, int64_t n, void* out) {
   auto* a = static_cast<ActQ8K*>(out);
   constexpr int kV = kQK_K / 16;
@@ -148,6 +149,7 @@ void x16_act_k(const float* x, int64_t n, void* out) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(a[i].msum16), _mm512_cvtepi32_epi16(g));
     const __m512i pairs = _mm512_add_epi32(g, _mm512_srli_epi64(g, 32));  // 64-bit lane j: g[2j] + g[2j+1]
     _mm_storeu_si128(reinterpret_cast<__m128i*>(a[i].msum32), _mm512_cvtepi64_epi16(pairs));
+    _mm512_storeu_si512(a[i].q6_off, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(g, 5)));
     a[i].d = 1 / iscale;
   }
 }
