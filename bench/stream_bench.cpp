@@ -246,7 +246,7 @@ void register_all() {
     benchmark::RegisterBenchmark((std::string("stream/") + dtype_name(t)).c_str(),
                                  [t](benchmark::State& s) { stream(s, t, false); })
         ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
-  for (DType t : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K})
+  for (DType t : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K})
     benchmark::RegisterBenchmark((std::string("token/") + dtype_name(t)).c_str(), [t](benchmark::State& s) { token(s, t); })
         ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
   // The model's product sizes in Q4_0: wo 2.3 MiB, Q/K/V 2.8, down 6.2, gate/up 12.4, LM head 35.

@@ -10,10 +10,10 @@ namespace {
 
 PrefetchPolicy nta_policy() { return PrefetchPolicy{}; }
 
-PrefetchPolicy l2_policy() {
+PrefetchPolicy staged_policy() {
   PrefetchPolicy p;
-  p.name = "l2";
-  p.hint = PrefetchHint::kL2;
+  p.name = "staged";
+  p.hint = PrefetchHint::kStaged;
   p.q4_0_pairs = 16;  // 9 KiB
   p.q8_0_pairs = 8;   // 8.5 KiB
   p.q4_k_blocks = 2;  // 4.5 KiB
@@ -24,12 +24,12 @@ PrefetchPolicy l2_policy() {
 }  // namespace
 
 PrefetchPolicy choose_prefetch_policy(const core::CpuFeatures& cpu, const char* forced, std::string* error) {
-  const PrefetchPolicy own = cpu.intel() ? l2_policy() : nta_policy();
+  const PrefetchPolicy own = cpu.intel() ? staged_policy() : nta_policy();
   if (forced == nullptr || *forced == '\0') return own;
   if (std::strcmp(forced, "nta") == 0) return nta_policy();
-  if (std::strcmp(forced, "l2") == 0) return l2_policy();
+  if (std::strcmp(forced, "staged") == 0) return staged_policy();
   if (error)
-    *error = std::string("HEARTH_PREFETCH='") + forced + "' is not one of nta, l2; using '" + own.name + "'";
+    *error = std::string("HEARTH_PREFETCH='") + forced + "' is not one of nta, staged; using '" + own.name + "'";
   return own;
 }
 

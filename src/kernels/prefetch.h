@@ -6,13 +6,20 @@
 //   one super-block ahead with prefetchnta, which fills L1 without displacing
 //   L2; Q8_0 and Q4_K none (the hardware prefetchers follow the stream).
 //   There, prefetching into L2 or T0 measured 2.5-12% slower.
-// - "l2" (Intel; measured on Emerald Rapids): every type prefetched 4-9 KiB
-//   ahead into L2 (prefetcht1). There, non-temporal prefetches limit a core to
-//   its few L1 fill buffers: one thread of the Q4_0 kernel over 75 MB (held
-//   in that host's L3) read 6.6 GB/s with them, 18 with none and 24-27 with
-//   T0/T1; the model's generation read 45-49% of the probe's bandwidth with
-//   "nta" and 80-87% with "l2".
-// HEARTH_PREFETCH=nta|l2 overrides the choice. Prefetching never changes
+// - "staged" (Intel; measured on Emerald Rapids): every type prefetched in
+//   three stages, each line three times: prefetcht2 two distances ahead,
+//   prefetcht1 one distance (4-9 KiB) ahead and prefetcht0 an eighth of it
+//   ahead. There, non-temporal prefetches limit a core to its few L1 fill
+//   buffers: one thread of the Q4_0 kernel over 75 MB (held in that host's
+//   L3) read 6.6 GB/s with them, 18 with none and 24-27 with T0/T1; the
+//   model's generation read 45-49% of the probe's bandwidth with "nta" and
+//   80-87% with T1 alone. A single prefetch per line, at any distance from 4.5
+//   to 64 KiB and with any hint, left a kernel with Q4_0's arithmetic per
+//   byte at ~0.91 of the read loop; the second, farther one brought it to
+//   0.95 and the near T0 one to 0.96, and tokens took 3-6% (Q4_0), 4-13%
+//   (Q4_K_M) and 12% (all-Q6_K) less time than with T1 alone, the more the
+//   busier the host (docs/benchmarks.md, "Thirteenth session").
+// HEARTH_PREFETCH=nta|staged overrides the choice. Prefetching never changes
 // results.
 #pragma once
 
@@ -22,7 +29,8 @@
 
 namespace hearth::kernels {
 
-enum class PrefetchHint { kNone, kNta, kL2 };
+// kStaged: T2 at twice the distance, T1 at the distance, T0 at an eighth.
+enum class PrefetchHint { kNone, kNta, kStaged };
 
 struct PrefetchPolicy {
   const char* name = "nta";

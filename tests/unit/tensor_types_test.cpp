@@ -271,11 +271,12 @@ TEST(PrefetchPolicy, ChosenByVendorOrForced) {
   intel.vendor = "GenuineIntel";
   amd.vendor = "AuthenticAMD";
   std::string error;
-  // Intel: every type into L2; AMD (and anything else): the non-temporal
-  // policy tuned on Zen 4, Q8_0 and Q4_K left to the hardware prefetchers.
+  // Intel: every type prefetched in stages; AMD (and anything else): the
+  // non-temporal policy tuned on Zen 4, Q8_0 and Q4_K left to the hardware
+  // prefetchers.
   kernels::PrefetchPolicy p = kernels::choose_prefetch_policy(intel, nullptr, &error);
-  EXPECT_STREQ(p.name, "l2");
-  EXPECT_EQ(p.hint, PrefetchHint::kL2);
+  EXPECT_STREQ(p.name, "staged");
+  EXPECT_EQ(p.hint, PrefetchHint::kStaged);
   EXPECT_GT(p.q4_0_pairs, 0);
   EXPECT_GT(p.q8_0_pairs, 0);
   EXPECT_GT(p.q4_k_blocks, 0);
@@ -290,13 +291,13 @@ TEST(PrefetchPolicy, ChosenByVendorOrForced) {
   EXPECT_STREQ(kernels::choose_prefetch_policy(core::CpuFeatures{}, "", &error).name, "nta");
   EXPECT_TRUE(error.empty());
   // Forced either way.
-  EXPECT_STREQ(kernels::choose_prefetch_policy(amd, "l2", &error).name, "l2");
+  EXPECT_STREQ(kernels::choose_prefetch_policy(amd, "staged", &error).name, "staged");
   EXPECT_STREQ(kernels::choose_prefetch_policy(intel, "nta", &error).name, "nta");
   EXPECT_TRUE(error.empty());
   // A name it does not know: the CPU's own, and an error naming the value.
-  p = kernels::choose_prefetch_policy(intel, "t0", &error);
-  EXPECT_STREQ(p.name, "l2");
-  EXPECT_NE(error.find("HEARTH_PREFETCH='t0'"), std::string::npos) << error;
+  p = kernels::choose_prefetch_policy(intel, "l2", &error);
+  EXPECT_STREQ(p.name, "staged");
+  EXPECT_NE(error.find("HEARTH_PREFETCH='l2'"), std::string::npos) << error;
 }
 
 TEST(CpuFeatures, VendorIsReadOnX86) {

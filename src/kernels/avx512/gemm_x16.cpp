@@ -23,11 +23,19 @@ using namespace hearth::tensor;
 
 namespace {
 
-// One line of software prefetch with the policy's hint (kernels/prefetch.h).
+// Software prefetch of the line `ahead` bytes past p with the policy's hint
+// (kernels/prefetch.h); kStaged also requests it twice as far ahead into the
+// outer levels and an eighth as far into L1.
 template <PrefetchHint H>
-__attribute__((always_inline)) inline void prefetch_line(const uint8_t* p) {
-  if constexpr (H == PrefetchHint::kNta) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_NTA);
-  else if constexpr (H == PrefetchHint::kL2) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
+__attribute__((always_inline)) inline void prefetch_line(const uint8_t* p, size_t ahead) {
+  const char* c = reinterpret_cast<const char*>(p);
+  if constexpr (H == PrefetchHint::kNta) {
+    _mm_prefetch(c + ahead, _MM_HINT_NTA);
+  } else if constexpr (H == PrefetchHint::kStaged) {
+    _mm_prefetch(c + 2 * ahead, _MM_HINT_T2);
+    _mm_prefetch(c + ahead, _MM_HINT_T1);
+    _mm_prefetch(c + ahead / 8, _MM_HINT_T0);
+  }
 }
 
 // Calls f.template operator()<H>(ahead) with the prefetch policy's hint and
@@ -39,7 +47,7 @@ __attribute__((always_inline)) inline void with_prefetch(int PrefetchPolicy::*di
   const int units = pf.*distance;
   if (units <= 0 || pf.hint == PrefetchHint::kNone) return f.template operator()<PrefetchHint::kNone>(size_t{0});
   const size_t ahead = static_cast<size_t>(units) * unit_bytes;
-  if (pf.hint == PrefetchHint::kL2) return f.template operator()<PrefetchHint::kL2>(ahead);
+  if (pf.hint == PrefetchHint::kStaged) return f.template operator()<PrefetchHint::kStaged>(ahead);
   f.template operator()<PrefetchHint::kNta>(ahead);
 }
 
@@ -129,12 +137,12 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
   // the model on AMD (A/B on alternate tokens, one process): 32 pairs ahead
   // with T0 was 5-14% slower at 70-90 GB/s, equal at 35-45 GB/s; no prefetch
   // 3-5% slower; T0 at 8 pairs 2.5% slower; Q8_0 no gain. On Intel
-  // non-temporal prefetches throttle the stream (the "l2" policy).
+  // non-temporal prefetches throttle the stream (the "staged" policy).
   constexpr size_t kLines = (kPair + 63) / 64, kFirst = (kLines + 1) / 2;
   auto prefetch = [ahead](const uint8_t* pair, size_t l0, size_t l1) __attribute__((always_inline)) {
     if constexpr (H != PrefetchHint::kNone)
 #pragma GCC unroll 9
-      for (size_t l = l0; l < l1; ++l) prefetch_line<H>(pair + ahead + 64 * l);
+      for (size_t l = l0; l < l1; ++l) prefetch_line<H>(pair + 64 * l, ahead);
   };
   for (int g = 0; g < n_groups; ++g) {
     const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
@@ -217,12 +225,12 @@ void gemm_q4_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
       // threads), against prefetching 2 super-blocks ahead (NTA, a quarter
       // per step): 0-1.4% faster; half, one or three ahead 2-7% slower. The
       // earlier layout (codes, then the scales) read 4-10% slower, and
-      // without prefetch 9-12% slower still. Under "l2", `ahead` bytes ahead,
+      // without prefetch 9-12% slower still. Under "staged", `ahead` bytes ahead,
       // a quarter of a super-block per step.
       if constexpr (H != PrefetchHint::kNone) {
         constexpr size_t kQuarter = (kBytes + 255) / 256 * 64;
         for (size_t l = kQuarter * static_cast<size_t>(p); l < std::min<size_t>(kBytes, kQuarter * (p + 1)); l += 64)
-          prefetch_line<H>(sb + ahead + l);
+          prefetch_line<H>(sb + l, ahead);
       }
       const uint8_t* codes = sb + (kQ5 ? X16Q5K::codes(p) : X16Q4K::kCodes + 512 * static_cast<size_t>(p));
       __m512i lo[8], hi[8];
@@ -397,7 +405,7 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
       if constexpr (H != PrefetchHint::kNone)
         for (size_t l = 64 * 14 * static_cast<size_t>(quarter); l < std::min<size_t>(kBytes, 64 * 14 * (quarter + 1));
              l += 64)
-          prefetch_line<H>(sb + ahead + l);
+          prefetch_line<H>(sb + l, ahead);
 #pragma GCC unroll 4
       for (int gi = 0; gi < 4; ++gi) {
         const int g = 4 * quarter + gi;
