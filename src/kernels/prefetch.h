@@ -7,7 +7,7 @@
 //   L2; Q8_0 and Q4_K none (the hardware prefetchers follow the stream).
 //   There, prefetching into L2 or T0 measured 2.5-12% slower.
 // - "staged" (Intel; measured on Emerald Rapids): every type prefetched in
-//   three stages, each line three times: prefetcht2 two distances ahead,
+//   three stages, each line three times: prefetcht2 three distances ahead,
 //   prefetcht1 one distance (4-9 KiB) ahead and prefetcht0 an eighth of it
 //   ahead. There, non-temporal prefetches limit a core to its few L1 fill
 //   buffers: one thread of the Q4_0 kernel over 75 MB (held in that host's
@@ -18,7 +18,9 @@
 //   byte at ~0.91 of the read loop; the second, farther one brought it to
 //   0.95 and the near T0 one to 0.96, and tokens took 3-6% (Q4_0), 4-13%
 //   (Q4_K_M) and 12% (all-Q6_K) less time than with T1 alone, the more the
-//   busier the host (docs/benchmarks.md, "Thirteenth session").
+//   busier the host; the far one at three distances instead of two took Q4_0
+//   another 2.8% (others within 0.4%) (docs/benchmarks.md, "Thirteenth
+//   session").
 // HEARTH_PREFETCH=nta|staged overrides the choice. Prefetching never changes
 // results.
 #pragma once
@@ -29,7 +31,7 @@
 
 namespace hearth::kernels {
 
-// kStaged: T2 at twice the distance, T1 at the distance, T0 at an eighth.
+// kStaged: T2 at three times the distance, T1 at the distance, T0 at an eighth.
 enum class PrefetchHint { kNone, kNta, kStaged };
 
 struct PrefetchPolicy {

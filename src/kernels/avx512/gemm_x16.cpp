@@ -24,15 +24,15 @@ using namespace hearth::tensor;
 namespace {
 
 // Software prefetch of the line `ahead` bytes past p with the policy's hint
-// (kernels/prefetch.h); kStaged also requests it twice as far ahead into the
-// outer levels and an eighth as far into L1.
+// (kernels/prefetch.h); kStaged also requests it three times as far ahead
+// into the outer levels and an eighth as far into L1.
 template <PrefetchHint H>
 __attribute__((always_inline)) inline void prefetch_line(const uint8_t* p, size_t ahead) {
   const char* c = reinterpret_cast<const char*>(p);
   if constexpr (H == PrefetchHint::kNta) {
     _mm_prefetch(c + ahead, _MM_HINT_NTA);
   } else if constexpr (H == PrefetchHint::kStaged) {
-    _mm_prefetch(c + 2 * ahead, _MM_HINT_T2);
+    _mm_prefetch(c + 3 * ahead, _MM_HINT_T2);
     _mm_prefetch(c + ahead, _MM_HINT_T1);
     _mm_prefetch(c + ahead / 8, _MM_HINT_T0);
   }
