@@ -21,6 +21,8 @@
 //   busier the host; the far one at three distances instead of two took Q4_0
 //   another 2.8% (others within 0.4%) (docs/benchmarks.md, "Thirteenth
 //   session").
+// The AVX2 kernels follow the policy too: "staged" as above with its
+// distances; otherwise their own T0 distances, tuned on AMD.
 // HEARTH_PREFETCH=nta|staged overrides the choice. Prefetching never changes
 // results.
 #pragma once
