@@ -161,11 +161,12 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
           }
         }
       };
-      // The first pass streams the group from memory: prefetch 32 block
-      // pairs ahead in the stream, a pair's lines spread over its blocks (as
-      // the AVX-512 kernel; without it the unrolled kernel outran the
-      // hardware prefetchers; nearer or non-temporal measured 1-2% slower
-      // here, A/B on alternate tokens).
+      // The first pass streams the group from memory: prefetch (T0 32 block
+      // pairs ahead unless the policy is "staged", StreamPrefetch) in the
+      // stream, a pair's lines spread over its blocks (as the AVX-512 kernel;
+      // without it the unrolled kernel outran the hardware prefetchers; on
+      // AMD nearer or non-temporal measured 1-2% slower, A/B on alternate
+      // tokens).
       const bool first = j0 == 0;
       auto prefetch = [&](const uint8_t* pair, size_t l0, size_t l1) __attribute__((always_inline)) {
         if (first)
@@ -261,9 +262,9 @@ void gemm_q4_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
     unpack_k_scales(sb + kScaleMins, sm);
     for (int s = 0; s < 8; ++s) {
       const int p = s / 2;
-      // Prefetch two super-blocks ahead on the first pass, an eighth per step
-      // (in the model, HEARTH_ISA=avx2, Q4_K: none 7-8% slower, one ahead
-      // ±0.4%).
+      // Prefetch on the first pass, an eighth of a super-block per step (T0
+      // two ahead unless "staged"; in the model on AMD, HEARTH_ISA=avx2,
+      // Q4_K: none 7-8% slower, one ahead ±0.4%).
       if (first)
         for (size_t l = kLines * s / 8; l < kLines * (s + 1) / 8; ++l) pf.line(sb + 64 * l);
       const uint8_t* codes = sb + (kQ5 ? X16Q5K::codes(p) : X16Q4K::kCodes + 512 * static_cast<size_t>(p));
@@ -420,11 +421,11 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
     };
     __m256i q[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
     for (int k = 0; k < 8; ++k) {  // groups 2k, 2k+1
-      // Prefetch the next super-block on the first pass, a quarter per two
-      // steps. In the model (HEARTH_ISA=avx2, A/B on alternate tokens,
-      // all-Q6_K file, the earlier GGUF-like bit planes): no prefetch 10-14%
-      // slower, two ahead 2.6-3.6% slower (T0) or 1.7-2.2% (NTA), one ahead
-      // NTA 1.8-2%.
+      // Prefetch on the first pass, a quarter of a super-block per two steps
+      // (T0 one ahead unless "staged"). In the model on AMD (HEARTH_ISA=avx2,
+      // A/B on alternate tokens, all-Q6_K file, the earlier GGUF-like bit
+      // planes): no prefetch 10-14% slower, two ahead 2.6-3.6% slower (T0) or
+      // 1.7-2.2% (NTA), one ahead NTA 1.8-2%.
       if (first && k % 2 == 0)
         for (size_t l = 64 * 14 * static_cast<size_t>(k / 2); l < std::min<size_t>(kBytes, 64 * 14 * (k / 2 + 1));
              l += 64)
