@@ -27,6 +27,7 @@
 // results.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "core/cpu_features.h"
@@ -52,5 +53,14 @@ PrefetchPolicy choose_prefetch_policy(const core::CpuFeatures& cpu, const char* 
 
 // Chosen once, at first use (a bad HEARTH_PREFETCH is reported on stderr).
 const PrefetchPolicy& prefetch_policy();
+
+// kStaged's requests for the line `ahead` bytes past p (AVX-512 and AVX2
+// kernels alike): locality 1, 2, 3 are prefetcht2, prefetcht1, prefetcht0.
+__attribute__((always_inline)) inline void prefetch_staged(const void* p, size_t ahead) {
+  const char* c = static_cast<const char*>(p);
+  __builtin_prefetch(c + 3 * ahead, 0, 1);
+  __builtin_prefetch(c + ahead, 0, 2);
+  __builtin_prefetch(c + ahead / 8, 0, 3);
+}
 
 }  // namespace hearth::kernels

@@ -34,14 +34,8 @@ struct StreamPrefetch {
   bool staged;
   size_t ahead;
   __attribute__((always_inline)) void line(const uint8_t* p) const {
-    const char* c = reinterpret_cast<const char*>(p);
-    if (staged) {
-      _mm_prefetch(c + 3 * ahead, _MM_HINT_T2);
-      _mm_prefetch(c + ahead, _MM_HINT_T1);
-      _mm_prefetch(c + ahead / 8, _MM_HINT_T0);
-    } else {
-      _mm_prefetch(c + ahead, _MM_HINT_T0);
-    }
+    if (staged) prefetch_staged(p, ahead);
+    else _mm_prefetch(reinterpret_cast<const char*>(p) + ahead, _MM_HINT_T0);
   }
 };
 

@@ -32,9 +32,7 @@ __attribute__((always_inline)) inline void prefetch_line(const uint8_t* p, size_
   if constexpr (H == PrefetchHint::kNta) {
     _mm_prefetch(c + ahead, _MM_HINT_NTA);
   } else if constexpr (H == PrefetchHint::kStaged) {
-    _mm_prefetch(c + 3 * ahead, _MM_HINT_T2);
-    _mm_prefetch(c + ahead, _MM_HINT_T1);
-    _mm_prefetch(c + ahead / 8, _MM_HINT_T0);
+    prefetch_staged(c, ahead);
   }
 }
 
