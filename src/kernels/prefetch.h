@@ -21,6 +21,11 @@
 //   busier the host; the far one at three distances instead of two took Q4_0
 //   another 2.8% (others within 0.4%) (docs/benchmarks.md, "Thirteenth
 //   session").
+// The exception is the AVX-512 Q8_0 kernel, the least arithmetic per byte of
+// all: under "staged" it takes one T1 request per line, which made tokens
+// 1.3-2.7% faster than staged there (A/B on alternate tokens, fourteenth
+// session); the AVX2 Q8_0 kernel, with about twice the instructions per
+// byte, was 6% slower with T1 alone and stays staged.
 // The AVX2 kernels follow the policy too: "staged" as above with its
 // distances; otherwise their own T0 distances, tuned on AMD.
 // HEARTH_PREFETCH=nta|staged overrides the choice. Prefetching never changes
@@ -35,7 +40,8 @@
 namespace hearth::kernels {
 
 // kStaged: T2 at three times the distance, T1 at the distance, T0 at an eighth.
-enum class PrefetchHint { kNone, kNta, kStaged };
+// kT1: one request per line, T1 at the distance.
+enum class PrefetchHint { kNone, kNta, kStaged, kT1 };
 
 struct PrefetchPolicy {
   const char* name = "nta";
@@ -45,6 +51,8 @@ struct PrefetchPolicy {
   int q8_0_pairs = 0;   // Q8_0: block pairs ahead
   int q4_k_blocks = 0;  // Q4_K, Q5_K: super-blocks ahead
   int q6_k_blocks = 1;  // Q6_K: super-blocks ahead
+  // The AVX-512 Q8_0 kernel's hint in place of `hint` (see above).
+  PrefetchHint q8_0_avx512_hint = PrefetchHint::kNta;
 };
 
 // The policy named `forced` (HEARTH_PREFETCH's value, may be null), else the

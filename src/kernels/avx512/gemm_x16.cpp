@@ -33,20 +33,33 @@ __attribute__((always_inline)) inline void prefetch_line(const uint8_t* p, size_
     _mm_prefetch(c + ahead, _MM_HINT_NTA);
   } else if constexpr (H == PrefetchHint::kStaged) {
     prefetch_staged(c, ahead);
+  } else if constexpr (H == PrefetchHint::kT1) {
+    _mm_prefetch(c + ahead, _MM_HINT_T1);
   }
 }
 
 // Calls f.template operator()<H>(ahead) with the prefetch policy's hint and
 // distance for one weight type (`distance`: its field of the policy, in units
-// of `unit_bytes`), or with kNone when that distance is 0.
-template <class F>
-__attribute__((always_inline)) inline void with_prefetch(int PrefetchPolicy::*distance, size_t unit_bytes, F&& f) {
+// of `unit_bytes`; `hint`: the field naming its hint), or with kNone when that
+// distance is 0. Only the hints listed in kHints are instantiated; any other
+// runs as kNone.
+template <PrefetchHint... kHints, class F>
+__attribute__((always_inline)) inline void with_prefetch(int PrefetchPolicy::*distance,
+                                                         PrefetchHint PrefetchPolicy::*hint, size_t unit_bytes, F&& f) {
   const PrefetchPolicy& pf = prefetch_policy();
   const int units = pf.*distance;
-  if (units <= 0 || pf.hint == PrefetchHint::kNone) return f.template operator()<PrefetchHint::kNone>(size_t{0});
-  const size_t ahead = static_cast<size_t>(units) * unit_bytes;
-  if (pf.hint == PrefetchHint::kStaged) return f.template operator()<PrefetchHint::kStaged>(ahead);
-  f.template operator()<PrefetchHint::kNta>(ahead);
+  const PrefetchHint h = pf.*hint;
+  const size_t ahead = static_cast<size_t>(std::max(units, 0)) * unit_bytes;
+  if (units > 0 && ((h == kHints && (f.template operator()<kHints>(ahead), true)) || ...)) return;
+  f.template operator()<PrefetchHint::kNone>(size_t{0});
+}
+
+// The hints the kernels below are built for: the policy's, and the AVX-512
+// Q8_0 kernel's own.
+template <class F>
+__attribute__((always_inline)) inline void with_policy_prefetch(int PrefetchPolicy::*distance, size_t unit_bytes,
+                                                                F&& f) {
+  with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged>(distance, &PrefetchPolicy::hint, unit_bytes, f);
 }
 
 inline __m512i bcast4(const int8_t* p) {
@@ -450,10 +463,14 @@ void by_four(const uint8_t* x, size_t xs, int nx, float* y, size_t ys, K k) {
 template <DType T>
 void gemm_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
               size_t ys) {
-  with_prefetch(T == DType::kQ8_0 ? &PrefetchPolicy::q8_0_pairs : &PrefetchPolicy::q4_0_pairs,
-                x16_legacy(T).pair_bytes(), [&]<PrefetchHint H>(size_t ahead) {
+  auto run = [&]<PrefetchHint H>(size_t ahead) {
     with_rows<kX16MaxX>(nx, [&]<int NX>() { gemm<T, NX, H>(n, w, gb, ng, x, xs, y, ys, ahead); });
-  });
+  };
+  if constexpr (T == DType::kQ8_0)
+    with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged, PrefetchHint::kT1>(
+        &PrefetchPolicy::q8_0_pairs, &PrefetchPolicy::q8_0_avx512_hint, x16_legacy(T).pair_bytes(), run);
+  else
+    with_policy_prefetch(&PrefetchPolicy::q4_0_pairs, x16_legacy(T).pair_bytes(), run);
 }
 
 }  // namespace
@@ -488,7 +505,7 @@ void gemm_x16_q3_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  with_prefetch(&PrefetchPolicy::q4_k_blocks, X16Q4K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
+  with_policy_prefetch(&PrefetchPolicy::q4_k_blocks, X16Q4K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
     by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
       gemm_q4_q5_k<NX, false, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
     });
@@ -496,7 +513,7 @@ void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  with_prefetch(&PrefetchPolicy::q4_k_blocks, X16Q5K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
+  with_policy_prefetch(&PrefetchPolicy::q4_k_blocks, X16Q5K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
     by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
       gemm_q4_q5_k<NX, true, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
     });
@@ -504,7 +521,7 @@ void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q6_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  with_prefetch(&PrefetchPolicy::q6_k_blocks, X16Q6K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
+  with_policy_prefetch(&PrefetchPolicy::q6_k_blocks, X16Q6K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
     by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
       gemm_q6_k<NX, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
     });
