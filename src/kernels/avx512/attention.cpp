@@ -3,10 +3,11 @@
 // a stack buffer) and reused by every query head of the group; two heads at a
 // time keep 64 output values each in registers while the block's rows are
 // added (one V load feeds two FMAs). 1.7x the AVX2 kernel (hd 64, 8 heads,
-// 64-512 positions). The scores stay on the AVX2 kernel: on this project's
-// CPU 512-bit float FMAs run at under half the rate of 256-bit ones, and
-// 16-row score blocks (16 accumulators reduced together) measured 1.6x
-// slower than its 8-row blocks. Head sizes off the fast path (hd % 64 or
+// 64-512 positions). The scores stay on the AVX2 kernel: 16-row score
+// blocks (16 accumulators reduced together) measured 1.6x slower than its
+// 8-row blocks on Zen 4 (512-bit FMAs at half the rate there) and 1.2-1.3x
+// slower on Emerald Rapids (512-bit FMAs at full rate; docs/benchmarks.md,
+// fourteenth session). Head sizes off the fast path (hd % 64 or
 // > 256) use the AVX2 kernel. Reference: tensor::attn_mix_f16.
 #include <immintrin.h>
 
