@@ -18,7 +18,7 @@ PrefetchPolicy staged_policy() {
   p.q8_0_pairs = 8;   // 8.5 KiB
   p.q4_k_blocks = 2;  // 4.5 KiB
   p.q6_k_blocks = 2;  // 6.6 KiB
-  p.q8_0_avx512_hint = PrefetchHint::kT1;
+  p.q8_0_avx512_hint = PrefetchHint::kT1T0;
   return p;
 }
 

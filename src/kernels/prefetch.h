@@ -21,11 +21,16 @@
 //   busier the host; the far one at three distances instead of two took Q4_0
 //   another 2.8% (others within 0.4%) (docs/benchmarks.md, "Thirteenth
 //   session").
-// The exception is the AVX-512 Q8_0 kernel, the least arithmetic per byte of
-// all: under "staged" it takes one T1 request per line, which made tokens
-// 1.3-2.7% faster than staged there (A/B on alternate tokens, fourteenth
-// session); the AVX2 Q8_0 kernel, with about twice the instructions per
-// byte, was 6% slower with T1 alone and stays staged.
+// The AVX-512 kernels request each line a fourth time, T0 at half the
+// distance: tokens 3.5% (Q4_0), 0.8% (Q4_K_M) and 0.2% (all-Q6_K) faster
+// than the three stages there, while the AVX2 kernels measured equal or
+// slower with it and keep three (A/B on alternate tokens, fourteenth
+// session). The exception is the AVX-512 Q8_0 kernel, the least arithmetic
+// per byte of all: under "staged" it takes two requests per line, T1 at the
+// distance and T0 at half of it (1.3-2.7% faster tokens than three stages
+// with T1 alone, another 0.7-1.3% with the T0; the four stages 3% slower);
+// the AVX2 Q8_0 kernel, with about twice the instructions per byte, was 6%
+// slower with T1 alone and stays staged.
 // The AVX2 kernels follow the policy too: "staged" as above with its
 // distances; otherwise their own T0 distances, tuned on AMD.
 // HEARTH_PREFETCH=nta|staged overrides the choice. Prefetching never changes
@@ -39,9 +44,10 @@
 
 namespace hearth::kernels {
 
-// kStaged: T2 at three times the distance, T1 at the distance, T0 at an eighth.
-// kT1: one request per line, T1 at the distance.
-enum class PrefetchHint { kNone, kNta, kStaged, kT1 };
+// kStaged: T2 at three times the distance, T1 at the distance, T0 at an
+// eighth (the AVX-512 kernels add a T0 at half the distance).
+// kT1T0: T1 at the distance, T0 at half of it.
+enum class PrefetchHint { kNone, kNta, kStaged, kT1T0 };
 
 struct PrefetchPolicy {
   const char* name = "nta";

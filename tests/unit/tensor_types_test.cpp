@@ -281,7 +281,7 @@ TEST(PrefetchPolicy, ChosenByVendorOrForced) {
   EXPECT_GT(p.q8_0_pairs, 0);
   EXPECT_GT(p.q4_k_blocks, 0);
   EXPECT_GT(p.q6_k_blocks, 0);
-  EXPECT_EQ(p.q8_0_avx512_hint, PrefetchHint::kT1);
+  EXPECT_EQ(p.q8_0_avx512_hint, PrefetchHint::kT1T0);
   p = kernels::choose_prefetch_policy(amd, nullptr, &error);
   EXPECT_STREQ(p.name, "nta");
   EXPECT_EQ(p.hint, PrefetchHint::kNta);

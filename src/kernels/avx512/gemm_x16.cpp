@@ -25,7 +25,8 @@ namespace {
 
 // Software prefetch of the line `ahead` bytes past p with the policy's hint
 // (kernels/prefetch.h); kStaged also requests it three times as far ahead
-// into the outer levels and an eighth as far into L1.
+// into the outer levels and a half and an eighth as far into L1, kT1T0 half
+// as far into L1.
 template <PrefetchHint H>
 __attribute__((always_inline)) inline void prefetch_line(const uint8_t* p, size_t ahead) {
   const char* c = reinterpret_cast<const char*>(p);
@@ -33,8 +34,10 @@ __attribute__((always_inline)) inline void prefetch_line(const uint8_t* p, size_
     _mm_prefetch(c + ahead, _MM_HINT_NTA);
   } else if constexpr (H == PrefetchHint::kStaged) {
     prefetch_staged(c, ahead);
-  } else if constexpr (H == PrefetchHint::kT1) {
+    _mm_prefetch(c + ahead / 2, _MM_HINT_T0);
+  } else if constexpr (H == PrefetchHint::kT1T0) {
     _mm_prefetch(c + ahead, _MM_HINT_T1);
+    _mm_prefetch(c + ahead / 2, _MM_HINT_T0);
   }
 }
 
@@ -467,7 +470,7 @@ void gemm_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, 
     with_rows<kX16MaxX>(nx, [&]<int NX>() { gemm<T, NX, H>(n, w, gb, ng, x, xs, y, ys, ahead); });
   };
   if constexpr (T == DType::kQ8_0)
-    with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged, PrefetchHint::kT1>(
+    with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged, PrefetchHint::kT1T0>(
         &PrefetchPolicy::q8_0_pairs, &PrefetchPolicy::q8_0_avx512_hint, x16_legacy(T).pair_bytes(), run);
   else
     with_policy_prefetch(&PrefetchPolicy::q4_0_pairs, x16_legacy(T).pair_bytes(), run);
