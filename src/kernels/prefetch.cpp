@@ -15,7 +15,7 @@ PrefetchPolicy staged_policy() {
   p.name = "staged";
   p.hint = PrefetchHint::kStaged;
   p.q4_0_pairs = 16;  // 9 KiB
-  p.q8_0_pairs = 8;   // 8.5 KiB
+  p.q8_0_pairs = 6;   // 6.4 KiB
   p.q4_k_blocks = 2;  // 4.5 KiB
   p.q6_k_blocks = 2;  // 6.6 KiB
   p.q8_0_avx512_hint = PrefetchHint::kT1T0;
