@@ -57,8 +57,9 @@ __attribute__((always_inline)) inline void with_prefetch(int PrefetchPolicy::*di
   f.template operator()<PrefetchHint::kNone>(size_t{0});
 }
 
-// The hints the kernels below are built for: the policy's, and the AVX-512
-// Q8_0 kernel's own.
+// with_prefetch over the policy's own hints (kNta, kStaged) and `hint`; the
+// Q8_0 kernel, which has a hint of its own, calls with_prefetch directly
+// (gemm_any).
 template <class F>
 __attribute__((always_inline)) inline void with_policy_prefetch(int PrefetchPolicy::*distance, size_t unit_bytes,
                                                                 F&& f) {
