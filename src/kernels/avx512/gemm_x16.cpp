@@ -51,9 +51,11 @@ __attribute__((always_inline)) inline void with_prefetch(int PrefetchPolicy::*di
                                                          PrefetchHint PrefetchPolicy::*hint, size_t unit_bytes, F&& f) {
   const PrefetchPolicy& pf = prefetch_policy();
   const int units = pf.*distance;
-  const PrefetchHint h = pf.*hint;
-  const size_t ahead = static_cast<size_t>(std::max(units, 0)) * unit_bytes;
-  if (units > 0 && ((h == kHints && (f.template operator()<kHints>(ahead), true)) || ...)) return;
+  if (units > 0) {
+    const PrefetchHint h = pf.*hint;
+    const size_t ahead = static_cast<size_t>(units) * unit_bytes;
+    if (((h == kHints && (f.template operator()<kHints>(ahead), true)) || ...)) return;
+  }
   f.template operator()<PrefetchHint::kNone>(size_t{0});
 }
 
