@@ -1,5 +1,6 @@
 #include "core/mapped_file.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -54,6 +55,12 @@ Status MappedFile::read(size_t offset, size_t n, uint8_t* dst) const {
     n -= static_cast<size_t>(got);
   }
   return Status();
+}
+
+void MappedFile::read_ahead(size_t offset, size_t n) const {
+  if (fd_ < 0 || offset >= size_) return;
+  n = std::min(n, size_ - offset);
+  (void)::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(n), POSIX_FADV_WILLNEED);
 }
 
 Result<MappedFile> MappedFile::open(const std::string& path) {

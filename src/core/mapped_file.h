@@ -32,6 +32,13 @@ class MappedFile {
   // should not count in resident memory. kOutOfRange past the end.
   Status read(size_t offset, size_t n, uint8_t* dst) const;
 
+  // Asks the kernel to start reading [offset, offset + n) into the page cache
+  // (posix_fadvise WILLNEED) so that later reads do not wait on the disk.
+  // Advisory: ranges past the end are clipped, failures ignored. May block
+  // while the device's request queue is full, so callers that must not wait
+  // run it on a thread of its own.
+  void read_ahead(size_t offset, size_t n) const;
+
  private:
   void reset();
   const uint8_t* data_ = nullptr;

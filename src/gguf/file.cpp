@@ -269,6 +269,12 @@ Status File::copy_bytes(const uint8_t* p, size_t n, uint8_t* dst) const {
   return Status();
 }
 
+void File::read_ahead(const uint8_t* p, size_t n) const {
+  if (!mapping_ || p < data_ || p - data_ > static_cast<std::ptrdiff_t>(size_) || n > size_ - static_cast<size_t>(p - data_))
+    return;
+  mapping_->read_ahead(static_cast<size_t>(p - mapping_->data()), n);
+}
+
 const TensorInfo* File::tensor(const std::string& name) const {
   auto it = tensor_index_.find(name);
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];

@@ -84,6 +84,11 @@ class File {
   // process (see core::MappedFile::read); a memcpy for caller bytes.
   Status copy_bytes(const uint8_t* p, size_t n, uint8_t* dst) const;
 
+  // Starts reading the n bytes at p into the page cache ahead of copy_bytes
+  // (core::MappedFile::read_ahead); nothing for caller bytes or ranges
+  // outside the file.
+  void read_ahead(const uint8_t* p, size_t n) const;
+
  private:
   std::shared_ptr<core::MappedFile> mapping_;  // null when parsing caller bytes
   std::string label_;

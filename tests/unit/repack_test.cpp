@@ -195,6 +195,20 @@ TEST_F(RepackTest, CopyOutsideTheFileIsAnError) {
   EXPECT_NE(st.message().find("outside the file"), std::string::npos) << st.message();
 }
 
+// Read-ahead is advisory: inside the file it leaves the bytes as they are,
+// and ranges that leave the file (or bytes that are not the file's) are
+// ignored rather than clipped into someone else's memory.
+TEST_F(RepackTest, ReadAheadIsAdvisoryAndBoundsChecked) {
+  const gguf::TensorInfo* t = file_->tensor("n");
+  file_->read_ahead(t->data, 16);
+  file_->read_ahead(t->data, size_t(1) << 40);
+  const uint8_t outside[4] = {};
+  file_->read_ahead(outside, sizeof outside);
+  std::vector<uint8_t> buf(16);
+  ASSERT_TRUE(file_->copy_bytes(t->data, 16, buf.data()).ok());
+  EXPECT_EQ(std::memcmp(buf.data(), t->data, 16), 0);
+}
+
 // The BERT embedder repacks too: a Q8_0 quantization of the shared BERT model
 // embeds the same with and without repacking.
 TEST(RepackBert, EmbeddingsMatchWithoutRepacking) {
