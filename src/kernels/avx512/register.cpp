@@ -33,6 +33,9 @@ void register_avx512(Kernels& k) {
   k.pack_act[static_cast<int>(DType::kQ8_0)] = avx512::pack_q8_0_for_q8_0;
   k.tile[static_cast<int>(DType::kQ8_0)] = avx512::tile_q8_0;
   k.attn_mix_f16 = avx512::attn_mix_f16;
+  k.rms_norm = avx512::rms_norm;
+  k.softmax = avx512::softmax;
+  k.silu_mul = avx512::silu_mul;
   k.gemm_x16[static_cast<int>(DType::kF32)] = avx512::gemm_x16_f32;
   k.gemm_x16[static_cast<int>(DType::kF16)] = avx512::gemm_x16_f16;
   k.gemm_x16[static_cast<int>(DType::kBF16)] = avx512::gemm_x16_bf16;
