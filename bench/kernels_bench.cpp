@@ -15,6 +15,7 @@
 #include "model/matmul.h"
 #include "tensor/float_math.h"
 #include "tensor/interleave.h"
+#include "tensor/kv_layout.h"
 #include "tensor/type_ops.h"
 
 namespace {
@@ -80,12 +81,14 @@ void matmul(benchmark::State& state, DType t, core::Isa isa, int64_t rows, bool 
 void attention(benchmark::State& state, core::Isa isa) {
   const kernels::Kernels& k = kernels::for_isa(isa);
   const int64_t n_ctx = state.range(0), hd = 64, heads = 32, kv_heads = 4;
-  std::vector<uint16_t> kc(static_cast<size_t>(n_ctx * kv_heads * hd), 0x3c00), vc(kc.size(), 0x3c00);
+  // The model's cache layout (KvCache): per KV head, keys in 16-position
+  // blocks and value rows, k_positions(n_ctx) · hd values per head.
+  const size_t head_stride = static_cast<size_t>(tensor::k_positions(n_ctx) * hd);
+  std::vector<uint16_t> kc(head_stride * kv_heads, 0x3c00), vc(kc.size(), 0x3c00);
   std::vector<float> q(static_cast<size_t>(heads * hd), 0.1f), out(q.size());
   std::vector<float> scratch;
   core::ThreadPool pool(1);
-  model::AttentionQuery query{q.data(), out.data(), kc.data(), vc.data(), n_ctx, static_cast<size_t>(n_ctx * hd),
-                             static_cast<size_t>(hd)};
+  model::AttentionQuery query{q.data(), out.data(), kc.data(), vc.data(), n_ctx, head_stride, static_cast<size_t>(hd)};
   for (auto _ : state) {
     model::attention({heads, kv_heads, hd}, std::span<const model::AttentionQuery>(&query, 1), pool, scratch, k);
     benchmark::DoNotOptimize(out.data());

@@ -74,9 +74,9 @@ struct Kernels {
   float (*dot_f32_f16)(int64_t n, const float* a, const uint16_t* b) = nullptr;
   void (*axpy_f16)(int64_t n, float alpha, const uint16_t* x, float* y) = nullptr;
   // Grouped-query attention (see tensor::attn_scores_f16 / attn_mix_f16):
-  // each K/V row is converted once for all g query heads that share it.
-  void (*attn_scores_f16)(int64_t hd, int g, const float* q, const uint16_t* k, size_t kv_stride, int64_t n_kv,
-                          float scale, float* s, size_t s_stride) = nullptr;
+  // each K block / V row is converted once for all g query heads sharing it.
+  void (*attn_scores_f16)(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
+                          size_t s_stride) = nullptr;
   void (*attn_mix_f16)(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
                        int64_t n_kv, float* out) = nullptr;
   // Row operations (tensor::rms_norm, tensor::softmax, tensor::silu_mul,

@@ -16,11 +16,12 @@ struct AttentionShape {
 };
 
 // One query token: its q row [n_head·head_dim], where to write the output
-// [n_head·head_dim], and the cache rows it attends to: positions 0..n_kv-1 of
-// its sequence, KV head h's row of position j at k + h·head_stride +
-// j·row_stride (same for v), in elements. The model's cache is head-major
-// (head_stride = n_ctx·head_dim, row_stride = head_dim): each head's rows are
-// one contiguous stream.
+// [n_head·head_dim], and the cache it attends to: positions 0..n_kv-1 of its
+// sequence; KV head h's keys in the blocked layout of tensor/kv_layout.h
+// starting at k + h·head_stride, its value row of position j at v +
+// h·head_stride + j·row_stride, in elements. The model's cache is head-major
+// (KvCache::head_stride(), row_stride = head_dim): each head is one
+// contiguous stream.
 struct AttentionQuery {
   const float* q;
   float* out;

@@ -1,5 +1,6 @@
 #include "model/bert.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -7,6 +8,7 @@
 #include "model/repack.h"
 #include "tensor/float_math.h"
 #include "tensor/fp16.h"
+#include "tensor/kv_layout.h"
 #include "tensor/type_ops.h"
 
 namespace hearth::model {
@@ -127,7 +129,10 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
   }
   norm(embd_norm_, x.data());
   std::vector<float> q(x.size()), k(x.size()), v(x.size()), att(x.size()), o(x.size()), up(static_cast<size_t>(n * n_ff_));
-  std::vector<uint16_t> kc(x.size()), vc(x.size());
+  // The cache layout attention takes (model::KvCache): per head, keys in
+  // blocks of 16 positions (tensor/kv_layout.h) and value rows.
+  const size_t head_stride = static_cast<size_t>(tensor::k_positions(n) * hd);
+  std::vector<uint16_t> kh(x.size()), vh(x.size()), kc(head_stride * static_cast<size_t>(n_head_)), vc(kc.size());
   auto linear = [&](const Weight& wt, const Weight& bias, const float* in, float* out, int64_t n_out) {
     ws.mm.run(wt, in, n, out, ws.pool);
     to_floats(bias, &b);
@@ -138,13 +143,17 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
     linear(L.wq, L.bq, x.data(), q.data(), d);
     linear(L.wk, L.bk, x.data(), k.data(), d);
     linear(L.wv, L.bv, x.data(), v.data(), d);
-    kernels::active().quantize(DType::kF16)(k.data(), kc.data(), n * d);
-    kernels::active().quantize(DType::kF16)(v.data(), vc.data(), n * d);
+    kernels::active().quantize(DType::kF16)(k.data(), kh.data(), n * d);
+    kernels::active().quantize(DType::kF16)(v.data(), vh.data(), n * d);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t h = 0; h < n_head_; ++h) {
+        tensor::store_k(hd, kh.data() + t * d + h * hd, t, kc.data() + static_cast<size_t>(h) * head_stride);
+        std::copy_n(vh.data() + t * d + h * hd, hd, vc.data() + static_cast<size_t>(h) * head_stride + t * hd);
+      }
     // Bidirectional: every token attends to all n positions.
     std::vector<AttentionQuery> queries(static_cast<size_t>(n));
     for (int64_t t = 0; t < n; ++t)
-      queries[t] = {q.data() + t * d, att.data() + t * d, kc.data(), vc.data(), n, static_cast<size_t>(hd),
-                    static_cast<size_t>(d)};
+      queries[t] = {q.data() + t * d, att.data() + t * d, kc.data(), vc.data(), n, head_stride, static_cast<size_t>(hd)};
     attention({n_head_, n_head_, hd}, queries, ws.pool, ws.scores);
     linear(L.wo, L.bo, att.data(), o.data(), d);
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];

@@ -12,6 +12,7 @@
 #include "model/repack.h"
 #include "tensor/float_math.h"
 #include "tensor/fp16.h"
+#include "tensor/kv_layout.h"
 #include "tensor/type_ops.h"
 
 namespace hearth::model {
@@ -48,7 +49,9 @@ size_t Model::weight_bytes_per_token() const {
 }
 
 KvCache::KvCache(const HParams& hp, int64_t n_ctx_in)
-    : n_ctx(n_ctx_in), per_layer_(static_cast<size_t>(n_ctx * hp.n_head_kv * hp.head_dim)) {
+    : n_ctx(n_ctx_in),
+      head_stride_(static_cast<size_t>(tensor::k_positions(n_ctx_in) * hp.head_dim)),
+      per_layer_(head_stride_ * static_cast<size_t>(hp.n_head_kv)) {
   auto mem = core::AnonMemory::allocate(2 * static_cast<size_t>(hp.n_layer) * per_layer_ * sizeof(uint16_t),
                                         core::AnonMemory::Pages::kSmall);
   if (!mem.ok()) throw std::bad_alloc();
@@ -189,15 +192,24 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
       for (int64_t h = 0; h < hp.n_head; ++h) kern.rope(ws.q.data() + t * q_dim + h * hd, hp.n_rot, cs, neox);
       for (int64_t h = 0; h < hp.n_head_kv; ++h) kern.rope(ws.k.data() + t * kv_dim + h * hd, hp.n_rot, cs, neox);
       KvCache& kv = *batch[t].kv;
+      const int64_t pos = batch[t].pos;
       for (int64_t h = 0; h < hp.n_head_kv; ++h) {  // head-major cache (KvCache)
-        const int64_t at = (h * kv.n_ctx + batch[t].pos) * hd;
-        to_f16(ws.k.data() + t * kv_dim + h * hd, kv.k(l) + at, hd);
-        to_f16(ws.v.data() + t * kv_dim + h * hd, kv.v(l) + at, hd);
+        const size_t head = static_cast<size_t>(h) * kv.head_stride();
+        const float* key = ws.k.data() + t * kv_dim + h * hd;
+        uint16_t* k_head = kv.k(l) + head;
+        uint16_t halves[256];
+        if (hd <= 256) {
+          to_f16(key, halves, hd);
+          tensor::store_k(hd, halves, pos, k_head);
+        } else {
+          for (int64_t i = 0; i < hd; ++i) k_head[tensor::k_index(hd, pos, i)] = tensor::f32_to_fp16(key[i]);
+        }
+        to_f16(ws.v.data() + t * kv_dim + h * hd, kv.v(l) + head + static_cast<size_t>(pos * hd), hd);
       }
     });
     for (int64_t t = 0; t < n; ++t)
       queries[t] = {ws.q.data() + t * q_dim, ws.att.data() + t * q_dim, batch[t].kv->k(l), batch[t].kv->v(l),
-                    batch[t].pos + 1, static_cast<size_t>(batch[t].kv->n_ctx * hd), static_cast<size_t>(hd)};
+                    batch[t].pos + 1, batch[t].kv->head_stride(), static_cast<size_t>(hd)};
     clock.lap(Phase::kRowOps);
     warm_next({&L.wo});
     attention({hp.n_head, hp.n_head_kv, hd}, queries, pool, ws.scores);

@@ -55,10 +55,12 @@ struct LayerWeights {
   }
 };
 
-// One sequence's KV cache: F16, per layer head-major [n_head_kv, n_ctx,
-// head_dim], so that attention streams each KV head's rows contiguously (the
-// position-major layout, rows of one head 4 heads apart, read ~30% slower out
-// of cache at 256 positions).
+// One sequence's KV cache: F16, per layer head-major (each KV head's region
+// head_stride() values), so that attention streams each KV head
+// contiguously (the position-major layout, rows of one head 4 heads apart,
+// read ~30% slower out of cache at 256 positions). Within a head, V is one
+// row per position and K is in position-minor blocks of 16 positions
+// (tensor/kv_layout.h); a head holds n_ctx rounded up to whole blocks.
 // One zero-filled region for all layers (one vector per layer took 0.41-0.46
 // ms of attention per token at tg256 against 0.37-0.40), committed in 4 KiB
 // pages as positions fill: the first token writes one row per layer and KV
@@ -72,6 +74,8 @@ struct KvCache {
   int64_t n_past = 0;  // positions filled
   uint16_t* k(int64_t layer) const { return base(layer, 0); }
   uint16_t* v(int64_t layer) const { return base(layer, 1); }
+  // Values from one KV head's region to the next (K and V alike).
+  size_t head_stride() const { return head_stride_; }
   size_t bytes() const { return mem_.size(); }
   static size_t bytes_per_token(const HParams& hp);
 
@@ -79,6 +83,7 @@ struct KvCache {
   uint16_t* base(int64_t layer, int kv) const {
     return reinterpret_cast<uint16_t*>(mem_.data()) + (2 * static_cast<size_t>(layer) + kv) * per_layer_;
   }
+  size_t head_stride_;
   size_t per_layer_;  // elements of one layer's K (or V)
   core::AnonMemory mem_;
 };

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "tensor/fp16.h"
+#include "tensor/kv_layout.h"
 #include "tensor/type_ops.h"
 
 namespace hearth::tensor {
@@ -60,12 +61,14 @@ void axpy_f16(int64_t n, float alpha, const uint16_t* x, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * fp16_to_f32(x[i]);
 }
 
-void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, size_t kv_stride, int64_t n_kv, float scale,
-                     float* s, size_t s_stride) {
+void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
+                     size_t s_stride) {
   for (int h = 0; h < g; ++h)
-    for (int64_t j = 0; j < n_kv; ++j)
-      s[static_cast<size_t>(h) * s_stride + static_cast<size_t>(j)] =
-          dot_f32_f16(hd, q + h * hd, k + static_cast<size_t>(j) * kv_stride) * scale;
+    for (int64_t j = 0; j < n_kv; ++j) {
+      float dot = 0;
+      for (int64_t i = 0; i < hd; ++i) dot += q[h * hd + i] * fp16_to_f32(k[k_index(hd, j, i)]);
+      s[static_cast<size_t>(h) * s_stride + static_cast<size_t>(j)] = dot * scale;
+    }
 }
 
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,

@@ -40,11 +40,12 @@ float vec_dot_bf16(int64_t n, const void* w, const void* x);
 // Attention over an F16 KV cache: a·b, and y += alpha·x.
 float dot_f32_f16(int64_t n, const float* a, const uint16_t* b);
 void axpy_f16(int64_t n, float alpha, const uint16_t* x, float* y);
-// Grouped-query attention over F16 K/V rows (one KV head shared by g query
+// Grouped-query attention over an F16 KV head (one KV head shared by g query
 // heads). scores: s[h·s_stride + j] = scale · q_h · k_j for h < g, j < n_kv
-// (q_h = q + h·hd, k_j = k + j·kv_stride).
-void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, size_t kv_stride, int64_t n_kv, float scale,
-                     float* s, size_t s_stride);
+// (q_h = q + h·hd; k_j: position j's key in the head's blocked region k,
+// tensor/kv_layout.h).
+void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
+                     size_t s_stride);
 // mix: out_h = Σ_j p[h·p_stride + j] · v_j (out_h = out + h·hd, overwritten).
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
                   int64_t n_kv, float* out);

@@ -11,6 +11,7 @@
 #include "model/attention.h"
 #include "model/model.h"
 #include "tensor/fp16.h"
+#include "tensor/kv_layout.h"
 
 namespace hearth::model {
 namespace {
@@ -86,36 +87,41 @@ TEST(ForwardProfile, ChargesEveryPhaseAndTheProductBytes) {
   EXPECT_EQ(p.calls, 3) << "profile off";
 }
 
-// The cache layout is the caller's (head and row strides): the model's
-// head-major cache and a position-major one give the same attention, and both
-// match a direct computation (grouped heads, causal prefix of n_kv rows).
-TEST(Attention, HeadMajorAndPositionMajorCachesAgree) {
-  const int64_t n_head = 8, n_head_kv = 2, hd = 64, n_ctx = 40, kv_dim = n_head_kv * hd;
+// The model's cache layout (KvCache): per KV head, keys in position-minor
+// blocks of 16 (tensor/kv_layout.h, written by tensor::store_k) and value
+// rows; attention over it matches a direct computation (grouped heads,
+// causal prefixes of n_kv positions on and off the block edges, a head
+// region padded past n_ctx).
+TEST(Attention, BlockedKeysAndValueRowsMatchDirectComputation) {
+  const int64_t n_head = 8, n_head_kv = 2, hd = 64, n_ctx = 40;
+  const size_t head_stride = static_cast<size_t>(tensor::k_positions(n_ctx) * hd);
+  ASSERT_EQ(head_stride, static_cast<size_t>(48 * hd));
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<uint16_t> k_pos(n_ctx * kv_dim), v_pos(k_pos.size()), k_head(k_pos.size()), v_head(k_pos.size());
+  // Filled with NaN halves first: padding lanes past n_kv must not leak.
+  std::vector<uint16_t> k_cache(head_stride * n_head_kv, 0x7e00), v_cache(k_cache.size(), 0x7e00);
+  std::vector<uint16_t> keys(n_ctx * n_head_kv * hd), values(keys.size());  // [j][h][i]
   for (int64_t j = 0; j < n_ctx; ++j)
-    for (int64_t h = 0; h < n_head_kv; ++h)
+    for (int64_t h = 0; h < n_head_kv; ++h) {
+      uint16_t* key = keys.data() + (j * n_head_kv + h) * hd;
       for (int64_t i = 0; i < hd; ++i) {
-        const uint16_t kb = tensor::f32_to_fp16(nd(rng)), vb = tensor::f32_to_fp16(nd(rng));
-        k_pos[j * kv_dim + h * hd + i] = k_head[(h * n_ctx + j) * hd + i] = kb;
-        v_pos[j * kv_dim + h * hd + i] = v_head[(h * n_ctx + j) * hd + i] = vb;
+        key[i] = tensor::f32_to_fp16(nd(rng));
+        values[(j * n_head_kv + h) * hd + i] = v_cache[h * head_stride + j * hd + i] = tensor::f32_to_fp16(nd(rng));
       }
-  const int64_t n_kv[] = {1, 5, 37};
-  std::vector<float> q(3 * n_head * hd), out_pos(q.size()), out_head(q.size());
+      tensor::store_k(hd, key, j, k_cache.data() + h * head_stride);
+    }
+  const int64_t n_kv[] = {1, 5, 16, 37};
+  constexpr int kTokens = 4;
+  std::vector<float> q(kTokens * n_head * hd), out(q.size());
   for (float& x : q) x = nd(rng);
-  std::vector<AttentionQuery> by_pos, by_head;
-  for (int t = 0; t < 3; ++t) {
-    by_pos.push_back({q.data() + t * n_head * hd, out_pos.data() + t * n_head * hd, k_pos.data(), v_pos.data(), n_kv[t],
-                      static_cast<size_t>(hd), static_cast<size_t>(kv_dim)});
-    by_head.push_back({q.data() + t * n_head * hd, out_head.data() + t * n_head * hd, k_head.data(), v_head.data(),
-                       n_kv[t], static_cast<size_t>(n_ctx * hd), static_cast<size_t>(hd)});
-  }
+  std::vector<AttentionQuery> queries;
+  for (int t = 0; t < kTokens; ++t)
+    queries.push_back({q.data() + t * n_head * hd, out.data() + t * n_head * hd, k_cache.data(), v_cache.data(),
+                       n_kv[t], head_stride, static_cast<size_t>(hd)});
   core::ThreadPool pool(2);
   std::vector<float> scratch;
-  attention({n_head, n_head_kv, hd}, by_pos, pool, scratch);
-  attention({n_head, n_head_kv, hd}, by_head, pool, scratch);
-  for (int t = 0; t < 3; ++t)
+  attention({n_head, n_head_kv, hd}, queries, pool, scratch);
+  for (int t = 0; t < kTokens; ++t)
     for (int64_t h = 0; h < n_head; ++h) {
       const int64_t kvh = h / (n_head / n_head_kv);
       std::vector<double> p(static_cast<size_t>(n_kv[t]));
@@ -123,17 +129,17 @@ TEST(Attention, HeadMajorAndPositionMajorCachesAgree) {
       for (int64_t j = 0; j < n_kv[t]; ++j) {
         double s = 0;
         for (int64_t i = 0; i < hd; ++i)
-          s += q[(t * n_head + h) * hd + i] * tensor::fp16_to_f32(k_pos[j * kv_dim + kvh * hd + i]);
+          s += q[(t * n_head + h) * hd + i] * tensor::fp16_to_f32(keys[(j * n_head_kv + kvh) * hd + i]);
         p[j] = s / std::sqrt(static_cast<double>(hd));
         mx = std::max(mx, p[j]);
       }
       for (double& x : p) sum += (x = std::exp(x - mx));
       for (int64_t i = 0; i < hd; ++i) {
         double o = 0;
-        for (int64_t j = 0; j < n_kv[t]; ++j) o += p[j] / sum * tensor::fp16_to_f32(v_pos[j * kv_dim + kvh * hd + i]);
+        for (int64_t j = 0; j < n_kv[t]; ++j)
+          o += p[j] / sum * tensor::fp16_to_f32(values[(j * n_head_kv + kvh) * hd + i]);
         const size_t at = static_cast<size_t>((t * n_head + h) * hd + i);
-        ASSERT_NEAR(out_pos[at], o, 1e-4) << "token " << t << " head " << h << " dim " << i;
-        ASSERT_EQ(out_head[at], out_pos[at]) << "token " << t << " head " << h << " dim " << i;
+        ASSERT_NEAR(out[at], o, 1e-4) << "token " << t << " head " << h << " dim " << i;
       }
     }
 }
@@ -164,8 +170,8 @@ TEST(KvCache, FirstTokenCommitsOnlyThePagesItWrites) {
   ASSERT_EQ(kv.bytes(), 2 * 22 * 4 * 2048 * 64 * sizeof(uint16_t));
   for (int64_t l = 0; l < hp.n_layer; ++l)
     for (int64_t h = 0; h < hp.n_head_kv; ++h) {
-      kv.k(l)[h * kv.n_ctx * hp.head_dim] = 1;
-      kv.v(l)[h * kv.n_ctx * hp.head_dim] = 1;
+      kv.k(l)[h * kv.head_stride()] = 1;
+      kv.v(l)[h * kv.head_stride()] = 1;
     }
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   std::vector<unsigned char> resident((kv.bytes() + page - 1) / page);

@@ -13,6 +13,7 @@
 #include "tensor/float_math.h"
 #include "tensor/fp16.h"
 #include "tensor/interleave.h"
+#include "tensor/kv_layout.h"
 #include "tensor/type_ops.h"
 
 #if defined(__F16C__)
@@ -468,28 +469,42 @@ TEST(AttentionKernels, FastVersionsMatchReference) {
   }
 }
 
-// Grouped attention: scores and the probability-weighted mix of V rows agree
-// with the reference for head sizes on and off the fast paths (AVX2: hd % 8;
-// AVX-512 mix: hd % 64; both at most 256),
-// group sizes 1..8 and strided K/V rows.
+// Grouped attention: scores over blocked keys and the probability-weighted
+// mix of V rows agree with the reference for head sizes on and off the fast
+// paths (AVX2 mix: hd % 8; AVX-512 mix: hd % 64; all at most 256), group
+// sizes 1..12 (the AVX-512 scores take 8 heads per pass), lengths on and off
+// the 16-position key blocks, and strided V rows.
 TEST(AttentionKernels, GroupedScoresAndMixMatchReference) {
   for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
     const kernels::Kernels& k = kernels::for_isa(isa);
     if (k.isa != isa) continue;
     for (int64_t hd : {8, 16, 64, 100, 128, 256, 264}) {
-      for (int g : {1, 3, 8}) {
-        for (int64_t n_kv : {1, 5, 16, 37}) {
-          const size_t kv_stride = static_cast<size_t>(hd * 3);  // rows of 3 KV heads; use the middle one
-          auto qf = random_vec(hd * g, 80), kf = random_vec(static_cast<int64_t>(kv_stride) * n_kv, 81),
+      for (int g : {1, 3, 5, 8, 12}) {
+        for (int64_t n_kv : {1, 5, 16, 37, 48}) {
+          const size_t kv_stride = static_cast<size_t>(hd * 3);  // V rows of 3 KV heads; use the middle one
+          auto qf = random_vec(hd * g, 80), kf = random_vec(hd * n_kv, 81),
                vf = random_vec(static_cast<int64_t>(kv_stride) * n_kv, 82), pf = random_vec(g * n_kv, 83);
-          std::vector<uint16_t> kh(kf.size()), vh(vf.size());
-          float_to_f16(kf.data(), kh.data(), static_cast<int64_t>(kf.size()));
+          // Keys in the cache's blocks (tensor/kv_layout.h); the padding past
+          // n_kv holds NaN, which must not reach the scores.
+          std::vector<uint16_t> kh(static_cast<size_t>(k_positions(n_kv) * hd), 0x7e00), vh(vf.size()), key(hd);
+          for (int64_t j = 0; j < n_kv; ++j) {
+            float_to_f16(kf.data() + j * hd, key.data(), hd);
+            store_k(hd, key.data(), j, kh.data());
+          }
           float_to_f16(vf.data(), vh.data(), static_cast<int64_t>(vf.size()));
           const size_t ld = static_cast<size_t>(n_kv) + 3;
           std::vector<float> s1(g * ld, -7.f), s2(g * ld, -7.f);
-          k.attn_scores_f16(hd, g, qf.data(), kh.data() + hd, kv_stride, n_kv, 0.125f, s1.data(), ld);
-          attn_scores_f16(hd, g, qf.data(), kh.data() + hd, kv_stride, n_kv, 0.125f, s2.data(), ld);
+          k.attn_scores_f16(hd, g, qf.data(), kh.data(), n_kv, 0.125f, s1.data(), ld);
+          attn_scores_f16(hd, g, qf.data(), kh.data(), n_kv, 0.125f, s2.data(), ld);
           for (size_t i = 0; i < s1.size(); ++i) EXPECT_NEAR(s1[i], s2[i], 1e-5 * hd) << "scores hd=" << hd << " g=" << g;
+          // The reference against a plain dot product over the key rows.
+          for (int h = 0; h < g; ++h)
+            for (int64_t j = 0; j < n_kv; ++j) {
+              float dot = 0;
+              for (int64_t i = 0; i < hd; ++i) dot += qf[h * hd + i] * fp16_to_f32(kh[k_index(hd, j, i)]);
+              EXPECT_FLOAT_EQ(s2[h * ld + j], dot * 0.125f);
+              EXPECT_EQ(kh[k_index(hd, j, 5 % hd)], f32_to_fp16(kf[j * hd + 5 % hd]));
+            }
           std::vector<float> o1(hd * g, 99.f), o2(hd * g, -99.f);
           k.attn_mix_f16(hd, g, pf.data(), static_cast<size_t>(n_kv), vh.data() + hd, kv_stride, n_kv, o1.data());
           attn_mix_f16(hd, g, pf.data(), static_cast<size_t>(n_kv), vh.data() + hd, kv_stride, n_kv, o2.data());

@@ -3,6 +3,7 @@
 
 #include "kernels/avx2/common.h"
 #include "kernels/avx2/kernels_avx2.h"
+#include "tensor/kv_layout.h"
 #include "tensor/type_ops.h"
 
 namespace hearth::kernels::avx2 {
@@ -29,9 +30,9 @@ void axpy_f16(int64_t n, float alpha, const uint16_t* x, float* y) {
   for (; i < n; ++i) y[i] += alpha * f16(x[i]);
 }
 
-// Blocks of up to 8 K/V rows of at most kMaxHd values are converted to float
-// once into a stack buffer and reused for every head of the group; other
-// sizes use the reference.
+// Blocks of K (16 positions) and of up to 8 V rows, of at most kMaxHd values
+// each, are converted to float once into a stack buffer and reused for every
+// head of the group; larger heads use the reference.
 namespace {
 constexpr int64_t kMaxHd = 256;
 constexpr int kRows = 8;
@@ -43,43 +44,59 @@ inline void f16_rows(int64_t hd, int nr, const uint16_t* x, size_t stride, float
                       _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + t * stride + i))));
 }
 
-// [Σ a0, Σ a1, ..., Σ a7]: the 8 horizontal sums in one vector.
-inline __m256 hsum8(const __m256* a) {
-  const __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
-  const __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
-  const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
-  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
-}
 }  // namespace
 
-// Per block of 8 positions and head: 8 dot products accumulated side by side,
-// reduced together (one vector of 8 scores, stored contiguously).
-void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, size_t kv_stride, int64_t n_kv, float scale,
-                     float* s, size_t s_stride) {
-  if (hd % 8 != 0 || hd > kMaxHd) return tensor::attn_scores_f16(hd, g, q, k, kv_stride, n_kv, scale, s, s_stride);
-  alignas(32) float kr[kRows * kMaxHd];
+// Per block of kKBlock (16) positions: the block's keys, position-minor
+// (tensor/kv_layout.h), converted to float once, then for up to 4 heads at a
+// time two 8-position accumulators each take one broadcast query value times
+// one row of the block per head dimension: no horizontal sums.
+void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
+                     size_t s_stride) {
+  static_assert(tensor::kKBlock == 16);
+  if (hd > kMaxHd) return tensor::attn_scores_f16(hd, g, q, k, n_kv, scale, s, s_stride);
+  alignas(32) float kt[kMaxHd * 16];
   const __m256 vscale = _mm256_set1_ps(scale);
-  for (int64_t j0 = 0; j0 < n_kv; j0 += kRows) {
-    const int nr = static_cast<int>(std::min<int64_t>(kRows, n_kv - j0));
-    f16_rows(hd, nr, k + static_cast<size_t>(j0) * kv_stride, kv_stride, kr);
-    for (int h = 0; h < g; ++h) {
-      const float* qh = q + h * hd;
-      float* sh = s + static_cast<size_t>(h) * s_stride + static_cast<size_t>(j0);
-      if (nr == kRows) {
-        __m256 acc[kRows];
-        for (int t = 0; t < kRows; ++t) acc[t] = _mm256_setzero_ps();
-        for (int64_t i = 0; i < hd; i += 8) {
-          const __m256 qv = _mm256_loadu_ps(qh + i);
-#pragma GCC unroll 8
-          for (int t = 0; t < kRows; ++t) acc[t] = _mm256_fmadd_ps(qv, _mm256_load_ps(kr + t * hd + i), acc[t]);
+  for (int64_t j0 = 0; j0 < n_kv; j0 += 16) {
+    const int nr = static_cast<int>(std::min<int64_t>(16, n_kv - j0));
+    const uint16_t* kb = k + tensor::k_index(hd, j0, 0);
+    for (int64_t i = 0; i < hd * 16; i += 8)
+      _mm256_store_ps(kt + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kb + i))));
+    for (int h0 = 0; h0 < g; h0 += 4) {
+      const int gc = std::min(4, g - h0);
+      __m256 acc[8];
+      for (int c = 0; c < 8; ++c) acc[c] = _mm256_setzero_ps();
+      const float* qh = q + h0 * hd;
+      if (gc == 4) {
+        for (int64_t i = 0; i < hd; ++i) {
+          const __m256 k0 = _mm256_load_ps(kt + 16 * i), k1 = _mm256_load_ps(kt + 16 * i + 8);
+#pragma GCC unroll 4
+          for (int h = 0; h < 4; ++h) {
+            const __m256 qv = _mm256_broadcast_ss(qh + h * hd + i);
+            acc[2 * h] = _mm256_fmadd_ps(qv, k0, acc[2 * h]);
+            acc[2 * h + 1] = _mm256_fmadd_ps(qv, k1, acc[2 * h + 1]);
+          }
         }
-        _mm256_storeu_ps(sh, _mm256_mul_ps(hsum8(acc), vscale));
       } else {
-        for (int t = 0; t < nr; ++t) {
-          __m256 acc = _mm256_setzero_ps();
-          for (int64_t i = 0; i < hd; i += 8)
-            acc = _mm256_fmadd_ps(_mm256_loadu_ps(qh + i), _mm256_load_ps(kr + t * hd + i), acc);
-          sh[t] = hsum(acc) * scale;
+        for (int64_t i = 0; i < hd; ++i) {
+          const __m256 k0 = _mm256_load_ps(kt + 16 * i), k1 = _mm256_load_ps(kt + 16 * i + 8);
+          for (int h = 0; h < gc; ++h) {
+            const __m256 qv = _mm256_broadcast_ss(qh + h * hd + i);
+            acc[2 * h] = _mm256_fmadd_ps(qv, k0, acc[2 * h]);
+            acc[2 * h + 1] = _mm256_fmadd_ps(qv, k1, acc[2 * h + 1]);
+          }
+        }
+      }
+      for (int h = 0; h < gc; ++h) {
+        float* sh = s + static_cast<size_t>(h0 + h) * s_stride + static_cast<size_t>(j0);
+        if (nr == 16) {
+          _mm256_storeu_ps(sh, _mm256_mul_ps(acc[2 * h], vscale));
+          _mm256_storeu_ps(sh + 8, _mm256_mul_ps(acc[2 * h + 1], vscale));
+        } else {
+          // Lanes past n_kv hold whatever the cache held there: not stored.
+          alignas(32) float t[16];
+          _mm256_store_ps(t, _mm256_mul_ps(acc[2 * h], vscale));
+          _mm256_store_ps(t + 8, _mm256_mul_ps(acc[2 * h + 1], vscale));
+          for (int j = 0; j < nr; ++j) sh[j] = t[j];
         }
       }
     }

@@ -29,8 +29,8 @@ void silu_mul(int64_t n, const float* a, const float* b, float* out);
 void rope(float* x, int64_t n_rot, const float* cs, bool neox);
 void float_to_f16(const float* src, void* dst, int64_t n);
 void add(int64_t n, float* y, const float* x);
-void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, size_t kv_stride, int64_t n_kv, float scale,
-                     float* s, size_t s_stride);
+void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
+                     size_t s_stride);
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
                   int64_t n_kv, float* out);
 

@@ -44,6 +44,8 @@ void tile_q8_0(int64_t n, const void* w, size_t ws, int nw, const PackedQ8Pair* 
 void pack_q8_0_for_q4_0(const void* xq, int64_t n, PackedQ8Pair* out);
 void pack_q8_0_for_q8_0(const void* xq, int64_t n, PackedQ8Pair* out);
 // Grouped-query attention's V mix over the F16 KV cache (see kernels.h).
+void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
+                     size_t s_stride);
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
                   int64_t n_kv, float* out);
 // Interleaved (x16) products; x: prepared activation rows xs bytes apart.

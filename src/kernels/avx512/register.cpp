@@ -32,6 +32,7 @@ void register_avx512(Kernels& k) {
   k.tile[static_cast<int>(DType::kQ4_0)] = avx512::tile_q4_0;
   k.pack_act[static_cast<int>(DType::kQ8_0)] = avx512::pack_q8_0_for_q8_0;
   k.tile[static_cast<int>(DType::kQ8_0)] = avx512::tile_q8_0;
+  k.attn_scores_f16 = avx512::attn_scores_f16;
   k.attn_mix_f16 = avx512::attn_mix_f16;
   k.rms_norm = avx512::rms_norm;
   k.softmax = avx512::softmax;
