@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -82,6 +83,8 @@ Result<core::AnonMemory> repack_weights(std::span<Weight* const> weights, const 
   std::atomic<size_t> next{0};
   std::mutex mu;
   Status failure;
+  auto source_bytes = [](const Job& job) { return static_cast<size_t>(job.rows) * job.row_bytes; };
+  std::atomic<size_t> done_bytes{0};  // source bytes of the jobs finished so far
   auto work = [&] {
     std::vector<uint8_t> buf;
     for (size_t j; (j = next.fetch_add(1)) < jobs.size();) {
@@ -91,18 +94,30 @@ Result<core::AnonMemory> repack_weights(std::span<Weight* const> weights, const 
         if (failure.ok()) failure = st;
         return;
       }
+      done_bytes.fetch_add(source_bytes(jobs[j]));
     }
   };
   // The file's pages are requested from the disk ahead of the workers, in
   // the order they take the jobs, so that reading a file that is not in the
-  // page cache overlaps with repacking instead of alternating with it.
+  // page cache overlaps with repacking instead of alternating with it; at
+  // most kWindow ahead of the finished jobs, so that on a machine with little
+  // free memory the pages are not evicted again before they are copied.
   std::atomic<bool> stop_ahead{false};
   std::thread ahead([&] {
-    constexpr size_t kPiece = size_t(8) << 20;
+    constexpr size_t kPiece = size_t(8) << 20, kWindow = size_t(512) << 20;
+    size_t issued = 0;
     for (const Job& job : jobs) {
-      const size_t bytes = static_cast<size_t>(job.rows) * job.row_bytes;
-      for (size_t off = 0; off < bytes && !stop_ahead.load(std::memory_order_relaxed); off += kPiece)
-        source.read_ahead(job.src + off, std::min(kPiece, bytes - off));
+      const size_t bytes = source_bytes(job);
+      for (size_t off = 0; off < bytes; off += kPiece) {
+        while (issued > done_bytes.load() + kWindow) {
+          if (stop_ahead.load()) return;
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        if (stop_ahead.load()) return;
+        const size_t n = std::min(kPiece, bytes - off);
+        source.read_ahead(job.src + off, n);
+        issued += n;
+      }
     }
   });
   std::vector<std::thread> helpers;
