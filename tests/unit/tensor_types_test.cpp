@@ -471,7 +471,7 @@ TEST(AttentionKernels, FastVersionsMatchReference) {
 
 // Grouped attention: scores over blocked keys and the probability-weighted
 // mix of V rows agree with the reference for head sizes on and off the fast
-// paths (AVX2 mix: hd % 8; AVX-512 mix: hd % 64; all at most 256), group
+// paths (AVX2 mix: hd % 8; AVX-512 mix: hd % 64; AVX2: at most 256), group
 // sizes 1..12 (the AVX-512 scores take 8 heads per pass), lengths on and off
 // the 16-position key blocks, and strided V rows.
 TEST(AttentionKernels, GroupedScoresAndMixMatchReference) {

@@ -9,8 +9,8 @@
 // and reused by every query head of the group; two heads at a time keep 64
 // output values each in registers while the block's rows are added (one V
 // load feeds two FMAs). 1.7x the AVX2 kernel (hd 64, 8 heads, 64-512
-// positions). Head sizes off the fast path (mix: hd % 64; both: > 256) use
-// the AVX2 kernels. References: tensor::attn_scores_f16, attn_mix_f16.
+// positions). Head sizes off the mix's fast path (hd % 64 or > 256) use the
+// AVX2 mix. References: tensor::attn_scores_f16, attn_mix_f16.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -69,7 +69,6 @@ inline void scores16(int64_t hd, const float* q, const uint16_t* kb, __m512* acc
 void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
                      size_t s_stride) {
   static_assert(tensor::kKBlock == 16);
-  if (hd > kMaxHd) return avx2::attn_scores_f16(hd, g, q, k, n_kv, scale, s, s_stride);
   const __m512 vscale = _mm512_set1_ps(scale);
   for (int64_t j0 = 0; j0 < n_kv; j0 += 16) {
     const int nr = static_cast<int>(std::min<int64_t>(16, n_kv - j0));
