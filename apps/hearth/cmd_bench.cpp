@@ -1,7 +1,9 @@
-// hearth bench MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bandwidth] [--profile] [--json]
+// hearth bench MODEL.gguf [-p 512] [-n 128] [-d 0] [-t THREADS] [-r REPS] [--bandwidth] [--profile] [--json]
 // hearth bench --memory [-t THREADS]
 // Prompt processing (one batch of p tokens) and generation (n tokens, one at a
-// time) in tokens/s: median and spread over repetitions. With --bandwidth, the
+// time) in tokens/s: median and spread over repetitions. With -d, each test
+// starts with d tokens already in the cache (filled once, untimed; each test
+// rolls the cache back to them), as llama-bench's -d: long-context speed. With --bandwidth, the
 // memory read bandwidth is sampled in pauses of each generation run (every 16
 // tokens, clock stopped, best of two passes over 256 MiB) and generation is
 // reported as a fraction of the median sample (shared hosts' bandwidth drifts, so the two are compared side
@@ -98,7 +100,7 @@ bool reset_peak_rss() {
 void add_bench(CLI::App& app) {
   struct Opts {
     std::string model;
-    int n_prompt = 512, n_gen = 128, threads = 0, reps = 3;
+    int n_prompt = 512, n_gen = 128, n_depth = 0, threads = 0, reps = 3;
     bool json = false, memory = false, bandwidth = false, profile = false;
   };
   auto o = std::make_shared<Opts>();
@@ -106,6 +108,8 @@ void add_bench(CLI::App& app) {
   cmd->add_option("model", o->model, "GGUF file");
   cmd->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (one batch); 0 skips")->check(CLI::Range(0, 1 << 16));
   cmd->add_option("-n,--n-gen", o->n_gen, "generated tokens; 0 skips")->check(CLI::Range(0, 1 << 16));
+  cmd->add_option("-d,--n-depth", o->n_depth, "tokens already in the cache when each test starts")
+      ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
   cmd->add_option("-r,--reps", o->reps, "repetitions")->check(CLI::Range(1, 100));
   cmd->add_flag("--json", o->json, "print one JSON object");
@@ -131,8 +135,10 @@ void add_bench(CLI::App& app) {
     if (!m.ok()) throw CLI::RuntimeError(fail(m.status()));
     double load_ms = std::chrono::duration<double, std::milli>(clock::now() - t_load).count();
     const auto& hp = m.value()->hparams();
-    int64_t n_ctx = std::max<int64_t>(o->n_prompt + o->n_gen, 16);
-    if (n_ctx > hp.n_ctx_train) throw CLI::RuntimeError(fail(out_of_range("bench: p + n exceeds the model's context")));
+    int64_t n_ctx = std::max<int64_t>(int64_t{o->n_depth} + o->n_prompt + o->n_gen, 16);
+    if (n_ctx > hp.n_ctx_train)
+      throw CLI::RuntimeError(fail(out_of_range("bench: d + p + n = " + std::to_string(n_ctx) +
+                                                " exceeds the model's context (" + std::to_string(hp.n_ctx_train) + ")")));
     model::Context ctx(m.value(), n_ctx, threads);
     std::mt19937 rng(1);
     std::vector<int32_t> prompt(static_cast<size_t>(o->n_prompt));
@@ -149,16 +155,25 @@ void add_bench(CLI::App& app) {
     auto t_first = clock::now();
     if (!ctx.eval(std::span<const int32_t>(&warm, 1), false, &logits).ok()) throw CLI::RuntimeError(1);
     double first_token_ms = std::chrono::duration<double, std::milli>(clock::now() - t_first).count();
+    // The cache's first n_depth positions, filled once: each test truncates
+    // back to them (the entries stay valid).
+    ctx.reset();
+    if (o->n_depth > 0) {
+      std::vector<int32_t> fill(static_cast<size_t>(o->n_depth));
+      for (auto& t : fill) t = static_cast<int32_t>(rng() % hp.n_vocab);
+      Status s = ctx.eval(fill, false, &logits);
+      if (!s.ok()) throw CLI::RuntimeError(fail(s));
+    }
     for (int r = 0; r < o->reps; ++r) {
       if (o->n_prompt > 0) {
-        ctx.reset();
+        ctx.truncate(o->n_depth);
         auto t0 = clock::now();
         Status s = ctx.eval(prompt, false, &logits);
         if (!s.ok()) throw CLI::RuntimeError(fail(s));
         pp.push_back(o->n_prompt / std::chrono::duration<double>(clock::now() - t0).count());
       }
       if (o->n_gen > 0) {
-        ctx.reset();
+        ctx.truncate(o->n_depth);
         std::unique_ptr<kernels::ReadProbe> probe;
         std::vector<double> samples;
         if (o->bandwidth) {
@@ -206,7 +221,8 @@ void add_bench(CLI::App& app) {
     const char* prefetch = std::string_view(isa) == "avx512" ? kernels::prefetch_policy().name : "-";
     if (o->json) {
       nlohmann::json j = {{"model", o->model}, {"model_type", type}, {"model_size_mib", size_mib},
-                          {"n_prompt", o->n_prompt}, {"n_gen", o->n_gen}, {"threads", threads}, {"reps", o->reps},
+                          {"n_prompt", o->n_prompt}, {"n_gen", o->n_gen}, {"n_depth", o->n_depth},
+                          {"threads", threads}, {"reps", o->reps},
                           {"pp_tokens_per_s", sp.median}, {"pp_min", sp.min}, {"pp_max", sp.max},
                           {"tg_tokens_per_s", st.median}, {"tg_min", st.min}, {"tg_max", st.max},
                           {"isa", isa}, {"cpu_features", core::cpu_feature_string()},
@@ -234,9 +250,20 @@ void add_bench(CLI::App& app) {
     std::printf("model: %s (%s, %.0f MiB)\nthreads: %d, kernels: %s (prefetch: %s), cpu: %s %s\n\n", o->model.c_str(),
                 type.c_str(), size_mib, threads, isa, prefetch, core::cpu_features().vendor.c_str(),
                 core::cpu_feature_string().c_str());
-    std::printf("| test   | tokens/s (median) | min     | max     |\n|--------|------------------:|--------:|--------:|\n");
-    if (o->n_prompt > 0) std::printf("| pp%-4d | %17.2f | %7.2f | %7.2f |\n", o->n_prompt, sp.median, sp.min, sp.max);
-    if (o->n_gen > 0) std::printf("| tg%-4d | %17.2f | %7.2f | %7.2f |\n", o->n_gen, st.median, st.min, st.max);
+    // llama-bench's names: "pp512", "tg128", "pp512 @ d1024".
+    auto test_name = [&](const char* kind, int n) {
+      std::string name = kind + std::to_string(n);
+      if (o->n_depth > 0) name += " @ d" + std::to_string(o->n_depth);
+      return name;
+    };
+    const int w = static_cast<int>(std::max<size_t>(
+        {6, test_name("pp", o->n_prompt).size(), test_name("tg", o->n_gen).size()}));
+    std::printf("| %-*s | tokens/s (median) | min     | max     |\n|%s|------------------:|--------:|--------:|\n", w,
+                "test", std::string(static_cast<size_t>(w) + 2, '-').c_str());
+    if (o->n_prompt > 0)
+      std::printf("| %-*s | %17.2f | %7.2f | %7.2f |\n", w, test_name("pp", o->n_prompt).c_str(), sp.median, sp.min, sp.max);
+    if (o->n_gen > 0)
+      std::printf("| %-*s | %17.2f | %7.2f | %7.2f |\n", w, test_name("tg", o->n_gen).c_str(), st.median, st.min, st.max);
     if (o->bandwidth && !bw.empty())
       std::printf("\ngeneration reads %.0f MiB of weights per token: %.1f GB/s = %.0f%% of the read bandwidth sampled "
                   "during the runs (median %.1f GB/s; per-run fractions %.0f-%.0f%%)\n",

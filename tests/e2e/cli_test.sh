@@ -111,6 +111,20 @@ assert rows["FFN gate/up products"]["gb_per_s"] > 0 and rows["attention"]["gb_pe
 assert all(r["ms_per_token"] > 0 for r in rows.values())
 '
 check "bench --profile splits generation time per token by phase" $?
+"$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 16 -n 4 -d 200 -r 1 -t 1 --json > "$T/bench_d.json" &&
+  "$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 16 -n 4 -d 200 -r 1 -t 1 > "$T/bench_d.txt" &&
+  grep -q "| tg4 @ d200 " "$T/bench_d.txt" && grep -q "| pp16 @ d200 " "$T/bench_d.txt" &&
+  python3 - "$T/bench.json" "$T/bench_d.json" <<'PY'
+import json, sys
+a, d = (json.load(open(f)) for f in sys.argv[1:3])
+assert a["n_depth"] == 0 and d["n_depth"] == 200, (a, d)
+assert d["pp_tokens_per_s"] > 0 and d["tg_tokens_per_s"] > 0, d
+# The cache holds the depth as well: 200 + 16 + 4 positions against 16 + 4.
+assert abs(d["kv_cache_mib"] / a["kv_cache_mib"] - 220 / 20) < 1e-9, (a["kv_cache_mib"], d["kv_cache_mib"])
+PY
+check "bench -d runs the tests with that many tokens already in the cache" $?
+out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 16 -n 4 -d 1010 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "d + p + n = 1030 exceeds the model's context (1024)"; check "bench refuses d + p + n beyond the context" $?
 out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 60000 -n 1 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "exceeds the model's context"; check "bench refuses p + n beyond the context" $?
 
