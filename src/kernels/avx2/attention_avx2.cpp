@@ -36,12 +36,18 @@ void axpy_f16(int64_t n, float alpha, const uint16_t* x, float* y) {
 namespace {
 constexpr int64_t kMaxHd = 256;
 constexpr int kRows = 8;
+// How far ahead (in bytes of the cache) K blocks and V rows are requested:
+// the cache has left the caches since the last token (Q4_0 file, 1024
+// positions, HEARTH_ISA=avx2: attention 3.1-3.3 -> 2.7-3.0 ms per token).
+constexpr size_t kAhead = 8192;
 
 inline void f16_rows(int64_t hd, int nr, const uint16_t* x, size_t stride, float* out) {
   for (int t = 0; t < nr; ++t)
-    for (int64_t i = 0; i < hd; i += 8)
+    for (int64_t i = 0; i < hd; i += 8) {
+      if (i % 32 == 0) _mm_prefetch(reinterpret_cast<const char*>(x + t * stride + i) + kAhead, _MM_HINT_T0);
       _mm256_store_ps(out + t * hd + i,
                       _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + t * stride + i))));
+    }
 }
 
 }  // namespace
@@ -59,8 +65,10 @@ void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64
   for (int64_t j0 = 0; j0 < n_kv; j0 += 16) {
     const int nr = static_cast<int>(std::min<int64_t>(16, n_kv - j0));
     const uint16_t* kb = k + tensor::k_index(hd, j0, 0);
-    for (int64_t i = 0; i < hd * 16; i += 8)
+    for (int64_t i = 0; i < hd * 16; i += 8) {
+      if (i % 32 == 0) _mm_prefetch(reinterpret_cast<const char*>(kb + i) + kAhead, _MM_HINT_T0);
       _mm256_store_ps(kt + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kb + i))));
+    }
     for (int h0 = 0; h0 < g; h0 += 4) {
       const int gc = std::min(4, g - h0);
       __m256 acc[8];

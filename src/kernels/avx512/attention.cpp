@@ -25,13 +25,21 @@ namespace {
 
 constexpr int64_t kMaxHd = 256;
 constexpr int kRows = 16;
+// How far ahead (in bytes of the cache) the kernels request K blocks and V
+// rows: the cache has left the caches since the last token, and the
+// hardware prefetchers alone kept it at a few GB/s (Q4_0 file, 1024
+// positions: attention 2.5-2.7 -> 1.7 ms per token, tg +3-5%; 4 or 16 KiB
+// ahead the same).
+constexpr size_t kAhead = 8192;
 
 // Rows [0, nr) of a block converted to float (hd values each, hd % 16 == 0).
 inline void f16_rows(int64_t hd, int nr, const uint16_t* x, size_t stride, float* out) {
   for (int t = 0; t < nr; ++t)
-    for (int64_t i = 0; i < hd; i += 16)
+    for (int64_t i = 0; i < hd; i += 16) {
+      if (i % 32 == 0) _mm_prefetch(reinterpret_cast<const char*>(x + t * stride + i) + kAhead, _MM_HINT_T0);
       _mm512_store_ps(out + t * hd + i,
                       _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + t * stride + i))));
+    }
 }
 
 // NH (1 or 2) heads' outputs o[h] (64 values each) += Σ_t p[h][t] · vr[t].
@@ -53,11 +61,13 @@ inline void mix64(const float* const* p, int nr, const float* vr, int64_t hd, fl
     for (int c = 0; c < 4; ++c) _mm512_storeu_ps(o[h] + 16 * c, acc[h][c]);
 }
 
+
 // Scores of G heads (q: hd values each) for the 16 positions of one K block.
 template <int G>
 inline void scores16(int64_t hd, const float* q, const uint16_t* kb, __m512* acc) {
   for (int h = 0; h < G; ++h) acc[h] = _mm512_setzero_ps();
   for (int64_t i = 0; i < hd; ++i) {
+    if (i % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(kb + 16 * i) + kAhead, _MM_HINT_T0);
     const __m512 kt = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(kb + 16 * i)));
 #pragma GCC unroll 8
     for (int h = 0; h < G; ++h) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(q[h * hd + i]), kt, acc[h]);
