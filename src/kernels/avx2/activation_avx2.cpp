@@ -1,15 +1,14 @@
 // Softmax and SiLU·gate over float rows with a vector exp (8 lanes, AVX2 +
-// FMA; also used on AVX-512 machines: these rows are short and the work is
-// small beside the matrix products, but scalar expf was ~1-2% of generation).
-// exp: Cephes' range reduction (x = n·ln2 + r, ln2 split in two) and degree-6
-// polynomial, relative error ~1e-7; inputs clamped to the normal float range
-// (NaN passes through). References: tensor::softmax, tensor::silu_mul.
+// FMA; AVX-512 machines use kernels/avx512/activation.cpp): scalar expf was
+// ~1-2% of generation. exp: kernels/vector_exp.h (NaN passes through).
+// References: tensor::softmax, tensor::silu_mul.
 #include <immintrin.h>
 
 #include <cmath>
 
 #include "kernels/avx2/common.h"
 #include "kernels/avx2/kernels_avx2.h"
+#include "kernels/vector_exp.h"
 #include "tensor/float_math.h"
 
 namespace hearth::kernels::avx2 {
@@ -18,17 +17,14 @@ namespace {
 
 inline __m256 exp8(__m256 x) {
   // min/max return their second operand when either is NaN: x goes second.
-  x = _mm256_max_ps(_mm256_set1_ps(-87.33654475f), _mm256_min_ps(_mm256_set1_ps(88.37626266f), x));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504089f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  x = _mm256_max_ps(_mm256_set1_ps(vexp::kMin), _mm256_min_ps(_mm256_set1_ps(vexp::kMax), x));
+  const __m256 n =
+      _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(vexp::kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(vexp::kLn2Hi), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(vexp::kLn2Lo), r);
+  __m256 p = _mm256_set1_ps(vexp::kPoly[0]);
+#pragma GCC unroll 6
+  for (int i = 1; i < 6; ++i) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(vexp::kPoly[i]));
   const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
   const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));

@@ -1,6 +1,5 @@
 // Softmax and SiLU·gate over float rows, 16 lanes: the AVX2 kernels' vector
-// exp (Cephes' range reduction and degree-6 polynomial, inputs clamped to the
-// normal float range, NaN passing through) at twice the width, and SiLU's
+// exp (kernels/vector_exp.h, NaN passing through) at twice the width, and SiLU's
 // division replaced by a 14-bit reciprocal and one Newton step (a 512-bit
 // divide takes ~10 cycles of throughput here; SiLU·gate over the FFN's 5632
 // values ran 2.9 µs with the AVX2 kernel). References: tensor::softmax,
@@ -10,6 +9,7 @@
 #include <cmath>
 
 #include "kernels/avx512/kernels_avx512.h"
+#include "kernels/vector_exp.h"
 
 namespace hearth::kernels::avx512 {
 
@@ -17,17 +17,14 @@ namespace {
 
 inline __m512 exp16(__m512 x) {
   // min/max return their second operand when either is NaN: x goes second.
-  x = _mm512_max_ps(_mm512_set1_ps(-87.33654475f), _mm512_min_ps(_mm512_set1_ps(88.37626266f), x));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)),
+  x = _mm512_max_ps(_mm512_set1_ps(vexp::kMin), _mm512_min_ps(_mm512_set1_ps(vexp::kMax), x));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(vexp::kLog2e)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(vexp::kLn2Hi), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(vexp::kLn2Lo), r);
+  __m512 p = _mm512_set1_ps(vexp::kPoly[0]);
+#pragma GCC unroll 6
+  for (int i = 1; i < 6; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(vexp::kPoly[i]));
   const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
   const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
   return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
