@@ -23,21 +23,42 @@ using namespace hearth::tensor;
 
 namespace {
 
-// Software prefetch of the line `ahead` bytes past p with the policy's hint
-// (kernels/prefetch.h); kStaged also requests it three times as far ahead
-// into the outer levels and a half and an eighth as far into L1, kT1T0 half
-// as far into L1.
+// Software prefetch of the lines [l0, l1) (64 bytes each) `ahead` bytes past
+// p with the policy's hint (kernels/prefetch.h); kStaged also requests them
+// three times as far ahead into the outer levels and a half and an eighth as
+// far into L1, kT1T0 half as far into L1. Each request's base is computed
+// once and hidden from the optimizer, so the line offsets become address
+// displacements: otherwise GCC keeps one offset per line and request,
+// spilled to vector registers and moved back one by one (18 vmovq per Q4_0
+// pair on the vector ports the kernel's arithmetic needs).
 template <PrefetchHint H>
-__attribute__((always_inline)) inline void prefetch_line(const uint8_t* p, size_t ahead) {
-  const char* c = reinterpret_cast<const char*>(p);
+__attribute__((always_inline)) inline void prefetch_lines(const uint8_t* p, size_t ahead, size_t l0, size_t l1) {
+  const char* c = reinterpret_cast<const char*>(p) + 64 * l0;
+  auto base = [c](size_t off) __attribute__((always_inline)) {
+    const char* b = c + off;
+    asm("" : "+r"(b));
+    return b;
+  };
   if constexpr (H == PrefetchHint::kNta) {
-    _mm_prefetch(c + ahead, _MM_HINT_NTA);
+    const char* b = base(ahead);
+#pragma GCC unroll 9
+    for (size_t l = 0; l < l1 - l0; ++l) _mm_prefetch(b + 64 * l, _MM_HINT_NTA);
   } else if constexpr (H == PrefetchHint::kStaged) {
-    prefetch_staged(c, ahead);
-    _mm_prefetch(c + ahead / 2, _MM_HINT_T0);
+    const char *b3 = base(3 * ahead), *b1 = base(ahead), *b8 = base(ahead / 8), *b2 = base(ahead / 2);
+#pragma GCC unroll 9
+    for (size_t l = 0; l < l1 - l0; ++l) {
+      _mm_prefetch(b3 + 64 * l, _MM_HINT_T2);
+      _mm_prefetch(b1 + 64 * l, _MM_HINT_T1);
+      _mm_prefetch(b8 + 64 * l, _MM_HINT_T0);
+      _mm_prefetch(b2 + 64 * l, _MM_HINT_T0);
+    }
   } else if constexpr (H == PrefetchHint::kT1T0) {
-    _mm_prefetch(c + ahead, _MM_HINT_T1);
-    _mm_prefetch(c + ahead / 2, _MM_HINT_T0);
+    const char *b1 = base(ahead), *b2 = base(ahead / 2);
+#pragma GCC unroll 9
+    for (size_t l = 0; l < l1 - l0; ++l) {
+      _mm_prefetch(b1 + 64 * l, _MM_HINT_T1);
+      _mm_prefetch(b2 + 64 * l, _MM_HINT_T0);
+    }
   }
 }
 
@@ -157,9 +178,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
   // non-temporal prefetches throttle the stream (the "staged" policy).
   constexpr size_t kLines = (kPair + 63) / 64, kFirst = (kLines + 1) / 2;
   auto prefetch = [ahead](const uint8_t* pair, size_t l0, size_t l1) __attribute__((always_inline)) {
-    if constexpr (H != PrefetchHint::kNone)
-#pragma GCC unroll 9
-      for (size_t l = l0; l < l1; ++l) prefetch_line<H>(pair + 64 * l, ahead);
+    if constexpr (H != PrefetchHint::kNone) prefetch_lines<H>(pair, ahead, l0, l1);
   };
   for (int g = 0; g < n_groups; ++g) {
     const uint8_t* grp = w + static_cast<size_t>(g) * group_bytes;
@@ -246,8 +265,8 @@ void gemm_q4_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
       // a quarter of a super-block per step.
       if constexpr (H != PrefetchHint::kNone) {
         constexpr size_t kQuarter = (kBytes + 255) / 256 * 64;
-        for (size_t l = kQuarter * static_cast<size_t>(p); l < std::min<size_t>(kBytes, kQuarter * (p + 1)); l += 64)
-          prefetch_line<H>(sb + l, ahead);
+        prefetch_lines<H>(sb, ahead, kQuarter * static_cast<size_t>(p) / 64,
+                          (std::min<size_t>(kBytes, kQuarter * (p + 1)) + 63) / 64);
       }
       const uint8_t* codes = sb + (kQ5 ? X16Q5K::codes(p) : X16Q4K::kCodes + 512 * static_cast<size_t>(p));
       __m512i lo[8], hi[8];
@@ -420,9 +439,8 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
       // GGUF-like bit planes): two super-blocks ahead with T0 was 6-12%
       // slower, half a block or 1.25 ahead 3-5% slower; none at all 1% slower.
       if constexpr (H != PrefetchHint::kNone)
-        for (size_t l = 64 * 14 * static_cast<size_t>(quarter); l < std::min<size_t>(kBytes, 64 * 14 * (quarter + 1));
-             l += 64)
-          prefetch_line<H>(sb + l, ahead);
+        prefetch_lines<H>(sb, ahead, 14 * static_cast<size_t>(quarter),
+                          (std::min<size_t>(kBytes, 64 * 14 * (quarter + 1)) + 63) / 64);
 #pragma GCC unroll 4
       for (int gi = 0; gi < 4; ++gi) {
         const int g = 4 * quarter + gi;
