@@ -88,7 +88,13 @@ void attention(benchmark::State& state, core::Isa isa) {
   std::vector<float> q(static_cast<size_t>(heads * hd), 0.1f), out(q.size());
   std::vector<float> scratch;
   core::ThreadPool pool(1);
-  model::AttentionQuery query{q.data(), out.data(), kc.data(), vc.data(), n_ctx, head_stride, static_cast<size_t>(hd)};
+  model::AttentionQuery query{q.data(),
+                              out.data(),
+                              reinterpret_cast<const uint8_t*>(kc.data()),
+                              reinterpret_cast<const uint8_t*>(vc.data()),
+                              n_ctx,
+                              head_stride * sizeof(uint16_t),
+                              static_cast<size_t>(hd) * sizeof(uint16_t)};
   for (auto _ : state) {
     model::attention({heads, kv_heads, hd}, std::span<const model::AttentionQuery>(&query, 1), pool, scratch, k);
     benchmark::DoNotOptimize(out.data());

@@ -99,7 +99,7 @@ bool reset_peak_rss() {
 
 void add_bench(CLI::App& app) {
   struct Opts {
-    std::string model;
+    std::string model, kv_type = "f16";
     int n_prompt = 512, n_gen = 128, n_depth = 0, threads = 0, reps = 3;
     bool json = false, memory = false, bandwidth = false, profile = false;
   };
@@ -111,6 +111,8 @@ void add_bench(CLI::App& app) {
   cmd->add_option("-d,--n-depth", o->n_depth, "tokens already in the cache when each test starts")
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-t,--threads", o->threads, "threads (default: physical cores)");
+  cmd->add_option("--kv-cache-type", o->kv_type, "KV cache type: f16 or q8_0 (half the bytes per position)")
+      ->check(CLI::IsMember({"f16", "q8_0"}));
   cmd->add_option("-r,--reps", o->reps, "repetitions")->check(CLI::Range(1, 100));
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->add_flag("--memory", o->memory, "measure memory read bandwidth instead");
@@ -139,7 +141,9 @@ void add_bench(CLI::App& app) {
     if (n_ctx > hp.n_ctx_train)
       throw CLI::RuntimeError(fail(out_of_range("bench: d + p + n = " + std::to_string(n_ctx) +
                                                 " exceeds the model's context (" + std::to_string(hp.n_ctx_train) + ")")));
-    model::Context ctx(m.value(), n_ctx, threads);
+    const tensor::KvType kv_type = *tensor::parse_kv_type(o->kv_type);
+    if (Status st = model::check_kv_type(hp, kv_type); !st.ok()) throw CLI::RuntimeError(fail(st));
+    model::Context ctx(m.value(), n_ctx, threads, kv_type);
     std::mt19937 rng(1);
     std::vector<int32_t> prompt(static_cast<size_t>(o->n_prompt));
     for (auto& t : prompt) t = static_cast<int32_t>(rng() % hp.n_vocab);
@@ -216,13 +220,13 @@ void add_bench(CLI::App& app) {
     peak_kib = std::max(peak_kib, peak_rss_kib());
     double rss_mib = static_cast<double>(peak_kib) / 1024.0;
     Stats sb = stats(bw), sf = stats(fraction);
-    double kv_mib = static_cast<double>(model::KvCache::bytes_per_token(hp)) * static_cast<double>(n_ctx) / 1048576.0;
+    double kv_mib = static_cast<double>(model::KvCache::bytes_per_token(hp, kv_type)) * static_cast<double>(n_ctx) / 1048576.0;
     // The software prefetch policy of the AVX-512 interleaved kernels (kernels/prefetch.h).
     const char* prefetch = std::string_view(isa) == "avx512" ? kernels::prefetch_policy().name : "-";
     if (o->json) {
       nlohmann::json j = {{"model", o->model}, {"model_type", type}, {"model_size_mib", size_mib},
                           {"n_prompt", o->n_prompt}, {"n_gen", o->n_gen}, {"n_depth", o->n_depth},
-                          {"threads", threads}, {"reps", o->reps},
+                          {"threads", threads}, {"reps", o->reps}, {"kv_type", o->kv_type},
                           {"pp_tokens_per_s", sp.median}, {"pp_min", sp.min}, {"pp_max", sp.max},
                           {"tg_tokens_per_s", st.median}, {"tg_min", st.min}, {"tg_max", st.max},
                           {"isa", isa}, {"cpu_features", core::cpu_feature_string()},
@@ -247,8 +251,9 @@ void add_bench(CLI::App& app) {
       std::printf("%s\n", j.dump().c_str());
       return;
     }
-    std::printf("model: %s (%s, %.0f MiB)\nthreads: %d, kernels: %s (prefetch: %s), cpu: %s %s\n\n", o->model.c_str(),
-                type.c_str(), size_mib, threads, isa, prefetch, core::cpu_features().vendor.c_str(),
+    std::printf("model: %s (%s, %.0f MiB)\nthreads: %d, KV cache: %s, kernels: %s (prefetch: %s), cpu: %s %s\n\n",
+                o->model.c_str(), type.c_str(), size_mib, threads, o->kv_type.c_str(), isa, prefetch,
+                core::cpu_features().vendor.c_str(),
                 core::cpu_feature_string().c_str());
     // llama-bench's names: "pp512", "tg128", "pp512 @ d1024".
     auto test_name = [&](const char* kind, int n) {

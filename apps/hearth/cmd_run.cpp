@@ -33,6 +33,9 @@ struct RunOpts {
   int n_predict = -1;
   int threads = 0;
   int64_t ctx = 0;
+  std::string kv_type = "f16";
+  tensor::KvType kv = tensor::KvType::kF16;
+  bool kv_type_set = false;
   bool ignore_eos = false;
   std::vector<std::string> stops;
   sampling::SamplingParams sp;
@@ -67,7 +70,7 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
   }
   auto tmpl = chat::jinja::Template::parse(source);
   if (!tmpl.ok()) return fail(tmpl.status());
-  model::Context ctx(m, o.ctx, o.threads);
+  model::Context ctx(m, o.ctx, o.threads, o.kv);
   std::vector<int32_t> history;
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   auto reset = [&] {
@@ -245,6 +248,9 @@ void add_run(CLI::App& app) {
   cmd->add_option("-n,--n-predict", o->n_predict, "tokens to generate (-1: until end of text or context)");
   cmd->add_option("--threads,-t", o->threads, "threads (default: physical cores)");
   cmd->add_option("--ctx", o->ctx, "context length (default: the model's)");
+  CLI::Option* kv_opt =
+      cmd->add_option("--kv-cache-type", o->kv_type, "KV cache type: f16 or q8_0 (half the memory; runs locally)")
+          ->check(CLI::IsMember({"f16", "q8_0"}));
   cmd->add_flag("--ignore-eos", o->ignore_eos, "keep generating past end-of-generation tokens");
   cmd->add_option("--stop", o->stops, "stop string (repeatable)");
   cmd->add_option("--system", o->system, "system prompt (chat mode)");
@@ -268,12 +274,14 @@ void add_run(CLI::App& app) {
       {"seed", cmd->add_option("--seed", sp.seed, "random seed (-1: random)")},
   };
   CLI::Option* n_opt = cmd->get_option("--n-predict");
-  cmd->callback([o, sampling_opts, n_opt] {
+  cmd->callback([o, sampling_opts, n_opt, kv_opt] {
     for (const auto& [name, opt] : sampling_opts)
       if (opt->count()) o->cli_set.insert(name);
     o->n_predict_set = n_opt->count() > 0;
+    o->kv_type_set = kv_opt->count() > 0;
+    o->kv = *tensor::parse_kv_type(o->kv_type);
     // A model name with a server running: let the server do the work (like `ollama run`).
-    if (!o->local && !std::filesystem::is_regular_file(o->model) && o->tokens.empty()) {
+    if (!o->local && !std::filesystem::is_regular_file(o->model) && o->tokens.empty() && !o->kv_type_set) {
       int rc = 0;
       if (run_via_server(*o, &rc)) {
         if (rc != 0) throw CLI::RuntimeError(rc);
@@ -308,6 +316,7 @@ void add_run(CLI::App& app) {
     }
     auto m = model::Model::load(path);
     if (!m.ok()) throw CLI::RuntimeError(fail(m.status()));
+    if (Status st = model::check_kv_type(m.value()->hparams(), o->kv); !st.ok()) throw CLI::RuntimeError(fail(st));
     for (const auto& a : o->adapters) {
       auto af = gguf::File::open(a);
       if (!af.ok()) throw CLI::RuntimeError(fail(af.status()));
@@ -341,7 +350,7 @@ void add_run(CLI::App& app) {
         prompt = tok.value()->encode(o->prompt, true, false);
       }
     }
-    model::Context ctx(m.value(), o->ctx, o->threads);
+    model::Context ctx(m.value(), o->ctx, o->threads, o->kv);
     sampling::SamplerChain chain(o->sp, static_cast<int32_t>(m.value()->hparams().n_vocab));
     std::vector<int32_t> history;
     auto r = generate(ctx, history, prompt, *tok.value(), chain, o->n_predict, o->stops, o->ignore_eos,

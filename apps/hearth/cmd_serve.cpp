@@ -15,7 +15,7 @@ namespace hearth::app {
 
 void add_serve(CLI::App& app) {
   struct Opts {
-    std::string host = "127.0.0.1", models, api_key;
+    std::string host = "127.0.0.1", models, api_key, kv_type = "f16";
     int port = 11434, threads = 0, grace_s = 30;
     std::vector<std::string> cors;
     runtime::EngineConfig engine;
@@ -37,10 +37,14 @@ void add_serve(CLI::App& app) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--kv-budget-gib", o->kv_budget_gib, "memory for all KV caches together (GiB)");
   cmd->add_option("--ctx", o->engine.default_num_ctx, "default context per request (num_ctx overrides)");
+  auto* kv_type = cmd->add_option("--kv-cache-type", o->kv_type,
+                                  "KV cache type: f16 (default) or q8_0, half the memory per token (also "
+                                  "HEARTH_KV_CACHE_TYPE); models whose heads do not fit q8_0 blocks use f16")
+                      ->check(CLI::IsMember({"f16", "q8_0"}));
   cmd->add_option("--grace", o->grace_s, "seconds to let in-flight requests finish on SIGTERM");
   cmd->add_option("--model-memory-gib", o->model_mem_gib,
                   "memory for loaded models together (GiB; default 3/4 of RAM); least recently used idle models are unloaded beyond it");
-  cmd->callback([o, host, port] {
+  cmd->callback([o, host, port, kv_type] {
     if (const char* hh = std::getenv("HEARTH_HOST"); hh && host->count() == 0 && port->count() == 0) {
       std::string v = hh;
       size_t colon = v.rfind(':');
@@ -58,6 +62,11 @@ void add_serve(CLI::App& app) {
     o->engine.models_dir = o->models;
     o->engine.store_home = home;
     o->engine.threads = o->threads;
+    if (const char* e = std::getenv("HEARTH_KV_CACHE_TYPE"); e && kv_type->count() == 0) o->kv_type = e;
+    const std::optional<tensor::KvType> kv = tensor::parse_kv_type(o->kv_type);
+    if (!kv)
+      throw CLI::RuntimeError(fail(invalid_argument("HEARTH_KV_CACHE_TYPE='" + o->kv_type + "' is not one of f16, q8_0")));
+    o->engine.kv_type = *kv;
     o->engine.kv_budget_bytes = static_cast<size_t>(o->kv_budget_gib * (1ull << 30));
     o->engine.model_memory_budget = static_cast<size_t>(o->model_mem_gib * (1ull << 30));
     // Signals are taken by sigwait below, in this thread only.

@@ -19,6 +19,8 @@ Kernels build(core::Isa isa) {
   k.axpy_f16 = tensor::axpy_f16;
   k.attn_scores_f16 = tensor::attn_scores_f16;
   k.attn_mix_f16 = tensor::attn_mix_f16;
+  k.attn_scores_q8 = tensor::attn_scores_q8;
+  k.attn_mix_q8 = tensor::attn_mix_q8;
   k.rms_norm = tensor::rms_norm;
   k.softmax = tensor::softmax;
   k.silu_mul = tensor::silu_mul;

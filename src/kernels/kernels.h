@@ -79,6 +79,11 @@ struct Kernels {
                           size_t s_stride) = nullptr;
   void (*attn_mix_f16)(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
                        int64_t n_kv, float* out) = nullptr;
+  // The same over a Q8_0 cache (tensor::attn_scores_q8 / attn_mix_q8).
+  void (*attn_scores_q8)(int64_t hd, int g, const float* q, const uint8_t* k, int64_t n_kv, float scale, float* s,
+                         size_t s_stride) = nullptr;
+  void (*attn_mix_q8)(int64_t hd, int g, const float* p, size_t p_stride, const uint8_t* v, size_t row_bytes,
+                      int64_t n_kv, float* out) = nullptr;
   // Row operations (tensor::rms_norm, tensor::softmax, tensor::silu_mul,
   // tensor::rope for one head, tensor::add: y += x).
   void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps) = nullptr;

@@ -23,9 +23,18 @@ void attention(const AttentionShape& s, std::span<const AttentionQuery> queries,
       const AttentionQuery& q = queries[task / n_kv_heads];
       const int64_t kvh = static_cast<int64_t>(task % n_kv_heads), h0 = kvh * group;
       const int g = static_cast<int>(group);
-      k.attn_scores_f16(hd, g, q.q + h0 * hd, q.k + kvh * q.head_stride, q.n_kv, scale, scores, ld);
+      const uint8_t* kh = q.k + static_cast<size_t>(kvh) * q.head_stride;
+      const uint8_t* vh = q.v + static_cast<size_t>(kvh) * q.head_stride;
+      if (q.type == tensor::KvType::kQ8_0)
+        k.attn_scores_q8(hd, g, q.q + h0 * hd, kh, q.n_kv, scale, scores, ld);
+      else
+        k.attn_scores_f16(hd, g, q.q + h0 * hd, reinterpret_cast<const uint16_t*>(kh), q.n_kv, scale, scores, ld);
       for (int h = 0; h < g; ++h) k.softmax(scores + static_cast<size_t>(h) * ld, q.n_kv);
-      k.attn_mix_f16(hd, g, scores, ld, q.v + kvh * q.head_stride, q.row_stride, q.n_kv, q.out + h0 * hd);
+      if (q.type == tensor::KvType::kQ8_0)
+        k.attn_mix_q8(hd, g, scores, ld, vh, q.row_stride, q.n_kv, q.out + h0 * hd);
+      else
+        k.attn_mix_f16(hd, g, scores, ld, reinterpret_cast<const uint16_t*>(vh), q.row_stride / sizeof(uint16_t),
+                       q.n_kv, q.out + h0 * hd);
     }
   });
 }

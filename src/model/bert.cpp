@@ -153,7 +153,13 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
     // Bidirectional: every token attends to all n positions.
     std::vector<AttentionQuery> queries(static_cast<size_t>(n));
     for (int64_t t = 0; t < n; ++t)
-      queries[t] = {q.data() + t * d, att.data() + t * d, kc.data(), vc.data(), n, head_stride, static_cast<size_t>(hd)};
+      queries[t] = {q.data() + t * d,
+                    att.data() + t * d,
+                    reinterpret_cast<const uint8_t*>(kc.data()),
+                    reinterpret_cast<const uint8_t*>(vc.data()),
+                    n,
+                    head_stride * sizeof(uint16_t),
+                    static_cast<size_t>(hd) * sizeof(uint16_t)};
     attention({n_head_, n_head_, hd}, queries, ws.pool, ws.scores);
     linear(L.wo, L.bo, att.data(), o.data(), d);
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <utility>
 
 #include "model/attention.h"
@@ -48,18 +49,28 @@ size_t Model::weight_bytes_per_token() const {
   return total;
 }
 
-KvCache::KvCache(const HParams& hp, int64_t n_ctx_in)
+KvCache::KvCache(const HParams& hp, int64_t n_ctx_in, tensor::KvType type)
     : n_ctx(n_ctx_in),
-      head_stride_(static_cast<size_t>(tensor::k_positions(n_ctx_in) * hp.head_dim)),
+      type_(type),
+      row_bytes_(tensor::kv_row_bytes(type, hp.head_dim)),
+      head_stride_(tensor::kv_head_bytes(type, hp.head_dim, n_ctx_in)),
       per_layer_(head_stride_ * static_cast<size_t>(hp.n_head_kv)) {
-  auto mem = core::AnonMemory::allocate(2 * static_cast<size_t>(hp.n_layer) * per_layer_ * sizeof(uint16_t),
+  if (!tensor::kv_type_fits(type, hp.head_dim)) throw std::invalid_argument(check_kv_type(hp, type).message());
+  auto mem = core::AnonMemory::allocate(2 * static_cast<size_t>(hp.n_layer) * per_layer_,
                                         core::AnonMemory::Pages::kSmall);
   if (!mem.ok()) throw std::bad_alloc();
   mem_ = std::move(mem.value());
 }
 
-size_t KvCache::bytes_per_token(const HParams& hp) {
-  return static_cast<size_t>(2 * hp.n_layer * hp.n_head_kv * hp.head_dim) * sizeof(uint16_t);
+size_t KvCache::bytes_per_token(const HParams& hp, tensor::KvType type) {
+  return static_cast<size_t>(2 * hp.n_layer * hp.n_head_kv) * tensor::kv_row_bytes(type, hp.head_dim);
+}
+
+Status check_kv_type(const HParams& hp, tensor::KvType t) {
+  if (tensor::kv_type_fits(t, hp.head_dim)) return Status();
+  return invalid_argument(std::string("a ") + tensor::kv_type_name(t) + " KV cache needs heads of a multiple of " +
+                          std::to_string(tensor::kQK) + " values; this model's have " + std::to_string(hp.head_dim) +
+                          " (use f16)");
 }
 
 Status validate_tokens(const Model& m, std::span<const int32_t> tokens) {
@@ -71,9 +82,9 @@ Status validate_tokens(const Model& m, std::span<const int32_t> tokens) {
   return Status();
 }
 
-Context::Context(std::shared_ptr<const Model> model, int64_t n_ctx, int n_threads)
+Context::Context(std::shared_ptr<const Model> model, int64_t n_ctx, int n_threads, tensor::KvType kv_type)
     : model_(std::move(model)),
-      kv_(model_->hparams(), n_ctx > 0 ? n_ctx : model_->hparams().n_ctx_train),
+      kv_(model_->hparams(), n_ctx > 0 ? n_ctx : model_->hparams().n_ctx_train, kv_type),
       ws_(n_threads) {
   // Attention scores for the whole context, so generation never grows them.
   const HParams& hp = model_->hparams();
@@ -196,7 +207,18 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
       for (int64_t h = 0; h < hp.n_head_kv; ++h) {  // head-major cache (KvCache)
         const size_t head = static_cast<size_t>(h) * kv.head_stride();
         const float* key = ws.k.data() + t * kv_dim + h * hd;
-        uint16_t* k_head = kv.k(l) + head;
+        const float* value = ws.v.data() + t * kv_dim + h * hd;
+        uint8_t* v_row = kv.v(l) + head + static_cast<size_t>(pos) * kv.row_bytes();
+        if (kv.type() == tensor::KvType::kQ8_0) {
+          tensor::BlockQ8_0 blocks[16];  // heads of up to 512 values on the stack
+          std::vector<tensor::BlockQ8_0> big(hd > 512 ? static_cast<size_t>(hd / tensor::kQK) : 0);
+          tensor::BlockQ8_0* kq = big.empty() ? blocks : big.data();
+          kern.quantize(DType::kQ8_0)(key, kq, hd);
+          tensor::store_k_q8(hd, kq, pos, kv.k(l) + head);
+          kern.quantize(DType::kQ8_0)(value, v_row, hd);
+          continue;
+        }
+        auto* k_head = reinterpret_cast<uint16_t*>(kv.k(l) + head);
         uint16_t halves[256];
         if (hd <= 256) {
           to_f16(key, halves, hd);
@@ -204,12 +226,12 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
         } else {
           for (int64_t i = 0; i < hd; ++i) k_head[tensor::k_index(hd, pos, i)] = tensor::f32_to_fp16(key[i]);
         }
-        to_f16(ws.v.data() + t * kv_dim + h * hd, kv.v(l) + head + static_cast<size_t>(pos * hd), hd);
+        to_f16(value, reinterpret_cast<uint16_t*>(v_row), hd);
       }
     });
     for (int64_t t = 0; t < n; ++t)
       queries[t] = {ws.q.data() + t * q_dim, ws.att.data() + t * q_dim, batch[t].kv->k(l), batch[t].kv->v(l),
-                    batch[t].pos + 1, batch[t].kv->head_stride(), static_cast<size_t>(hd)};
+                    batch[t].pos + 1, batch[t].kv->head_stride(), batch[t].kv->row_bytes(), batch[t].kv->type()};
     clock.lap(Phase::kRowOps);
     warm_next({&L.wo});
     attention({hp.n_head, hp.n_head_kv, hd}, queries, pool, ws.scores);

@@ -55,38 +55,50 @@ struct LayerWeights {
   }
 };
 
-// One sequence's KV cache: F16, per layer head-major (each KV head's region
-// head_stride() values), so that attention streams each KV head
-// contiguously (the position-major layout, rows of one head 4 heads apart,
-// read ~30% slower out of cache at 256 positions). Within a head, V is one
-// row per position and K is in position-minor blocks of 16 positions
-// (tensor/kv_layout.h); a head holds n_ctx rounded up to whole blocks.
+// One sequence's KV cache: F16 or Q8_0 (tensor/kv_layout.h), per layer
+// head-major (each KV head's region head_stride() bytes), so that attention
+// streams each KV head contiguously (the position-major layout, rows of one
+// head 4 heads apart, read ~30% slower out of cache at 256 positions).
+// Within a head, V is one row per position and K is in position-minor blocks
+// of 16 positions; a head holds n_ctx rounded up to whole blocks. Q8_0 holds
+// 34 bytes per 32 values (F16: 64): long contexts read about half, at
+// Q8_0's rounding of every key and value.
 // One zero-filled region for all layers (one vector per layer took 0.41-0.46
 // ms of attention per token at tg256 against 0.37-0.40), committed in 4 KiB
 // pages as positions fill: the first token writes one row per layer and KV
 // head, and with huge pages each of those writes zeroed 2 MiB (46 MiB, 10-20
 // ms, per new sequence of a 2048-token context: most of the CPU time of an
 // 8-request burst on the server). Throws std::bad_alloc when the memory is
-// refused, like the vectors it replaced.
+// refused, like the vectors it replaced, and std::invalid_argument for a type
+// the model's heads do not fit (check_kv_type first).
 struct KvCache {
-  KvCache(const HParams& hp, int64_t n_ctx);
+  KvCache(const HParams& hp, int64_t n_ctx, tensor::KvType type = tensor::KvType::kF16);
   int64_t n_ctx;
   int64_t n_past = 0;  // positions filled
-  uint16_t* k(int64_t layer) const { return base(layer, 0); }
-  uint16_t* v(int64_t layer) const { return base(layer, 1); }
-  // Values from one KV head's region to the next (K and V alike).
+  tensor::KvType type() const { return type_; }
+  uint8_t* k(int64_t layer) const { return base(layer, 0); }
+  uint8_t* v(int64_t layer) const { return base(layer, 1); }
+  // Bytes from one KV head's region to the next (K and V alike).
   size_t head_stride() const { return head_stride_; }
+  // Bytes of one position of one KV head (a V row).
+  size_t row_bytes() const { return row_bytes_; }
   size_t bytes() const { return mem_.size(); }
-  static size_t bytes_per_token(const HParams& hp);
+  static size_t bytes_per_token(const HParams& hp, tensor::KvType type = tensor::KvType::kF16);
 
  private:
-  uint16_t* base(int64_t layer, int kv) const {
-    return reinterpret_cast<uint16_t*>(mem_.data()) + (2 * static_cast<size_t>(layer) + kv) * per_layer_;
+  uint8_t* base(int64_t layer, int kv) const {
+    return mem_.data() + (2 * static_cast<size_t>(layer) + static_cast<size_t>(kv)) * per_layer_;
   }
+  tensor::KvType type_;
+  size_t row_bytes_;
   size_t head_stride_;
-  size_t per_layer_;  // elements of one layer's K (or V)
+  size_t per_layer_;  // bytes of one layer's K (or V)
   core::AnonMemory mem_;
 };
+
+// Whether the model's heads fit a KV cache of type t (Q8_0: head_dim a
+// multiple of 32); the error names the head size.
+Status check_kv_type(const HParams& hp, tensor::KvType t);
 
 // Threads and scratch for evaluating batches; reused across calls, used by one
 // thread at a time.
@@ -155,7 +167,8 @@ class Model {
 class Context {
  public:
   // n_ctx <= 0 uses the model's training context. n_threads <= 0: physical cores.
-  Context(std::shared_ptr<const Model> model, int64_t n_ctx, int n_threads);
+  Context(std::shared_ptr<const Model> model, int64_t n_ctx, int n_threads,
+          tensor::KvType kv_type = tensor::KvType::kF16);
 
   // Evaluates `tokens` after what is already in the cache. Fails with
   // kOutOfRange when the context would overflow, kInvalidArgument for an id

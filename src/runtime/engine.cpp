@@ -279,14 +279,15 @@ struct Engine::Impl {
                                std::to_string(n_ctx) + " (set num_ctx / use a shorter prompt)"));
       return true;
     }
-    size_t bytes = model::KvCache::bytes_per_token(hp) * static_cast<size_t>(n_ctx);
+    const tensor::KvType kv_type = tensor::kv_type_fits(cfg.kv_type, hp.head_dim) ? cfg.kv_type : tensor::KvType::kF16;
+    size_t bytes = model::KvCache::bytes_per_token(hp, kv_type) * static_cast<size_t>(n_ctx);
     if (bytes > cfg.kv_budget_bytes) {
       fail(s, invalid_argument("a context of " + std::to_string(n_ctx) + " tokens needs more KV cache than the server's budget"));
       return true;
     }
     if (kv_used + bytes > cfg.kv_budget_bytes) return false;  // wait for memory
     try {
-      s.kv = std::make_unique<model::KvCache>(hp, n_ctx);
+      s.kv = std::make_unique<model::KvCache>(hp, n_ctx, kv_type);
     } catch (const std::bad_alloc&) {  // the system refused the memory: this request fails, the server goes on
       fail(s, unavailable("cannot allocate the KV cache of " + std::to_string(bytes >> 20) + " MiB for a context of " +
                           std::to_string(n_ctx) + " tokens"));

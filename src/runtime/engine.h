@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "tensor/kv_layout.h"
 #include "runtime/metrics.h"
 #include "store/store.h"
 #include "runtime/request.h"
@@ -31,6 +32,10 @@ struct EngineConfig {
   size_t max_running = 16;              // sequences decoding at once
   size_t kv_budget_bytes = size_t(4) << 30;
   int64_t default_num_ctx = 2048;       // capped by the model's training context
+  // Every sequence's KV cache type (`hearth serve --kv-cache-type`, like
+  // OLLAMA_KV_CACHE_TYPE); a model whose heads do not fit Q8_0's blocks gets
+  // F16 (tensor::kv_type_fits).
+  tensor::KvType kv_type = tensor::KvType::kF16;
   // Tokens per forward pass: every running sequence's next token, then prompt
   // chunks. 64 keeps each pass compute-bound (pp64 ≈ pp128 per token on 2
   // cores) while a burst of prompts gets first tokens in turn: 8 streams' p50

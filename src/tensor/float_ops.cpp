@@ -81,4 +81,32 @@ void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint
   }
 }
 
+void attn_scores_q8(int64_t hd, int g, const float* q, const uint8_t* k, int64_t n_kv, float scale, float* s,
+                    size_t s_stride) {
+  for (int h = 0; h < g; ++h)
+    for (int64_t j = 0; j < n_kv; ++j) {
+      const int8_t* codes = q8_k_codes(k, hd, j / kKBlock);
+      const uint16_t* scales = q8_k_scales(k, hd, j / kKBlock);
+      const int64_t r = j % kKBlock;
+      float dot = 0;
+      for (int64_t i = 0; i < hd; ++i)
+        dot += q[h * hd + i] * (static_cast<float>(codes[i * kKBlock + r]) * fp16_to_f32(scales[(i / kQK) * kKBlock + r]));
+      s[static_cast<size_t>(h) * s_stride + static_cast<size_t>(j)] = dot * scale;
+    }
+}
+
+void attn_mix_q8(int64_t hd, int g, const float* p, size_t p_stride, const uint8_t* v, size_t row_bytes,
+                 int64_t n_kv, float* out) {
+  for (int h = 0; h < g; ++h) {
+    float* o = out + h * hd;
+    for (int64_t i = 0; i < hd; ++i) o[i] = 0;
+    for (int64_t j = 0; j < n_kv; ++j) {
+      const auto* row = reinterpret_cast<const BlockQ8_0*>(v + static_cast<size_t>(j) * row_bytes);
+      const float pj = p[static_cast<size_t>(h) * p_stride + static_cast<size_t>(j)];
+      for (int64_t i = 0; i < hd; ++i)
+        o[i] += pj * (static_cast<float>(row[i / kQK].qs[i % kQK]) * fp16_to_f32(row[i / kQK].d));
+    }
+  }
+}
+
 }  // namespace hearth::tensor

@@ -49,6 +49,13 @@ void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64
 // mix: out_h = Σ_j p[h·p_stride + j] · v_j (out_h = out + h·hd, overwritten).
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
                   int64_t n_kv, float* out);
+// The same over a Q8_0 cache (tensor/kv_layout.h; hd % 32 == 0): k the
+// head's blocked keys, v its rows of hd / 32 BlockQ8_0, row_bytes apart. Each
+// value is code · scale as in Q8_0's dequantization.
+void attn_scores_q8(int64_t hd, int g, const float* q, const uint8_t* k, int64_t n_kv, float scale, float* s,
+                    size_t s_stride);
+void attn_mix_q8(int64_t hd, int g, const float* p, size_t p_stride, const uint8_t* v, size_t row_bytes,
+                 int64_t n_kv, float* out);
 
 #define HEARTH_DECLARE_QTYPE(name)                                   \
   void dequantize_##name(const void* src, float* dst, int64_t n);    \

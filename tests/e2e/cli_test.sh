@@ -123,6 +123,22 @@ assert d["pp_tokens_per_s"] > 0 and d["tg_tokens_per_s"] > 0, d
 assert abs(d["kv_cache_mib"] / a["kv_cache_mib"] - 220 / 20) < 1e-9, (a["kv_cache_mib"], d["kv_cache_mib"])
 PY
 check "bench -d runs the tests with that many tokens already in the cache" $?
+"$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 16 -n 4 -d 200 -r 1 -t 1 --kv-cache-type q8_0 --json > "$T/bench_q8.json" &&
+  python3 - "$T/bench_d.json" "$T/bench_q8.json" <<'PY'
+import json, sys
+f, q = (json.load(open(f)) for f in sys.argv[1:3])
+assert f["kv_type"] == "f16" and q["kv_type"] == "q8_0", (f["kv_type"], q["kv_type"])
+assert q["tg_tokens_per_s"] > 0 and q["pp_tokens_per_s"] > 0, q
+# Q8_0: 34 bytes per 32 values against 64.
+assert abs(q["kv_cache_mib"] / f["kv_cache_mib"] - 34 / 64) < 1e-9, (f["kv_cache_mib"], q["kv_cache_mib"])
+PY
+check "bench --kv-cache-type q8_0 runs with a cache of 34/64 the bytes" $?
+out=$("$H" run "$S/models/synth-llama-spm512-F16.gguf" --tokens 1,2,3 -n 4 --temp 0 --kv-cache-type q8_0 2>&1); rc=$?
+[ $rc -eq 0 ] && [ -n "$out" ]; check "run --kv-cache-type q8_0 generates" $?
+out=$("$H" run "$S/models/aidreams260K.gguf" --tokens 1,2,3 -n 4 --kv-cache-type q8_0 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "multiple of 32 values; this model.s have 16"; check "run --kv-cache-type q8_0 refuses heads that are not whole blocks, naming the size" $?
+out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 16 -n 4 --kv-cache-type q4_1 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "q4_1 not in"; check "bench rejects an unknown KV cache type" $?
 out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 16 -n 4 -d 1010 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "d + p + n = 1030 exceeds the model's context (1024)"; check "bench refuses d + p + n beyond the context" $?
 out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 60000 -n 1 2>&1); rc=$?

@@ -303,6 +303,21 @@ test('--batch-tokens: prompts prefilled 3 tokens per pass, beside other streams,
   assert.match(bad.stderr.toString(), /--batch-tokens/);
 });
 
+test('--kv-cache-type q8_0: a model with 64-value heads generates with it, one with 16-value heads falls back to f16', async () => {
+  const T = await startServer(['--kv-cache-type', 'q8_0']);
+  try {
+    const client = new OpenAI({ baseURL: `${T.base}/v1`, apiKey: 'unused' });
+    const c = await client.completions.create({ model: 'aidreams', prompt: DREAM, max_tokens: 64, temperature: 0 });
+    assert.equal(c.choices[0].text, GREEDY);
+    const q = await client.completions.create({ model: 'qwen', prompt: 'hello there', max_tokens: 12, temperature: 0 });
+    assert.equal(q.usage.completion_tokens, 12);
+    assert.equal(q.choices[0].finish_reason, 'length');
+  } finally { T.proc.kill('SIGTERM'); await T.exited; }
+  const bad = spawnSync(BIN, ['serve', '--port', '0'], { env: { ...process.env, HEARTH_KV_CACHE_TYPE: 'q5' } });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr.toString(), /HEARTH_KV_CACHE_TYPE='q5' is not one of f16, q8_0/);
+});
+
 test('API key is required on every route but liveness', async () => {
   const T = await startServer(['--api-key', 'sekret']);
   try {

@@ -4,14 +4,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <random>
 
 #include "common/shared_data.h"
+#include "core/cpu_features.h"
 #include "model/attention.h"
 #include "model/model.h"
 #include "tensor/fp16.h"
 #include "tensor/kv_layout.h"
+#include "tensor/type_ops.h"
 
 namespace hearth::model {
 namespace {
@@ -47,6 +51,57 @@ TEST(Batching, MixedSequencesMatchSeparateEvaluation) {
   ASSERT_TRUE(m.value()->forward(ws, batch, &l2).ok());
   for (size_t i = 0; i < V; ++i) ASSERT_NEAR(l2[i], lb[3 * V + i], 1e-4);
   for (size_t i = 0; i < V; ++i) ASSERT_NEAR(l2[V + i], la6[i], 1e-4);
+}
+
+// A Q8_0 cache changes each key and value by Q8_0's rounding only: over a
+// 40-token prompt and 24 decode steps (prefill and decode paths, several K
+// blocks) the logits stay within a small fraction of their spread of the F16
+// cache's, and the same token leads. A model whose heads are not whole Q8_0
+// blocks is refused with the head size named.
+TEST(KvCache, Q8CacheFollowsTheF16Cache) {
+  auto m = Model::load(test::shared_path("models/synth-llama-spm512-F16.gguf"));
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  const auto& hp = m.value()->hparams();
+  ASSERT_EQ(hp.head_dim % 32, 0);
+  ASSERT_TRUE(check_kv_type(hp, tensor::KvType::kQ8_0).ok());
+  Context c16(m.value(), 128, 2), c8(m.value(), 128, 2, tensor::KvType::kQ8_0);
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 40; ++i) prompt.push_back(1 + (i * 37) % (static_cast<int32_t>(hp.n_vocab) - 1));
+  std::vector<float> l16, l8;
+  double worst = 0;
+  int same_top = 0, steps = 0;
+  auto compare = [&](size_t rows) {
+    const size_t V = static_cast<size_t>(hp.n_vocab);
+    for (size_t r = 0; r < rows; ++r) {
+      const float* a = l16.data() + r * V;
+      const float* b = l8.data() + r * V;
+      const float lo = *std::min_element(a, a + V), hi = *std::max_element(a, a + V);
+      double d = 0;
+      for (size_t i = 0; i < V; ++i) d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
+      worst = std::max(worst, d / (hi - lo));
+      same_top += std::max_element(a, a + V) - a == std::max_element(b, b + V) - b;
+      ++steps;
+    }
+  };
+  ASSERT_TRUE(c16.eval(prompt, true, &l16).ok());
+  ASSERT_TRUE(c8.eval(prompt, true, &l8).ok());
+  compare(prompt.size());
+  int32_t tok = 5;
+  for (int i = 0; i < 24; ++i) {
+    ASSERT_TRUE(c16.eval(std::vector<int32_t>{tok}, false, &l16).ok());
+    ASSERT_TRUE(c8.eval(std::vector<int32_t>{tok}, false, &l8).ok());
+    compare(1);
+    tok = static_cast<int32_t>(std::max_element(l16.begin(), l16.end()) - l16.begin());
+  }
+  EXPECT_LT(worst, 0.03) << "largest logit difference, as a fraction of the logits' range";
+  EXPECT_GE(same_top, steps - 2) << "of " << steps;
+
+  auto small = Model::load(test::shared_path("models/aidreams260K.gguf"));
+  ASSERT_TRUE(small.ok());
+  const Status st = check_kv_type(small.value()->hparams(), tensor::KvType::kQ8_0);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("16"), std::string::npos) << st.message();
+  EXPECT_THROW(KvCache(small.value()->hparams(), 8, tensor::KvType::kQ8_0), std::invalid_argument);
 }
 
 // A profile charges every phase of a decode step and exactly the matrix
@@ -92,23 +147,54 @@ TEST(ForwardProfile, ChargesEveryPhaseAndTheProductBytes) {
 // rows; attention over it matches a direct computation (grouped heads,
 // causal prefixes of n_kv positions on and off the block edges, a head
 // region padded past n_ctx).
-TEST(Attention, BlockedKeysAndValueRowsMatchDirectComputation) {
+// The cache of `type` filled with random keys and values (padding past the
+// filled positions: NaN halves for F16, NaN scales for Q8_0), queries of 4
+// tokens attending to 1..37 positions; the outputs match attention computed
+// in double over the values the cache represents.
+void check_attention_against_direct(tensor::KvType type) {
   const int64_t n_head = 8, n_head_kv = 2, hd = 64, n_ctx = 40;
-  const size_t head_stride = static_cast<size_t>(tensor::k_positions(n_ctx) * hd);
-  ASSERT_EQ(head_stride, static_cast<size_t>(48 * hd));
+  const size_t head_stride = tensor::kv_head_bytes(type, hd, n_ctx), row = tensor::kv_row_bytes(type, hd);
+  ASSERT_EQ(head_stride, 48 * row);
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  // Filled with NaN halves first: padding lanes past n_kv must not leak.
-  std::vector<uint16_t> k_cache(head_stride * n_head_kv, 0x7e00), v_cache(k_cache.size(), 0x7e00);
-  std::vector<uint16_t> keys(n_ctx * n_head_kv * hd), values(keys.size());  // [j][h][i]
+  std::vector<uint8_t> k_cache(head_stride * n_head_kv), v_cache(k_cache.size());
+  if (type == tensor::KvType::kF16) {
+    for (size_t b = 0; b < k_cache.size(); b += 2) k_cache[b] = v_cache[b] = 0x00, k_cache[b + 1] = v_cache[b + 1] = 0x7e;
+  } else {
+    // NaN scales, zero codes: a padding lane would turn NaN.
+    std::fill(k_cache.begin(), k_cache.end(), 0);
+    for (int64_t h = 0; h < n_head_kv; ++h)
+      for (int64_t b = 0; b < tensor::k_positions(n_ctx) / tensor::kKBlock; ++b) {
+        auto* sc = const_cast<uint16_t*>(tensor::q8_k_scales(k_cache.data() + h * head_stride, hd, b));
+        for (int64_t x = 0; x < hd / tensor::kQK * tensor::kKBlock; ++x) sc[x] = 0x7e00;
+      }
+    std::fill(v_cache.begin(), v_cache.end(), 0);
+  }
+  std::vector<float> keys(n_ctx * n_head_kv * hd), values(keys.size());  // [j][h][i], as the cache holds them
   for (int64_t j = 0; j < n_ctx; ++j)
     for (int64_t h = 0; h < n_head_kv; ++h) {
-      uint16_t* key = keys.data() + (j * n_head_kv + h) * hd;
-      for (int64_t i = 0; i < hd; ++i) {
-        key[i] = tensor::f32_to_fp16(nd(rng));
-        values[(j * n_head_kv + h) * hd + i] = v_cache[h * head_stride + j * hd + i] = tensor::f32_to_fp16(nd(rng));
+      float* key = keys.data() + (j * n_head_kv + h) * hd;
+      float* value = values.data() + (j * n_head_kv + h) * hd;
+      for (int64_t i = 0; i < hd; ++i) key[i] = nd(rng), value[i] = nd(rng);
+      uint8_t* k_head = k_cache.data() + h * head_stride;
+      uint8_t* v_row = v_cache.data() + h * head_stride + static_cast<size_t>(j) * row;
+      if (type == tensor::KvType::kF16) {
+        uint16_t kh[hd];
+        for (int64_t i = 0; i < hd; ++i) {
+          kh[i] = tensor::f32_to_fp16(key[i]);
+          reinterpret_cast<uint16_t*>(v_row)[i] = tensor::f32_to_fp16(value[i]);
+          key[i] = tensor::fp16_to_f32(kh[i]);
+          value[i] = tensor::fp16_to_f32(reinterpret_cast<uint16_t*>(v_row)[i]);
+        }
+        tensor::store_k(hd, kh, j, reinterpret_cast<uint16_t*>(k_head));
+      } else {
+        tensor::BlockQ8_0 kq[hd / tensor::kQK];
+        tensor::quantize_q8_0(key, kq, hd);
+        tensor::quantize_q8_0(value, v_row, hd);
+        tensor::store_k_q8(hd, kq, j, k_head);
+        tensor::dequantize_q8_0(kq, key, hd);
+        tensor::dequantize_q8_0(v_row, value, hd);
       }
-      tensor::store_k(hd, key, j, k_cache.data() + h * head_stride);
     }
   const int64_t n_kv[] = {1, 5, 16, 37};
   constexpr int kTokens = 4;
@@ -117,31 +203,42 @@ TEST(Attention, BlockedKeysAndValueRowsMatchDirectComputation) {
   std::vector<AttentionQuery> queries;
   for (int t = 0; t < kTokens; ++t)
     queries.push_back({q.data() + t * n_head * hd, out.data() + t * n_head * hd, k_cache.data(), v_cache.data(),
-                       n_kv[t], head_stride, static_cast<size_t>(hd)});
-  core::ThreadPool pool(2);
-  std::vector<float> scratch;
-  attention({n_head, n_head_kv, hd}, queries, pool, scratch);
-  for (int t = 0; t < kTokens; ++t)
-    for (int64_t h = 0; h < n_head; ++h) {
-      const int64_t kvh = h / (n_head / n_head_kv);
-      std::vector<double> p(static_cast<size_t>(n_kv[t]));
-      double mx = -1e300, sum = 0;
-      for (int64_t j = 0; j < n_kv[t]; ++j) {
-        double s = 0;
-        for (int64_t i = 0; i < hd; ++i)
-          s += q[(t * n_head + h) * hd + i] * tensor::fp16_to_f32(keys[(j * n_head_kv + kvh) * hd + i]);
-        p[j] = s / std::sqrt(static_cast<double>(hd));
-        mx = std::max(mx, p[j]);
+                       n_kv[t], head_stride, row, type});
+  for (core::Isa isa : {core::Isa::kScalar, core::Isa::kAvx2, core::Isa::kAvx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(core::best_isa())) continue;
+    core::ThreadPool pool(2);
+    std::vector<float> scratch;
+    std::fill(out.begin(), out.end(), 0.0f);
+    attention({n_head, n_head_kv, hd}, queries, pool, scratch, kernels::for_isa(isa));
+    for (int t = 0; t < kTokens; ++t)
+      for (int64_t h = 0; h < n_head; ++h) {
+        const int64_t kvh = h / (n_head / n_head_kv);
+        std::vector<double> p(static_cast<size_t>(n_kv[t]));
+        double mx = -1e300, sum = 0;
+        for (int64_t j = 0; j < n_kv[t]; ++j) {
+          double s = 0;
+          for (int64_t i = 0; i < hd; ++i) s += q[(t * n_head + h) * hd + i] * keys[(j * n_head_kv + kvh) * hd + i];
+          p[j] = s / std::sqrt(static_cast<double>(hd));
+          mx = std::max(mx, p[j]);
+        }
+        for (double& x : p) sum += (x = std::exp(x - mx));
+        for (int64_t i = 0; i < hd; ++i) {
+          double o = 0;
+          for (int64_t j = 0; j < n_kv[t]; ++j) o += p[j] / sum * values[(j * n_head_kv + kvh) * hd + i];
+          const size_t at = static_cast<size_t>((t * n_head + h) * hd + i);
+          ASSERT_NEAR(out[at], o, 1e-4) << tensor::kv_type_name(type) << " isa " << static_cast<int>(isa) << " token "
+                                        << t << " head " << h << " dim " << i;
+        }
       }
-      for (double& x : p) sum += (x = std::exp(x - mx));
-      for (int64_t i = 0; i < hd; ++i) {
-        double o = 0;
-        for (int64_t j = 0; j < n_kv[t]; ++j)
-          o += p[j] / sum * tensor::fp16_to_f32(values[(j * n_head_kv + kvh) * hd + i]);
-        const size_t at = static_cast<size_t>((t * n_head + h) * hd + i);
-        ASSERT_NEAR(out[at], o, 1e-4) << "token " << t << " head " << h << " dim " << i;
-      }
-    }
+  }
+}
+
+TEST(Attention, BlockedKeysAndValueRowsMatchDirectComputation) {
+  check_attention_against_direct(tensor::KvType::kF16);
+}
+
+TEST(Attention, Q8CacheMatchesDirectComputationOverItsValues) {
+  check_attention_against_direct(tensor::KvType::kQ8_0);
 }
 
 TEST(Batching, RejectsOutOfRangePositions) {

@@ -515,6 +515,57 @@ TEST(AttentionKernels, GroupedScoresAndMixMatchReference) {
   }
 }
 
+// The Q8_0 cache's kernels against their references, for head sizes of
+// whole blocks (the AVX-512 mix's fast path and the AVX2 one), group sizes
+// across the 8-head passes and partial blocks; padding keys carry NaN
+// scales, which must not reach the scores.
+TEST(AttentionKernels, Q8CacheScoresAndMixMatchReference) {
+  for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
+    const kernels::Kernels& k = kernels::for_isa(isa);
+    if (k.isa != isa) continue;
+    for (int64_t hd : {32, 64, 96, 128, 256, 288}) {
+      for (int g : {1, 3, 5, 8, 12}) {
+        for (int64_t n_kv : {1, 5, 16, 37, 48}) {
+          const size_t row = kv_row_bytes(KvType::kQ8_0, hd), v_stride = 3 * row;  // rows of 3 KV heads
+          auto qf = random_vec(hd * g, 90), kf = random_vec(hd * n_kv, 91), vf = random_vec(3 * hd * n_kv, 92),
+               pf = random_vec(g * n_kv, 93);
+          std::vector<uint8_t> kh(kv_head_bytes(KvType::kQ8_0, hd, n_kv), 0), vh(v_stride * static_cast<size_t>(n_kv));
+          for (int64_t b = 0; b < k_positions(n_kv) / kKBlock; ++b) {
+            auto* sc = const_cast<uint16_t*>(q8_k_scales(kh.data(), hd, b));
+            for (int64_t x = 0; x < hd / kQK * kKBlock; ++x) sc[x] = 0x7e00;
+          }
+          std::vector<BlockQ8_0> key(static_cast<size_t>(hd / kQK));
+          for (int64_t j = 0; j < n_kv; ++j) {
+            quantize_q8_0(kf.data() + j * hd, key.data(), hd);
+            store_k_q8(hd, key.data(), j, kh.data());
+            for (int c = 0; c < 3; ++c) quantize_q8_0(vf.data() + (3 * j + c) * hd, vh.data() + j * v_stride + c * row, hd);
+          }
+          const size_t ld = static_cast<size_t>(n_kv) + 3;
+          std::vector<float> s1(g * ld, -7.f), s2(g * ld, -7.f);
+          k.attn_scores_q8(hd, g, qf.data(), kh.data(), n_kv, 0.125f, s1.data(), ld);
+          attn_scores_q8(hd, g, qf.data(), kh.data(), n_kv, 0.125f, s2.data(), ld);
+          for (size_t i = 0; i < s1.size(); ++i) EXPECT_NEAR(s1[i], s2[i], 1e-5 * hd) << "scores hd=" << hd << " g=" << g;
+          // The reference against a dot product over the dequantized keys.
+          std::vector<float> kd(static_cast<size_t>(hd));
+          for (int64_t j = 0; j < n_kv; ++j) {
+            quantize_q8_0(kf.data() + j * hd, key.data(), hd);
+            dequantize_q8_0(key.data(), kd.data(), hd);
+            for (int h = 0; h < g; ++h) {
+              float dot = 0;
+              for (int64_t i = 0; i < hd; ++i) dot += qf[h * hd + i] * kd[i];
+              EXPECT_NEAR(s2[h * ld + j], dot * 0.125f, 1e-5f * hd);
+            }
+          }
+          std::vector<float> o1(hd * g, 99.f), o2(hd * g, -99.f);
+          k.attn_mix_q8(hd, g, pf.data(), static_cast<size_t>(n_kv), vh.data() + row, v_stride, n_kv, o1.data());
+          attn_mix_q8(hd, g, pf.data(), static_cast<size_t>(n_kv), vh.data() + row, v_stride, n_kv, o2.data());
+          for (size_t i = 0; i < o1.size(); ++i) EXPECT_NEAR(o1[i], o2[i], 1e-5 * n_kv) << "mix hd=" << hd << " g=" << g;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hearth::tensor
 

@@ -1,12 +1,16 @@
-// AVX2 (F16C) attention helpers over the F16 KV cache.
+// AVX2 (F16C) attention helpers over the F16 and Q8_0 KV caches.
 #include <algorithm>
 
 #include "kernels/avx2/common.h"
 #include "kernels/avx2/kernels_avx2.h"
+#include "tensor/blocks.h"
 #include "tensor/kv_layout.h"
 #include "tensor/type_ops.h"
 
 namespace hearth::kernels::avx2 {
+
+using tensor::BlockQ8_0;
+using tensor::kQK;
 
 float dot_f32_f16(int64_t n, const float* a, const uint16_t* b) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -50,25 +54,58 @@ inline void f16_rows(int64_t hd, int nr, const uint16_t* x, size_t stride, float
     }
 }
 
-}  // namespace
+// Q8_0 V rows [0, nr) (hd / 32 BlockQ8_0 each, row_bytes apart) as float.
+inline void q8_rows(int64_t hd, int nr, const uint8_t* x, size_t row_bytes, float* out) {
+  for (int t = 0; t < nr; ++t) {
+    const auto* row = reinterpret_cast<const BlockQ8_0*>(x + t * row_bytes);
+    for (int64_t c = 0; c < hd / kQK; ++c) {
+      if (c % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + c) + kAhead, _MM_HINT_T0);
+      const __m256 d = _mm256_set1_ps(f16(row[c].d));
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row[c].qs + 8 * k)));
+        _mm256_store_ps(out + t * hd + c * kQK + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+      }
+    }
+  }
+}
+
+// One K block (16 positions) as float: kt[16·i + r] = value i of position r.
+inline void f16_k_block(int64_t hd, const uint16_t* kb, float* kt) {
+  for (int64_t i = 0; i < hd * 16; i += 8) {
+    if (i % 32 == 0) _mm_prefetch(reinterpret_cast<const char*>(kb + i) + kAhead, _MM_HINT_T0);
+    _mm256_store_ps(kt + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kb + i))));
+  }
+}
+inline void q8_k_block(int64_t hd, const int8_t* codes, const uint16_t* scales, float* kt) {
+  _mm_prefetch(reinterpret_cast<const char*>(scales) + kAhead, _MM_HINT_T0);
+  for (int64_t c = 0; c < hd / kQK; ++c) {
+    const __m256 d0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + c * 16)));
+    const __m256 d1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + c * 16 + 8)));
+    for (int64_t i = c * kQK; i < (c + 1) * kQK; ++i) {
+      if (i % 4 == 0) _mm_prefetch(reinterpret_cast<const char*>(codes + 16 * i) + kAhead, _MM_HINT_T0);
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16 * i));
+      _mm256_store_ps(kt + 16 * i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d0));
+      _mm256_store_ps(kt + 16 * i + 8,
+                      _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), d1));
+    }
+  }
+}
 
 // Per block of kKBlock (16) positions: the block's keys, position-minor
-// (tensor/kv_layout.h), converted to float once, then for up to 4 heads at a
-// time two 8-position accumulators each take one broadcast query value times
-// one row of the block per head dimension: no horizontal sums.
-void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
-                     size_t s_stride) {
+// (tensor/kv_layout.h), converted to float once by load(j0, kt), then for up
+// to 4 heads at a time two 8-position accumulators each take one broadcast
+// query value times one row of the block per head dimension: no horizontal
+// sums.
+template <class LoadBlock>
+void scores_blocks(int64_t hd, int g, const float* q, int64_t n_kv, float scale, float* s, size_t s_stride,
+                   LoadBlock load) {
   static_assert(tensor::kKBlock == 16);
-  if (hd > kMaxHd) return tensor::attn_scores_f16(hd, g, q, k, n_kv, scale, s, s_stride);
   alignas(32) float kt[kMaxHd * 16];
   const __m256 vscale = _mm256_set1_ps(scale);
   for (int64_t j0 = 0; j0 < n_kv; j0 += 16) {
     const int nr = static_cast<int>(std::min<int64_t>(16, n_kv - j0));
-    const uint16_t* kb = k + tensor::k_index(hd, j0, 0);
-    for (int64_t i = 0; i < hd * 16; i += 8) {
-      if (i % 32 == 0) _mm_prefetch(reinterpret_cast<const char*>(kb + i) + kAhead, _MM_HINT_T0);
-      _mm256_store_ps(kt + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kb + i))));
-    }
+    load(j0, kt);
     for (int h0 = 0; h0 < g; h0 += 4) {
       const int gc = std::min(4, g - h0);
       __m256 acc[8];
@@ -112,15 +149,15 @@ void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64
 }
 
 // Per block of 8 positions and head: 64 output values at a time stay in
-// registers while the block's probability-weighted V rows are added.
-void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
-                  int64_t n_kv, float* out) {
-  if (hd % 8 != 0 || hd > kMaxHd) return tensor::attn_mix_f16(hd, g, p, p_stride, v, kv_stride, n_kv, out);
+// registers while the block's probability-weighted V rows (converted to
+// float once by load(j0, nr, vr)) are added.
+template <class LoadRows>
+void mix_rows(int64_t hd, int g, const float* p, size_t p_stride, int64_t n_kv, float* out, LoadRows load) {
   alignas(32) float vr[kRows * kMaxHd];
   for (int64_t i = 0; i < hd * g; ++i) out[i] = 0;
   for (int64_t j0 = 0; j0 < n_kv; j0 += kRows) {
     const int nr = static_cast<int>(std::min<int64_t>(kRows, n_kv - j0));
-    f16_rows(hd, nr, v + static_cast<size_t>(j0) * kv_stride, kv_stride, vr);
+    load(j0, nr, vr);
     for (int h = 0; h < g; ++h) {
       const float* ph = p + static_cast<size_t>(h) * p_stride + static_cast<size_t>(j0);
       float* o = out + h * hd;
@@ -144,6 +181,40 @@ void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint
       }
     }
   }
+}
+
+}  // namespace
+
+void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
+                     size_t s_stride) {
+  if (hd > kMaxHd) return tensor::attn_scores_f16(hd, g, q, k, n_kv, scale, s, s_stride);
+  scores_blocks(hd, g, q, n_kv, scale, s, s_stride,
+                [&](int64_t j0, float* kt) { f16_k_block(hd, k + tensor::k_index(hd, j0, 0), kt); });
+}
+
+void attn_scores_q8(int64_t hd, int g, const float* q, const uint8_t* k, int64_t n_kv, float scale, float* s,
+                    size_t s_stride) {
+  if (hd % kQK != 0 || hd > kMaxHd) return tensor::attn_scores_q8(hd, g, q, k, n_kv, scale, s, s_stride);
+  scores_blocks(hd, g, q, n_kv, scale, s, s_stride, [&](int64_t j0, float* kt) {
+    const int64_t b = j0 / tensor::kKBlock;
+    q8_k_block(hd, tensor::q8_k_codes(k, hd, b), tensor::q8_k_scales(k, hd, b), kt);
+  });
+}
+
+void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
+                  int64_t n_kv, float* out) {
+  if (hd % 8 != 0 || hd > kMaxHd) return tensor::attn_mix_f16(hd, g, p, p_stride, v, kv_stride, n_kv, out);
+  mix_rows(hd, g, p, p_stride, n_kv, out, [&](int64_t j0, int nr, float* vr) {
+    f16_rows(hd, nr, v + static_cast<size_t>(j0) * kv_stride, kv_stride, vr);
+  });
+}
+
+void attn_mix_q8(int64_t hd, int g, const float* p, size_t p_stride, const uint8_t* v, size_t row_bytes,
+                 int64_t n_kv, float* out) {
+  if (hd % kQK != 0 || hd > kMaxHd) return tensor::attn_mix_q8(hd, g, p, p_stride, v, row_bytes, n_kv, out);
+  mix_rows(hd, g, p, p_stride, n_kv, out, [&](int64_t j0, int nr, float* vr) {
+    q8_rows(hd, nr, v + static_cast<size_t>(j0) * row_bytes, row_bytes, vr);
+  });
 }
 
 }  // namespace hearth::kernels::avx2

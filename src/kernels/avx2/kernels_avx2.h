@@ -33,6 +33,10 @@ void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64
                      size_t s_stride);
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
                   int64_t n_kv, float* out);
+void attn_scores_q8(int64_t hd, int g, const float* q, const uint8_t* k, int64_t n_kv, float scale, float* s,
+                    size_t s_stride);
+void attn_mix_q8(int64_t hd, int g, const float* p, size_t p_stride, const uint8_t* v, size_t row_bytes,
+                 int64_t n_kv, float* out);
 
 // Interleaved (x16) products, Q4_0, Q8_0 and Q4_K (see kernels.h GemmX16Fn).
 void gemm_x16_f32(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,

@@ -25,6 +25,8 @@ void register_avx2(Kernels& k) {
   k.axpy_f16 = avx2::axpy_f16;
   k.attn_scores_f16 = avx2::attn_scores_f16;
   k.attn_mix_f16 = avx2::attn_mix_f16;
+  k.attn_scores_q8 = avx2::attn_scores_q8;
+  k.attn_mix_q8 = avx2::attn_mix_q8;
   k.rms_norm = avx2::rms_norm;
   k.softmax = avx2::softmax;
   k.silu_mul = avx2::silu_mul;

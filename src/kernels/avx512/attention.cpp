@@ -1,4 +1,6 @@
-// AVX-512 grouped-query attention over the F16 KV cache.
+// AVX-512 grouped-query attention over the F16 and Q8_0 KV caches (Q8_0:
+// the same loops, each K dimension's 16 codes and each V row converted from
+// int8 and scaled instead of from F16).
 // Scores: per block of 16 positions (the K cache is position-minor in blocks
 // of 16, tensor/kv_layout.h), each head dimension's 16 keys are converted
 // once and multiplied by every query head's broadcast value: up to 8 heads'
@@ -10,16 +12,23 @@
 // output values each in registers while the block's rows are added (one V
 // load feeds two FMAs). 1.7x the AVX2 kernel (hd 64, 8 heads, 64-512
 // positions). Head sizes off the mix's fast path (hd % 64 or > 256) use the
-// AVX2 mix. References: tensor::attn_scores_f16, attn_mix_f16.
+// AVX2 mix. References: tensor::attn_scores_f16, attn_mix_f16, attn_scores_q8,
+// attn_mix_q8.
 #include <immintrin.h>
 
 #include <algorithm>
 
 #include "kernels/avx2/kernels_avx2.h"
 #include "kernels/avx512/kernels_avx512.h"
+#include "tensor/blocks.h"
+#include "tensor/fp16.h"
 #include "tensor/kv_layout.h"
+#include "tensor/type_ops.h"
 
 namespace hearth::kernels::avx512 {
+
+using tensor::BlockQ8_0;
+using tensor::kQK;
 
 namespace {
 
@@ -40,6 +49,21 @@ inline void f16_rows(int64_t hd, int nr, const uint16_t* x, size_t stride, float
       _mm512_store_ps(out + t * hd + i,
                       _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + t * stride + i))));
     }
+}
+
+// Q8_0 V rows [0, nr) (hd / 32 BlockQ8_0 each, row_bytes apart) as float.
+inline void q8_rows(int64_t hd, int nr, const uint8_t* x, size_t row_bytes, float* out) {
+  for (int t = 0; t < nr; ++t) {
+    const auto* row = reinterpret_cast<const BlockQ8_0*>(x + t * row_bytes);
+    for (int64_t c = 0; c < hd / kQK; ++c) {
+      if (c % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + c) + kAhead, _MM_HINT_T0);
+      const __m512 d = _mm512_set1_ps(tensor::fp16_to_f32(row[c].d));
+      for (int k = 0; k < 2; ++k) {
+        const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row[c].qs + 16 * k)));
+        _mm512_store_ps(out + t * hd + c * kQK + 16 * k, _mm512_mul_ps(_mm512_cvtepi32_ps(q), d));
+      }
+    }
+  }
 }
 
 // NH (1 or 2) heads' outputs o[h] (64 values each) += Σ_t p[h][t] · vr[t].
@@ -74,30 +98,47 @@ inline void scores16(int64_t hd, const float* q, const uint16_t* kb, __m512* acc
   }
 }
 
-}  // namespace
+// The same for a Q8_0 K block: codes [hd][16], then scales [hd / 32][16];
+// each dimension's 16 codes are converted and scaled once.
+template <int G>
+inline void scores16_q8(int64_t hd, const float* q, const int8_t* codes, const uint16_t* scales, __m512* acc) {
+  for (int h = 0; h < G; ++h) acc[h] = _mm512_setzero_ps();
+  _mm_prefetch(reinterpret_cast<const char*>(scales) + kAhead, _MM_HINT_T0);
+  for (int64_t c = 0; c < hd / kQK; ++c) {
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 16 * c)));
+    for (int64_t i = c * kQK; i < (c + 1) * kQK; ++i) {
+      if (i % 4 == 0) _mm_prefetch(reinterpret_cast<const char*>(codes + 16 * i) + kAhead, _MM_HINT_T0);
+      const __m512 kt = _mm512_mul_ps(
+          _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16 * i)))),
+          d);
+#pragma GCC unroll 8
+      for (int h = 0; h < G; ++h) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(q[h * hd + i]), kt, acc[h]);
+    }
+  }
+}
 
-void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
-                     size_t s_stride) {
+// Scores of g heads for n_kv positions, block by block: score(G, h0, j0, acc)
+// fills acc[0..G) with the G heads' 16 scores of the block at j0.
+template <class Score>
+void scores_blocks(int g, int64_t n_kv, float scale, float* s, size_t s_stride, Score score) {
   static_assert(tensor::kKBlock == 16);
   const __m512 vscale = _mm512_set1_ps(scale);
   for (int64_t j0 = 0; j0 < n_kv; j0 += 16) {
     const int nr = static_cast<int>(std::min<int64_t>(16, n_kv - j0));
     // Lanes past n_kv hold whatever the cache held there: not stored.
     const __mmask16 keep = static_cast<__mmask16>((1u << nr) - 1);
-    const uint16_t* kb = k + tensor::k_index(hd, j0, 0);
     for (int h0 = 0; h0 < g; h0 += 8) {
       const int gc = std::min(8, g - h0);
       __m512 acc[8];
-      const float* qh = q + h0 * hd;
       switch (gc) {
-        case 8: scores16<8>(hd, qh, kb, acc); break;
-        case 7: scores16<7>(hd, qh, kb, acc); break;
-        case 6: scores16<6>(hd, qh, kb, acc); break;
-        case 5: scores16<5>(hd, qh, kb, acc); break;
-        case 4: scores16<4>(hd, qh, kb, acc); break;
-        case 3: scores16<3>(hd, qh, kb, acc); break;
-        case 2: scores16<2>(hd, qh, kb, acc); break;
-        default: scores16<1>(hd, qh, kb, acc); break;
+        case 8: score.template operator()<8>(h0, j0, acc); break;
+        case 7: score.template operator()<7>(h0, j0, acc); break;
+        case 6: score.template operator()<6>(h0, j0, acc); break;
+        case 5: score.template operator()<5>(h0, j0, acc); break;
+        case 4: score.template operator()<4>(h0, j0, acc); break;
+        case 3: score.template operator()<3>(h0, j0, acc); break;
+        case 2: score.template operator()<2>(h0, j0, acc); break;
+        default: score.template operator()<1>(h0, j0, acc); break;
       }
       for (int h = 0; h < gc; ++h)
         _mm512_mask_storeu_ps(s + static_cast<size_t>(h0 + h) * s_stride + static_cast<size_t>(j0), keep,
@@ -106,14 +147,14 @@ void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64
   }
 }
 
-void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
-                  int64_t n_kv, float* out) {
-  if (hd % 64 != 0 || hd > kMaxHd) return avx2::attn_mix_f16(hd, g, p, p_stride, v, kv_stride, n_kv, out);
+// Mix over blocks of 16 V rows converted to float by load(j0, nr, vr).
+template <class LoadRows>
+void mix_blocks(int64_t hd, int g, const float* p, size_t p_stride, int64_t n_kv, float* out, LoadRows load) {
   alignas(64) float vr[kRows * kMaxHd];
   std::fill(out, out + hd * g, 0.0f);
   for (int64_t j0 = 0; j0 < n_kv; j0 += kRows) {
     const int nr = static_cast<int>(std::min<int64_t>(kRows, n_kv - j0));
-    f16_rows(hd, nr, v + static_cast<size_t>(j0) * kv_stride, kv_stride, vr);
+    load(j0, nr, vr);
     for (int h = 0; h < g; h += 2) {
       const float* ph[2] = {p + static_cast<size_t>(h) * p_stride + static_cast<size_t>(j0),
                             p + static_cast<size_t>(std::min(h + 1, g - 1)) * p_stride + static_cast<size_t>(j0)};
@@ -126,6 +167,40 @@ void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint
       }
     }
   }
+}
+
+}  // namespace
+
+void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
+                     size_t s_stride) {
+  scores_blocks(g, n_kv, scale, s, s_stride, [&]<int G>(int h0, int64_t j0, __m512* acc) {
+    scores16<G>(hd, q + h0 * hd, k + tensor::k_index(hd, j0, 0), acc);
+  });
+}
+
+void attn_scores_q8(int64_t hd, int g, const float* q, const uint8_t* k, int64_t n_kv, float scale, float* s,
+                    size_t s_stride) {
+  if (hd % kQK != 0) return tensor::attn_scores_q8(hd, g, q, k, n_kv, scale, s, s_stride);
+  scores_blocks(g, n_kv, scale, s, s_stride, [&]<int G>(int h0, int64_t j0, __m512* acc) {
+    const int64_t b = j0 / tensor::kKBlock;
+    scores16_q8<G>(hd, q + h0 * hd, tensor::q8_k_codes(k, hd, b), tensor::q8_k_scales(k, hd, b), acc);
+  });
+}
+
+void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
+                  int64_t n_kv, float* out) {
+  if (hd % 64 != 0 || hd > kMaxHd) return avx2::attn_mix_f16(hd, g, p, p_stride, v, kv_stride, n_kv, out);
+  mix_blocks(hd, g, p, p_stride, n_kv, out, [&](int64_t j0, int nr, float* vr) {
+    f16_rows(hd, nr, v + static_cast<size_t>(j0) * kv_stride, kv_stride, vr);
+  });
+}
+
+void attn_mix_q8(int64_t hd, int g, const float* p, size_t p_stride, const uint8_t* v, size_t row_bytes,
+                 int64_t n_kv, float* out) {
+  if (hd % 64 != 0 || hd > kMaxHd) return avx2::attn_mix_q8(hd, g, p, p_stride, v, row_bytes, n_kv, out);
+  mix_blocks(hd, g, p, p_stride, n_kv, out, [&](int64_t j0, int nr, float* vr) {
+    q8_rows(hd, nr, v + static_cast<size_t>(j0) * row_bytes, row_bytes, vr);
+  });
 }
 
 }  // namespace hearth::kernels::avx512

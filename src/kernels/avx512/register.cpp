@@ -34,6 +34,8 @@ void register_avx512(Kernels& k) {
   k.tile[static_cast<int>(DType::kQ8_0)] = avx512::tile_q8_0;
   k.attn_scores_f16 = avx512::attn_scores_f16;
   k.attn_mix_f16 = avx512::attn_mix_f16;
+  k.attn_scores_q8 = avx512::attn_scores_q8;
+  k.attn_mix_q8 = avx512::attn_mix_q8;
   k.rms_norm = avx512::rms_norm;
   k.softmax = avx512::softmax;
   k.silu_mul = avx512::silu_mul;
