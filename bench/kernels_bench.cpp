@@ -6,6 +6,7 @@
 // ending in _x16 use weights interleaved 16 rows at a time, as models repack them.
 #include <benchmark/benchmark.h>
 
+#include <cstring>
 #include <random>
 
 #include "core/anon_memory.h"
@@ -78,23 +79,41 @@ void matmul(benchmark::State& state, DType t, core::Isa isa, int64_t rows, bool 
   state.SetItemsProcessed(state.iterations() * 2048 * n_out * rows);
 }
 
-void attention(benchmark::State& state, core::Isa isa) {
+void attention(benchmark::State& state, core::Isa isa, tensor::KvType type) {
   const kernels::Kernels& k = kernels::for_isa(isa);
   const int64_t n_ctx = state.range(0), hd = 64, heads = 32, kv_heads = 4;
   // The model's cache layout (KvCache): per KV head, keys in 16-position
-  // blocks and value rows, k_positions(n_ctx) · hd values per head.
-  const size_t head_stride = static_cast<size_t>(tensor::k_positions(n_ctx) * hd);
-  std::vector<uint16_t> kc(head_stride * kv_heads, 0x3c00), vc(kc.size(), 0x3c00);
+  // blocks and value rows, filled with random values.
+  const size_t head_bytes = tensor::kv_head_bytes(type, hd, n_ctx), row = tensor::kv_row_bytes(type, hd);
+  std::vector<uint8_t> kc(head_bytes * kv_heads), vc(kc.size());
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd;
+  std::vector<float> x(static_cast<size_t>(hd));
+  std::vector<uint16_t> halves(static_cast<size_t>(hd));
+  std::vector<tensor::BlockQ8_0> blocks(static_cast<size_t>(hd / tensor::kQK));
+  for (int64_t h = 0; h < kv_heads; ++h)
+    for (int64_t j = 0; j < n_ctx; ++j)
+      for (int kv = 0; kv < 2; ++kv) {
+        for (float& v : x) v = nd(rng);
+        uint8_t* head = (kv ? vc.data() : kc.data()) + h * head_bytes;
+        if (type == tensor::KvType::kQ8_0) {
+          tensor::quantize_q8_0(x.data(), blocks.data(), hd);
+          if (kv)
+            std::memcpy(head + j * row, blocks.data(), row);
+          else
+            tensor::store_k_q8(hd, blocks.data(), j, head);
+        } else {
+          tensor::float_to_f16(x.data(), halves.data(), hd);
+          if (kv)
+            std::memcpy(head + j * row, halves.data(), row);
+          else
+            tensor::store_k(hd, halves.data(), j, reinterpret_cast<uint16_t*>(head));
+        }
+      }
   std::vector<float> q(static_cast<size_t>(heads * hd), 0.1f), out(q.size());
   std::vector<float> scratch;
   core::ThreadPool pool(1);
-  model::AttentionQuery query{q.data(),
-                              out.data(),
-                              reinterpret_cast<const uint8_t*>(kc.data()),
-                              reinterpret_cast<const uint8_t*>(vc.data()),
-                              n_ctx,
-                              head_stride * sizeof(uint16_t),
-                              static_cast<size_t>(hd) * sizeof(uint16_t)};
+  model::AttentionQuery query{q.data(), out.data(), kc.data(), vc.data(), n_ctx, head_bytes, row, type};
   for (auto _ : state) {
     model::attention({heads, kv_heads, hd}, std::span<const model::AttentionQuery>(&query, 1), pool, scratch, k);
     benchmark::DoNotOptimize(out.data());
@@ -198,9 +217,12 @@ void register_all() {
         benchmark::RegisterBenchmark((std::string("matvec_dram/") + dtype_name(t) + "/" + name + (x16 ? "_x16" : "")).c_str(),
                                      [t, isa = isa, x16](benchmark::State& s) { matmul(s, t, isa, 1, x16, 65536); })
             ->Unit(benchmark::kMicrosecond);
-  for (auto [isa, name] : {std::pair{core::Isa::kScalar, "scalar"}, {core::Isa::kAvx512, "best"}})
-    benchmark::RegisterBenchmark((std::string("attention_decode/") + name).c_str(), [isa = isa](benchmark::State& s) { attention(s, isa); })
-        ->Arg(512)->Arg(2048)->Unit(benchmark::kMicrosecond);
+  for (auto [isa, name] : {std::pair{core::Isa::kScalar, "scalar"}, {core::Isa::kAvx2, "avx2"}, {core::Isa::kAvx512, "best"}})
+    for (tensor::KvType type : {tensor::KvType::kF16, tensor::KvType::kQ8_0})
+      benchmark::RegisterBenchmark(
+          (std::string("attention_decode/") + name + (type == tensor::KvType::kQ8_0 ? "/q8_0" : "")).c_str(),
+          [isa = isa, type](benchmark::State& s) { attention(s, isa, type); })
+          ->Arg(512)->Arg(2048)->Unit(benchmark::kMicrosecond);
   for (DType t : {DType::kQ4_0, DType::kQ4_K})
     for (bool fused : {false, true})
       benchmark::RegisterBenchmark((std::string("x16_act/") + dtype_name(t) + (fused ? "/fused" : "/two_step")).c_str(),

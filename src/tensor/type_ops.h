@@ -51,7 +51,9 @@ void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint
                   int64_t n_kv, float* out);
 // The same over a Q8_0 cache (tensor/kv_layout.h; hd % 32 == 0): k the
 // head's blocked keys, v its rows of hd / 32 BlockQ8_0, row_bytes apart. Each
-// value is code · scale as in Q8_0's dequantization.
+// value is code · scale as in Q8_0's dequantization; the scores take each
+// query head quantized to Q8_0 too (as llama.cpp's Q8_0 dot products do), so
+// that fast kernels can multiply int8 by int8.
 void attn_scores_q8(int64_t hd, int g, const float* q, const uint8_t* k, int64_t n_kv, float scale, float* s,
                     size_t s_stride);
 void attn_mix_q8(int64_t hd, int g, const float* p, size_t p_stride, const uint8_t* v, size_t row_bytes,

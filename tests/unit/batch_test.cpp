@@ -200,6 +200,14 @@ void check_attention_against_direct(tensor::KvType type) {
   constexpr int kTokens = 4;
   std::vector<float> q(kTokens * n_head * hd), out(q.size());
   for (float& x : q) x = nd(rng);
+  // Q8_0 scores take each query head rounded through Q8_0 (tensor::attn_scores_q8).
+  std::vector<float> q_used = q;
+  if (type == tensor::KvType::kQ8_0)
+    for (int64_t r = 0; r < kTokens * n_head; ++r) {
+      tensor::BlockQ8_0 qb[hd / tensor::kQK];
+      tensor::quantize_q8_0(q.data() + r * hd, qb, hd);
+      tensor::dequantize_q8_0(qb, q_used.data() + r * hd, hd);
+    }
   std::vector<AttentionQuery> queries;
   for (int t = 0; t < kTokens; ++t)
     queries.push_back({q.data() + t * n_head * hd, out.data() + t * n_head * hd, k_cache.data(), v_cache.data(),
@@ -217,7 +225,7 @@ void check_attention_against_direct(tensor::KvType type) {
         double mx = -1e300, sum = 0;
         for (int64_t j = 0; j < n_kv[t]; ++j) {
           double s = 0;
-          for (int64_t i = 0; i < hd; ++i) s += q[(t * n_head + h) * hd + i] * keys[(j * n_head_kv + kvh) * hd + i];
+          for (int64_t i = 0; i < hd; ++i) s += q_used[(t * n_head + h) * hd + i] * keys[(j * n_head_kv + kvh) * hd + i];
           p[j] = s / std::sqrt(static_cast<double>(hd));
           mx = std::max(mx, p[j]);
         }

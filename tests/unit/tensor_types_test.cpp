@@ -545,14 +545,19 @@ TEST(AttentionKernels, Q8CacheScoresAndMixMatchReference) {
           k.attn_scores_q8(hd, g, qf.data(), kh.data(), n_kv, 0.125f, s1.data(), ld);
           attn_scores_q8(hd, g, qf.data(), kh.data(), n_kv, 0.125f, s2.data(), ld);
           for (size_t i = 0; i < s1.size(); ++i) EXPECT_NEAR(s1[i], s2[i], 1e-5 * hd) << "scores hd=" << hd << " g=" << g;
-          // The reference against a dot product over the dequantized keys.
-          std::vector<float> kd(static_cast<size_t>(hd));
+          // The reference against a dot product over the dequantized keys
+          // and the query heads rounded through Q8_0.
+          std::vector<float> kd(static_cast<size_t>(hd)), qd(qf.size());
+          for (int h = 0; h < g; ++h) {
+            quantize_q8_0(qf.data() + h * hd, key.data(), hd);
+            dequantize_q8_0(key.data(), qd.data() + h * hd, hd);
+          }
           for (int64_t j = 0; j < n_kv; ++j) {
             quantize_q8_0(kf.data() + j * hd, key.data(), hd);
             dequantize_q8_0(key.data(), kd.data(), hd);
             for (int h = 0; h < g; ++h) {
               float dot = 0;
-              for (int64_t i = 0; i < hd; ++i) dot += qf[h * hd + i] * kd[i];
+              for (int64_t i = 0; i < hd; ++i) dot += qd[h * hd + i] * kd[i];
               EXPECT_NEAR(s2[h * ld + j], dot * 0.125f, 1e-5f * hd);
             }
           }

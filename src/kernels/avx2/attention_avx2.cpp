@@ -192,13 +192,24 @@ void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64
                 [&](int64_t j0, float* kt) { f16_k_block(hd, k + tensor::k_index(hd, j0, 0), kt); });
 }
 
+// Up to 8 query heads per pass, each quantized to Q8_0 and back (the
+// reference's query, tensor::attn_scores_q8), then the float loops.
 void attn_scores_q8(int64_t hd, int g, const float* q, const uint8_t* k, int64_t n_kv, float scale, float* s,
                     size_t s_stride) {
   if (hd % kQK != 0 || hd > kMaxHd) return tensor::attn_scores_q8(hd, g, q, k, n_kv, scale, s, s_stride);
-  scores_blocks(hd, g, q, n_kv, scale, s, s_stride, [&](int64_t j0, float* kt) {
-    const int64_t b = j0 / tensor::kKBlock;
-    q8_k_block(hd, tensor::q8_k_codes(k, hd, b), tensor::q8_k_scales(k, hd, b), kt);
-  });
+  BlockQ8_0 qb[kMaxHd / kQK];
+  alignas(32) float qf[8 * kMaxHd];
+  for (int h0 = 0; h0 < g; h0 += 8) {
+    const int gc = std::min(8, g - h0);
+    for (int h = 0; h < gc; ++h) {
+      tensor::quantize_q8_0(q + (h0 + h) * hd, qb, hd);
+      tensor::dequantize_q8_0(qb, qf + h * hd, hd);
+    }
+    scores_blocks(hd, gc, qf, n_kv, scale, s + static_cast<size_t>(h0) * s_stride, s_stride, [&](int64_t j0, float* kt) {
+      const int64_t b = j0 / tensor::kKBlock;
+      q8_k_block(hd, tensor::q8_k_codes(k, hd, b), tensor::q8_k_scales(k, hd, b), kt);
+    });
+  }
 }
 
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,

@@ -17,6 +17,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "kernels/avx2/kernels_avx2.h"
 #include "kernels/avx512/kernels_avx512.h"
@@ -98,22 +99,49 @@ inline void scores16(int64_t hd, const float* q, const uint16_t* kb, __m512* acc
   }
 }
 
-// The same for a Q8_0 K block: codes [hd][16], then scales [hd / 32][16];
-// each dimension's 16 codes are converted and scaled once.
+// Up to 8 query heads quantized to Q8_0 for the integer scores: per head and
+// 32-value chunk the codes, the scale, and -128 × the codes' sum (the keys
+// enter VPDPBUSD as unsigned, code + 128).
+struct QueryQ8 {
+  BlockQ8_0 b[8][kMaxHd / kQK];
+  int32_t off[8][kMaxHd / kQK];
+};
+
+// The G heads' 16 scores of one Q8_0 K block (codes [hd][16], then scales
+// [hd / 32][16]): per 4 dimensions, the block's 64 codes are transposed to
+// position-major (one VPERMD, one VPSHUFB: 4 codes of a position in a dword)
+// and biased to unsigned, then one VPDPBUSD per head adds 4 dimensions × 16
+// positions; per chunk of 32 dimensions the integer sums are converted and
+// scaled by key scale × query scale.
 template <int G>
-inline void scores16_q8(int64_t hd, const float* q, const int8_t* codes, const uint16_t* scales, __m512* acc) {
+inline void scores16_q8(int64_t hd, const QueryQ8& qq, const int8_t* codes, const uint16_t* scales, __m512* acc) {
+  // Dword o of the transposed vector: position group o / 4 of dimension o % 4.
+  const __m512i words = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  // Within each 128-bit lane, byte 4p + d from byte 4d + p.
+  const __m512i bytes = _mm512_broadcast_i32x4(_mm_set_epi8(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0));
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   for (int h = 0; h < G; ++h) acc[h] = _mm512_setzero_ps();
   _mm_prefetch(reinterpret_cast<const char*>(scales) + kAhead, _MM_HINT_T0);
   for (int64_t c = 0; c < hd / kQK; ++c) {
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 16 * c)));
-    for (int64_t i = c * kQK; i < (c + 1) * kQK; ++i) {
-      if (i % 4 == 0) _mm_prefetch(reinterpret_cast<const char*>(codes + 16 * i) + kAhead, _MM_HINT_T0);
-      const __m512 kt = _mm512_mul_ps(
-          _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16 * i)))),
-          d);
+    __m512i si[G];
+    for (int h = 0; h < G; ++h) si[h] = _mm512_set1_epi32(qq.off[h][c]);
 #pragma GCC unroll 8
-      for (int h = 0; h < G; ++h) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(q[h * hd + i]), kt, acc[h]);
+    for (int q4 = 0; q4 < kQK / 4; ++q4) {
+      const int8_t* p = codes + 16 * (c * kQK + 4 * q4);
+      _mm_prefetch(reinterpret_cast<const char*>(p) + kAhead, _MM_HINT_T0);
+      const __m512i t = _mm512_xor_si512(
+          _mm512_shuffle_epi8(_mm512_permutexvar_epi32(words, _mm512_loadu_si512(p)), bytes), bias);
+#pragma GCC unroll 8
+      for (int h = 0; h < G; ++h) {
+        int32_t q4b;
+        std::memcpy(&q4b, qq.b[h][c].qs + 4 * q4, sizeof q4b);
+        si[h] = _mm512_dpbusd_epi32(si[h], t, _mm512_set1_epi32(q4b));
+      }
     }
+    const __m512 ks = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 16 * c)));
+    for (int h = 0; h < G; ++h)
+      acc[h] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si[h]),
+                               _mm512_mul_ps(ks, _mm512_set1_ps(tensor::fp16_to_f32(qq.b[h][c].d))), acc[h]);
   }
 }
 
@@ -180,11 +208,24 @@ void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64
 
 void attn_scores_q8(int64_t hd, int g, const float* q, const uint8_t* k, int64_t n_kv, float scale, float* s,
                     size_t s_stride) {
-  if (hd % kQK != 0) return tensor::attn_scores_q8(hd, g, q, k, n_kv, scale, s, s_stride);
-  scores_blocks(g, n_kv, scale, s, s_stride, [&]<int G>(int h0, int64_t j0, __m512* acc) {
-    const int64_t b = j0 / tensor::kKBlock;
-    scores16_q8<G>(hd, q + h0 * hd, tensor::q8_k_codes(k, hd, b), tensor::q8_k_scales(k, hd, b), acc);
-  });
+  if (hd % kQK != 0 || hd > kMaxHd) return tensor::attn_scores_q8(hd, g, q, k, n_kv, scale, s, s_stride);
+  QueryQ8 qq;
+  for (int p0 = 0; p0 < g; p0 += 8) {
+    const int gp = std::min(8, g - p0);
+    for (int h = 0; h < gp; ++h) {
+      avx512::quantize_q8_0(q + (p0 + h) * hd, qq.b[h], hd);
+      for (int64_t c = 0; c < hd / kQK; ++c) {
+        int32_t sum = 0;
+        for (int8_t x : qq.b[h][c].qs) sum += x;
+        qq.off[h][c] = -128 * sum;
+      }
+    }
+    scores_blocks(gp, n_kv, scale, s + static_cast<size_t>(p0) * s_stride, s_stride,
+                  [&]<int G>(int h0, int64_t j0, __m512* acc) {
+                    const int64_t b = j0 / tensor::kKBlock;
+                    scores16_q8<G>(hd, qq, tensor::q8_k_codes(k, hd, b), tensor::q8_k_scales(k, hd, b), acc);
+                  });
+  }
 }
 
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
