@@ -58,7 +58,7 @@ inline void q8_rows(int64_t hd, int nr, const uint8_t* x, size_t row_bytes, floa
     const auto* row = reinterpret_cast<const BlockQ8_0*>(x + t * row_bytes);
     for (int64_t c = 0; c < hd / kQK; ++c) {
       if (c % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + c) + kAhead, _MM_HINT_T0);
-      const __m512 d = _mm512_set1_ps(tensor::fp16_to_f32(row[c].d));
+      const __m512 d = _mm512_set1_ps(_cvtsh_ss(row[c].d));
       for (int k = 0; k < 2; ++k) {
         const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row[c].qs + 16 * k)));
         _mm512_store_ps(out + t * hd + c * kQK + 16 * k, _mm512_mul_ps(_mm512_cvtepi32_ps(q), d));
@@ -141,7 +141,7 @@ inline void scores16_q8(int64_t hd, const QueryQ8& qq, const int8_t* codes, cons
     const __m512 ks = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 16 * c)));
     for (int h = 0; h < G; ++h)
       acc[h] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si[h]),
-                               _mm512_mul_ps(ks, _mm512_set1_ps(tensor::fp16_to_f32(qq.b[h][c].d))), acc[h]);
+                               _mm512_mul_ps(ks, _mm512_set1_ps(_cvtsh_ss(qq.b[h][c].d))), acc[h]);
   }
 }
 
