@@ -56,10 +56,13 @@ KvCache::KvCache(const HParams& hp, int64_t n_ctx_in, tensor::KvType type)
       head_stride_(tensor::kv_head_bytes(type, hp.head_dim, n_ctx_in)),
       per_layer_(head_stride_ * static_cast<size_t>(hp.n_head_kv)) {
   if (!tensor::kv_type_fits(type, hp.head_dim)) throw std::invalid_argument(check_kv_type(hp, type).message());
-  auto mem = core::AnonMemory::allocate(2 * static_cast<size_t>(hp.n_layer) * per_layer_,
-                                        core::AnonMemory::Pages::kSmall);
+  auto mem = core::AnonMemory::allocate(bytes_for(hp, n_ctx_in, type), core::AnonMemory::Pages::kSmall);
   if (!mem.ok()) throw std::bad_alloc();
   mem_ = std::move(mem.value());
+}
+
+size_t KvCache::bytes_for(const HParams& hp, int64_t n_ctx, tensor::KvType type) {
+  return static_cast<size_t>(2 * hp.n_layer * hp.n_head_kv) * tensor::kv_head_bytes(type, hp.head_dim, n_ctx);
 }
 
 size_t KvCache::bytes_per_token(const HParams& hp, tensor::KvType type) {

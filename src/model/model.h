@@ -84,6 +84,9 @@ struct KvCache {
   size_t row_bytes() const { return row_bytes_; }
   size_t bytes() const { return mem_.size(); }
   static size_t bytes_per_token(const HParams& hp, tensor::KvType type = tensor::KvType::kF16);
+  // What a cache of n_ctx positions allocates (bytes() of such a cache): the
+  // positions rounded up to whole K blocks.
+  static size_t bytes_for(const HParams& hp, int64_t n_ctx, tensor::KvType type = tensor::KvType::kF16);
 
  private:
   uint8_t* base(int64_t layer, int kv) const {

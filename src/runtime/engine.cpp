@@ -280,7 +280,9 @@ struct Engine::Impl {
       return true;
     }
     const tensor::KvType kv_type = tensor::kv_type_fits(cfg.kv_type, hp.head_dim) ? cfg.kv_type : tensor::KvType::kF16;
-    size_t bytes = model::KvCache::bytes_per_token(hp, kv_type) * static_cast<size_t>(n_ctx);
+    // What the cache allocates, so that releasing it (kv_used -= bytes())
+    // gives back exactly what admitting it took.
+    const size_t bytes = model::KvCache::bytes_for(hp, n_ctx, kv_type);
     if (bytes > cfg.kv_budget_bytes) {
       fail(s, invalid_argument("a context of " + std::to_string(n_ctx) + " tokens needs more KV cache than the server's budget"));
       return true;
@@ -293,7 +295,7 @@ struct Engine::Impl {
                           std::to_string(n_ctx) + " tokens"));
       return true;
     }
-    kv_used += bytes;
+    kv_used += s.kv->bytes();
     s.history = s.prompt;
     Status valid = s.req.sampling.validate(static_cast<int32_t>(hp.n_vocab));
     if (!valid.ok()) {

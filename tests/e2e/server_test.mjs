@@ -318,6 +318,25 @@ test('--kv-cache-type q8_0: a model with 64-value heads generates with it, one w
   assert.match(bad.stderr.toString(), /HEARTH_KV_CACHE_TYPE='q5' is not one of f16, q8_0/);
 });
 
+test('KV budget: caches of a context that is not a whole number of K blocks are given back exactly', async () => {
+  // num_ctx 100 allocates 112 positions; admission once counted 100 and
+  // release 112, and after nine such requests the server waited forever.
+  for (let i = 0; i < 12; i++) {
+    const r = await fetch(`${S.base}/api/generate`, { method: 'POST', signal: AbortSignal.timeout(20000),
+      body: JSON.stringify({ model: 'aidreams', prompt: 'I dream', stream: false, options: { num_ctx: 100, num_predict: 2 } }) });
+    assert.equal(r.status, 200);
+    assert.equal((await r.json()).done, true);
+  }
+  let usage = NaN;
+  for (let i = 0; i < 50; i++) {
+    const m = await (await fetch(`${S.base}/metrics`)).text();
+    usage = Number(m.match(/^hearth:kv_cache_usage_perc (\S+)$/m)[1]);
+    if (usage === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(usage >= 0 && usage <= 1, `kv_cache_usage_perc ${usage}`);
+});
+
 test('API key is required on every route but liveness', async () => {
   const T = await startServer(['--api-key', 'sekret']);
   try {
