@@ -78,7 +78,12 @@ inline void mix64(const float* const* p, int nr, const float* vr, int64_t hd, fl
     for (int h = 0; h < NH; ++h) a[h] = _mm512_set1_ps(p[h][t]);
 #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {
-      const __m512 v = _mm512_load_ps(vr + t * hd + 16 * c);
+      // In a register: GCC otherwise folds the load into each head's FMA,
+      // two 64-byte loads per row and 16 values where one does (the loads,
+      // not the FMAs, then set the pace: 23 -> 18 us per 8 heads x 2048
+      // positions, hd 64).
+      __m512 v = _mm512_load_ps(vr + t * hd + 16 * c);
+      asm("" : "+v"(v));
       for (int h = 0; h < NH; ++h) acc[h][c] = _mm512_fmadd_ps(a[h], v, acc[h][c]);
     }
   }
