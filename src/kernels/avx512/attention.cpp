@@ -110,6 +110,7 @@ inline void scores16(int64_t hd, const float* q, const uint16_t* kb, __m512* acc
 struct QueryQ8 {
   BlockQ8_0 b[8][kMaxHd / kQK];
   int32_t off[8][kMaxHd / kQK];
+  float d[8][kMaxHd / kQK];  // b's scales as float
 };
 
 // The G heads' 16 scores of one Q8_0 K block (codes [hd][16], then scales
@@ -146,7 +147,7 @@ inline void scores16_q8(int64_t hd, const QueryQ8& qq, const int8_t* codes, cons
     const __m512 ks = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 16 * c)));
     for (int h = 0; h < G; ++h)
       acc[h] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si[h]),
-                               _mm512_mul_ps(ks, _mm512_set1_ps(_cvtsh_ss(qq.b[h][c].d))), acc[h]);
+                               _mm512_mul_ps(ks, _mm512_set1_ps(qq.d[h][c])), acc[h]);
   }
 }
 
@@ -223,6 +224,7 @@ void attn_scores_q8(int64_t hd, int g, const float* q, const uint8_t* k, int64_t
         int32_t sum = 0;
         for (int8_t x : qq.b[h][c].qs) sum += x;
         qq.off[h][c] = -128 * sum;
+        qq.d[h][c] = _cvtsh_ss(qq.b[h][c].d);
       }
     }
     scores_blocks(gp, n_kv, scale, s + static_cast<size_t>(p0) * s_stride, s_stride,
