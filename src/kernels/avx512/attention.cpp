@@ -92,15 +92,29 @@ inline void mix64(const float* const* p, int nr, const float* vr, int64_t hd, fl
 }
 
 
-// Scores of G heads (q: hd values each) for the 16 positions of one K block.
-template <int G>
+// Scores of G heads (q: hd values each) for the 16 · NB positions of NB
+// consecutive K blocks (kb: the first): each broadcast query value feeds NB
+// FMAs (with one block per broadcast, the loads, 8 broadcasts and a K row
+// per 8 FMAs, set the pace).
+template <int G, int NB>
 inline void scores16(int64_t hd, const float* q, const uint16_t* kb, __m512* acc) {
-  for (int h = 0; h < G; ++h) acc[h] = _mm512_setzero_ps();
+  constexpr size_t kBlockValues = 16;  // per head dimension and block
+  const size_t next = static_cast<size_t>(hd) * kBlockValues;  // the next block
+  for (int x = 0; x < G * NB; ++x) acc[x] = _mm512_setzero_ps();
   for (int64_t i = 0; i < hd; ++i) {
-    if (i % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(kb + 16 * i) + kAhead, _MM_HINT_T0);
-    const __m512 kt = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(kb + 16 * i)));
+    __m512 kt[NB];
+#pragma GCC unroll 2
+    for (int b = 0; b < NB; ++b) {
+      const uint16_t* row = kb + b * next + 16 * i;
+      if (i % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(row) + kAhead, _MM_HINT_T0);
+      kt[b] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row)));
+    }
 #pragma GCC unroll 8
-    for (int h = 0; h < G; ++h) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(q[h * hd + i]), kt, acc[h]);
+    for (int h = 0; h < G; ++h) {
+      const __m512 qv = _mm512_set1_ps(q[h * hd + i]);
+#pragma GCC unroll 2
+      for (int b = 0; b < NB; ++b) acc[b * G + h] = _mm512_fmadd_ps(qv, kt[b], acc[b * G + h]);
+    }
   }
 }
 
@@ -151,33 +165,46 @@ inline void scores16_q8(int64_t hd, const QueryQ8& qq, const int8_t* codes, cons
   }
 }
 
-// Scores of g heads for n_kv positions, block by block: score(G, h0, j0, acc)
-// fills acc[0..G) with the G heads' 16 scores of the block at j0.
-template <class Score>
+// Scores of g heads for n_kv positions, up to kMaxNB blocks at a time:
+// score.template operator()<G, NB>(h0, j0, acc) fills acc[b·G + h] with head
+// h0 + h's 16 scores of block b (b < NB) from the block at j0.
+template <int kMaxNB, class Score>
 void scores_blocks(int g, int64_t n_kv, float scale, float* s, size_t s_stride, Score score) {
   static_assert(tensor::kKBlock == 16);
   const __m512 vscale = _mm512_set1_ps(scale);
-  for (int64_t j0 = 0; j0 < n_kv; j0 += 16) {
-    const int nr = static_cast<int>(std::min<int64_t>(16, n_kv - j0));
-    // Lanes past n_kv hold whatever the cache held there: not stored.
-    const __mmask16 keep = static_cast<__mmask16>((1u << nr) - 1);
+  for (int64_t j0 = 0; j0 < n_kv;) {
+    const int nb = static_cast<int>(std::min<int64_t>(kMaxNB, (n_kv - j0 + 15) / 16));
     for (int h0 = 0; h0 < g; h0 += 8) {
       const int gc = std::min(8, g - h0);
-      __m512 acc[8];
-      switch (gc) {
-        case 8: score.template operator()<8>(h0, j0, acc); break;
-        case 7: score.template operator()<7>(h0, j0, acc); break;
-        case 6: score.template operator()<6>(h0, j0, acc); break;
-        case 5: score.template operator()<5>(h0, j0, acc); break;
-        case 4: score.template operator()<4>(h0, j0, acc); break;
-        case 3: score.template operator()<3>(h0, j0, acc); break;
-        case 2: score.template operator()<2>(h0, j0, acc); break;
-        default: score.template operator()<1>(h0, j0, acc); break;
+      __m512 acc[8 * kMaxNB];
+      auto run = [&]<int NB>() {
+        switch (gc) {
+          case 8: score.template operator()<8, NB>(h0, j0, acc); break;
+          case 7: score.template operator()<7, NB>(h0, j0, acc); break;
+          case 6: score.template operator()<6, NB>(h0, j0, acc); break;
+          case 5: score.template operator()<5, NB>(h0, j0, acc); break;
+          case 4: score.template operator()<4, NB>(h0, j0, acc); break;
+          case 3: score.template operator()<3, NB>(h0, j0, acc); break;
+          case 2: score.template operator()<2, NB>(h0, j0, acc); break;
+          default: score.template operator()<1, NB>(h0, j0, acc); break;
+        }
+      };
+      if constexpr (kMaxNB > 1) {
+        if (nb == 2) run.template operator()<2>(); else run.template operator()<1>();
+      } else {
+        run.template operator()<1>();
       }
-      for (int h = 0; h < gc; ++h)
-        _mm512_mask_storeu_ps(s + static_cast<size_t>(h0 + h) * s_stride + static_cast<size_t>(j0), keep,
-                              _mm512_mul_ps(acc[h], vscale));
+      for (int b = 0; b < nb; ++b) {
+        const int64_t jb = j0 + 16 * b;
+        const int nr = static_cast<int>(std::min<int64_t>(16, n_kv - jb));
+        // Lanes past n_kv hold whatever the cache held there: not stored.
+        const __mmask16 keep = static_cast<__mmask16>((1u << nr) - 1);
+        for (int h = 0; h < gc; ++h)
+          _mm512_mask_storeu_ps(s + static_cast<size_t>(h0 + h) * s_stride + static_cast<size_t>(jb), keep,
+                                _mm512_mul_ps(acc[b * gc + h], vscale));
+      }
     }
+    j0 += 16 * nb;
   }
 }
 
@@ -207,8 +234,8 @@ void mix_blocks(int64_t hd, int g, const float* p, size_t p_stride, int64_t n_kv
 
 void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
                      size_t s_stride) {
-  scores_blocks(g, n_kv, scale, s, s_stride, [&]<int G>(int h0, int64_t j0, __m512* acc) {
-    scores16<G>(hd, q + h0 * hd, k + tensor::k_index(hd, j0, 0), acc);
+  scores_blocks<2>(g, n_kv, scale, s, s_stride, [&]<int G, int NB>(int h0, int64_t j0, __m512* acc) {
+    scores16<G, NB>(hd, q + h0 * hd, k + tensor::k_index(hd, j0, 0), acc);
   });
 }
 
@@ -227,8 +254,8 @@ void attn_scores_q8(int64_t hd, int g, const float* q, const uint8_t* k, int64_t
         qq.d[h][c] = _cvtsh_ss(qq.b[h][c].d);
       }
     }
-    scores_blocks(gp, n_kv, scale, s + static_cast<size_t>(p0) * s_stride, s_stride,
-                  [&]<int G>(int h0, int64_t j0, __m512* acc) {
+    scores_blocks<1>(gp, n_kv, scale, s + static_cast<size_t>(p0) * s_stride, s_stride,
+                  [&]<int G, int NB>(int h0, int64_t j0, __m512* acc) {
                     const int64_t b = j0 / tensor::kKBlock;
                     scores16_q8<G>(hd, qq, tensor::q8_k_codes(k, hd, b), tensor::q8_k_scales(k, hd, b), acc);
                   });
