@@ -1,13 +1,14 @@
-// AVX-512 grouped-query attention over the F16 and Q8_0 KV caches (Q8_0:
-// the same loops, each K dimension's 16 codes and each V row converted from
-// int8 and scaled instead of from F16).
+// AVX-512 grouped-query attention over the F16 and Q8_0 KV caches.
 // Scores: per block of 16 positions (the K cache is position-minor in blocks
 // of 16, tensor/kv_layout.h), each head dimension's 16 keys are converted
 // once and multiplied by every query head's broadcast value: up to 8 heads'
 // 16 scores accumulate in registers with no horizontal sums (hd 64, 8 heads:
 // 53 GMAC/s at 64-512 positions against 19-23 for the row-major layout's 8
-// dot products reduced together, 2.1x at 2048).
-// Mix: blocks of 16 V rows are converted to float once (into a stack buffer)
+// dot products reduced together, 2.1x at 2048); F16 takes two blocks per
+// pass. Q8_0 scores are int8 dot products (VNNI) with the query heads
+// rounded through Q8_0, 4 dimensions per instruction (scores16_q8).
+// Mix: blocks of 16 V rows are converted to float once (F16, or Q8_0 codes
+// times their scales; into a stack buffer)
 // and reused by every query head of the group; two heads at a time keep 64
 // output values each in registers while the block's rows are added (one V
 // load feeds two FMAs). 1.7x the AVX2 kernel (hd 64, 8 heads, 64-512
