@@ -84,7 +84,8 @@ void add_serve(CLI::App& app) {
     server::HttpServer http(hc, [&api](const server::HttpRequest& r, server::Responder& res) { api.handle(r, res); });
     Status s = http.start();
     if (!s.ok()) throw CLI::RuntimeError(fail(s));
-    std::fprintf(stderr, "hearth: listening on http://%s:%d (models: %s)\n", o->host.c_str(), http.port(), o->models.c_str());
+    std::fprintf(stderr, "hearth: listening on http://%s:%d (models: %s; KV cache: %s)\n", o->host.c_str(), http.port(),
+                 o->models.c_str(), tensor::kv_type_name(o->engine.kv_type));
     int sig = 0;
     sigwait(&set, &sig);
     std::fprintf(stderr, "hearth: %s received, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -312,6 +312,7 @@ test('--kv-cache-type q8_0: a model with 64-value heads generates with it, one w
     const q = await client.completions.create({ model: 'qwen', prompt: 'hello there', max_tokens: 12, temperature: 0 });
     assert.equal(q.usage.completion_tokens, 12);
     assert.equal(q.choices[0].finish_reason, 'length');
+    assert.match(T.log(), /KV cache: q8_0/);  // the start-up line, printed right after the port opened
   } finally { T.proc.kill('SIGTERM'); await T.exited; }
   const bad = spawnSync(BIN, ['serve', '--port', '0'], { env: { ...process.env, HEARTH_KV_CACHE_TYPE: 'q5' } });
   assert.notEqual(bad.status, 0);
