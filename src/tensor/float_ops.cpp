@@ -1,6 +1,5 @@
 // F32, F16 and BF16: conversions and dot products (scalar reference).
 #include <cstring>
-#include <vector>
 
 #include "tensor/fp16.h"
 #include "tensor/kv_layout.h"
@@ -84,21 +83,23 @@ void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint
 
 void attn_scores_q8(int64_t hd, int g, const float* q, const uint8_t* k, int64_t n_kv, float scale, float* s,
                     size_t s_stride) {
-  std::vector<BlockQ8_0> qb(static_cast<size_t>(hd / kQK));
   for (int h = 0; h < g; ++h) {
-    quantize_q8_0(q + h * hd, qb.data(), hd);
-    for (int64_t j = 0; j < n_kv; ++j) {
-      const int8_t* codes = q8_k_codes(k, hd, j / kKBlock);
-      const uint16_t* scales = q8_k_scales(k, hd, j / kKBlock);
-      const int64_t r = j % kKBlock;
-      float dot = 0;
-      for (int64_t c = 0; c < hd / kQK; ++c) {
+    float* sh = s + static_cast<size_t>(h) * s_stride;
+    for (int64_t j = 0; j < n_kv; ++j) sh[j] = 0;
+    for (int64_t c = 0; c < hd / kQK; ++c) {
+      BlockQ8_0 qb;  // this chunk of the query head, rounded through Q8_0
+      quantize_q8_0(q + h * hd + c * kQK, &qb, kQK);
+      const float qd = fp16_to_f32(qb.d);
+      for (int64_t j = 0; j < n_kv; ++j) {
+        const int8_t* codes = q8_k_codes(k, hd, j / kKBlock);
+        const uint16_t* scales = q8_k_scales(k, hd, j / kKBlock);
+        const int64_t r = j % kKBlock;
         int32_t sum = 0;
-        for (int64_t i = 0; i < kQK; ++i) sum += qb[c].qs[i] * codes[(c * kQK + i) * kKBlock + r];
-        dot += static_cast<float>(sum) * (fp16_to_f32(scales[c * kKBlock + r]) * fp16_to_f32(qb[c].d));
+        for (int64_t i = 0; i < kQK; ++i) sum += qb.qs[i] * codes[(c * kQK + i) * kKBlock + r];
+        sh[j] += static_cast<float>(sum) * (fp16_to_f32(scales[c * kKBlock + r]) * qd);
       }
-      s[static_cast<size_t>(h) * s_stride + static_cast<size_t>(j)] = dot * scale;
     }
+    for (int64_t j = 0; j < n_kv; ++j) sh[j] *= scale;
   }
 }
 

@@ -30,10 +30,13 @@ namespace hearth::model {
 namespace {
 
 TEST(HotPath, GenerationMakesNoHeapAllocation) {
-  for (const char* name : {"synth-llama-spm512-Q4_0", "synth-llama-spm512-Q4_K_M", "synth-llama-spm512-F16"}) {
-    auto m = Model::load(test::shared_path(std::string("models/") + name + ".gguf"));
+  for (const char* name : {"synth-llama-spm512-Q4_0", "synth-llama-spm512-Q4_K_M", "synth-llama-spm512-F16",
+                           "synth-llama-spm512-Q4_0 with a Q8_0 KV cache"}) {
+    const std::string n = name;
+    const bool q8 = n.find("Q8_0 KV") != std::string::npos;
+    auto m = Model::load(test::shared_path("models/" + n.substr(0, n.find(' ')) + ".gguf"));
     ASSERT_TRUE(m.ok()) << m.status().message();
-    Context ctx(m.value(), 256, 2);
+    Context ctx(m.value(), 256, 2, q8 ? tensor::KvType::kQ8_0 : tensor::KvType::kF16);
     std::vector<float> logits;
     const int32_t prompt[] = {1, 15, 200, 7, 42, 99, 3, 18};
     ASSERT_TRUE(ctx.eval(prompt, false, &logits).ok());
