@@ -148,6 +148,10 @@ class Model {
   // Bytes of weights one token's forward pass reads: every layer matrix,
   // norm and bias, the output matrix, and one embedding row.
   size_t weight_bytes_per_token() const;
+  // Waits until the repacked weights are in huge pages (they are moved there
+  // in the background after load; model/repack.h). For measurements that
+  // should not see the small pages; serving and generation need not wait.
+  core::AnonMemory::Promotion wait_for_huge_pages() const { return repacked_.wait_for_huge_pages(); }
 
   // Evaluates a batch: writes each token's K/V at its position in its cache
   // and returns logits [n_wanted, n_vocab] for the tokens that asked, in batch

@@ -1,0 +1,132 @@
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "core/anon_memory.h"
+
+namespace hearth::core {
+namespace {
+
+constexpr size_t kHuge = size_t(2) << 20;
+
+// AnonHugePages (bytes) of the mapping that holds p, from /proc/self/smaps.
+size_t anon_huge_bytes_at(const void* p) {
+  std::ifstream in("/proc/self/smaps");
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  std::string line;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find('-')) {
+      inside = addr >= lo && addr < hi;
+      continue;
+    }
+    size_t kib = 0;
+    if (inside && std::sscanf(line.c_str(), "AnonHugePages: %zu kB", &kib) == 1) return kib * 1024;
+  }
+  return 0;
+}
+
+// Whether this kernel can collapse on request: Linux >= 6.1 with
+// transparent huge pages not "never".
+bool kernel_can_collapse() {
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  if (!std::getline(thp, mode) || mode.find("[never]") != std::string::npos) return false;
+  std::ifstream rel("/proc/sys/kernel/osrelease");
+  int major = 0, minor = 0;
+  char dot = 0;
+  if (!(rel >> major >> dot >> minor)) return false;
+  return major > 6 || (major == 6 && minor >= 1);
+}
+
+void fill(uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(i * 131 + (i >> 12));
+}
+
+size_t first_mismatch(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (p[i] != static_cast<uint8_t>(i * 131 + (i >> 12))) return i;
+  return n;
+}
+
+// A region filled in small pages and promoted afterwards starts on a 2 MiB
+// boundary, keeps every byte, and the huge pages it reports are the ones the
+// kernel shows for it: all its whole 2 MiB pages where the kernel can
+// collapse (Linux >= 6.1 with huge pages not off), none otherwise.
+TEST(AnonMemory, PromotionToHugePagesKeepsTheContents) {
+  const size_t n = 4 * kHuge + 12345;
+  auto r = AnonMemory::allocate(n, AnonMemory::Pages::kHugeLater);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  AnonMemory mem = std::move(r.value());
+  ASSERT_EQ(mem.size(), n);
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(mem.data()) % kHuge, 0u);
+  fill(mem.data(), n);
+  EXPECT_EQ(anon_huge_bytes_at(mem.data()), 0u) << "small pages while filling";
+  mem.promote_in_background();
+  mem.promote_in_background();  // a second call changes nothing
+  const AnonMemory::Promotion p = mem.wait_for_huge_pages();
+  EXPECT_EQ(first_mismatch(mem.data(), n), n);
+  EXPECT_GE(p.ms, 0);
+  EXPECT_EQ(p.collapsed, kernel_can_collapse());
+  if (p.collapsed) {
+    EXPECT_EQ(p.huge_bytes, 4 * kHuge);
+    EXPECT_GE(anon_huge_bytes_at(mem.data()), p.huge_bytes);
+  } else {
+    EXPECT_EQ(p.huge_bytes, 0u);
+  }
+  // Waiting again returns the same result.
+  EXPECT_EQ(mem.wait_for_huge_pages().huge_bytes, p.huge_bytes);
+}
+
+// Moving a region while it is promoted keeps the promotion with it;
+// destroying one mid-way stops its thread before unmapping.
+TEST(AnonMemory, MoveAndDestroyDuringPromotion) {
+  const size_t n = 32 * kHuge;
+  for (int round = 0; round < 3; ++round) {
+    auto r = AnonMemory::allocate(n, AnonMemory::Pages::kHugeLater);
+    ASSERT_TRUE(r.ok());
+    AnonMemory a = std::move(r.value());
+    fill(a.data(), n);
+    a.promote_in_background();
+    AnonMemory b = std::move(a);
+    EXPECT_EQ(a.data(), nullptr);
+    EXPECT_EQ(a.wait_for_huge_pages().huge_bytes, 0u);  // nothing left in a
+    if (round == 0) {
+      const AnonMemory::Promotion p = b.wait_for_huge_pages();
+      EXPECT_EQ(first_mismatch(b.data(), n), n);
+      if (p.collapsed) {
+        EXPECT_EQ(p.huge_bytes, n);
+      }
+    } else if (round == 1) {
+      auto other = AnonMemory::allocate(kHuge, AnonMemory::Pages::kSmall);
+      ASSERT_TRUE(other.ok());
+      b = std::move(other.value());  // stops and unmaps the promoted region
+      EXPECT_EQ(b.size(), kHuge);
+    }
+    // round 2: b is destroyed while its promotion may still run.
+  }
+}
+
+// Only kHugeLater regions are promoted; the others report nothing.
+TEST(AnonMemory, OtherRegionsAreNotPromoted) {
+  for (auto pages : {AnonMemory::Pages::kHuge, AnonMemory::Pages::kSmall}) {
+    auto r = AnonMemory::allocate(3 * kHuge, pages);
+    ASSERT_TRUE(r.ok());
+    r.value().promote_in_background();
+    const AnonMemory::Promotion p = r.value().wait_for_huge_pages();
+    EXPECT_EQ(p.huge_bytes, 0u);
+    EXPECT_FALSE(p.collapsed);
+  }
+  AnonMemory empty;
+  empty.promote_in_background();
+  EXPECT_EQ(empty.wait_for_huge_pages().huge_bytes, 0u);
+}
+
+}  // namespace
+}  // namespace hearth::core
