@@ -33,6 +33,20 @@
 namespace hearth::app {
 
 namespace {
+// How the repacked weights got into huge pages (core::AnonMemory::Promotion).
+const char* huge_way(core::AnonMemory::Promotion::Way w) {
+  using Way = core::AnonMemory::Promotion::Way;
+  switch (w) {
+    case Way::kUpFront: return "up_front";
+    case Way::kCollapsed: return "collapsed";
+    case Way::kAdvised: return "advised";
+    case Way::kNone: break;
+  }
+  return "none";
+}
+}  // namespace
+
+namespace {
 
 struct Stats {
   double median = 0, min = 0, max = 0;
@@ -235,8 +249,9 @@ void add_bench(CLI::App& app) {
                           {"isa", isa}, {"cpu_features", core::cpu_feature_string()},
                           {"cpu_vendor", core::cpu_features().vendor}, {"prefetch", prefetch},
                           {"load_ms", load_ms}, {"first_token_ms", first_token_ms},
+                          {"huge_pages", huge_way(huge.way)},
                           {"huge_pages_mib", static_cast<double>(huge.huge_bytes) / 1048576.0},
-                          {"huge_pages_ms", huge.ms},
+                          {"huge_pages_ms", huge.ms}, {"fresh_huge_page_ms", huge.fresh_page_ms},
                           {"peak_rss_mib", rss_mib}, {"kv_cache_mib", kv_mib},
                           {"weight_bytes_per_token", bytes_per_token}};
       if (o->profile && profile.calls > 0) {
@@ -290,9 +305,15 @@ void add_bench(CLI::App& app) {
     }
     std::printf("\nload: %.0f ms, first token: %.0f ms; peak RSS %.0f MiB = %.2f x (file %.0f MiB + KV cache %.0f MiB)\n",
                 load_ms, first_token_ms, rss_mib, rss_mib / (size_mib + kv_mib), size_mib, kv_mib);
-    if (huge.huge_bytes > 0)
-      std::printf("weights in huge pages: %.0f MiB, %.0f ms after load (in the background)\n",
-                  static_cast<double>(huge.huge_bytes) / 1048576.0, huge.ms);
+    using Way = core::AnonMemory::Promotion::Way;
+    if (huge.way == Way::kUpFront)
+      std::printf("weights in huge pages from the start (a fresh one took %.2f ms)\n", huge.fresh_page_ms);
+    else if (huge.way == Way::kCollapsed)
+      std::printf("weights loaded in small pages (a fresh huge page took %.2f ms), moved into huge pages in the "
+                  "background: %.0f MiB, %.0f ms after load\n",
+                  huge.fresh_page_ms, static_cast<double>(huge.huge_bytes) / 1048576.0, huge.ms);
+    else if (huge.way == Way::kAdvised)
+      std::printf("weights in small pages, advised for huge pages (this kernel cannot collapse on request)\n");
     if (!peak_exact) std::printf("(peak RSS includes the bandwidth probe's buffer: /proc/self/clear_refs was not writable)\n");
   });
 }

@@ -26,34 +26,44 @@ class AnonMemory {
   // whole. kSmall: for buffers touched sparsely or a little at a time (a huge
   // page is zeroed whole at its first touch: 2 MiB of work per scattered
   // write). kHugeLater: small pages while the caller fills the region, then
-  // huge pages from promote_in_background(). In a VM whose free memory the
-  // host takes back (free page reporting), a fresh huge page costs the
-  // host's backing of 512 small ones at its first touch (~3.7 ms, 1.3 s for
-  // a 600 MiB model), while small pages come first from memory the guest
-  // freed recently; the region is mapped 2 MiB-aligned so that all of it
-  // can be promoted.
-  enum class Pages { kHuge, kSmall, kHugeLater };
+  // huge pages from promote_in_background(). kHugeAuto: kHuge when a fresh
+  // huge page is cheap, else kHugeLater; the first (up to 4) huge pages of
+  // the region are committed to find out. In a VM whose free memory the host
+  // takes back (free page reporting), a fresh huge page costs the host's
+  // backing of 512 small ones at its first touch (8-10 ms instead of
+  // 0.2-0.6; 1.0-1.8 s for a 600 MiB model), while small pages come first
+  // from memory the guest freed recently. kHugeLater and kHugeAuto regions
+  // start on a 2 MiB boundary so that all of them can be in huge pages.
+  enum class Pages { kHuge, kSmall, kHugeLater, kHugeAuto };
   // An io error naming the size when the system refuses the mapping.
   static Result<AnonMemory> allocate(size_t bytes, Pages pages = Pages::kHuge);
 
   uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
 
-  // kHugeLater regions: starts a thread of idle priority (it runs when the
-  // cores have nothing else to do) that moves the region into huge pages
-  // 2 MiB at a time (MADV_COLLAPSE; contents unchanged, readers may run
-  // meanwhile). Where the kernel cannot collapse (before Linux 6.1, or huge
-  // pages off) it asks for huge pages (MADV_HUGEPAGE) for the kernel's own
-  // background collapsing. Other regions, or a second call: nothing.
+  // kHugeLater regions, and kHugeAuto ones that chose small pages: starts a
+  // thread of idle priority (it runs when the cores have nothing else to do)
+  // that moves the region into huge pages 2 MiB at a time (MADV_COLLAPSE;
+  // contents unchanged, readers may run meanwhile). Where the kernel cannot
+  // collapse (before Linux 6.1, or huge pages off) it asks for huge pages
+  // (MADV_HUGEPAGE) for the kernel's own background collapsing. Other
+  // regions, or a second call: nothing.
   void promote_in_background();
 
   struct Promotion {
-    size_t huge_bytes = 0;  // bytes of the region moved into huge pages
-    double ms = 0;          // from promote_in_background() to the end
-    bool collapsed = true;  // false: the kernel cannot collapse (see above)
+    enum class Way {
+      kNone,       // not a kHugeLater / kHugeAuto region, or not promoted
+      kUpFront,    // kHugeAuto chose huge pages at allocation
+      kCollapsed,  // moved into huge pages in the background
+      kAdvised,    // the kernel cannot collapse: left to khugepaged
+    };
+    Way way = Way::kNone;
+    size_t huge_bytes = 0;  // kCollapsed: bytes moved; kUpFront: the region's whole 2 MiB pages
+    double ms = 0;          // kCollapsed: from promote_in_background() to the end
+    double fresh_page_ms = 0;  // kHugeAuto: the slowest first touch of its probe pages
   };
-  // Blocks until the background promotion has ended; a region that was not
-  // promoted reports {0, 0, false}.
+  // Blocks until the background promotion has ended (at once for regions
+  // that have none).
   Promotion wait_for_huge_pages() const;
 
  private:
@@ -64,6 +74,7 @@ class AnonMemory {
   void* map_ = nullptr;  // the mapping (data_ rounded up to 2 MiB inside it)
   size_t map_size_ = 0;
   Pages pages_ = Pages::kHuge;
+  Promotion chosen_;  // kHugeAuto's choice (way kUpFront or kNone) and probe time
   std::unique_ptr<Promoter> promoter_;
 };
 

@@ -79,7 +79,7 @@ Result<core::AnonMemory> repack_weights(std::span<Weight* const> weights, const 
     jobs.push_back(job);
     total += (bytes + 63) / 64 * 64;
   }
-  HEARTH_ASSIGN_OR_RETURN(core::AnonMemory mem, core::AnonMemory::allocate(total, core::AnonMemory::Pages::kHugeLater));
+  HEARTH_ASSIGN_OR_RETURN(core::AnonMemory mem, core::AnonMemory::allocate(total, core::AnonMemory::Pages::kHugeAuto));
   std::atomic<size_t> next{0};
   std::mutex mu;
   Status failure;

@@ -23,9 +23,10 @@ bool repack_enabled();
 // biases), and when anything was interleaved the other weights too, there,
 // rebinding their data, so the forward pass no longer reads the mapping.
 // Weights may repeat (tied embeddings): each distinct tensor is copied once.
-// Uses n_threads threads. The memory is filled in small pages and moved
-// into huge pages in the background afterwards (core::AnonMemory::kHugeLater:
-// in a VM, committing fresh huge pages tripled the load time).
+// Uses n_threads threads. The memory is in huge pages, or, when fresh huge
+// pages are slow to commit (a VM whose host takes free memory back: 3-5×
+// the load time), filled in small pages and moved into huge pages in the
+// background afterwards (core::AnonMemory::Pages::kHugeAuto).
 Result<core::AnonMemory> repack_weights(std::span<Weight* const> weights, const gguf::File& source,
                                         const kernels::Kernels& k, int n_threads);
 

@@ -68,13 +68,15 @@ TEST(AnonMemory, PromotionToHugePagesKeepsTheContents) {
   ASSERT_EQ(reinterpret_cast<uintptr_t>(mem.data()) % kHuge, 0u);
   fill(mem.data(), n);
   EXPECT_EQ(anon_huge_bytes_at(mem.data()), 0u) << "small pages while filling";
+  EXPECT_EQ(mem.wait_for_huge_pages().way, AnonMemory::Promotion::Way::kNone) << "not promoted yet";
   mem.promote_in_background();
   mem.promote_in_background();  // a second call changes nothing
   const AnonMemory::Promotion p = mem.wait_for_huge_pages();
   EXPECT_EQ(first_mismatch(mem.data(), n), n);
   EXPECT_GE(p.ms, 0);
-  EXPECT_EQ(p.collapsed, kernel_can_collapse());
-  if (p.collapsed) {
+  using Way = AnonMemory::Promotion::Way;
+  EXPECT_EQ(p.way, kernel_can_collapse() ? Way::kCollapsed : Way::kAdvised);
+  if (p.way == Way::kCollapsed) {
     EXPECT_EQ(p.huge_bytes, 4 * kHuge);
     EXPECT_GE(anon_huge_bytes_at(mem.data()), p.huge_bytes);
   } else {
@@ -100,7 +102,7 @@ TEST(AnonMemory, MoveAndDestroyDuringPromotion) {
     if (round == 0) {
       const AnonMemory::Promotion p = b.wait_for_huge_pages();
       EXPECT_EQ(first_mismatch(b.data(), n), n);
-      if (p.collapsed) {
+      if (p.way == AnonMemory::Promotion::Way::kCollapsed) {
         EXPECT_EQ(p.huge_bytes, n);
       }
     } else if (round == 1) {
@@ -113,7 +115,39 @@ TEST(AnonMemory, MoveAndDestroyDuringPromotion) {
   }
 }
 
-// Only kHugeLater regions are promoted; the others report nothing.
+// kHugeAuto probes its first huge pages and either keeps huge pages (then
+// nothing is left to promote) or fills in small pages and promotes like
+// kHugeLater; either way the contents stay and what it reports is what the
+// kernel shows.
+TEST(AnonMemory, AutoChoosesByTheFreshPageTime) {
+  using Way = AnonMemory::Promotion::Way;
+  const size_t n = 6 * kHuge + 100;
+  auto r = AnonMemory::allocate(n, AnonMemory::Pages::kHugeAuto);
+  ASSERT_TRUE(r.ok());
+  AnonMemory mem = std::move(r.value());
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(mem.data()) % kHuge, 0u);
+  const AnonMemory::Promotion chosen = mem.wait_for_huge_pages();  // before any promotion: the choice
+  EXPECT_GT(chosen.fresh_page_ms, 0);
+  fill(mem.data(), n);
+  mem.promote_in_background();
+  const AnonMemory::Promotion p = mem.wait_for_huge_pages();
+  EXPECT_EQ(first_mismatch(mem.data(), n), n);
+  EXPECT_EQ(p.fresh_page_ms, chosen.fresh_page_ms);
+  if (chosen.way == Way::kUpFront) {
+    EXPECT_LE(chosen.fresh_page_ms, 2.0);
+    EXPECT_EQ(p.way, Way::kUpFront);
+    EXPECT_EQ(p.huge_bytes, 6 * kHuge);
+  } else {
+    EXPECT_EQ(chosen.way, Way::kNone);
+    EXPECT_GT(chosen.fresh_page_ms, 2.0);
+    EXPECT_EQ(p.way, kernel_can_collapse() ? Way::kCollapsed : Way::kAdvised);
+    if (p.way == Way::kCollapsed) {
+      EXPECT_GE(anon_huge_bytes_at(mem.data()), p.huge_bytes);
+    }
+  }
+}
+
+// Only kHugeLater and kHugeAuto regions are promoted; the others report nothing.
 TEST(AnonMemory, OtherRegionsAreNotPromoted) {
   for (auto pages : {AnonMemory::Pages::kHuge, AnonMemory::Pages::kSmall}) {
     auto r = AnonMemory::allocate(3 * kHuge, pages);
@@ -121,7 +155,7 @@ TEST(AnonMemory, OtherRegionsAreNotPromoted) {
     r.value().promote_in_background();
     const AnonMemory::Promotion p = r.value().wait_for_huge_pages();
     EXPECT_EQ(p.huge_bytes, 0u);
-    EXPECT_FALSE(p.collapsed);
+    EXPECT_EQ(p.way, AnonMemory::Promotion::Way::kNone);
   }
   AnonMemory empty;
   empty.promote_in_background();
