@@ -151,7 +151,7 @@ Result<AnonMemory> AnonMemory::allocate(size_t bytes, Pages pages) {
 }
 
 void AnonMemory::promote_in_background() {
-  if (promoter_ != nullptr || data_ == nullptr) return;
+  if (promoter_ != nullptr || size_ < kHugePage) return;  // nothing to collapse in a smaller region
   if (pages_ != Pages::kHugeLater && !(pages_ == Pages::kHugeAuto && chosen_.way == Promotion::Way::kNone)) return;
   promoter_ = std::make_unique<Promoter>();
   Promoter* pr = promoter_.get();

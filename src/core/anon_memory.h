@@ -47,7 +47,7 @@ class AnonMemory {
   // contents unchanged, readers may run meanwhile). Where the kernel cannot
   // collapse (before Linux 6.1, or huge pages off) it asks for huge pages
   // (MADV_HUGEPAGE) for the kernel's own background collapsing. Other
-  // regions, or a second call: nothing.
+  // regions, regions smaller than one huge page, or a second call: nothing.
   void promote_in_background();
 
   struct Promotion {

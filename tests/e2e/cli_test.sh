@@ -87,8 +87,14 @@ for k in ("pp_tokens_per_s", "tg_tokens_per_s", "pp_min", "tg_max", "peak_rss_mi
     assert j[k] > 0, k
 assert j["pp_min"] <= j["pp_tokens_per_s"] <= j["pp_max"], j
 assert j["load_ms"] >= 0 and j["first_token_ms"] >= 0
+# How the repacked weights reached huge pages (core/anon_memory.h): chosen by
+# the time a fresh huge page took to commit, when the copy holds one.
+way, fresh = j["huge_pages"], j["fresh_huge_page_ms"]
+assert way in ("up_front", "collapsed", "advised", "none"), j
+assert (way == "up_front") == (0 < fresh <= 2.0) or way == "none", j
+assert way != "collapsed" or (fresh > 2.0 and j["huge_pages_ms"] >= 0), j
 PY
-check "bench --json reports pp/tg medians with spread, load time and peak RSS" $?
+check "bench --json reports pp/tg medians with spread, load time, peak RSS and the weights' pages" $?
 "$H" bench --memory --json 2>/dev/null | python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["read_gb_per_s"] > 0.1'
 check "bench --memory measures a read bandwidth" $?
 "$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 0 -n 4 -r 2 -t 1 --bandwidth --json 2>/dev/null | python3 -c '

@@ -147,7 +147,8 @@ TEST(AnonMemory, AutoChoosesByTheFreshPageTime) {
   }
 }
 
-// Only kHugeLater and kHugeAuto regions are promoted; the others report nothing.
+// Only kHugeLater and kHugeAuto regions of at least one huge page are
+// promoted; the others report nothing.
 TEST(AnonMemory, OtherRegionsAreNotPromoted) {
   for (auto pages : {AnonMemory::Pages::kHuge, AnonMemory::Pages::kSmall}) {
     auto r = AnonMemory::allocate(3 * kHuge, pages);
@@ -156,6 +157,15 @@ TEST(AnonMemory, OtherRegionsAreNotPromoted) {
     const AnonMemory::Promotion p = r.value().wait_for_huge_pages();
     EXPECT_EQ(p.huge_bytes, 0u);
     EXPECT_EQ(p.way, AnonMemory::Promotion::Way::kNone);
+  }
+  // Smaller than one huge page: nothing to collapse.
+  for (auto pages : {AnonMemory::Pages::kHugeLater, AnonMemory::Pages::kHugeAuto}) {
+    auto r = AnonMemory::allocate(kHuge - 4096, pages);
+    ASSERT_TRUE(r.ok());
+    fill(r.value().data(), r.value().size());
+    r.value().promote_in_background();
+    EXPECT_EQ(r.value().wait_for_huge_pages().way, AnonMemory::Promotion::Way::kNone);
+    EXPECT_EQ(first_mismatch(r.value().data(), r.value().size()), r.value().size());
   }
   AnonMemory empty;
   empty.promote_in_background();
