@@ -252,6 +252,7 @@ void add_bench(CLI::App& app) {
                           {"huge_pages", huge_way(huge.way)},
                           {"huge_pages_mib", static_cast<double>(huge.huge_bytes) / 1048576.0},
                           {"huge_pages_ms", huge.ms}, {"fresh_huge_page_ms", huge.fresh_page_ms},
+                          {"huge_pages_at_load_mib", static_cast<double>(huge.up_front_bytes) / 1048576.0},
                           {"peak_rss_mib", rss_mib}, {"kv_cache_mib", kv_mib},
                           {"weight_bytes_per_token", bytes_per_token}};
       if (o->profile && profile.calls > 0) {
@@ -307,11 +308,12 @@ void add_bench(CLI::App& app) {
                 load_ms, first_token_ms, rss_mib, rss_mib / (size_mib + kv_mib), size_mib, kv_mib);
     using Way = core::AnonMemory::Promotion::Way;
     if (huge.way == Way::kUpFront)
-      std::printf("weights in huge pages from the start (a fresh one took %.2f ms)\n", huge.fresh_page_ms);
+      std::printf("weights in huge pages from the start (each committed in at most %.2f ms)\n", huge.fresh_page_ms);
     else if (huge.way == Way::kCollapsed)
-      std::printf("weights loaded in small pages (a fresh huge page took %.2f ms), moved into huge pages in the "
-                  "background: %.0f MiB, %.0f ms after load\n",
-                  huge.fresh_page_ms, static_cast<double>(huge.huge_bytes) / 1048576.0, huge.ms);
+      std::printf("weights: %.0f MiB in huge pages at load, until one took %.2f ms to commit; the rest in small pages, "
+                  "moved into huge pages in the background (%.0f MiB in all, %.0f ms after load)\n",
+                  static_cast<double>(huge.up_front_bytes) / 1048576.0, huge.fresh_page_ms,
+                  static_cast<double>(huge.huge_bytes) / 1048576.0, huge.ms);
     else if (huge.way == Way::kAdvised)
       std::printf("weights in small pages, advised for huge pages (this kernel cannot collapse on request)\n");
     if (!peak_exact) std::printf("(peak RSS includes the bandwidth probe's buffer: /proc/self/clear_refs was not writable)\n");

@@ -22,10 +22,9 @@ namespace hearth::core {
 
 namespace {
 constexpr size_t kHugePage = size_t(2) << 20;
-// kHugeAuto: huge pages up front when none of the first kProbePages took
-// longer than kFreshPageLimitMs to commit (measured: 0.2-0.6 ms when the
-// memory is backed, 8-10 ms when the host has to back it again).
-constexpr size_t kProbePages = 4;
+// kHugeAuto: huge pages are committed one by one until one takes longer
+// than this (measured: 0.2-0.6 ms when the memory is backed, 8-10 ms when
+// the host has to back it again).
 constexpr double kFreshPageLimitMs = 2.0;
 }  // namespace
 
@@ -126,26 +125,31 @@ Result<AnonMemory> AnonMemory::allocate(size_t bytes, Pages pages) {
   m.size_ = bytes;
 #ifdef MADV_HUGEPAGE  // all advisory
   if (pages == Pages::kHuge) madvise(p, bytes, MADV_HUGEPAGE);
-  size_t probed = 0;  // kHugeAuto: bytes of probe pages committed huge
+  size_t huge_done = 0;  // kHugeAuto: bytes committed in huge pages
   if (pages == Pages::kHugeAuto) {
-    probed = std::min(kProbePages, bytes / kHugePage) * kHugePage;
-    if (probed > 0) madvise(m.data_, probed, MADV_HUGEPAGE);
-    for (size_t off = 0; off < probed; off += kHugePage) {
+    // In order, while they are cheap: the guest may hold some backed memory
+    // (freed recently) and then none.
+    const size_t whole = bytes / kHugePage * kHugePage;
+    bool slow = false;
+    while (huge_done < whole && !slow) {
+      madvise(m.data_ + huge_done, kHugePage, MADV_HUGEPAGE);
       const auto t0 = std::chrono::steady_clock::now();
-      *reinterpret_cast<volatile uint8_t*>(m.data_ + off) = 0;  // commits the page (zero-filled anyway)
+      *reinterpret_cast<volatile uint8_t*>(m.data_ + huge_done) = 0;  // commits the page (zero-filled anyway)
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       m.chosen_.fresh_page_ms = std::max(m.chosen_.fresh_page_ms, ms);
+      slow = ms > kFreshPageLimitMs;
+      huge_done += kHugePage;
     }
-    if (probed > 0 && m.chosen_.fresh_page_ms <= kFreshPageLimitMs) {
+    m.chosen_.up_front_bytes = huge_done;
+    if (huge_done > 0 && !slow) {
       m.chosen_.way = Promotion::Way::kUpFront;
-      m.chosen_.huge_bytes = bytes / kHugePage * kHugePage;
-      madvise(m.data_ + probed, bytes - probed, MADV_HUGEPAGE);
+      m.chosen_.huge_bytes = huge_done;
       return m;
     }
   }
   // Small pages while filling, even where the system default is "always".
   if (pages == Pages::kHugeLater || pages == Pages::kHugeAuto)
-    madvise(m.data_ + probed, bytes - probed, MADV_NOHUGEPAGE);
+    madvise(m.data_ + huge_done, bytes - huge_done, MADV_NOHUGEPAGE);
 #endif
   return m;
 }

@@ -26,9 +26,10 @@ class AnonMemory {
   // whole. kSmall: for buffers touched sparsely or a little at a time (a huge
   // page is zeroed whole at its first touch: 2 MiB of work per scattered
   // write). kHugeLater: small pages while the caller fills the region, then
-  // huge pages from promote_in_background(). kHugeAuto: kHuge when a fresh
-  // huge page is cheap, else kHugeLater; the first (up to 4) huge pages of
-  // the region are committed to find out. In a VM whose free memory the host
+  // huge pages from promote_in_background(). kHugeAuto: commits the
+  // region's huge pages in order while each takes under 2 ms, and leaves the
+  // rest, if any, to be filled in small pages and promoted like kHugeLater.
+  // In a VM whose free memory the host
   // takes back (free page reporting), a fresh huge page costs the host's
   // backing of 512 small ones at its first touch (8-10 ms instead of
   // 0.2-0.6; 1.0-1.8 s for a 600 MiB model), while small pages come first
@@ -58,9 +59,13 @@ class AnonMemory {
       kAdvised,    // the kernel cannot collapse: left to khugepaged
     };
     Way way = Way::kNone;
-    size_t huge_bytes = 0;  // kCollapsed: bytes moved; kUpFront: the region's whole 2 MiB pages
-    double ms = 0;          // kCollapsed: from promote_in_background() to the end
-    double fresh_page_ms = 0;  // kHugeAuto: the slowest first touch of its probe pages
+    // Bytes in huge pages: kUpFront, the region's whole 2 MiB pages
+    // (requested: the kernel gives small ones when it has no free huge
+    // page); kCollapsed, those collapsed (including any committed huge).
+    size_t huge_bytes = 0;
+    size_t up_front_bytes = 0;  // kHugeAuto: committed in huge pages at allocation
+    double ms = 0;              // kCollapsed: from promote_in_background() to the end
+    double fresh_page_ms = 0;   // kHugeAuto: the slowest commit of those pages
   };
   // Blocks until the background promotion has ended (at once for regions
   // that have none).

@@ -115,10 +115,10 @@ TEST(AnonMemory, MoveAndDestroyDuringPromotion) {
   }
 }
 
-// kHugeAuto probes its first huge pages and either keeps huge pages (then
-// nothing is left to promote) or fills in small pages and promotes like
-// kHugeLater; either way the contents stay and what it reports is what the
-// kernel shows.
+// kHugeAuto commits huge pages while they are cheap: all of them (then
+// nothing is left to promote), or up to the first slow one, the rest filled
+// in small pages and promoted like kHugeLater; either way the contents stay
+// and what it reports is what the kernel shows.
 TEST(AnonMemory, AutoChoosesByTheFreshPageTime) {
   using Way = AnonMemory::Promotion::Way;
   const size_t n = 6 * kHuge + 100;
@@ -133,13 +133,18 @@ TEST(AnonMemory, AutoChoosesByTheFreshPageTime) {
   const AnonMemory::Promotion p = mem.wait_for_huge_pages();
   EXPECT_EQ(first_mismatch(mem.data(), n), n);
   EXPECT_EQ(p.fresh_page_ms, chosen.fresh_page_ms);
+  EXPECT_EQ(p.up_front_bytes, chosen.up_front_bytes);
+  EXPECT_EQ(chosen.up_front_bytes % kHuge, 0u);
+  EXPECT_GE(chosen.up_front_bytes, kHuge);
   if (chosen.way == Way::kUpFront) {
     EXPECT_LE(chosen.fresh_page_ms, 2.0);
     EXPECT_EQ(p.way, Way::kUpFront);
     EXPECT_EQ(p.huge_bytes, 6 * kHuge);
+    EXPECT_EQ(p.up_front_bytes, 6 * kHuge);
   } else {
     EXPECT_EQ(chosen.way, Way::kNone);
     EXPECT_GT(chosen.fresh_page_ms, 2.0);
+    EXPECT_LE(chosen.up_front_bytes, 6 * kHuge);
     EXPECT_EQ(p.way, kernel_can_collapse() ? Way::kCollapsed : Way::kAdvised);
     if (p.way == Way::kCollapsed) {
       EXPECT_GE(anon_huge_bytes_at(mem.data()), p.huge_bytes);
