@@ -44,9 +44,6 @@ const char* huge_way(core::AnonMemory::Promotion::Way w) {
   }
   return "none";
 }
-}  // namespace
-
-namespace {
 
 struct Stats {
   double median = 0, min = 0, max = 0;

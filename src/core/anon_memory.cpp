@@ -23,7 +23,7 @@ namespace hearth::core {
 namespace {
 constexpr size_t kHugePage = size_t(2) << 20;
 // kHugeAuto: huge pages are committed one by one until one takes longer
-// than this (measured: 0.2-0.6 ms when the memory is backed, 8-10 ms when
+// than this (measured: 0.2-0.6 ms when the memory is backed, 6.5-10 ms when
 // the host has to back it again).
 constexpr double kFreshPageLimitMs = 2.0;
 }  // namespace

@@ -29,12 +29,12 @@ class AnonMemory {
   // huge pages from promote_in_background(). kHugeAuto: commits the
   // region's huge pages in order while each takes under 2 ms, and leaves the
   // rest, if any, to be filled in small pages and promoted like kHugeLater.
-  // In a VM whose free memory the host
-  // takes back (free page reporting), a fresh huge page costs the host's
-  // backing of 512 small ones at its first touch (8-10 ms instead of
-  // 0.2-0.6; 1.0-1.8 s for a 600 MiB model), while small pages come first
-  // from memory the guest freed recently. kHugeLater and kHugeAuto regions
-  // start on a 2 MiB boundary so that all of them can be in huge pages.
+  // In a VM whose free memory the host takes back (free page reporting), a
+  // fresh huge page costs the host's backing of 512 small ones at its first
+  // touch (6.5-10 ms instead of 0.2-0.6; 1.0-1.8 s for a 600 MiB model),
+  // while small pages come first from memory the guest freed recently.
+  // kHugeLater and kHugeAuto regions start on a 2 MiB boundary so that all
+  // of them can be in huge pages.
   enum class Pages { kHuge, kSmall, kHugeLater, kHugeAuto };
   // An io error naming the size when the system refuses the mapping.
   static Result<AnonMemory> allocate(size_t bytes, Pages pages = Pages::kHuge);
