@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -24,8 +25,16 @@ namespace {
 constexpr size_t kHugePage = size_t(2) << 20;
 // kHugeAuto: huge pages are committed one by one until one takes longer
 // than this (measured: 0.2-0.6 ms when the memory is backed, 6.5-10 ms when
-// the host has to back it again).
-constexpr double kFreshPageLimitMs = 2.0;
+// the host has to back it again). HEARTH_HUGE_PAGE_LIMIT_MS overrides (0:
+// small pages after the first huge one; a large value: huge pages always).
+double fresh_page_limit_ms() {
+  constexpr double kDefault = 2.0;
+  const char* v = std::getenv("HEARTH_HUGE_PAGE_LIMIT_MS");
+  if (v == nullptr || *v == '\0') return kDefault;
+  char* end = nullptr;
+  const double ms = std::strtod(v, &end);
+  return end != v && *end == '\0' && ms >= 0 ? ms : kDefault;
+}
 }  // namespace
 
 struct AnonMemory::Promoter {
@@ -130,6 +139,7 @@ Result<AnonMemory> AnonMemory::allocate(size_t bytes, Pages pages) {
     // In order, while they are cheap: the guest may hold some backed memory
     // (freed recently) and then none.
     const size_t whole = bytes / kHugePage * kHugePage;
+    const double limit_ms = fresh_page_limit_ms();
     bool slow = false;
     while (huge_done < whole && !slow) {
       madvise(m.data_ + huge_done, kHugePage, MADV_HUGEPAGE);
@@ -137,7 +147,7 @@ Result<AnonMemory> AnonMemory::allocate(size_t bytes, Pages pages) {
       *reinterpret_cast<volatile uint8_t*>(m.data_ + huge_done) = 0;  // commits the page (zero-filled anyway)
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       m.chosen_.fresh_page_ms = std::max(m.chosen_.fresh_page_ms, ms);
-      slow = ms > kFreshPageLimitMs;
+      slow = ms > limit_ms;
       huge_done += kHugePage;
     }
     m.chosen_.up_front_bytes = huge_done;
