@@ -39,8 +39,8 @@ double fresh_page_limit_ms() {
 
 struct AnonMemory::Promoter {
   std::atomic<bool> stop{false};
-  mutable std::mutex mu;
-  mutable std::condition_variable cv;
+  std::mutex mu;
+  std::condition_variable cv;
   bool done = false;
   Promotion result;
   std::thread thread;
