@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, symlinkSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,15 @@ const SHARED = process.env.HEARTH_SHARED || process.env.HEARTH_SHARED_FALLBACK;
 assert.ok(BIN, 'HEARTH_BIN must point at the hearth binary');
 assert.ok(SHARED, 'HEARTH_SHARED must point at the shared data');
 
-const modelsDir = mkdtempSync(join(tmpdir(), 'hearth-models-'));
+// Every temporary directory the tests make, removed when they end.
+const tempDirs = [];
+function tempDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+const modelsDir = tempDir('hearth-models-');
 symlinkSync(join(SHARED, 'models/aidreams260K.gguf'), join(modelsDir, 'aidreams.gguf'));
 symlinkSync(join(SHARED, 'models/synth-qwen2-bpe32k-F16.gguf'), join(modelsDir, 'qwen.gguf'));
 symlinkSync(join(SHARED, 'models/synth-bert-wordpiece-F16.gguf'), join(modelsDir, 'bert.gguf'));
@@ -26,7 +34,7 @@ const GREEDY = Buffer.from(ref.greedy_text_bytes_hex, 'hex').toString('utf8');
 
 let nextPort = 20000 + Math.floor(Math.random() * 20000);
 
-const storeHome = mkdtempSync(join(tmpdir(), 'hearth-home-'));
+const storeHome = tempDir('hearth-home-');
 
 async function startServer(extra = []) {
   const port = nextPort++;
@@ -46,7 +54,10 @@ async function startServer(extra = []) {
 
 let S;
 before(async () => { S = await startServer(['--max-running', '16']); });
-after(async () => { if (S.proc.exitCode === null) { S.proc.kill('SIGTERM'); await S.exited; } });
+after(async () => {
+  if (S.proc.exitCode === null) { S.proc.kill('SIGTERM'); await S.exited; }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 test('openai: models, completion (greedy = reference), chat, streaming with usage', async () => {
   const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
@@ -170,7 +181,7 @@ test('model store: create with SYSTEM/TEMPLATE/PARAMETERs, show, generate uses t
 });
 
 test('kill -9 during create leaves a store that lists and serves every completed model', async () => {
-  const home = mkdtempSync(join(tmpdir(), 'hearth-kill-'));
+  const home = tempDir('hearth-kill-');
   const mf = join(home, 'Modelfile');
   writeFileSync(mf, `FROM ${join(SHARED, 'models/synth-qwen2-bpe32k-F16.gguf')}\n`);
   execFileSync(BIN, ['create', 'done', '-f', mf], { env: { ...process.env, HEARTH_HOME: home }, stdio: 'ignore' });
@@ -194,7 +205,7 @@ test('pull from another server (digest-verified blobs), ps and stop through the 
   const post = (path, body) => fetch(`${S.base}${path}`, { method: 'POST', body: JSON.stringify(body) });
   const r = await post('/api/create', { model: 'shared/dream:v2', modelfile: `FROM ${join(SHARED, 'models/aidreams260K.gguf')}\nPARAMETER temperature 0\n` });
   assert.match(await r.text(), /success/);
-  const home = mkdtempSync(join(tmpdir(), 'hearth-pull-'));
+  const home = tempDir('hearth-pull-');
   const env = { ...process.env, HEARTH_HOME: home, HEARTH_HOST: S.base.replace('http://', '') };
   execFileSync(BIN, ['pull', `${S.base}/shared/dream:v2`], { env, stdio: 'ignore' });
   const shown = execFileSync(BIN, ['show', 'shared/dream:v2'], { env }).toString();
