@@ -249,6 +249,71 @@ TEST(Attention, Q8CacheMatchesDirectComputationOverItsValues) {
   check_attention_against_direct(tensor::KvType::kQ8_0);
 }
 
+// Consecutive tokens of one sequence are attended together (model/attention.cpp
+// runs): the outputs equal each token's alone, bit for bit, in every ISA and
+// cache type, for runs cut by length, by a change of cache, by a gap in the
+// positions, and for tokens that attend to the same positions (BERT).
+void check_runs_equal_tokens_alone(tensor::KvType type) {
+  const int64_t n_head = 8, n_head_kv = 2, hd = 64, n_ctx = 40;
+  const size_t head_stride = tensor::kv_head_bytes(type, hd, n_ctx), row = tensor::kv_row_bytes(type, hd);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  // Two sequences' caches, every position filled.
+  std::vector<uint8_t> caches[2][2];  // [sequence][keys, values]
+  for (auto& seq : caches) {
+    for (auto& c : seq) c.assign(head_stride * n_head_kv, 0);
+    for (int64_t h = 0; h < n_head_kv; ++h)
+      for (int64_t j = 0; j < n_ctx; ++j) {
+        float key[hd], value[hd];
+        for (int64_t i = 0; i < hd; ++i) key[i] = nd(rng), value[i] = nd(rng);
+        uint8_t* k_head = seq[0].data() + h * head_stride;
+        uint8_t* v_row = seq[1].data() + h * head_stride + static_cast<size_t>(j) * row;
+        if (type == tensor::KvType::kF16) {
+          uint16_t kh[hd];
+          for (int64_t i = 0; i < hd; ++i)
+            kh[i] = tensor::f32_to_fp16(key[i]), reinterpret_cast<uint16_t*>(v_row)[i] = tensor::f32_to_fp16(value[i]);
+          tensor::store_k(hd, kh, j, reinterpret_cast<uint16_t*>(k_head));
+        } else {
+          tensor::BlockQ8_0 kq[hd / tensor::kQK];
+          tensor::quantize_q8_0(key, kq, hd);
+          tensor::store_k_q8(hd, kq, j, k_head);
+          tensor::quantize_q8_0(value, v_row, hd);
+        }
+      }
+  }
+  // (sequence, positions attended): a run of 4 and one of 2 in sequence 0,
+  // sequence 1 (a change of cache), a gap, then tokens attending alike.
+  const std::pair<int, int64_t> tokens[] = {{0, 10}, {0, 11}, {0, 12}, {0, 13}, {0, 14}, {0, 15}, {1, 7},
+                                            {1, 8},  {1, 30}, {1, 31}, {0, 40}, {0, 40}, {0, 40}};
+  const int n_tokens = static_cast<int>(std::size(tokens));
+  std::vector<float> q(static_cast<size_t>(n_tokens * n_head * hd)), together(q.size()), alone(q.size());
+  for (float& x : q) x = nd(rng);
+  auto query = [&](int t, std::vector<float>& out) {
+    const auto& c = caches[tokens[t].first];
+    return AttentionQuery{q.data() + t * n_head * hd, out.data() + t * n_head * hd, c[0].data(), c[1].data(),
+                          tokens[t].second, head_stride, row, type};
+  };
+  for (core::Isa isa : {core::Isa::kScalar, core::Isa::kAvx2, core::Isa::kAvx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(core::best_isa())) continue;
+    core::ThreadPool pool(2);
+    std::vector<float> scratch;
+    std::vector<AttentionQuery> all;
+    for (int t = 0; t < n_tokens; ++t) all.push_back(query(t, together));
+    attention({n_head, n_head_kv, hd}, all, pool, scratch, kernels::for_isa(isa));
+    for (int t = 0; t < n_tokens; ++t) {
+      const AttentionQuery one = query(t, alone);
+      attention({n_head, n_head_kv, hd}, std::span<const AttentionQuery>(&one, 1), pool, scratch, kernels::for_isa(isa));
+    }
+    for (size_t i = 0; i < q.size(); ++i)
+      ASSERT_EQ(together[i], alone[i]) << tensor::kv_type_name(type) << " isa " << static_cast<int>(isa) << " token "
+                                       << i / static_cast<size_t>(n_head * hd) << " value " << i % (n_head * hd);
+  }
+}
+
+TEST(Attention, F16RunsOfTokensEqualEachTokenAlone) { check_runs_equal_tokens_alone(tensor::KvType::kF16); }
+
+TEST(Attention, Q8RunsOfTokensEqualEachTokenAlone) { check_runs_equal_tokens_alone(tensor::KvType::kQ8_0); }
+
 TEST(Batching, RejectsOutOfRangePositions) {
   auto m = Model::load(test::shared_path("models/aidreams260K.gguf"));
   ASSERT_TRUE(m.ok());
