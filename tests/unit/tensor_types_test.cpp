@@ -446,6 +446,37 @@ TEST(RowKernels, SoftmaxAndSiluMulMatchReference) {
   }
 }
 
+// Softmax never leaves a subnormal probability (the attention mix ran 45x
+// slower over them): rows whose far values' true probabilities are subnormal,
+// through exp or after the division by a large sum, hold 0 there and match
+// the reference elsewhere; -inf gives exactly 0, NaN stays NaN.
+TEST(RowKernels, SoftmaxFlushesSubnormalProbabilities) {
+  for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
+    const kernels::Kernels& k = kernels::for_isa(isa);
+    if (k.isa != isa) continue;
+    for (int64_t n : {9, 33, 2000}) {
+      std::vector<float> x(static_cast<size_t>(n));
+      // Half the row at the maximum (a sum of n / 2), the rest spread from
+      // 80 to 110 below it, one 70 below, one at -inf.
+      for (int64_t i = 0; i < n; ++i) x[i] = i % 2 ? 5.0f : 5.0f - 80.0f - 30.0f * static_cast<float>(i) / n;
+      x[0] = 5.0f - 70.0f;
+      x[2] = -INFINITY;
+      std::vector<float> got = x, want = x;
+      k.softmax(got.data(), n);
+      softmax(want.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        EXPECT_NE(std::fpclassify(got[i]), FP_SUBNORMAL) << core::isa_name(isa) << " n=" << n << " i=" << i;
+        EXPECT_NEAR(got[i], want[i], 2e-6f * want[i] + 1e-37f) << core::isa_name(isa) << " n=" << n << " i=" << i;
+      }
+      EXPECT_EQ(got[2], 0.0f);
+      EXPECT_GT(got[0], 0.0f) << "70 below the maximum is a normal probability, n=" << n;
+      x[4] = NAN;
+      k.softmax(x.data(), n);
+      EXPECT_TRUE(std::isnan(x[4])) << core::isa_name(isa);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hearth::tensor
 

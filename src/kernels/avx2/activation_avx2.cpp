@@ -4,6 +4,7 @@
 // References: tensor::softmax, tensor::silu_mul.
 #include <immintrin.h>
 
+#include <cfloat>
 #include <cmath>
 
 #include "kernels/avx2/common.h"
@@ -52,21 +53,33 @@ void softmax(float* x, int64_t n) {
   for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
   if (i < n) mv = _mm256_max_ps(mv, load_tail(x + i, n - i, -INFINITY));
   const __m256 max = _mm256_set1_ps(hmax(mv));
+  // No subnormal floats, as in the AVX-512 kernel: exp of a difference below
+  // vexp::kFlush is 0, a probability below 2 FLT_MIN is 0 before it is scaled
+  // (NaN passes through both).
+  const __m256 flush = _mm256_set1_ps(vexp::kFlush);
+  auto exp_row = [&](__m256 v) __attribute__((always_inline)) {
+    const __m256 d = _mm256_sub_ps(v, max);
+    return _mm256_and_ps(_mm256_cmp_ps(d, flush, _CMP_NLT_UQ), exp8(_mm256_max_ps(flush, d)));
+  };
   __m256 sum = _mm256_setzero_ps();
   for (i = 0; i + 8 <= n; i += 8) {
-    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), max));
+    const __m256 e = exp_row(_mm256_loadu_ps(x + i));
     _mm256_storeu_ps(x + i, e);
     sum = _mm256_add_ps(sum, e);
   }
   if (i < n) {
     // Padding lanes are computed but neither stored nor summed.
-    const __m256 e = exp8(_mm256_sub_ps(load_tail(x + i, n - i, 0.0f), max));
+    const __m256 e = exp_row(load_tail(x + i, n - i, 0.0f));
     store_tail(x + i, n - i, e);
     sum = _mm256_add_ps(sum, load_tail(x + i, n - i, 0.0f));
   }
-  const __m256 inv = _mm256_set1_ps(1.0f / hsum(sum));
-  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
-  for (; i < n; ++i) x[i] *= _mm256_cvtss_f32(inv);
+  const float total = hsum(sum);
+  const __m256 inv = _mm256_set1_ps(1.0f / total), least = _mm256_set1_ps(2 * FLT_MIN * total);
+  auto scale = [&](__m256 e) __attribute__((always_inline)) {
+    return _mm256_mul_ps(_mm256_and_ps(_mm256_cmp_ps(e, least, _CMP_NLT_UQ), e), inv);
+  };
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, scale(_mm256_loadu_ps(x + i)));
+  if (i < n) store_tail(x + i, n - i, scale(load_tail(x + i, n - i, 0.0f)));
 }
 
 void silu_mul(int64_t n, const float* a, const float* b, float* out) {
