@@ -2,9 +2,12 @@
 // strings across token boundaries, and log-probabilities.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
 #include <set>
+#include <unordered_map>
 
 #include "sampling/params.h"
 #include "sampling/stop.h"
@@ -64,6 +67,35 @@ TEST(Samplers, PenaltiesChangeExactlyTheTokensInTheWindow) {
   EXPECT_FLOAT_EQ(l[1], -2.0f * 2 - 2 * 0.5f - 0.25f);
   EXPECT_FLOAT_EQ(l[2], 2.0f);  // not in the window
   EXPECT_FLOAT_EQ(l[3], 1.0f);
+}
+
+// Penalties and logit bias find candidates by index while they are in id
+// order and by search otherwise (after sorting or truncation): the same
+// logits either way, window tokens missing from the candidates ignored.
+TEST(Samplers, PenaltiesAndBiasEqualInIdOrderAndShuffled) {
+  std::mt19937 rng(4);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  Candidates in_order;
+  for (int32_t i = 0; i < 1000; ++i) in_order.items.push_back({i, nd(rng), 0});
+  const Candidates original = in_order;
+  Candidates shuffled = in_order;
+  std::shuffle(shuffled.items.begin(), shuffled.items.end(), rng);
+  Candidates truncated = in_order;
+  truncated.items.resize(500);  // ids 500.. gone
+  std::vector<int32_t> window;
+  for (int i = 0; i < 60; ++i) window.push_back(static_cast<int32_t>(4 + rng() % 996));
+  const std::unordered_map<int32_t, float> bias = {{3, 2.5f}, {700, -1.0f}, {999, 4.0f}};
+  for (Candidates* c : {&in_order, &shuffled, &truncated}) {
+    apply_penalties(*c, window, 1.3f, 0.2f, 0.1f);
+    apply_logit_bias(*c, bias);
+  }
+  std::map<int32_t, float> a, b;
+  for (const auto& x : in_order.items) a[x.id] = x.logit;
+  for (const auto& x : shuffled.items) b[x.id] = x.logit;
+  EXPECT_EQ(a, b);
+  for (const auto& x : truncated.items) EXPECT_EQ(x.logit, a[x.id]) << x.id;
+  EXPECT_NE(a[window[0]], original.items[static_cast<size_t>(window[0])].logit);  // penalized
+  EXPECT_FLOAT_EQ(a[3], original.items[3].logit + 2.5f) << "3 is biased, not in the window";
 }
 
 TEST(Samplers, LogitBiasAndTemperature) {
