@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <span>
 #include <unordered_map>
@@ -24,7 +25,19 @@ struct Candidates {
   void sort_desc();
   // p = softmax(logit) over the current items (sorts first).
   void softmax();
+  // Visits the items in descending order, sorting only as far as needed:
+  // calls stop(i) for i = 0, 1, ... (items[0..i] then in their final order)
+  // and returns the first i for which it is true, or items.size(). A prefix
+  // of 64, then 4 times longer ones, is partially sorted at a time: the
+  // samplers that cut the distribution short (top-p, a draw) rarely need more
+  // than the first few dozen of a vocabulary.
+  size_t visit_desc(const std::function<bool(size_t)>& stop);
+  // The largest logit and Σ exp(logit - max) over the items, in any order.
+  void exp_sum(float* max, double* sum) const;
 };
+
+// exp(logit - max), 0 for a logit of -inf (whatever max is).
+float relative_exp(float logit, float max);
 
 void apply_logit_bias(Candidates& c, const std::unordered_map<int32_t, float>& bias);
 // repeat_penalty divides positive logits (multiplies negative ones) of tokens

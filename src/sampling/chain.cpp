@@ -36,7 +36,11 @@ SamplerChain::SamplerChain(SamplingParams p, int32_t n_vocab)
 
 int32_t SamplerChain::sample(std::span<const float> logits, std::span<const int32_t> history) {
   cand_.items.resize(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i) cand_.items[i] = {static_cast<int32_t>(i), logits[i], 0.0f};
+  // A NaN logit (a numerically broken model) is never chosen while any other
+  // token can be: it counts as -inf, which also keeps the samplers' sort
+  // order total.
+  for (size_t i = 0; i < logits.size(); ++i)
+    cand_.items[i] = {static_cast<int32_t>(i), std::isnan(logits[i]) ? -INFINITY : logits[i], 0.0f};
   cand_.sorted = false;
   apply_logit_bias(cand_, p_.logit_bias);
   // Temperature 0 is plain greedy decoding over the (biased) logits: the

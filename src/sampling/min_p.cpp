@@ -1,4 +1,5 @@
 // Min-p: drop tokens whose probability is below p times the most likely one's.
+#include <algorithm>
 #include <cmath>
 
 #include "sampling/candidates.h"
@@ -7,12 +8,16 @@ namespace hearth::sampling {
 
 void apply_min_p(Candidates& c, float p) {
   if (p <= 0.0f || c.items.size() <= 1) return;
+  // p_i >= p * p_max  <=>  logit_i >= logit_max + log(p): the tokens at or
+  // above the threshold moved to the front and sorted, the rest dropped,
+  // without sorting the whole vocabulary.
+  float max = -INFINITY;
+  for (const auto& x : c.items) max = std::max(max, x.logit);
+  const float threshold = max + std::log(p);
+  auto end = std::partition(c.items.begin(), c.items.end(), [&](const Candidate& x) { return x.logit >= threshold; });
+  c.items.erase(end, c.items.end());
+  c.sorted = false;
   c.sort_desc();
-  // p_i >= p * p_max  <=>  logit_i >= logit_max + log(p)
-  const float threshold = c.items[0].logit + std::log(p);
-  size_t keep = 1;
-  while (keep < c.items.size() && c.items[keep].logit >= threshold) ++keep;
-  c.items.resize(keep);
 }
 
 }  // namespace hearth::sampling

@@ -158,6 +158,65 @@ TEST(SamplerChain, SameSeedSameTokens) {
   EXPECT_EQ(g.sample(logits, ha), static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
 }
 
+// Top-p, min-p and the draw sort only the prefix they need
+// (Candidates::visit_desc): the same tokens in the same order, and the same
+// draws, as over candidates sorted in full first.
+TEST(Samplers, PartialSortingAgreesWithAFullSort) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  Candidates base;
+  for (int32_t i = 0; i < 5000; ++i) base.items.push_back({i, nd(rng), 0});
+  base.items[17].logit = base.items[18].logit;  // a tie, broken by id
+  auto in_order = [](const Candidates& c) {
+    std::vector<int32_t> out;
+    for (const auto& x : c.items) out.push_back(x.id);
+    return out;
+  };
+  for (float p : {0.3f, 0.9f, 0.999f}) {
+    Candidates partial = base, full = base;
+    full.sort_desc();
+    apply_top_p(partial, p);
+    apply_top_p(full, p);
+    EXPECT_EQ(in_order(partial), in_order(full)) << "top_p " << p;
+    EXPECT_GT(partial.items.size(), 1u);
+    partial = base, full = base;
+    full.sort_desc();
+    apply_min_p(partial, p / 10);
+    apply_min_p(full, p / 10);
+    EXPECT_EQ(in_order(partial), in_order(full)) << "min_p " << p / 10;
+  }
+  std::set<int32_t> drawn;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    Candidates partial = base, full = base;
+    full.sort_desc();
+    std::mt19937_64 r1(seed), r2(seed);
+    const int32_t a = sample_distribution(partial, r1);
+    EXPECT_EQ(a, sample_distribution(full, r2)) << "seed " << seed;
+    drawn.insert(a);
+  }
+  EXPECT_GT(drawn.size(), 20u);  // the draws reach past the first sorted prefix
+}
+
+// A NaN logit is never chosen while another token can be, by any path.
+TEST(SamplerChain, NanLogitsAreNeverChosen) {
+  std::vector<float> logits(3000);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = i % 3 ? std::sin(static_cast<float>(i)) * 3 : NAN;
+  for (int top_k : {0, 40})
+    for (float temperature : {0.0f, 0.8f}) {
+      SamplingParams p;
+      p.seed = 5;
+      p.top_k = top_k;
+      p.temperature = temperature;
+      SamplerChain chain(p, static_cast<int32_t>(logits.size()));
+      std::vector<int32_t> history;
+      for (int i = 0; i < 30; ++i) {
+        const int32_t id = chain.sample(logits, history);
+        ASSERT_FALSE(std::isnan(logits[static_cast<size_t>(id)])) << "top_k " << top_k << " temperature " << temperature;
+        history.push_back(id);
+      }
+    }
+}
+
 TEST(SamplerChain, ValidationNamesTheField) {
   SamplingParams p;
   p.top_p = 1.5f;
