@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25  // Linux 6.1; glibc headers before 2.37 lack the name
@@ -54,20 +55,37 @@ struct AnonMemory::Promoter {
 #ifdef MADV_HUGEPAGE
     madvise(p, n, MADV_HUGEPAGE);  // clears MADV_NOHUGEPAGE, which would refuse the collapse
 #endif
-    for (size_t off = 0; off + kHugePage <= n && !stop.load(std::memory_order_relaxed); off += kHugePage) {
+    // A page that cannot be collapsed now (EAGAIN: its small pages could not
+    // be isolated, as right after they were faulted in or while other work
+    // holds them; ENOMEM: no free huge page) is tried again a few times, the
+    // last after the rest of the region; then it stays small.
+    auto collapse = [&](size_t off) {
       int rc = madvise(p + off, kHugePage, MADV_COLLAPSE);
-      if (rc != 0 && errno == EAGAIN) rc = madvise(p + off, kHugePage, MADV_COLLAPSE);  // transient: retry once
-      if (rc == 0) {
+      for (int retry = 0; rc != 0 && errno == EAGAIN && retry < 3; ++retry) {
+        if (retry > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        rc = madvise(p + off, kHugePage, MADV_COLLAPSE);
+      }
+      return rc == 0 ? 0 : errno;
+    };
+    std::vector<size_t> later;
+    for (size_t off = 0; off + kHugePage <= n && !stop.load(std::memory_order_relaxed); off += kHugePage) {
+      const int e = collapse(off);
+      if (e == 0) {
         r.huge_bytes += kHugePage;
-      } else if (errno == EINVAL) {
+      } else if (e == EINVAL) {
         // No MADV_COLLAPSE here (or huge pages are off): leave it to the
         // kernel's background collapsing, where enabled.
         r.way = Promotion::Way::kAdvised;
         r.huge_bytes = 0;
+        later.clear();
         break;
+      } else {
+        later.push_back(off);
       }
-      // Otherwise (ENOMEM: no free huge page now) the page stays small.
     }
+    if (!later.empty() && !stop.load(std::memory_order_relaxed)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (size_t off : later)
+      if (!stop.load(std::memory_order_relaxed) && collapse(off) == 0) r.huge_bytes += kHugePage;
     r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     std::lock_guard<std::mutex> lock(mu);
     result = r;
