@@ -5,19 +5,11 @@
 
 namespace hearth::sampling {
 
-namespace {
-
-// Descending by logit, ties by id: one total order (the chain's logits hold
-// no NaN), so full and partial sorts agree on every prefix.
-bool before(const Candidate& a, const Candidate& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
-
-}  // namespace
-
 float relative_exp(float logit, float max) { return std::isinf(logit) && logit < 0 ? 0.0f : std::exp(logit - max); }
 
 void Candidates::sort_desc() {
   if (sorted) return;
-  std::sort(items.begin(), items.end(), before);
+  std::sort(items.begin(), items.end(), ranks_before);
   sorted = true;
 }
 
@@ -28,7 +20,7 @@ size_t Candidates::visit_desc(const std::function<bool(size_t)>& stop) {
     for (size_t k = std::min<size_t>(64, n); done < n; k = std::min(n, 4 * k)) {
       // [0, done) are the best `done` in order; bring the next ones after them.
       std::partial_sort(items.begin() + static_cast<std::ptrdiff_t>(done), items.begin() + static_cast<std::ptrdiff_t>(k),
-                        items.end(), before);
+                        items.end(), ranks_before);
       for (size_t i = done; i < k; ++i)
         if (stop(i)) return i;
       done = k;
@@ -66,7 +58,7 @@ int32_t sample_greedy(const Candidates& c) {
   if (c.sorted) return c.items[0].id;
   const Candidate* best = &c.items[0];
   for (const auto& x : c.items)
-    if (x.logit > best->logit || (x.logit == best->logit && x.id < best->id)) best = &x;
+    if (ranks_before(x, *best)) best = &x;
   return best->id;
 }
 

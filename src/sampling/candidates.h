@@ -3,6 +3,7 @@
 // Each sampler lives in its own file; all keep at least one candidate.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <random>
@@ -38,6 +39,31 @@ struct Candidates {
 
 // exp(logit - max), 0 for a logit of -inf (whatever max is).
 float relative_exp(float logit, float max);
+
+// The samplers' order: descending by logit, ties by id. One total order (the
+// chain's logits hold no NaN), so full and partial sorts agree on every prefix.
+inline bool ranks_before(const Candidate& a, const Candidate& b) {
+  return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+}
+
+// f(candidate, value) for the candidate of each id listed in `by_id` (a map
+// id -> value) that is among c's items: found by index while the items are in
+// id order (as the chain builds them: one lookup per listed id, not one per
+// vocabulary entry), else by one pass over the items.
+template <class Map, class F>
+void for_each_listed(Candidates& c, const Map& by_id, F f) {
+  const bool by_index = std::all_of(by_id.begin(), by_id.end(), [&](const auto& e) {
+    return e.first >= 0 && static_cast<size_t>(e.first) < c.items.size() && c.items[static_cast<size_t>(e.first)].id == e.first;
+  });
+  if (by_index) {
+    for (const auto& [id, value] : by_id) f(c.items[static_cast<size_t>(id)], value);
+    return;
+  }
+  for (auto& x : c.items) {
+    auto it = by_id.find(x.id);
+    if (it != by_id.end()) f(x, it->second);
+  }
+}
 
 void apply_logit_bias(Candidates& c, const std::unordered_map<int32_t, float>& bias);
 // repeat_penalty divides positive logits (multiplies negative ones) of tokens
