@@ -5,7 +5,12 @@
 
 namespace hearth::sampling {
 
+namespace {
+
+// exp(logit - max), 0 for a logit of -inf (whatever max is).
 float relative_exp(float logit, float max) { return std::isinf(logit) && logit < 0 ? 0.0f : std::exp(logit - max); }
+
+}  // namespace
 
 void Candidates::sort_desc() {
   if (sorted) return;
@@ -13,33 +18,35 @@ void Candidates::sort_desc() {
   sorted = true;
 }
 
-size_t Candidates::visit_desc(const std::function<bool(size_t)>& stop) {
+size_t Candidates::walk_mass(const std::function<bool(double)>& stop) {
+  float max = -INFINITY;
+  for (const auto& c : items) max = std::max(max, c.logit);
+  double sum = 0;
+  for (const auto& c : items) sum += relative_exp(c.logit, max);
+  double mass = 0;
+  auto visit = [&](size_t i) {
+    Candidate& x = items[i];
+    x.p = static_cast<float>(relative_exp(x.logit, max) / sum);
+    mass += x.p;
+    return stop(mass);
+  };
   const size_t n = items.size();
-  size_t done = 0;
-  if (!sorted) {
-    for (size_t k = std::min<size_t>(64, n); done < n; k = std::min(n, 4 * k)) {
-      // [0, done) are the best `done` in order; bring the next ones after them.
-      std::partial_sort(items.begin() + static_cast<std::ptrdiff_t>(done), items.begin() + static_cast<std::ptrdiff_t>(k),
-                        items.end(), ranks_before);
-      for (size_t i = done; i < k; ++i)
-        if (stop(i)) return i;
-      done = k;
-    }
-    sorted = true;
+  if (sorted) {
+    for (size_t i = 0; i < n; ++i)
+      if (visit(i)) return i;
     return n;
   }
-  for (size_t i = 0; i < n; ++i)
-    if (stop(i)) return i;
+  size_t done = 0;
+  for (size_t k = std::min<size_t>(64, n); done < n; k = std::min(n, 4 * k)) {
+    // [0, done) are the best `done` in order; bring the next ones after them.
+    std::partial_sort(items.begin() + static_cast<std::ptrdiff_t>(done), items.begin() + static_cast<std::ptrdiff_t>(k),
+                      items.end(), ranks_before);
+    for (size_t i = done; i < k; ++i)
+      if (visit(i)) return i;
+    done = k;
+  }
+  sorted = true;
   return n;
-}
-
-void Candidates::exp_sum(float* max, double* sum) const {
-  float m = -INFINITY;
-  for (const auto& c : items) m = std::max(m, c.logit);
-  double s = 0;
-  for (const auto& c : items) s += relative_exp(c.logit, m);
-  *max = m;
-  *sum = s;
 }
 
 void Candidates::softmax() {
@@ -66,17 +73,8 @@ int32_t sample_distribution(Candidates& c, std::mt19937_64& rng) {
   // The draw walks the tokens from the most likely down until the mass
   // passes r: only that far are they sorted (a 32000-token vocabulary with
   // no top-k: 2.6 ms per token when all were).
-  float max = 0;
-  double sum = 0;
-  c.exp_sum(&max, &sum);
   const double r = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-  double acc = 0;
-  const size_t at = c.visit_desc([&](size_t i) {
-    Candidate& x = c.items[i];
-    x.p = static_cast<float>(relative_exp(x.logit, max) / sum);
-    acc += x.p;
-    return r < acc;
-  });
+  const size_t at = c.walk_mass([r](double mass) { return r < mass; });
   if (at < c.items.size()) return c.items[at].id;
   c.sort_desc();
   return c.items.back().id;

@@ -26,19 +26,15 @@ struct Candidates {
   void sort_desc();
   // p = softmax(logit) over the current items (sorts first).
   void softmax();
-  // Visits the items in descending order, sorting only as far as needed:
-  // calls stop(i) for i = 0, 1, ... (items[0..i] then in their final order)
-  // and returns the first i for which it is true, or items.size(). A prefix
-  // of 64, then 4 times longer ones, is partially sorted at a time: the
+  // Walks the items from the most likely down, setting each one's p (its
+  // share of the whole softmax) and calling stop(mass so far) after it;
+  // returns the index where stop was first true, or items.size(). Sorts only
+  // as far as the walk goes (items[0..i] are then in their final order): a
+  // prefix of 64, then 4 times longer ones, partially sorted at a time; the
   // samplers that cut the distribution short (top-p, a draw) rarely need more
   // than the first few dozen of a vocabulary.
-  size_t visit_desc(const std::function<bool(size_t)>& stop);
-  // The largest logit and Σ exp(logit - max) over the items, in any order.
-  void exp_sum(float* max, double* sum) const;
+  size_t walk_mass(const std::function<bool(double)>& stop);
 };
-
-// exp(logit - max), 0 for a logit of -inf (whatever max is).
-float relative_exp(float logit, float max);
 
 // The samplers' order: descending by logit, ties by id. One total order (the
 // chain's logits hold no NaN), so full and partial sorts agree on every prefix.

@@ -159,7 +159,7 @@ TEST(SamplerChain, SameSeedSameTokens) {
 }
 
 // Top-p, min-p and the draw sort only the prefix they need
-// (Candidates::visit_desc): the same tokens in the same order, and the same
+// (Candidates::walk_mass): the same tokens in the same order, and the same
 // draws, as over candidates sorted in full first.
 TEST(Samplers, PartialSortingAgreesWithAFullSort) {
   std::mt19937 rng(9);
