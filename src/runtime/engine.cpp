@@ -13,6 +13,7 @@
 #include <new>
 
 #include "chat/chat_template.h"
+#include "runtime/batch_plan.h"
 #include "runtime/sequence.h"
 
 namespace hearth::runtime {
@@ -472,15 +473,20 @@ struct Engine::Impl {
         owners.push_back(s.get());
         --budget;
       }
-      for (auto& s : running) {  // then prompt chunks
-        if (s->lm != lm || s->done || s->n_prefilled >= s->prompt.size() || budget <= 0) continue;
-        size_t take = std::min<size_t>(static_cast<size_t>(budget), s->prompt.size() - s->n_prefilled);
-        for (size_t i = 0; i < take; ++i) {
+      // Then prompt tokens, in arrival order (runtime/batch_plan.h).
+      std::vector<size_t> remaining(running.size(), 0), take(running.size(), 0);
+      for (size_t j = 0; j < running.size(); ++j) {
+        const Sequence& s = *running[j];
+        if (s.lm == lm && !s.done) remaining[j] = s.prompt.size() - std::min(s.n_prefilled, s.prompt.size());
+      }
+      plan_prompt_chunks(remaining, budget, take);
+      for (size_t j = 0; j < running.size(); ++j) {
+        Sequence* s = running[j].get();
+        for (size_t i = 0; i < take[j]; ++i) {
           bool last = s->n_prefilled + i + 1 == s->prompt.size();
           batch.push_back({s->prompt[s->n_prefilled + i], s->kv->n_past + static_cast<int64_t>(i), s->kv.get(), last});
-          if (last) owners.push_back(s.get());
+          if (last) owners.push_back(s);
         }
-        budget -= static_cast<int64_t>(take);
       }
       if (batch.empty()) continue;
       std::vector<float> logits;
