@@ -201,11 +201,12 @@ class Parser {
         continue;
       }
       std::string inner = act.text;
-      size_t b = inner.find_first_not_of(" \t\r\n");
-      if (b == std::string::npos) throw Error("empty template action");
+      size_t b = 0;  // leading white space as split_words sees it (\v and \f too)
+      while (b < inner.size() && std::isspace(static_cast<unsigned char>(inner[b]))) ++b;
       inner = inner.substr(b);
       if (inner.rfind("/*", 0) == 0) continue;  // comment
       std::vector<std::string> w = split_words(inner);
+      if (w.empty()) throw Error("empty template action");
       const std::string& kw = w[0];
       if (kw == "end" || kw == "else") {
         *ended_by = inner;
@@ -269,27 +270,41 @@ class Parser {
   size_t i_ = 0;
 };
 
+// A value in rendering: a reference into the data (fields: never copied, so
+// a step costs the same whatever the size of the conversation it reads) or
+// one computed by the action.
+struct Val {
+  const Json* ref = nullptr;
+  Json own;
+  Val() = default;
+  Val(const Json* r) : ref(r) {}  // NOLINT(google-explicit-constructor)
+  template <class T>
+  Val(T&& v) : own(std::forward<T>(v)) {}  // NOLINT(google-explicit-constructor)
+  const Json& get() const { return ref ? *ref : own; }
+};
+
 struct Renderer {
   const Json& root;
   std::string out;
   size_t steps = 0;
+  static inline const Json kNull;
 
-  Json field(const Term& t, const Json& dot) const {
+  const Json* field(const Term& t, const Json& dot) const {
     const Json* cur = t.from_root ? &root : &dot;
     for (const auto& p : t.path) {
-      if (!cur->is_object() || !cur->contains(p)) return Json();
+      if (!cur->is_object() || !cur->contains(p)) return &kNull;
       cur = &(*cur)[p];
     }
-    return *cur;
+    return cur;
   }
 
-  Json eval(const Term& t, const Json& dot) {
+  Val eval(const Term& t, const Json& dot) {
     if (++steps > 1000000) throw Error("template step budget exceeded");
     switch (t.kind) {
-      case Term::kField: return field(t, dot);
-      case Term::kString: return t.text;
-      case Term::kNumber: return t.number;
-      case Term::kBool: return t.boolean;
+      case Term::kField: return Val(field(t, dot));
+      case Term::kString: return Val(Json(t.text));
+      case Term::kNumber: return Val(Json(t.number));
+      case Term::kBool: return Val(Json(t.boolean));
       case Term::kCall: break;
     }
     const std::string& f = t.text;
@@ -297,58 +312,62 @@ struct Renderer {
       if (k >= t.args.size()) throw Error("function " + f + " needs more arguments");
       return eval(t.args[k], dot);
     };
-    if (f == "not") return !truthy(arg(0));
+    if (f == "not") return Val(Json(!truthy(arg(0).get())));
     if (f == "and") {
-      Json v;
+      Val v;
       for (size_t k = 0; k < t.args.size(); ++k)
-        if (!truthy(v = arg(k))) return v;
+        if (!truthy((v = arg(k)).get())) return v;
       return v;
     }
     if (f == "or") {
-      Json v;
+      Val v;
       for (size_t k = 0; k < t.args.size(); ++k)
-        if (truthy(v = arg(k))) return v;
+        if (truthy((v = arg(k)).get())) return v;
       return v;
     }
     if (f == "len") {
-      Json v = arg(0);
-      if (v.is_string()) return v.get<std::string>().size();
-      return v.is_null() ? 0 : v.size();
+      const Val a = arg(0);
+      const Json& v = a.get();
+      if (v.is_string()) return Val(Json(v.get_ref<const std::string&>().size()));
+      return Val(Json(v.is_null() ? 0 : v.size()));
     }
-    if (f == "json") return arg(0).dump();
-    Json a = arg(0), b = arg(1);
+    if (f == "json") return Val(Json(arg(0).get().dump()));
+    const Val va = arg(0), vb = arg(1);
+    const Json &a = va.get(), &b = vb.get();
     if (f == "eq") {
-      for (size_t k = 1; k < t.args.size(); ++k)
-        if (a == arg(k)) return true;
-      return false;
+      if (a == b) return Val(Json(true));
+      for (size_t k = 2; k < t.args.size(); ++k)
+        if (a == arg(k).get()) return Val(Json(true));
+      return Val(Json(false));
     }
-    if (f == "ne") return a != b;
+    if (f == "ne") return Val(Json(a != b));
     if (!a.is_number() || !b.is_number()) throw Error("function " + f + " compares numbers");
     double x = a.get<double>(), y = b.get<double>();
-    if (f == "lt") return x < y;
-    if (f == "gt") return x > y;
-    if (f == "le") return x <= y;
-    return x >= y;
+    if (f == "lt") return Val(Json(x < y));
+    if (f == "gt") return Val(Json(x > y));
+    if (f == "le") return Val(Json(x <= y));
+    return Val(Json(x >= y));
   }
 
   void run(const GoTemplate::Node& n, const Json& dot) {
     if (++steps > 1000000) throw Error("template step budget exceeded");
     switch (n.kind) {
       case GoTemplate::Node::kText: out += n.text; break;
-      case GoTemplate::Node::kOutput: out += to_text(eval(n.term, dot)); break;
+      case GoTemplate::Node::kOutput: out += to_text(eval(n.term, dot).get()); break;
       case GoTemplate::Node::kList:
         for (const auto& c : n.children) run(*c, dot);
         break;
       case GoTemplate::Node::kIf:
         for (const auto& [cond, body] : n.branches)
-          if (truthy(eval(cond, dot))) {
+          if (truthy(eval(cond, dot).get())) {
             run(*body, dot);
             return;
           }
         if (n.else_body) run(*n.else_body, dot);
         break;
       case GoTemplate::Node::kRange: {
-        Json list = eval(n.term, dot);
+        const Val held = eval(n.term, dot);
+        const Json& list = held.get();
         if (!truthy(list)) {
           if (n.else_body) run(*n.else_body, dot);
           break;
