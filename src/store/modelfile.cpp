@@ -38,10 +38,20 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b);
 }
 
+// A value written so that parse_modelfile reads it back unchanged: as is when
+// that is unambiguous, else in a """block""" (which cannot hold """ or end
+// in a quote), else in "quotes" (one line; the parser strips exactly the
+// outer pair, with no escapes). Every value the parser returns fits one of
+// these; a value set otherwise that fits none is written as a block.
 std::string quote_block(const std::string& v) {
-  if (v.find('\n') == std::string::npos && v.find('"') == std::string::npos && !v.empty() &&
-      !std::isspace(static_cast<unsigned char>(v.front())) && !std::isspace(static_cast<unsigned char>(v.back())))
-    return v;
+  const bool one_line = v.find('\n') == std::string::npos;
+  const bool padded = !v.empty() && (std::isspace(static_cast<unsigned char>(v.front())) ||
+                                     std::isspace(static_cast<unsigned char>(v.back())));
+  const bool wrapped = v.size() >= 2 && v.front() == '"' && v.back() == '"';
+  if (one_line && !v.empty() && !padded && v.rfind("\"\"\"", 0) != 0 && !wrapped) return v;
+  const bool block_ok = v.find("\"\"\"") == std::string::npos && (v.empty() || v.back() != '"');
+  if (block_ok) return "\"\"\"" + v + "\"\"\"";
+  if (one_line && v.rfind("\"\"", 0) != 0) return "\"" + v + "\"";
   return "\"\"\"" + v + "\"\"\"";
 }
 
@@ -88,7 +98,7 @@ Result<Modelfile> parse_modelfile(const std::string& text) {
     pos = eol == std::string::npos ? text.size() : eol + 1;
     ++line_no;
     const int start_line = line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+    while (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF (and stray CRs: reading stays idempotent)
     std::string t = trim(line);
     if (t.empty() || t[0] == '#') continue;
     size_t sp = 0;
@@ -106,7 +116,7 @@ Result<Modelfile> parse_modelfile(const std::string& text) {
           std::string next = text.substr(pos, e2 == std::string::npos ? std::string::npos : e2 - pos);
           pos = e2 == std::string::npos ? text.size() : e2 + 1;
           ++line_no;
-          if (!next.empty() && next.back() == '\r') next.pop_back();
+          while (!next.empty() && next.back() == '\r') next.pop_back();
           body += "\n" + next;
           close = body.find("\"\"\"");
         }
@@ -173,8 +183,8 @@ Result<Modelfile> parse_modelfile(const std::string& text) {
 }
 
 std::string Modelfile::to_text() const {
-  std::string out = "FROM " + from + "\n";
-  for (const auto& a : adapters) out += "ADAPTER " + a + "\n";
+  std::string out = "FROM " + quote_block(from) + "\n";
+  for (const auto& a : adapters) out += "ADAPTER " + quote_block(a) + "\n";
   if (has_template) out += "TEMPLATE " + quote_block(template_text) + "\n";
   if (has_system) out += "SYSTEM " + quote_block(system) + "\n";
   for (const auto& [k, v] : parameters.items()) {

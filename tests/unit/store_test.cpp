@@ -48,6 +48,35 @@ ADAPTER ./lora.gguf
   EXPECT_EQ(again->parameters, mf->parameters);
 }
 
+// What `show --modelfile` prints (to_text) reads back as the same Modelfile,
+// whatever quotes the values hold (found by fuzz_modelfile: a one-line value
+// with three quotes inside was written in a """block""" it closed early).
+TEST(Modelfile, ToTextReadsBackUnchanged) {
+  for (const char* text : {
+           "FROM base\nTEMPLATE \"!\"{{ .Prompt }} x\"\"\"\n",      // quoted: !\"{{ .Prompt }} x\"\"
+           "FROM base\nSYSTEM x\"\"\"\n",                             // as is, ends in three quotes
+           "FROM base\nSYSTEM \"\"a\"\"\"b\n",                        // as is, starts with two
+           "FROM base\nSYSTEM \"  padded \"\n",                        // quoted, outer spaces kept
+           "FROM base\nSYSTEM \"\"\"two\nlines\"\"\"\nMESSAGE user\n",  // block; empty message
+           "FROM \"./my model.gguf\"\nADAPTER \"\"\" spaced \"\"\"\nLICENSE \"\"\n",
+           "FROM base\nPARAMETER stop \"\\\"\"\nPARAMETER stop \"<|im_end|>\"\nPARAMETER temperature 0.1\n",
+           "FROM base\r\nTEMPLATE \"\"\"a\r\r\nb\r\n\"\"\"\r\n"}) {  // stray CRs at line ends
+    auto a = parse_modelfile(text);
+    ASSERT_TRUE(a.ok()) << text << ": " << a.status().to_string();
+    const std::string out = a->to_text();
+    auto b = parse_modelfile(out);
+    ASSERT_TRUE(b.ok()) << out << ": " << b.status().to_string();
+    EXPECT_EQ(b->from, a->from) << out;
+    EXPECT_EQ(b->adapters, a->adapters) << out;
+    EXPECT_EQ(b->template_text, a->template_text) << out;
+    EXPECT_EQ(b->has_system, a->has_system) << out;
+    EXPECT_EQ(b->system, a->system) << out;
+    EXPECT_EQ(b->parameters, a->parameters) << out;
+    EXPECT_EQ(b->messages, a->messages) << out;
+    EXPECT_EQ(b->licenses, a->licenses) << out;
+  }
+}
+
 TEST(Modelfile, ErrorsNameTheLine) {
   struct Case {
     const char* text;
@@ -160,7 +189,8 @@ TEST(GoTemplate, OllamaTemplateFeatures) {
   EXPECT_EQ(go("{{ range .Tools }}x{{ else }}no tools{{ end }}", d), "no tools");
   EXPECT_EQ(go("a {{- /* c */ -}} b {{ and .System (not .Response) }} {{ len .Messages }}", d), "ab true 2");
   EXPECT_EQ(go("{{ .Missing }}|{{ .Messages.Nope }}", d), "|");
-  for (const char* bad : {"{{ if .X }}never ended", "{{ end }}", "{{ frobnicate .X }}", "{{ .X", "{{ \"open }}"})
+  for (const char* bad : {"{{ if .X }}never ended", "{{ end }}", "{{ frobnicate .X }}", "{{ .X", "{{ \"open }}",
+                          "{{}}", "{{ }}", "a {{ \v }} b", "{{\f}}", "{{- \v -}}"})
     EXPECT_FALSE(GoTemplate::parse(bad).ok()) << bad;
 }
 
