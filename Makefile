@@ -8,7 +8,7 @@ FUZZ ?= build/fuzz
 HEARTH_SHARED ?= $(abspath ../shared)
 JOBS ?= $(shell nproc)
 ARGS ?= serve
-FUZZ_SECONDS ?= 45
+FUZZ_SECONDS ?= 40
 export HEARTH_SHARED
 
 .PHONY: run test setup build build-asan build-fuzz test-release test-asan test-fuzz npm clean
@@ -49,14 +49,16 @@ test-asan:
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L 'unit|conformance'
 
-# Each libFuzzer target for a bounded time, seeded from tests/fuzz/corpus.
+# Each libFuzzer target for a bounded time, seeded from ../shared (or the
+# repository's tests/fuzz/... when its .seeds file names one).
 test-fuzz:
 	@set -eo pipefail; for t in $(FUZZ)/tests/fuzz/fuzz_*; do \
 	  [ -x "$$t" ] || continue; name=$$(basename $$t); \
 	  mkdir -p $(FUZZ)/corpus/$$name; \
+	  seeds=$$(cat tests/fuzz/$$name.seeds); case $$seeds in tests/*) ;; *) seeds=$(HEARTH_SHARED)/$$seeds;; esac; \
 	  echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
 	  $$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-	    $(FUZZ)/corpus/$$name $(HEARTH_SHARED)/$$(cat tests/fuzz/$$name.seeds) 2>&1 | tail -n 12; \
+	    $(FUZZ)/corpus/$$name $$seeds 2>&1 | tail -n 12; \
 	done
 
 clean:
