@@ -7,7 +7,7 @@
 // memory read bandwidth is sampled in pauses of each generation run (every 16
 // tokens, clock stopped, best of two passes over 256 MiB) and generation is
 // reported as a fraction of the median sample (shared hosts' bandwidth drifts, so the two are compared side
-// by side). With --profile, generation's time per token is split by phase of
+// by side). With --profile, the prompt's and generation's time per token are split by phase of
 // the forward pass (model::ForwardProfile), with the read rate of each matrix
 // product.
 #include <algorithm>
@@ -59,20 +59,32 @@ Stats stats(std::vector<double> v) {
   return s;
 }
 
-// One phase of the generation profile, per token.
+// One phase of a profile (generation's or the prompt's), per token.
 struct ProfileRow {
   const char* name;
-  double ms_per_token, share, gb_per_s;  // gb_per_s: 0 for phases without weights
+  double ms_per_token, share;
+  double gb_per_s;    // weight bytes read; 0 for phases without weights
+  double gmac_per_s;  // multiply-adds; 0 for row operations
 };
 
 std::vector<ProfileRow> profile_rows(const model::ForwardProfile& p) {
   double total = 0;
   for (double s : p.seconds) total += s;
   std::vector<ProfileRow> rows;
-  for (int i = 0; i < model::ForwardProfile::kCount; ++i)
-    rows.push_back({model::ForwardProfile::kNames[i], 1e3 * p.seconds[i] / static_cast<double>(p.calls),
-                    total > 0 ? p.seconds[i] / total : 0, p.seconds[i] > 0 ? p.bytes[i] / p.seconds[i] / 1e9 : 0});
+  for (int i = 0; i < model::ForwardProfile::kCount; ++i) {
+    const double s = p.seconds[i];
+    rows.push_back({model::ForwardProfile::kNames[i], 1e3 * s / static_cast<double>(std::max<int64_t>(1, p.tokens)),
+                    total > 0 ? s / total : 0, s > 0 ? p.bytes[i] / s / 1e9 : 0, s > 0 ? p.macs[i] / s / 1e9 : 0});
+  }
   return rows;
+}
+
+nlohmann::json profile_json(const model::ForwardProfile& p) {
+  nlohmann::json phases = nlohmann::json::array();
+  for (const ProfileRow& r : profile_rows(p))
+    phases.push_back({{"phase", r.name}, {"ms_per_token", r.ms_per_token}, {"share", r.share}, {"gb_per_s", r.gb_per_s},
+                      {"gmac_per_s", r.gmac_per_s}});
+  return phases;
 }
 
 std::string model_type(const gguf::File& f) {
@@ -127,7 +139,8 @@ void add_bench(CLI::App& app) {
   cmd->add_option("-r,--reps", o->reps, "repetitions")->check(CLI::Range(1, 100));
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->add_flag("--memory", o->memory, "measure memory read bandwidth instead");
-  cmd->add_flag("--profile", o->profile, "split generation's time per token by phase of the forward pass");
+  cmd->add_flag("--profile", o->profile,
+                "split the prompt's and generation's time per token by phase of the forward pass");
   cmd->add_flag("--bandwidth", o->bandwidth,
                 "sample read bandwidth (256 MiB buffer) in pauses of each generation run and report generation as a fraction of it");
   cmd->callback([o] {
@@ -160,7 +173,7 @@ void add_bench(CLI::App& app) {
     for (auto& t : prompt) t = static_cast<int32_t>(rng() % hp.n_vocab);
     std::vector<float> logits;
     std::vector<double> pp, tg, bw, fraction;
-    model::ForwardProfile profile;
+    model::ForwardProfile profile, pp_profile;  // generation's, the prompt's
     long peak_kib = 0;
     bool peak_exact = true;
     const double bytes_per_token = static_cast<double>(m.value()->weight_bytes_per_token());
@@ -185,10 +198,13 @@ void add_bench(CLI::App& app) {
     for (int r = 0; r < o->reps; ++r) {
       if (o->n_prompt > 0) {
         ctx.truncate(o->n_depth);
+        if (o->profile) ctx.set_profile(&pp_profile);
         auto t0 = clock::now();
         Status s = ctx.eval(prompt, false, &logits);
+        const double pp_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+        ctx.set_profile(nullptr);
         if (!s.ok()) throw CLI::RuntimeError(fail(s));
-        pp.push_back(o->n_prompt / std::chrono::duration<double>(clock::now() - t0).count());
+        pp.push_back(o->n_prompt / pp_seconds);
       }
       if (o->n_gen > 0) {
         ctx.truncate(o->n_depth);
@@ -252,12 +268,8 @@ void add_bench(CLI::App& app) {
                           {"huge_pages_at_load_mib", static_cast<double>(huge.up_front_bytes) / 1048576.0},
                           {"peak_rss_mib", rss_mib}, {"kv_cache_mib", kv_mib},
                           {"weight_bytes_per_token", bytes_per_token}};
-      if (o->profile && profile.calls > 0) {
-        nlohmann::json phases = nlohmann::json::array();
-        for (const ProfileRow& r : profile_rows(profile))
-          phases.push_back({{"phase", r.name}, {"ms_per_token", r.ms_per_token}, {"share", r.share}, {"gb_per_s", r.gb_per_s}});
-        j["tg_profile"] = phases;
-      }
+      if (o->profile && profile.calls > 0) j["tg_profile"] = profile_json(profile);
+      if (o->profile && pp_profile.calls > 0) j["pp_profile"] = profile_json(pp_profile);
       if (o->bandwidth && !bw.empty()) {
         j["read_gb_per_s"] = sb.median;
         j["tg_read_gb_per_s"] = st.median * bytes_per_token / 1e9;
@@ -292,10 +304,19 @@ void add_bench(CLI::App& app) {
                   "during the runs (median %.1f GB/s; per-run fractions %.0f-%.0f%%)\n",
                   bytes_per_token / 1048576.0, st.median * bytes_per_token / 1e9, 100 * sf.median, sb.median,
                   100 * sf.min, 100 * sf.max);
+    if (o->profile && pp_profile.calls > 0) {
+      std::printf("\nprompt processing, per token (%lld tokens in %lld passes; attention's multiply-adds: scores and "
+                  "mix):\n| phase | ms | share | GMAC/s |\n|---|---:|---:|---:|\n",
+                  static_cast<long long>(pp_profile.tokens), static_cast<long long>(pp_profile.calls));
+      for (const ProfileRow& r : profile_rows(pp_profile)) {
+        std::printf("| %s | %.3f | %.1f%% | ", r.name, r.ms_per_token, 100 * r.share);
+        if (r.gmac_per_s > 0) std::printf("%.1f |\n", r.gmac_per_s); else std::printf("- |\n");
+      }
+    }
     if (o->profile && profile.calls > 0) {
       std::printf("\ngeneration, per token (%lld tokens; sampling and bandwidth pauses excluded):\n"
                   "| phase | ms | share | weights GB/s |\n|---|---:|---:|---:|\n",
-                  static_cast<long long>(profile.calls));
+                  static_cast<long long>(profile.tokens));
       for (const ProfileRow& r : profile_rows(profile)) {
         std::printf("| %s | %.3f | %.1f%% | ", r.name, r.ms_per_token, 100 * r.share);
         if (r.gb_per_s > 0) std::printf("%.1f |\n", r.gb_per_s); else std::printf("- |\n");

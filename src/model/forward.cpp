@@ -146,6 +146,7 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
   core::ThreadPool& pool = ws.pool;
   using Phase = ForwardProfile::Phase;
   PhaseClock clock(ws.profile);
+  if (ws.profile) ws.profile->tokens += n;
   ws.x.resize(n * d);
   ws.xn.resize(n * d);
   ws.h.resize(n * std::max(d, q_dim));
@@ -181,6 +182,15 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     if (n == 1) warm_next_product(pool, next);
   };
   auto bytes = [](const Weight& w) { return static_cast<double>(w.n_out) * static_cast<double>(w.row_bytes); };
+  // Multiply-adds of a product over `rows` activation rows, and of one layer's
+  // attention (scores and mix: n_head · head_dim per position attended).
+  auto macs = [](const Weight& w, int64_t rows) {
+    return static_cast<double>(w.n_in) * static_cast<double>(w.n_out) * static_cast<double>(rows);
+  };
+  double attended = 0;
+  if (ws.profile)
+    for (const BatchToken& t : batch) attended += static_cast<double>(t.pos + 1);
+  const double attention_macs = 2.0 * attended * static_cast<double>(hp.n_head * hd);
 
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const LayerWeights& L = layers[static_cast<size_t>(l)];
@@ -192,7 +202,7 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     clock.lap(Phase::kRowOps);
     warm_next({&L.wo});
     ws.mm.run_shared(qkv, ws.xn.data(), n, pool);
-    clock.lap(Phase::kQkv, bytes(L.wq) + bytes(L.wk) + bytes(L.wv));
+    clock.lap(Phase::kQkv, bytes(L.wq) + bytes(L.wk) + bytes(L.wv), macs(L.wq, n) + macs(L.wk, n) + macs(L.wv, n));
     auto add_bias = [&](const Weight& b, std::vector<float>& y, int64_t dim) {
       if (!b.present()) return;
       const float* bias = load_vector(b, &ws.bias);
@@ -238,10 +248,10 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     clock.lap(Phase::kRowOps);
     warm_next({&L.wo});
     attention({hp.n_head, hp.n_head_kv, hd}, queries, pool, ws.scores);
-    clock.lap(Phase::kAttention);
+    clock.lap(Phase::kAttention, 0, attention_macs);
     warm_next({&L.w_gate, &L.w_up});
     ws.mm.run(L.wo, ws.att.data(), n, ws.h.data(), pool);
-    clock.lap(Phase::kAttnOut, bytes(L.wo));
+    clock.lap(Phase::kAttnOut, bytes(L.wo), macs(L.wo, n));
 
     const float* ffn_norm = load_vector(L.ffn_norm, &ws.norm_w);
     per_token([&](int64_t t) {
@@ -252,7 +262,7 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
     clock.lap(Phase::kRowOps);
     warm_next({&L.w_down});
     ws.mm.run_shared(gate_up, ws.xn.data(), n, pool);
-    clock.lap(Phase::kFfnUp, bytes(L.w_gate) + bytes(L.w_up));
+    clock.lap(Phase::kFfnUp, bytes(L.w_gate) + bytes(L.w_up), macs(L.w_gate, n) + macs(L.w_up, n));
     per_token([&](int64_t t) {
       kern.silu_mul(hp.n_ff, ws.ffa.data() + t * hp.n_ff, ws.ffb.data() + t * hp.n_ff, ws.ffh.data() + t * hp.n_ff);
     });
@@ -264,7 +274,7 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
       warm_next({&output});
     }
     ws.mm.run(L.w_down, ws.ffh.data(), n, ws.h.data(), pool);
-    clock.lap(Phase::kFfnDown, bytes(L.w_down));
+    clock.lap(Phase::kFfnDown, bytes(L.w_down), macs(L.w_down, n));
     per_token(add_residual);
   }
 
@@ -280,7 +290,7 @@ Status Model::forward(Workspace& ws, std::span<const BatchToken> batch, std::vec
   clock.lap(Phase::kRowOps);
   warm_next({&layers[0].wq, &layers[0].wk, &layers[0].wv});  // the next token's first product
   if (n_out > 0) ws.mm.run(output, ws.xn.data(), n_out, logits->data(), pool);
-  clock.lap(Phase::kOutput, n_out > 0 ? bytes(output) : 0);
+  clock.lap(Phase::kOutput, n_out > 0 ? bytes(output) : 0, macs(output, n_out));
   return Status();
 }
 

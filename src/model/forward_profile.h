@@ -1,6 +1,7 @@
 // Where the time of Model::forward goes, by phase (`hearth bench --profile`):
-// wall time of the calling thread from one phase boundary to the next, and
-// the weight bytes each matrix-product phase reads. Off (one null check per
+// wall time of the calling thread from one phase boundary to the next, the
+// weight bytes each matrix-product phase reads and the multiply-adds of the
+// products and of attention. Off (one null check per
 // boundary) unless a Workspace carries a profile.
 #pragma once
 
@@ -17,7 +18,9 @@ struct ForwardProfile {
       "FFN gate/up products", "FFN down product", "output (LM head) product"};
   std::array<double, kCount> seconds{};
   std::array<double, kCount> bytes{};  // weight bytes read (products only)
+  std::array<double, kCount> macs{};   // multiply-adds (products and attention)
   int64_t calls = 0;                   // forward passes profiled
+  int64_t tokens = 0;                  // tokens in those passes
 };
 
 // Charges the time since the previous boundary to a phase.
@@ -29,11 +32,12 @@ class PhaseClock {
       t_ = std::chrono::steady_clock::now();
     }
   }
-  void lap(ForwardProfile::Phase phase, double bytes = 0) {
+  void lap(ForwardProfile::Phase phase, double bytes = 0, double macs = 0) {
     if (!p_) return;
     const auto now = std::chrono::steady_clock::now();
     p_->seconds[phase] += std::chrono::duration<double>(now - t_).count();
     p_->bytes[phase] += bytes;
+    p_->macs[phase] += macs;
     t_ = now;
   }
 

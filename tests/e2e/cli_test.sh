@@ -117,6 +117,18 @@ assert rows["FFN gate/up products"]["gb_per_s"] > 0 and rows["attention"]["gb_pe
 assert all(r["ms_per_token"] > 0 for r in rows.values())
 '
 check "bench --profile splits generation time per token by phase" $?
+"$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 32 -n 0 -r 2 -t 1 --profile --json 2>/dev/null | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert "tg_profile" not in j
+rows = {r["phase"]: r for r in j["pp_profile"]}
+assert len(rows) == 7, rows
+assert abs(sum(r["share"] for r in rows.values()) - 1) < 1e-6
+assert rows["FFN gate/up products"]["gmac_per_s"] > 0 and rows["attention"]["gmac_per_s"] > 0
+assert rows["row ops (norms, RoPE, KV store, residual, SiLU)"]["gmac_per_s"] == 0
+assert all(r["ms_per_token"] > 0 for r in rows.values())
+'
+check "bench --profile splits prompt time per token by phase, with multiply-add rates" $?
 "$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 16 -n 4 -d 200 -r 1 -t 1 --json > "$T/bench_d.json" &&
   "$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 16 -n 4 -d 200 -r 1 -t 1 > "$T/bench_d.txt" &&
   grep -q "| tg4 @ d200 " "$T/bench_d.txt" && grep -q "| pp16 @ d200 " "$T/bench_d.txt" &&

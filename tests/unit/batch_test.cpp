@@ -136,6 +136,22 @@ TEST(ForwardProfile, ChargesEveryPhaseAndTheProductBytes) {
   EXPECT_EQ(p.bytes[ForwardProfile::kFfnDown], 3 * down);
   EXPECT_EQ(p.bytes[ForwardProfile::kOutput], 3 * bytes(model.output));
   EXPECT_EQ(p.bytes[ForwardProfile::kRowOps] + p.bytes[ForwardProfile::kAttention], 0.0);
+  // Multiply-adds: each product's inputs x outputs per token; attention's
+  // scores and mix over the 1, 2, 3 positions the tokens attend to.
+  const auto& hp = model.hparams();
+  auto macs = [](const Weight& w) { return static_cast<double>(w.n_in) * static_cast<double>(w.n_out); };
+  double mqkv = 0, mup = 0;
+  for (const LayerWeights& L : model.layers) {
+    mqkv += macs(L.wq) + macs(L.wk) + macs(L.wv);
+    mup += macs(L.w_gate) + macs(L.w_up);
+  }
+  EXPECT_EQ(p.macs[ForwardProfile::kQkv], 3 * mqkv);
+  EXPECT_EQ(p.macs[ForwardProfile::kFfnUp], 3 * mup);
+  EXPECT_EQ(p.macs[ForwardProfile::kOutput], 3 * macs(model.output));
+  EXPECT_EQ(p.macs[ForwardProfile::kAttention],
+            static_cast<double>(hp.n_layer) * 2.0 * (1 + 2 + 3) * static_cast<double>(hp.n_head * hp.head_dim));
+  EXPECT_EQ(p.macs[ForwardProfile::kRowOps], 0.0);
+  EXPECT_EQ(p.tokens, 3);
   profiled.set_profile(nullptr);
   std::vector<float> c;
   ASSERT_TRUE(profiled.eval(std::vector<int32_t>{5}, false, &c).ok());
