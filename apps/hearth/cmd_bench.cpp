@@ -8,8 +8,8 @@
 // tokens, clock stopped, best of two passes over 256 MiB) and generation is
 // reported as a fraction of the median sample (shared hosts' bandwidth drifts, so the two are compared side
 // by side). With --profile, the prompt's and generation's time per token are split by phase of
-// the forward pass (model::ForwardProfile), with the read rate of each matrix
-// product.
+// the forward pass (model::ForwardProfile), with each phase's multiply-add rate
+// (prompt) or weight read rate (generation).
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -1,7 +1,5 @@
 #include "runtime/batch_plan.h"
 
-#include <algorithm>
-
 namespace hearth::runtime {
 
 void plan_prompt_chunks(std::span<const size_t> remaining, int64_t budget, std::span<size_t> take) {
