@@ -5,16 +5,19 @@
 // 16 scores accumulate in registers with no horizontal sums (hd 64, 8 heads:
 // 53 GMAC/s at 64-512 positions against 19-23 for the row-major layout's 8
 // dot products reduced together, 2.1x at 2048); F16 takes two blocks per
-// pass. Q8_0 scores are int8 dot products (VNNI) with the query heads
-// rounded through Q8_0, 4 dimensions per instruction (scores16_q8).
-// Mix: blocks of 16 V rows are converted to float once (F16, or Q8_0 codes
-// times their scales; into a stack buffer)
-// and reused by every query head of the group; two heads at a time keep 64
-// output values each in registers while the block's rows are added (one V
-// load feeds two FMAs). 1.7x the AVX2 kernel (hd 64, 8 heads, 64-512
-// positions). Head sizes off the mix's fast path (hd % 64 or > 256) use the
-// AVX2 mix. References: tensor::attn_scores_f16, attn_mix_f16, attn_scores_q8,
-// attn_mix_q8.
+// pass. More than 8 heads (a prompt pass's tokens sharing a KV head): per 64
+// positions the K blocks are converted to float once and scored 6 heads × 64
+// positions at a time (scores_f16_wide; 1.14-1.22x the 8 × 32 tile). Q8_0
+// scores are int8 dot products (VNNI) with the query heads rounded through
+// Q8_0, 4 dimensions per instruction (scores16_q8).
+// Mix: blocks of 64 V rows are converted to float once (F16, or Q8_0 codes
+// times their scales; into a stack buffer) and reused by every query head of
+// the group; four heads at a time keep 64 output values each in registers
+// while the block's rows are added (one V load feeds four FMAs). Same-process
+// A/B at 1464 positions, 32 heads: 1.13x the 16-row, two-head kernel; that
+// one was 1.7x the AVX2 kernel (hd 64, 8 heads, 64-512 positions). Head sizes
+// off the mix's fast path (hd % 64 or > 256) use the AVX2 mix. References:
+// tensor::attn_scores_f16, attn_mix_f16, attn_scores_q8, attn_mix_q8.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -35,7 +38,10 @@ using tensor::kQK;
 namespace {
 
 constexpr int64_t kMaxHd = 256;
-constexpr int kRows = 16;
+// V rows converted per block of the mix: each head's 64 outputs are loaded
+// and stored once per block (16 rows: 57 GMAC/s in L1, 64 rows: 73-76).
+constexpr int kRows = 64;
+
 // How far ahead (in bytes of the cache) the kernels request K blocks and V
 // rows: the cache has left the caches since the last token, and the
 // hardware prefetchers alone kept it at a few GB/s (Q4_0 file, 1024
@@ -68,14 +74,18 @@ inline void q8_rows(int64_t hd, int nr, const uint8_t* x, size_t row_bytes, floa
   }
 }
 
-// NH (1 or 2) heads' outputs o[h] (64 values each) += Σ_t p[h][t] · vr[t].
+// NH (1 to 4) heads' outputs o[h] (64 values each) += Σ_t p[h][t] · vr[t].
+// Not inlined: GCC then kept some of the 16 accumulators on the stack.
 template <int NH>
-inline void mix64(const float* const* p, int nr, const float* vr, int64_t hd, float* const* o) {
-  __m512 acc[NH][4];
+__attribute__((noinline)) void mix64(const float* const* p, int nr, const float* vr, int64_t hd, float* const* o) {
+  __m512 acc[NH * 4];
+#pragma GCC unroll 4
   for (int h = 0; h < NH; ++h)
-    for (int c = 0; c < 4; ++c) acc[h][c] = _mm512_loadu_ps(o[h] + 16 * c);
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) acc[4 * h + c] = _mm512_loadu_ps(o[h] + 16 * c);
   for (int t = 0; t < nr; ++t) {
     __m512 a[NH];
+#pragma GCC unroll 4
     for (int h = 0; h < NH; ++h) a[h] = _mm512_set1_ps(p[h][t]);
 #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {
@@ -85,11 +95,14 @@ inline void mix64(const float* const* p, int nr, const float* vr, int64_t hd, fl
       // positions, hd 64).
       __m512 v = _mm512_load_ps(vr + t * hd + 16 * c);
       asm("" : "+v"(v));
-      for (int h = 0; h < NH; ++h) acc[h][c] = _mm512_fmadd_ps(a[h], v, acc[h][c]);
+#pragma GCC unroll 4
+      for (int h = 0; h < NH; ++h) acc[4 * h + c] = _mm512_fmadd_ps(a[h], v, acc[4 * h + c]);
     }
   }
+#pragma GCC unroll 4
   for (int h = 0; h < NH; ++h)
-    for (int c = 0; c < 4; ++c) _mm512_storeu_ps(o[h] + 16 * c, acc[h][c]);
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) _mm512_storeu_ps(o[h] + 16 * c, acc[4 * h + c]);
 }
 
 
@@ -115,6 +128,86 @@ inline void scores16(int64_t hd, const float* q, const uint16_t* kb, __m512* acc
       const __m512 qv = _mm512_set1_ps(q[h * hd + i]);
 #pragma GCC unroll 2
       for (int b = 0; b < NB; ++b) acc[b * G + h] = _mm512_fmadd_ps(qv, kt[b], acc[b * G + h]);
+    }
+  }
+}
+
+// G heads' (q: hd values each) scores of NB K blocks already converted to
+// float (kf: [NB][hd][16]), n of them valid, written to s (rows s_stride
+// apart) times scale. 6 heads × 4 blocks (24 accumulators: 4 loads and 6
+// broadcasts per 24 FMAs) ran at 95% of the FMA peak in L1 where the F16
+// kernel's 8 × 2 tile (10 per 16, converting as it goes) ran at 69-82%. Not
+// inlined: GCC kept the accumulators on the stack in the callers.
+template <int G, int NB>
+__attribute__((noinline)) void scores_tile(int64_t hd, const float* q, const float* kf, float scale, int n, float* s,
+                                           size_t s_stride) {
+  const size_t next = static_cast<size_t>(hd) * 16;
+  __m512 acc[G * NB];
+#pragma GCC unroll 24
+  for (int x = 0; x < G * NB; ++x) acc[x] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < hd; ++i) {
+    __m512 kt[NB];
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; ++b) kt[b] = _mm512_load_ps(kf + b * next + 16 * i);
+#pragma GCC unroll 6
+    for (int h = 0; h < G; ++h) {
+      // In a register: folded into each FMA it would be NB loads, not one.
+      __m512 qv = _mm512_set1_ps(q[h * hd + i]);
+      asm("" : "+v"(qv));
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; ++b) acc[b * G + h] = _mm512_fmadd_ps(qv, kt[b], acc[b * G + h]);
+    }
+  }
+  const __m512 vscale = _mm512_set1_ps(scale);
+#pragma GCC unroll 4
+  for (int b = 0; b < NB; ++b) {
+    const int nr = std::min(16, n - 16 * b);
+    // Lanes past n hold whatever the cache held there: not stored.
+    const __mmask16 keep = static_cast<__mmask16>((1u << nr) - 1);
+#pragma GCC unroll 6
+    for (int h = 0; h < G; ++h)
+      _mm512_mask_storeu_ps(s + static_cast<size_t>(h) * s_stride + 16 * b, keep, _mm512_mul_ps(acc[b * G + h], vscale));
+  }
+}
+
+template <int G>
+void scores_tile_nb(int nb, int64_t hd, const float* q, const float* kf, float scale, int n, float* s,
+                    size_t s_stride) {
+  switch (nb) {
+    case 4: return scores_tile<G, 4>(hd, q, kf, scale, n, s, s_stride);
+    case 3: return scores_tile<G, 3>(hd, q, kf, scale, n, s, s_stride);
+    case 2: return scores_tile<G, 2>(hd, q, kf, scale, n, s, s_stride);
+    default: return scores_tile<G, 1>(hd, q, kf, scale, n, s, s_stride);
+  }
+}
+
+// Scores of more than 8 heads (a prompt pass's tokens sharing a KV head):
+// per 64 positions, the K blocks are converted to float once and scored for
+// heads in groups of at most 6 (as even as possible).
+void scores_f16_wide(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
+                     size_t s_stride) {
+  alignas(64) float kf[4 * 16 * kMaxHd];
+  const int groups = (g + 5) / 6, base = g / groups, extra = g % groups;
+  for (int64_t j0 = 0; j0 < n_kv; j0 += 64) {
+    const int n = static_cast<int>(std::min<int64_t>(64, n_kv - j0)), nb = (n + 15) / 16;
+    const uint16_t* kb = k + tensor::k_index(hd, j0, 0);
+    for (int64_t x = 0; x < nb * hd * 16; x += 16) {
+      if (x % 32 == 0) _mm_prefetch(reinterpret_cast<const char*>(kb + x) + kAhead, _MM_HINT_T0);
+      _mm512_store_ps(kf + x, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(kb + x))));
+    }
+    for (int gi = 0, h0 = 0; gi < groups; ++gi) {
+      const int gc = base + (gi < extra ? 1 : 0);
+      const float* qh = q + h0 * hd;
+      float* sh = s + static_cast<size_t>(h0) * s_stride + static_cast<size_t>(j0);
+      switch (gc) {
+        case 6: scores_tile_nb<6>(nb, hd, qh, kf, scale, n, sh, s_stride); break;
+        case 5: scores_tile_nb<5>(nb, hd, qh, kf, scale, n, sh, s_stride); break;
+        case 4: scores_tile_nb<4>(nb, hd, qh, kf, scale, n, sh, s_stride); break;
+        case 3: scores_tile_nb<3>(nb, hd, qh, kf, scale, n, sh, s_stride); break;
+        case 2: scores_tile_nb<2>(nb, hd, qh, kf, scale, n, sh, s_stride); break;
+        default: scores_tile_nb<1>(nb, hd, qh, kf, scale, n, sh, s_stride); break;
+      }
+      h0 += gc;
     }
   }
 }
@@ -217,15 +310,20 @@ void mix_blocks(int64_t hd, int g, const float* p, size_t p_stride, int64_t n_kv
   for (int64_t j0 = 0; j0 < n_kv; j0 += kRows) {
     const int nr = static_cast<int>(std::min<int64_t>(kRows, n_kv - j0));
     load(j0, nr, vr);
-    for (int h = 0; h < g; h += 2) {
-      const float* ph[2] = {p + static_cast<size_t>(h) * p_stride + static_cast<size_t>(j0),
-                            p + static_cast<size_t>(std::min(h + 1, g - 1)) * p_stride + static_cast<size_t>(j0)};
+    for (int h = 0; h < g; h += 4) {
+      const int nh = std::min(4, g - h);
+      const float* ph[4];
+      float* o[4];
+      for (int x = 0; x < 4; ++x)
+        ph[x] = p + static_cast<size_t>(h + std::min(x, nh - 1)) * p_stride + static_cast<size_t>(j0);
       for (int64_t i0 = 0; i0 < hd; i0 += 64) {
-        float* o[2] = {out + h * hd + i0, out + std::min(h + 1, g - 1) * hd + i0};
-        if (h + 1 < g)
-          mix64<2>(ph, nr, vr + i0, hd, o);
-        else
-          mix64<1>(ph, nr, vr + i0, hd, o);
+        for (int x = 0; x < 4; ++x) o[x] = out + (h + std::min(x, nh - 1)) * hd + i0;
+        switch (nh) {
+          case 4: mix64<4>(ph, nr, vr + i0, hd, o); break;
+          case 3: mix64<3>(ph, nr, vr + i0, hd, o); break;
+          case 2: mix64<2>(ph, nr, vr + i0, hd, o); break;
+          default: mix64<1>(ph, nr, vr + i0, hd, o); break;
+        }
       }
     }
   }
@@ -235,6 +333,7 @@ void mix_blocks(int64_t hd, int g, const float* p, size_t p_stride, int64_t n_kv
 
 void attn_scores_f16(int64_t hd, int g, const float* q, const uint16_t* k, int64_t n_kv, float scale, float* s,
                      size_t s_stride) {
+  if (g > 8 && hd <= kMaxHd) return scores_f16_wide(hd, g, q, k, n_kv, scale, s, s_stride);
   scores_blocks<2>(g, n_kv, scale, s, s_stride, [&]<int G, int NB>(int h0, int64_t j0, __m512* acc) {
     scores16<G, NB>(hd, q + h0 * hd, k + tensor::k_index(hd, j0, 0), acc);
   });
