@@ -98,15 +98,31 @@ void ThreadPool::worker_loop(int index) {
     if (stop_.load()) return;
     seen = generation_.load(std::memory_order_acquire);
     const JobRef job = job_;
+    // The request is this job's: consumed here, so that it is never read
+    // again after the memory it names may have gone. Announced in warming_
+    // before the job counts as done, so that a stop_warming() after this
+    // job waits for it.
     const std::span<const uint8_t> after = warm_[static_cast<size_t>(index)];
+    warm_[static_cast<size_t>(index)] = {};
+    const uint64_t epoch = warm_epoch_.load();
+    if (!after.empty()) warming_.fetch_add(1);
     auto [b, e] = chunk_of(job_n_, job_grain_, n_threads_, index);
     if (b < e) job(b, e, index);
     if (pending_.fetch_sub(1) == 1 && caller_waiting_.load()) {
       std::lock_guard<std::mutex> lock(mu_);
       done_cv_.notify_one();
     }
-    if (!after.empty()) warm(after, seen);
+    if (!after.empty()) {
+      warm(after, seen, epoch);
+      warming_.fetch_sub(1);
+    }
   }
+}
+
+void ThreadPool::stop_warming() {
+  for (auto& w : warm_) w = {};
+  warm_epoch_.fetch_add(1);
+  while (warming_.load() != 0) std::this_thread::yield();
 }
 
 void ThreadPool::warm_after_next_job(int thread, std::span<const uint8_t> bytes) {
@@ -114,13 +130,14 @@ void ThreadPool::warm_after_next_job(int thread, std::span<const uint8_t> bytes)
   warm_[static_cast<size_t>(thread)] = bytes;
 }
 
-void ThreadPool::warm(std::span<const uint8_t> bytes, uint64_t seen) const {
+void ThreadPool::warm(std::span<const uint8_t> bytes, uint64_t seen, uint64_t epoch) const {
   // Demand loads, one per line (in the model, A/B on alternate tokens, this
   // warm-up gained ~1%; the same loop of software prefetches instead gained
   // ~0.2%). Checks for a newer job every 4 KiB.
   constexpr size_t kLine = 64, kStep = 4096;
   for (size_t off = 0; off < bytes.size(); off += kStep) {
-    if (generation_.load(std::memory_order_relaxed) != seen) return;
+    if (generation_.load(std::memory_order_relaxed) != seen || warm_epoch_.load(std::memory_order_relaxed) != epoch)
+      return;
     const size_t end = std::min(bytes.size(), off + kStep);
     for (size_t o = off; o < end; o += kLine) (void)*reinterpret_cast<const volatile uint8_t*>(bytes.data() + o);
   }

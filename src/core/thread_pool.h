@@ -38,9 +38,15 @@ class ThreadPool {
 
   // After its chunk of the next job that runs on more than one thread, worker
   // `thread` (1 <= thread < n_threads; other values are ignored) reads
-  // `bytes` into its cache, one load per line, until the end or until a newer
-  // job arrives. Jobs run on the caller alone leave the request in place.
+  // `bytes` into its cache, one load per line, until the end, until a newer
+  // job arrives or until stop_warming(). The job that picks the request up
+  // consumes it; jobs run on the caller alone leave it in place.
   void warm_after_next_job(int thread, std::span<const uint8_t> bytes);
+
+  // Drops the requests not yet picked up and returns once no worker is
+  // reading memory for one (each checks every 4 KiB): call it before that
+  // memory may go away (a model unloaded between jobs). Caller thread only.
+  void stop_warming();
 
   // fn(begin, end, thread_index) over a partition of [0, n). Returns when all
   // chunks are done. Chunks are aligned to `grain` items (except the last).
@@ -63,8 +69,9 @@ class ThreadPool {
   };
   void run(size_t n, JobRef job, size_t grain);
   void worker_loop(int index);
-  // Reads `bytes` while no job newer than `seen` has been published.
-  void warm(std::span<const uint8_t> bytes, uint64_t seen) const;
+  // Reads `bytes` while no job newer than `seen` has been published and
+  // stop_warming() has not moved warm_epoch_ past `epoch`.
+  void warm(std::span<const uint8_t> bytes, uint64_t seen, uint64_t epoch) const;
 
   int n_threads_;
   std::vector<std::thread> workers_;
@@ -76,6 +83,8 @@ class ThreadPool {
   size_t job_grain_ = 1;
   std::vector<std::span<const uint8_t>> warm_;  // per thread, for the next job (index 0 unused)
   std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> warm_epoch_{0};  // bumped by stop_warming()
+  std::atomic<int> warming_{0};          // workers that will read or are reading a request's bytes
   std::atomic<int> pending_{0};
   std::atomic<int> sleeping_{0};            // workers about to wait or waiting on start_cv_
   std::atomic<bool> caller_waiting_{false};  // the caller about to wait or waiting on done_cv_

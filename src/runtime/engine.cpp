@@ -1,4 +1,5 @@
 #include "runtime/engine.h"
+#include "runtime/prompt_cache.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,13 +56,15 @@ struct Engine::Impl {
   std::deque<std::unique_ptr<Sequence>> waiting;
   std::vector<std::unique_ptr<Sequence>> running;  // scheduler thread only
   std::vector<std::shared_ptr<LoadedModel>> models;  // guarded by mu for readers
-  size_t kv_used = 0;
+  size_t kv_used = 0;  // KV caches of running sequences and of the prompt cache
+  PromptCache prompt_cache;
   bool stop = false;
   model::Workspace ws;
   std::unique_ptr<store::Store> store;
   std::thread thread;
 
-  Impl(Engine& eng, EngineConfig c) : e(eng), cfg(std::move(c)), ws(cfg.threads) {
+  Impl(Engine& eng, EngineConfig c)
+      : e(eng), cfg(std::move(c)), prompt_cache(cfg.prompt_cache_entries), ws(cfg.threads) {
     if (!cfg.store_home.empty()) store = std::make_unique<store::Store>(cfg.store_home);
     thread = std::thread([this] { loop(); });
   }
@@ -180,6 +183,7 @@ struct Engine::Impl {
                (b->active == 0 ? b->last_used : Clock::time_point::max());
       });
       if ((*victim)->active != 0) break;  // everything is busy: load anyway
+      ws.pool.stop_warming();  // the pool may be reading its weights (ThreadPool::warm_after_next_job)
       models.erase(victim);
     }
     models.push_back(lm);
@@ -288,15 +292,27 @@ struct Engine::Impl {
       fail(s, invalid_argument("a context of " + std::to_string(n_ctx) + " tokens needs more KV cache than the server's budget"));
       return true;
     }
-    if (kv_used + bytes > cfg.kv_budget_bytes) return false;  // wait for memory
-    try {
-      s.kv = std::make_unique<model::KvCache>(hp, n_ctx, kv_type);
-    } catch (const std::bad_alloc&) {  // the system refused the memory: this request fails, the server goes on
-      fail(s, unavailable("cannot allocate the KV cache of " + std::to_string(bytes >> 20) + " MiB for a context of " +
-                          std::to_string(n_ctx) + " tokens"));
-      return true;
+    // The prompt cache's entry sharing the longest prefix, if any: its
+    // positions up to there are kept, the rest of the prompt is evaluated.
+    PromptCache::Hit hit = prompt_cache.take(s.lm, n_ctx, kv_type, s.prompt);
+    if (hit.kv) {
+      s.kv = std::move(hit.kv);  // already counted in kv_used
+      s.n_prefilled = s.n_cached = hit.reuse;
+      e.metrics_.add("prompt_cache_hit_tokens_total", s.req.model, static_cast<double>(hit.reuse));
+    } else {
+      // Cached entries make room, least recently stored first.
+      while (kv_used + bytes > cfg.kv_budget_bytes && prompt_cache.size() > 0)
+        kv_used -= prompt_cache.evict_oldest()->bytes();
+      if (kv_used + bytes > cfg.kv_budget_bytes) return false;  // wait for memory
+      try {
+        s.kv = std::make_unique<model::KvCache>(hp, n_ctx, kv_type);
+      } catch (const std::bad_alloc&) {  // the system refused the memory: this request fails, the server goes on
+        fail(s, unavailable("cannot allocate the KV cache of " + std::to_string(bytes >> 20) + " MiB for a context of " +
+                            std::to_string(n_ctx) + " tokens"));
+        return true;
+      }
+      kv_used += s.kv->bytes();
     }
-    kv_used += s.kv->bytes();
     s.history = s.prompt;
     Status valid = s.req.sampling.validate(static_cast<int32_t>(hp.n_vocab));
     if (!valid.ok()) {
@@ -385,7 +401,7 @@ struct Engine::Impl {
     Event ev;
     ev.kind = Event::Kind::kDone;
     ev.finish = why;
-    ev.usage = {static_cast<int64_t>(s.prompt.size()), s.n_generated};
+    ev.usage = {static_cast<int64_t>(s.prompt.size()), s.n_generated, static_cast<int64_t>(s.n_cached)};
     ev.timings.total = ns_between(s.t_submit, now);
     ev.timings.load = s.lm->load_ns;
     ev.timings.queue = ns_between(s.t_submit, s.t_admit);
@@ -399,7 +415,15 @@ struct Engine::Impl {
   }
 
   void release(Sequence& s) {
-    if (s.kv) kv_used -= s.kv->bytes();
+    if (s.kv) {
+      // The cache holds the tokens fed so far: the prompt, then each sampled
+      // token but the last (history is prompt + sampled, in feeding order).
+      std::vector<int32_t> fed;
+      if (s.kv_valid && s.lm && s.lm->model && s.kv->n_past > 0 &&
+          static_cast<size_t>(s.kv->n_past) <= s.history.size())
+        fed.assign(s.history.begin(), s.history.begin() + s.kv->n_past);
+      for (auto& dropped : prompt_cache.put(s.lm, std::move(s.kv), std::move(fed))) kv_used -= dropped->bytes();
+    }
     s.kv.reset();
     if (s.lm && s.counted) {
       --s.lm->active;
@@ -493,7 +517,10 @@ struct Engine::Impl {
       Status st = lm->model->forward(ws, batch, &logits);
       if (!st.ok()) {
         for (auto& s : running)
-          if (s->lm == lm && !s->done) fail(*s, st);
+          if (s->lm == lm && !s->done) {
+            s->kv_valid = false;
+            fail(*s, st);
+          }
         continue;
       }
       // Advance cache positions.
@@ -506,12 +533,16 @@ struct Engine::Impl {
     }
   }
 
+  // Unloads the idle models past their keep_alive (Engine::unload expires
+  // them at once). On the scheduler thread only: the pool stops reading
+  // ahead into their weights first.
   void evict_expired() {
     std::lock_guard<std::mutex> lock(mu);
     auto now = Clock::now();
-    models.erase(std::remove_if(models.begin(), models.end(),
-                                [&](const auto& m) { return m->active == 0 && !m->forever && now >= m->expires; }),
-                 models.end());
+    auto expired = [&](const auto& m) { return m->active == 0 && !m->forever && now >= m->expires; };
+    if (std::none_of(models.begin(), models.end(), expired)) return;
+    ws.pool.stop_warming();
+    models.erase(std::remove_if(models.begin(), models.end(), expired), models.end());
   }
 
   void loop() {
@@ -551,6 +582,9 @@ struct Engine::Impl {
       for (auto& s : running)
         if (!s->done && s->stream->cancelled()) s->done = true;
       step();
+      // A finished sequence may hold the last reference to its model (since
+      // unloaded): the pool stops reading ahead into its weights first.
+      if (std::any_of(running.begin(), running.end(), [](const auto& s) { return s->done; })) ws.pool.stop_warming();
       for (auto it = running.begin(); it != running.end();) {
         if ((*it)->done) {
           release(**it);
@@ -560,6 +594,7 @@ struct Engine::Impl {
         }
       }
       evict_expired();
+      for (auto& dropped : prompt_cache.drop_stale()) kv_used -= dropped->bytes();
       size_t n_wait;
       {
         std::lock_guard<std::mutex> lock(mu);
@@ -567,7 +602,10 @@ struct Engine::Impl {
       }
       e.metrics_.set_gauge("num_requests_running", static_cast<double>(running.size()));
       e.metrics_.set_gauge("num_requests_waiting", static_cast<double>(n_wait));
-      e.metrics_.set_gauge("kv_cache_usage_perc", cfg.kv_budget_bytes ? static_cast<double>(kv_used) / cfg.kv_budget_bytes : 0);
+      // In use by running sequences (the prompt cache's entries give way).
+      const size_t in_use = kv_used - prompt_cache.bytes();
+      e.metrics_.set_gauge("kv_cache_usage_perc", cfg.kv_budget_bytes ? static_cast<double>(in_use) / cfg.kv_budget_bytes : 0);
+      e.metrics_.set_gauge("prompt_cache_entries", static_cast<double>(prompt_cache.size()));
     }
   }
 };
@@ -656,8 +694,11 @@ Result<ModelFileInfo> Engine::find_model(const std::string& raw) const {
 std::vector<LoadedModelInfo> Engine::loaded() const {
   std::vector<LoadedModelInfo> out;
   std::lock_guard<std::mutex> lock(impl_->mu);
-  for (const auto& m : impl_->models)
+  const auto now = Clock::now();
+  for (const auto& m : impl_->models) {
+    if (m->active == 0 && !m->forever && now >= m->expires) continue;  // being unloaded
     out.push_back({m->name, m->bytes, m->forever ? "forever" : rfc3339(m->expires_wall), m->active});
+  }
   return out;
 }
 
@@ -719,10 +760,18 @@ store::Store* Engine::model_store() { return impl_->store.get(); }
 void Engine::unload(const std::string& name) {
   auto res = impl_->resolve(name);
   if (!res.ok()) return;
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  auto& models = impl_->models;
-  models.erase(std::remove_if(models.begin(), models.end(), [&](const auto& m) { return m->name == res->key && m->active == 0; }),
-               models.end());
+  {
+    // Expired now; the scheduler thread unloads it (evict_expired), where no
+    // forward pass can be reading its weights. loaded() no longer lists it.
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    for (auto& m : impl_->models)
+      if (m->name == res->key && m->active == 0) {
+        m->forever = false;
+        m->expires = Clock::time_point::min();
+        m->expires_wall = std::chrono::system_clock::now();
+      }
+  }
+  impl_->cv.notify_one();
 }
 
 }  // namespace hearth::runtime

@@ -42,6 +42,11 @@ struct EngineConfig {
   // time to first token 0.32-0.40 s vs 0.42-0.56 with 512, throughput the same,
   // and a 1211-token prompt 4.8-4.9 s vs 5.1-5.3 (docs/benchmarks.md).
   int64_t max_batch_tokens = 64;
+  // Finished sequences' KV caches kept for prompt caching (runtime/
+  // prompt_cache.h): a request whose prompt starts with one's tokens skips
+  // evaluating them. They count against kv_budget_bytes and make room for
+  // new requests (least recently stored first). 0 turns prompt caching off.
+  size_t prompt_cache_entries = 8;
   double default_keep_alive_s = 300;
   // Loaded model files may use this much memory together; beyond it, the
   // least recently used idle models are unloaded (0: 3/4 of physical RAM).

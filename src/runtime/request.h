@@ -55,6 +55,7 @@ struct GenerateRequest {
 struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;  // of prompt_tokens, taken from the prompt cache (not evaluated)
 };
 
 struct Timings {  // nanoseconds, as Ollama reports them

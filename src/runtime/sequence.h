@@ -47,6 +47,8 @@ struct Sequence {
   std::unique_ptr<model::KvCache> kv;
   std::vector<int32_t> prompt;
   size_t n_prefilled = 0;
+  size_t n_cached = 0;            // prompt tokens whose KV came from the prompt cache
+  bool kv_valid = true;           // false after a failed forward pass: not for the prompt cache
   std::vector<int32_t> history;  // prompt + generated: the penalty window
   int32_t pending = -1;          // sampled token still to be fed
   int n_generated = 0;

@@ -1,5 +1,6 @@
 // OpenAI wire format: /v1/models, /v1/chat/completions, /v1/completions
 // (SSE streaming with [DONE], include_usage, n, logprobs).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <random>
@@ -179,6 +180,7 @@ void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, co
       choices[i].finish = sampling::finish_reason_name(ev.finish);
       usage.prompt_tokens = ev.usage.prompt_tokens;
       usage.completion_tokens += ev.usage.completion_tokens;
+      usage.cached_tokens = std::max(usage.cached_tokens, ev.usage.cached_tokens);
       if (p.stream) send_sse(chunk(static_cast<int>(i), chat ? Json::object() : Json(""), choices[i].finish, nullptr));
     }
     if (!any && res.client_gone()) {
@@ -187,7 +189,8 @@ void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, co
     }
   }
   Json u = {{"prompt_tokens", usage.prompt_tokens}, {"completion_tokens", usage.completion_tokens},
-            {"total_tokens", usage.prompt_tokens + usage.completion_tokens}};
+            {"total_tokens", usage.prompt_tokens + usage.completion_tokens},
+            {"prompt_tokens_details", {{"cached_tokens", usage.cached_tokens}}}};
   if (p.stream) {
     if (p.include_usage)
       send_sse({{"id", id}, {"object", object}, {"created", created}, {"model", model}, {"choices", Json::array()}, {"usage", u}});

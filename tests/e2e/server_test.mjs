@@ -349,6 +349,41 @@ test('KV budget: caches of a context that is not a whole number of K blocks are 
   assert.ok(usage >= 0 && usage <= 1, `kv_cache_usage_perc ${usage}`);
 });
 
+test('prompt cache: the next turn reuses the KV of the previous one and generates what a server without the cache does', async () => {
+  const T = await startServer(['--prompt-cache', '0']);
+  try {
+    const cached = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+    const plain = new OpenAI({ baseURL: `${T.base}/v1`, apiKey: 'unused' });
+    const first = await cached.completions.create({ model: 'aidreams', prompt: DREAM, max_tokens: 16, temperature: 0 });
+    assert.equal(first.choices[0].text, GREEDY.slice(0, first.choices[0].text.length));
+    // The conversation so far, and more: its prefix is in the cache.
+    const next = DREAM + first.choices[0].text + ' And then I';
+    const a = await cached.completions.create({ model: 'aidreams', prompt: next, max_tokens: 24, temperature: 0 });
+    const b = await plain.completions.create({ model: 'aidreams', prompt: next, max_tokens: 24, temperature: 0 });
+    assert.equal(a.usage.prompt_tokens, b.usage.prompt_tokens);
+    assert.ok(a.usage.prompt_tokens_details.cached_tokens >= ref.prompt_tokens.length - 1,
+      `cached ${a.usage.prompt_tokens_details.cached_tokens} of ${a.usage.prompt_tokens}`);
+    assert.ok(a.usage.prompt_tokens_details.cached_tokens < a.usage.prompt_tokens);
+    assert.equal(b.usage.prompt_tokens_details.cached_tokens, 0);
+    assert.equal(a.choices[0].text, b.choices[0].text);
+    // The same prompt again: all but its last token reused, the greedy reference still.
+    const again = await cached.completions.create({ model: 'aidreams', prompt: DREAM, max_tokens: 64, temperature: 0 });
+    assert.equal(again.choices[0].text, GREEDY);
+    assert.equal(again.usage.prompt_tokens_details.cached_tokens, ref.prompt_tokens.length - 1);
+    // A chat's second turn through the Ollama client: the whole prompt is counted.
+    const ollama = new Ollama({ host: S.base });
+    const messages = [{ role: 'user', content: 'Tell me a dream.' }];
+    const r1 = await ollama.chat({ model: 'qwen', messages, stream: false, options: { temperature: 0, num_predict: 8 } });
+    messages.push(r1.message, { role: 'user', content: 'And another one.' });
+    const r2 = await ollama.chat({ model: 'qwen', messages, stream: false, options: { temperature: 0, num_predict: 8 } });
+    const p2 = await new Ollama({ host: T.base }).chat({ model: 'qwen', messages, stream: false, options: { temperature: 0, num_predict: 8 } });
+    assert.equal(r2.prompt_eval_count, p2.prompt_eval_count);
+    assert.equal(r2.message.content, p2.message.content);
+    const m = await (await fetch(`${S.base}/metrics`)).text();
+    assert.match(m, /^hearth:prompt_cache_hit_tokens_total\{model_name="qwen"\} [1-9]/m);
+  } finally { T.proc.kill('SIGTERM'); await T.exited; }
+});
+
 test('API key is required on every route but liveness', async () => {
   const T = await startServer(['--api-key', 'sekret']);
   try {

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <thread>
 #include <vector>
@@ -87,6 +89,30 @@ TEST(ThreadPool, WarmUpsEndAndThePoolStillBlocks) {
   const double cpu0 = process_cpu_seconds();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_LT(process_cpu_seconds() - cpu0, 0.05) << "a warm-up kept a core busy";
+}
+
+// A request is the next job's only, and stop_warming() ends the reads: the
+// memory may then be unmapped (a model unloaded between two forward passes)
+// while the pool goes on. Before, a worker re-read its last request after
+// every later job and read the unmapped weights of an unloaded model.
+TEST(ThreadPool, StopWarmingLetsTheMemoryGo) {
+  ThreadPool pool(3);
+  const size_t bytes = size_t{16} << 20;
+  for (int r = 0; r < 40; ++r) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    std::memset(p, 1, bytes);
+    const std::span<const uint8_t> region(static_cast<const uint8_t*>(p), bytes);
+    pool.warm_after_next_job(1, region);
+    pool.warm_after_next_job(2, region.subspan(bytes / 2));
+    std::atomic<long> sum{0};
+    auto job = [&](size_t b, size_t e, int) { sum += static_cast<long>(e - b); };
+    if (r % 2 == 0) pool.parallel_for(100, job);  // picked up, read after the job; odd rounds: never picked up
+    pool.stop_warming();
+    ASSERT_EQ(munmap(p, bytes), 0);
+    for (int j = 0; j < 3; ++j) pool.parallel_for(100, job);
+    EXPECT_EQ(sum.load(), r % 2 == 0 ? 400 : 300);
+  }
 }
 
 TEST(ThreadPool, PhysicalCoresIsPositive) { EXPECT_GE(physical_cores(), 1); }
