@@ -4,7 +4,8 @@
 // turn the prompt tokens, the tokens taken from the prompt cache and the time
 // to the first token. Compare `hearth serve --prompt-cache 0` with the default.
 //   node bench/chat_turns.mjs http://127.0.0.1:11434 MODEL [turns=6]
-const base = process.argv[2], model = process.argv[3], turns = Number(process.argv[4] || 6);
+const [base = 'http://127.0.0.1:11434', model = 'tiny-Q4_0', turnsArg = '6'] = process.argv.slice(2);
+const turns = Number(turnsArg);
 const words = 'the quick brown fox jumps over a lazy dog while seven small owls watch from old oak trees'.split(' ');
 const user = (i) => Array.from({ length: 60 }, (_, k) => words[(i * 7 + k) % words.length]).join(' ');
 let prompt = 'System: you are a helpful assistant. ' + Array.from({ length: 300 }, (_, k) => words[k % words.length]).join(' ');
@@ -14,6 +15,7 @@ for (let t = 0; t < turns; t++) {
   const t0 = performance.now();
   const r = await fetch(`${base}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model, prompt, max_tokens: 16, temperature: 0, stream: true, stream_options: { include_usage: true } }) });
+  if (!r.ok) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
   let ttft = null, text = '', usage = null, buf = '';
   for await (const chunk of r.body) {
     buf += Buffer.from(chunk).toString();
