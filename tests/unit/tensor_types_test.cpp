@@ -502,7 +502,8 @@ TEST(AttentionKernels, FastVersionsMatchReference) {
 
 // Grouped attention: scores over blocked keys and the probability-weighted
 // mix of V rows agree with the reference for head sizes on and off the fast
-// paths (AVX2 mix: hd % 8; AVX-512 mix: hd % 64; AVX2: at most 256), group
+// paths (AVX2 mix: hd % 8; AVX-512 mix: 64, then 32 or 16 at a time; AVX2:
+// at most 256), group
 // sizes 1..32 (the AVX-512 scores take 8 heads per pass, more than 8 in
 // groups of at most 6 over 64 positions), lengths on and off the 16-position
 // key blocks and the 64-position steps, and strided V rows.
@@ -510,7 +511,7 @@ TEST(AttentionKernels, GroupedScoresAndMixMatchReference) {
   for (core::Isa isa : {core::Isa::kAvx2, core::Isa::kAvx512}) {
     const kernels::Kernels& k = kernels::for_isa(isa);
     if (k.isa != isa) continue;
-    for (int64_t hd : {8, 16, 64, 100, 128, 256, 264}) {
+    for (int64_t hd : {8, 16, 32, 48, 64, 80, 100, 128, 256, 264}) {
       for (int g : {1, 3, 5, 8, 12, 29, 32}) {
         for (int64_t n_kv : {1, 5, 16, 37, 48, 64, 70, 130}) {
           const size_t kv_stride = static_cast<size_t>(hd * 3);  // V rows of 3 KV heads; use the middle one

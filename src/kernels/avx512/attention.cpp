@@ -15,8 +15,10 @@
 // the group; four heads at a time keep 64 output values each in registers
 // while the block's rows are added (one V load feeds four FMAs). Same-process
 // A/B at 1464 positions, 32 heads: 1.13x the 16-row, two-head kernel; that
-// one was 1.7x the AVX2 kernel (hd 64, 8 heads, 64-512 positions). Head sizes
-// off the mix's fast path (hd % 64 or > 256) use the AVX2 mix. References:
+// one was 1.7x the AVX2 kernel (hd 64, 8 heads, 64-512 positions). Head
+// dimensions past the last 64 go 32 or 16 at a time, eight heads per pass
+// (hd 32, as small BERT embedders have, used the AVX2 mix before). Head sizes
+// off the fast path (hd % 16, Q8_0 hd % 32, or > 256) use the AVX2 mix. References:
 // tensor::attn_scores_f16, attn_mix_f16, attn_scores_q8, attn_mix_q8.
 #include <immintrin.h>
 
@@ -74,35 +76,51 @@ inline void q8_rows(int64_t hd, int nr, const uint8_t* x, size_t row_bytes, floa
   }
 }
 
-// NH (1 to 4) heads' outputs o[h] (64 values each) += Σ_t p[h][t] · vr[t].
-// Not inlined: GCC then kept some of the 16 accumulators on the stack.
-template <int NH>
-__attribute__((noinline)) void mix64(const float* const* p, int nr, const float* vr, int64_t hd, float* const* o) {
-  __m512 acc[NH * 4];
-#pragma GCC unroll 4
+// NH heads' outputs o[h] (16·C values each) += Σ_t p[h][t] · vr[t] (the
+// rows' 16·C values from the same offset; rows hd apart). Not inlined: GCC
+// then kept some of the accumulators on the stack.
+template <int NH, int C>
+__attribute__((noinline)) void mix_tile(const float* const* p, int nr, const float* vr, int64_t hd, float* const* o) {
+  __m512 acc[NH * C];
+#pragma GCC unroll 8
   for (int h = 0; h < NH; ++h)
 #pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) acc[4 * h + c] = _mm512_loadu_ps(o[h] + 16 * c);
+    for (int c = 0; c < C; ++c) acc[C * h + c] = _mm512_loadu_ps(o[h] + 16 * c);
   for (int t = 0; t < nr; ++t) {
     __m512 a[NH];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int h = 0; h < NH; ++h) a[h] = _mm512_set1_ps(p[h][t]);
 #pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) {
+    for (int c = 0; c < C; ++c) {
       // In a register: GCC otherwise folds the load into each head's FMA,
       // two 64-byte loads per row and 16 values where one does (the loads,
       // not the FMAs, then set the pace: 23 -> 18 us per 8 heads x 2048
       // positions, hd 64).
       __m512 v = _mm512_load_ps(vr + t * hd + 16 * c);
       asm("" : "+v"(v));
-#pragma GCC unroll 4
-      for (int h = 0; h < NH; ++h) acc[4 * h + c] = _mm512_fmadd_ps(a[h], v, acc[4 * h + c]);
+#pragma GCC unroll 8
+      for (int h = 0; h < NH; ++h) acc[C * h + c] = _mm512_fmadd_ps(a[h], v, acc[C * h + c]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int h = 0; h < NH; ++h)
 #pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) _mm512_storeu_ps(o[h] + 16 * c, acc[4 * h + c]);
+    for (int c = 0; c < C; ++c) _mm512_storeu_ps(o[h] + 16 * c, acc[C * h + c]);
+}
+
+// mix_tile for nh heads (1..8; at most 4 when C is 4: 16 accumulators).
+template <int C>
+void mix_tile_n(int nh, const float* const* p, int nr, const float* vr, int64_t hd, float* const* o) {
+  switch (nh) {
+    case 8: if constexpr (C < 4) return mix_tile<8, C>(p, nr, vr, hd, o); break;
+    case 7: if constexpr (C < 4) return mix_tile<7, C>(p, nr, vr, hd, o); break;
+    case 6: if constexpr (C < 4) return mix_tile<6, C>(p, nr, vr, hd, o); break;
+    case 5: if constexpr (C < 4) return mix_tile<5, C>(p, nr, vr, hd, o); break;
+    case 4: return mix_tile<4, C>(p, nr, vr, hd, o);
+    case 3: return mix_tile<3, C>(p, nr, vr, hd, o);
+    case 2: return mix_tile<2, C>(p, nr, vr, hd, o);
+    default: return mix_tile<1, C>(p, nr, vr, hd, o);
+  }
 }
 
 
@@ -302,7 +320,7 @@ void scores_blocks(int g, int64_t n_kv, float scale, float* s, size_t s_stride, 
   }
 }
 
-// Mix over blocks of 16 V rows converted to float by load(j0, nr, vr).
+// Mix over blocks of kRows V rows converted to float by load(j0, nr, vr).
 template <class LoadRows>
 void mix_blocks(int64_t hd, int g, const float* p, size_t p_stride, int64_t n_kv, float* out, LoadRows load) {
   alignas(64) float vr[kRows * kMaxHd];
@@ -310,21 +328,23 @@ void mix_blocks(int64_t hd, int g, const float* p, size_t p_stride, int64_t n_kv
   for (int64_t j0 = 0; j0 < n_kv; j0 += kRows) {
     const int nr = static_cast<int>(std::min<int64_t>(kRows, n_kv - j0));
     load(j0, nr, vr);
-    for (int h = 0; h < g; h += 4) {
-      const int nh = std::min(4, g - h);
-      const float* ph[4];
-      float* o[4];
-      for (int x = 0; x < 4; ++x)
-        ph[x] = p + static_cast<size_t>(h + std::min(x, nh - 1)) * p_stride + static_cast<size_t>(j0);
-      for (int64_t i0 = 0; i0 < hd; i0 += 64) {
-        for (int x = 0; x < 4; ++x) o[x] = out + (h + std::min(x, nh - 1)) * hd + i0;
-        switch (nh) {
-          case 4: mix64<4>(ph, nr, vr + i0, hd, o); break;
-          case 3: mix64<3>(ph, nr, vr + i0, hd, o); break;
-          case 2: mix64<2>(ph, nr, vr + i0, hd, o); break;
-          default: mix64<1>(ph, nr, vr + i0, hd, o); break;
+    // Head dimensions 64 at a time (four vectors per head, four heads per
+    // pass), then a remaining 32 or 16 (eight heads per pass).
+    for (int64_t i0 = 0; i0 < hd;) {
+      const int c = hd - i0 >= 64 ? 4 : hd - i0 >= 32 ? 2 : 1, per = c == 4 ? 4 : 8;
+      for (int h = 0; h < g; h += per) {
+        const int nh = std::min(per, g - h);
+        const float* ph[8];
+        float* o[8];
+        for (int x = 0; x < nh; ++x) {
+          ph[x] = p + static_cast<size_t>(h + x) * p_stride + static_cast<size_t>(j0);
+          o[x] = out + (h + x) * hd + i0;
         }
+        if (c == 4) mix_tile_n<4>(nh, ph, nr, vr + i0, hd, o);
+        else if (c == 2) mix_tile_n<2>(nh, ph, nr, vr + i0, hd, o);
+        else mix_tile_n<1>(nh, ph, nr, vr + i0, hd, o);
       }
+      i0 += 16 * c;
     }
   }
 }
@@ -364,7 +384,7 @@ void attn_scores_q8(int64_t hd, int g, const float* q, const uint8_t* k, int64_t
 
 void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint16_t* v, size_t kv_stride,
                   int64_t n_kv, float* out) {
-  if (hd % 64 != 0 || hd > kMaxHd) return avx2::attn_mix_f16(hd, g, p, p_stride, v, kv_stride, n_kv, out);
+  if (hd % 16 != 0 || hd > kMaxHd) return avx2::attn_mix_f16(hd, g, p, p_stride, v, kv_stride, n_kv, out);
   mix_blocks(hd, g, p, p_stride, n_kv, out, [&](int64_t j0, int nr, float* vr) {
     f16_rows(hd, nr, v + static_cast<size_t>(j0) * kv_stride, kv_stride, vr);
   });
@@ -372,7 +392,7 @@ void attn_mix_f16(int64_t hd, int g, const float* p, size_t p_stride, const uint
 
 void attn_mix_q8(int64_t hd, int g, const float* p, size_t p_stride, const uint8_t* v, size_t row_bytes,
                  int64_t n_kv, float* out) {
-  if (hd % 64 != 0 || hd > kMaxHd) return avx2::attn_mix_q8(hd, g, p, p_stride, v, row_bytes, n_kv, out);
+  if (hd % 32 != 0 || hd > kMaxHd) return avx2::attn_mix_q8(hd, g, p, p_stride, v, row_bytes, n_kv, out);
   mix_blocks(hd, g, p, p_stride, n_kv, out, [&](int64_t j0, int nr, float* vr) {
     q8_rows(hd, nr, v + static_cast<size_t>(j0) * row_bytes, row_bytes, vr);
   });
