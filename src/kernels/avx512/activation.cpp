@@ -27,8 +27,22 @@ inline __m512 exp16(__m512 x) {
 #pragma GCC unroll 6
   for (int i = 1; i < 6; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(vexp::kPoly[i]));
   const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+  return _mm512_scalef_ps(y, n);  // y · 2^n: one instruction for the exponent bits' four
+}
+
+// exp(d) for the softmax: d in [vexp::kFlush, 0] or NaN (the caller clamps
+// from below; nothing is above the row's max), so without exp16's clamps;
+// lanes off `keep` are 0. The same values as exp16.
+inline __m512 exp16_softmax(__mmask16 keep, __m512 d) {
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(d, _mm512_set1_ps(vexp::kLog2e)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(vexp::kLn2Hi), d);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(vexp::kLn2Lo), r);
+  __m512 p = _mm512_set1_ps(vexp::kPoly[0]);
+#pragma GCC unroll 6
+  for (int i = 1; i < 6; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(vexp::kPoly[i]));
+  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+  return _mm512_maskz_scalef_ps(keep, y, n);
 }
 
 inline __mmask16 tail_mask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1); }
@@ -58,7 +72,7 @@ void softmax(float* x, int64_t n) {
   const __m512 flush = _mm512_set1_ps(vexp::kFlush);
   auto exp_row = [&](__m512 v) __attribute__((always_inline)) {
     const __m512 d = _mm512_sub_ps(v, max);
-    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(d, flush, _CMP_NLT_UQ), exp16(_mm512_max_ps(flush, d)));
+    return exp16_softmax(_mm512_cmp_ps_mask(d, flush, _CMP_NLT_UQ), _mm512_max_ps(flush, d));
   };
   __m512 sum = _mm512_setzero_ps();
   for (i = 0; i + 16 <= n; i += 16) {
