@@ -13,7 +13,7 @@ void add_synth(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("synth", "Write a random-weight model of any shape (for benchmarks)");
-  cmd->add_option("--arch", o->s.arch, "llama or qwen2");
+  cmd->add_option("--arch", o->s.arch, "llama, qwen2 or bert (an encoder for embeddings; --kv-heads ignored)");
   cmd->add_option("--dim", o->s.dim, "embedding size");
   cmd->add_option("--layers", o->s.layers, "blocks");
   cmd->add_option("--heads", o->s.heads, "attention heads");

@@ -24,6 +24,7 @@ Kernels build(core::Isa isa) {
   k.rms_norm = tensor::rms_norm;
   k.softmax = tensor::softmax;
   k.silu_mul = tensor::silu_mul;
+  k.gelu = tensor::gelu;
   k.rope = tensor::rope;
   k.add = tensor::add;
   core::Isa best = core::best_isa();

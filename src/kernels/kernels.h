@@ -89,6 +89,7 @@ struct Kernels {
   void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps) = nullptr;
   void (*softmax)(float* x, int64_t n) = nullptr;
   void (*silu_mul)(int64_t n, const float* a, const float* b, float* out) = nullptr;  // out may be a
+  void (*gelu)(int64_t n, const float* x, float* out) = nullptr;  // tensor::gelu; out may be x
   void (*rope)(float* x, int64_t n_rot, const float* cs, bool neox) = nullptr;
   void (*add)(int64_t n, float* y, const float* x) = nullptr;
   // Which entries are fast versions (not the scalar reference), for reports.

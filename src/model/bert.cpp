@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/kernels.h"
 #include "model/attention.h"
 #include "model/repack.h"
 #include "tensor/float_math.h"
@@ -39,11 +40,6 @@ void layer_norm(float* x, int64_t n, const float* w, const float* b, float eps) 
   var /= n;
   const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
   for (int64_t i = 0; i < n; ++i) x[i] = (static_cast<float>(x[i] - mean) * inv) * w[i] + b[i];
-}
-
-float gelu(float x) {
-  const float c = 0.7978845608f;  // sqrt(2/pi), the tanh approximation GGUF engines use
-  return 0.5f * x * (1.0f + std::tanh(c * (x + 0.044715f * x * x * x)));
 }
 
 }  // namespace
@@ -117,10 +113,17 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
   std::vector<float> x(static_cast<size_t>(n * d)), tmp(static_cast<size_t>(d)), w, b;
   std::vector<float> type0(static_cast<size_t>(d));
   tensor::type_ops(type_embd_.type).to_float(type_embd_.row(0), type0.data(), d);
+  const kernels::Kernels& kern = kernels::active();
+  // Row operations split over the tokens (as the decoder's forward pass does).
+  auto per_token = [&](auto&& fn) {
+    ws.pool.parallel_for(static_cast<size_t>(n), [&](size_t t0, size_t t1, int) {
+      for (size_t t = t0; t < t1; ++t) fn(static_cast<int64_t>(t));
+    });
+  };
   auto norm = [&](const Norm& nm, float* rows) {
     to_floats(nm.w, &w);
     to_floats(nm.b, &b);
-    for (int64_t t = 0; t < n; ++t) layer_norm(rows + t * d, d, w.data(), b.data(), eps_);
+    per_token([&](int64_t t) { layer_norm(rows + t * d, d, w.data(), b.data(), eps_); });
   };
   for (int64_t t = 0; t < n; ++t) {
     dequantize_row(tok_embd_, tokens[t], x.data() + t * d);
@@ -136,8 +139,7 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
   auto linear = [&](const Weight& wt, const Weight& bias, const float* in, float* out, int64_t n_out) {
     ws.mm.run(wt, in, n, out, ws.pool);
     to_floats(bias, &b);
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t i = 0; i < n_out; ++i) out[t * n_out + i] += b[i];
+    per_token([&](int64_t t) { kern.add(n_out, out + t * n_out, b.data()); });
   };
   for (const Layer& L : layers_) {
     linear(L.wq, L.bq, x.data(), q.data(), d);
@@ -162,12 +164,12 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
                     static_cast<size_t>(hd) * sizeof(uint16_t)};
     attention({n_head_, n_head_, hd}, queries, ws.pool, ws.scores);
     linear(L.wo, L.bo, att.data(), o.data(), d);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+    per_token([&](int64_t t) { kern.add(d, x.data() + t * d, o.data() + t * d); });
     norm(L.attn_norm, x.data());
     linear(L.w_up, L.b_up, x.data(), up.data(), n_ff_);
-    for (auto& u : up) u = gelu(u);
+    per_token([&](int64_t t) { kern.gelu(n_ff_, up.data() + t * n_ff_, up.data() + t * n_ff_); });
     linear(L.w_down, L.b_down, up.data(), o.data(), d);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+    per_token([&](int64_t t) { kern.add(d, x.data() + t * d, o.data() + t * d); });
     norm(L.out_norm, x.data());
   }
   std::vector<float> out(static_cast<size_t>(d), 0.0f);

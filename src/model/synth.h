@@ -1,5 +1,6 @@
-// Random-weight llama-family models of any shape (`hearth synth`), for
-// benchmarks and tests: speed depends on shapes and types, not on values.
+// Random-weight models of any shape (`hearth synth`): llama-family decoders
+// and BERT encoders, for benchmarks and tests: speed depends on shapes and
+// types, not on values.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 namespace hearth::model {
 
 struct SynthOptions {
-  std::string arch = "llama";  // llama or qwen2
+  std::string arch = "llama";  // llama, qwen2 or bert
   int64_t dim = 256, layers = 2, heads = 4, kv_heads = 2, ffn = 768, ctx = 2048;
   std::string vocab_from;      // GGUF whose tokenizer.* metadata is copied
   int64_t vocab = 0;           // when no vocab_from: vocabulary size

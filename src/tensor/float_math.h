@@ -40,6 +40,17 @@ inline void silu_mul(int64_t n, const float* a, const float* b, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = silu(a[i]) * b[i];
 }
 
+// GELU, the tanh approximation BERT's GGUF engines use:
+// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+inline float gelu(float x) {
+  const float c = 0.7978845608f;
+  return 0.5f * x * (1.0f + std::tanh(c * (x + 0.044715f * x * x * x)));
+}
+// out[i] = gelu(x[i]); out may be x.
+inline void gelu(int64_t n, const float* x, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gelu(x[i]);
+}
+
 
 // Rotary embedding of one head (x: [head_dim]) at position `pos`, rotating the
 // first n_rot dims: adjacent pairs (neox = false) or the two halves (neox = true).

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "common/shared_data.h"
 #include "model/bert.h"
+#include "model/synth.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hearth::model {
@@ -48,6 +50,35 @@ TEST(EmbeddingConformance, BertMatchesReference) {
       EXPECT_GE(c, 0.999) << name << " sentence " << i << ": " << lines[i];
     }
   }
+}
+
+// `hearth synth --arch bert` writes an encoder BertModel loads; its
+// embeddings are finite, of the model's width, and the same with 1 and 2
+// threads (the row operations are split over the tokens).
+TEST(EmbeddingConformance, SynthBertLoadsAndEmbeds) {
+  SynthOptions o;
+  o.arch = "bert";
+  o.dim = 96;
+  o.layers = 2;
+  o.heads = 3;  // 32-value heads, as all-MiniLM's
+  o.ffn = 192;
+  o.ctx = 64;
+  o.vocab_from = test::shared_path("models/synth-bert-wordpiece-F16.gguf");
+  const std::string path = ::testing::TempDir() + "/synth-bert.gguf";
+  ASSERT_TRUE(synth_model(o, path).ok());
+  auto f = gguf::File::open(path);
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  auto m = BertModel::from_file(std::make_shared<gguf::File>(std::move(f.value())));
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(1000 + 37 * i);
+  Workspace one(1), two(2);
+  auto a = m.value()->embed(one, ids, Pooling::kMean), b = m.value()->embed(two, ids, Pooling::kMean);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), 96u);
+  for (float v : a.value()) ASSERT_TRUE(std::isfinite(v));
+  EXPECT_EQ(a.value(), b.value());
+  std::remove(path.c_str());
 }
 
 }  // namespace

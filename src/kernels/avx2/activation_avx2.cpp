@@ -1,7 +1,7 @@
 // Softmax and SiLU·gate over float rows with a vector exp (8 lanes, AVX2 +
 // FMA; AVX-512 machines use kernels/avx512/activation.cpp): scalar expf was
 // ~1-2% of generation. exp: kernels/vector_exp.h (NaN passes through).
-// References: tensor::softmax, tensor::silu_mul.
+// References: tensor::softmax, tensor::silu_mul, tensor::gelu.
 #include <immintrin.h>
 
 #include <cfloat>
@@ -80,6 +80,18 @@ void softmax(float* x, int64_t n) {
   };
   for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, scale(_mm256_loadu_ps(x + i)));
   if (i < n) store_tail(x + i, n - i, scale(load_tail(x + i, n - i, 0.0f)));
+}
+
+// GELU (tanh approximation): 0.5 (1 + tanh(z)) = 1 / (1 + exp(-2z)).
+void gelu(int64_t n, const float* x, float* out) {
+  const __m256 one = _mm256_set1_ps(1.0f), c = _mm256_set1_ps(-2.0f * 0.7978845608f), k = _mm256_set1_ps(0.044715f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 z2 = _mm256_mul_ps(c, _mm256_fmadd_ps(k, _mm256_mul_ps(_mm256_mul_ps(v, v), v), v));
+    _mm256_storeu_ps(out + i, _mm256_div_ps(v, _mm256_add_ps(one, exp8(z2))));
+  }
+  if (i < n) tensor::gelu(n - i, x + i, out + i);
 }
 
 void silu_mul(int64_t n, const float* a, const float* b, float* out) {

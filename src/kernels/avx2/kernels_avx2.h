@@ -26,6 +26,7 @@ void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps);
 // Row activations with a vector exp (activation_avx2.cpp).
 void softmax(float* x, int64_t n);
 void silu_mul(int64_t n, const float* a, const float* b, float* out);
+void gelu(int64_t n, const float* x, float* out);
 void rope(float* x, int64_t n_rot, const float* cs, bool neox);
 void float_to_f16(const float* src, void* dst, int64_t n);
 void add(int64_t n, float* y, const float* x);

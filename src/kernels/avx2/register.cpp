@@ -30,6 +30,7 @@ void register_avx2(Kernels& k) {
   k.rms_norm = avx2::rms_norm;
   k.softmax = avx2::softmax;
   k.silu_mul = avx2::silu_mul;
+  k.gelu = avx2::gelu;
   k.rope = avx2::rope;
   k.from_float[static_cast<int>(DType::kF16)] = avx2::float_to_f16;
   k.add = avx2::add;

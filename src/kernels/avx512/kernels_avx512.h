@@ -25,10 +25,12 @@ void vec_dot_rows_q4_0(int64_t n, const void* w, const void* x, size_t stride, i
 void vec_dot_rows_q8_0(int64_t n, const void* w, const void* x, size_t stride, int rows, float* out);
 void vec_dot_rows_q4_k(int64_t n, const void* w, const void* x, size_t stride, int rows, float* out);
 void vec_dot_rows_q6_k(int64_t n, const void* w, const void* x, size_t stride, int rows, float* out);
-// Row operations (references tensor::rms_norm, tensor::softmax, tensor::silu_mul).
+// Row operations (references tensor::rms_norm, tensor::softmax, tensor::silu_mul,
+// tensor::gelu).
 void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps);
 void softmax(float* x, int64_t n);
 void silu_mul(int64_t n, const float* a, const float* b, float* out);
+void gelu(int64_t n, const float* x, float* out);
 void quantize_q8_0(const float* x, void* dst, int64_t n);
 void quantize_q8_k(const float* x, void* dst, int64_t n);
 // Fused activation quantize + prepare for the interleaved products

@@ -39,6 +39,7 @@ void register_avx512(Kernels& k) {
   k.rms_norm = avx512::rms_norm;
   k.softmax = avx512::softmax;
   k.silu_mul = avx512::silu_mul;
+  k.gelu = avx512::gelu;
   k.gemm_x16[static_cast<int>(DType::kF32)] = avx512::gemm_x16_f32;
   k.gemm_x16[static_cast<int>(DType::kF16)] = avx512::gemm_x16_f16;
   k.gemm_x16[static_cast<int>(DType::kBF16)] = avx512::gemm_x16_bf16;
