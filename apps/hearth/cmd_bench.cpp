@@ -28,6 +28,7 @@
 #include "kernels/kernels.h"
 #include "kernels/memory_probe.h"
 #include "kernels/prefetch.h"
+#include "model/bert.h"
 #include "model/model.h"
 
 namespace hearth::app {
@@ -120,6 +121,57 @@ bool reset_peak_rss() {
 
 }  // namespace
 
+// An encoder (BERT): embedding throughput, p tokens as one input per run
+// (what ingesting documents costs); encoders generate nothing.
+void bench_encoder(const std::string& path, int n_prompt, int threads, int reps, bool json) {
+  using clock = std::chrono::steady_clock;
+  auto t_load = clock::now();
+  auto f = gguf::File::open(path);
+  if (!f.ok()) throw CLI::RuntimeError(fail(f.status()));
+  auto file = std::make_shared<gguf::File>(std::move(f.value()));
+  auto m = model::BertModel::from_file(file);
+  if (!m.ok()) throw CLI::RuntimeError(fail(m.status()));
+  const double load_ms = std::chrono::duration<double, std::milli>(clock::now() - t_load).count();
+  if (n_prompt <= 0) throw CLI::RuntimeError(fail(invalid_argument("bench: an encoder needs -p > 0 (tokens per input)")));
+  if (n_prompt > m.value()->n_ctx())
+    throw CLI::RuntimeError(fail(out_of_range("bench: p = " + std::to_string(n_prompt) + " exceeds the model's context (" +
+                                              std::to_string(m.value()->n_ctx()) + ")")));
+  model::Workspace ws(threads);
+  std::mt19937 rng(1);
+  std::vector<int32_t> tokens(static_cast<size_t>(n_prompt));
+  for (auto& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(m.value()->n_vocab()));
+  std::vector<double> rates;
+  for (int r = 0; r <= reps; ++r) {  // the first run warms up
+    auto t0 = clock::now();
+    auto e = m.value()->embed(ws, tokens, m.value()->default_pooling());
+    if (!e.ok()) throw CLI::RuntimeError(fail(e.status()));
+    const double s = std::chrono::duration<double>(clock::now() - t0).count();
+    if (r > 0) rates.push_back(n_prompt / s);
+  }
+  const Stats sp = stats(rates);
+  const double size_mib = static_cast<double>(file->file_size()) / 1048576.0, rss_mib = peak_rss_kib() / 1024.0;
+  const std::string type = model_type(*file);
+  const char* isa = core::isa_name(kernels::active().isa);
+  if (json) {
+    nlohmann::json j = {{"model", path}, {"model_type", type}, {"architecture", "bert"}, {"model_size_mib", size_mib},
+                        {"n_prompt", n_prompt}, {"n_gen", 0}, {"threads", threads}, {"reps", reps},
+                        {"pp_tokens_per_s", sp.median}, {"pp_min", sp.min}, {"pp_max", sp.max}, {"tg_tokens_per_s", 0},
+                        {"isa", isa}, {"cpu_features", core::cpu_feature_string()}, {"load_ms", load_ms},
+                        {"peak_rss_mib", rss_mib}};
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  const std::string name = "embed" + std::to_string(n_prompt);
+  std::printf("model: %s (%s, %.0f MiB, encoder: one input of p tokens per run)\nthreads: %d, kernels: %s, cpu: %s %s\n\n",
+              path.c_str(), type.c_str(), size_mib, threads, isa, core::cpu_features().vendor.c_str(),
+              core::cpu_feature_string().c_str());
+  const int w = static_cast<int>(std::max<size_t>(6, name.size()));
+  std::printf("| %-*s | tokens/s (median) | min     | max     |\n|%s|------------------:|--------:|--------:|\n", w, "test",
+              std::string(static_cast<size_t>(w) + 2, '-').c_str());
+  std::printf("| %-*s | %17.2f | %7.2f | %7.2f |\n", w, name.c_str(), sp.median, sp.min, sp.max);
+  std::printf("\nload: %.0f ms; peak RSS %.0f MiB\n", load_ms, rss_mib);
+}
+
 void add_bench(CLI::App& app) {
   struct Opts {
     std::string model, kv_type = "f16";
@@ -127,7 +179,8 @@ void add_bench(CLI::App& app) {
     bool json = false, memory = false, bandwidth = false, profile = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("bench", "Measure prompt processing and generation speed (tokens/s)");
+  auto* cmd = app.add_subcommand(
+      "bench", "Measure prompt processing and generation speed (tokens/s); for an encoder (BERT), embedding speed");
   cmd->add_option("model", o->model, "GGUF file");
   cmd->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (one batch); 0 skips")->check(CLI::Range(0, 1 << 16));
   cmd->add_option("-n,--n-gen", o->n_gen, "generated tokens; 0 skips")->check(CLI::Range(0, 1 << 16));
@@ -155,6 +208,8 @@ void add_bench(CLI::App& app) {
       return;
     }
     if (o->model.empty()) throw CLI::RuntimeError(fail(invalid_argument("bench: give a model (or --memory)")));
+    if (auto f = gguf::File::open(o->model); f.ok() && f.value().get_string_or("general.architecture", "") == "bert")
+      return bench_encoder(o->model, o->n_prompt, threads, o->reps, o->json);
     using clock = std::chrono::steady_clock;
     auto t_load = clock::now();
     auto m = model::Model::load(o->model);

@@ -28,6 +28,7 @@ class BertModel {
   const gguf::File& file() const { return *file_; }
   int64_t n_embd() const { return n_embd_; }
   int64_t n_ctx() const { return n_ctx_; }
+  int64_t n_vocab() const { return n_vocab_; }
   Pooling default_pooling() const { return pooling_; }
 
  private:

@@ -162,4 +162,15 @@ out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 16 -n 4 -d 1010 2>&
 out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 60000 -n 1 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "exceeds the model's context"; check "bench refuses p + n beyond the context" $?
 
+# An encoder: synth --arch bert, then bench measures embedding speed.
+"$H" synth --arch bert --dim 64 --layers 2 --heads 2 --ffn 128 --ctx 128 --vocab-from "$S/models/synth-bert-wordpiece-F16.gguf" "$T/bert.gguf" >/dev/null 2>&1 &&
+  "$H" bench "$T/bert.gguf" -p 64 -r 2 -t 1 --json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["architecture"] == "bert" and j["n_prompt"] == 64 and j["pp_tokens_per_s"] > 0 and j["tg_tokens_per_s"] == 0, j
+' && "$H" bench "$T/bert.gguf" -p 64 -r 1 -t 1 | grep -q "| embed64 "
+check "synth --arch bert writes an encoder; bench reports its embedding speed" $?
+out=$("$H" bench "$T/bert.gguf" -p 200 -r 1 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "p = 200 exceeds the model's context (128)"; check "bench refuses an encoder input beyond its context" $?
+
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
