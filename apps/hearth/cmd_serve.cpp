@@ -38,7 +38,8 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--kv-budget-gib", o->kv_budget_gib, "memory for all KV caches together (GiB)");
   cmd->add_option("--prompt-cache", o->engine.prompt_cache_entries,
                   "finished requests' KV caches kept so that a prompt starting with the same tokens (a chat's "
-                  "next turn) skips evaluating them (default 8; 0: off); they give way to new requests");
+                  "next turn) skips evaluating them (default 8; 0: off); they give way to new requests")
+      ->check(CLI::Range(size_t{0}, size_t{1024}));
   cmd->add_option("--ctx", o->engine.default_num_ctx, "default context per request (num_ctx overrides)");
   auto* kv_type = cmd->add_option("--kv-cache-type", o->kv_type,
                                   "KV cache type: f16 (default) or q8_0, half the memory per token (also "

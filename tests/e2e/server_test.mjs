@@ -382,6 +382,9 @@ test('prompt cache: the next turn reuses the KV of the previous one and generate
     const m = await (await fetch(`${S.base}/metrics`)).text();
     assert.match(m, /^hearth:prompt_cache_hit_tokens_total\{model_name="qwen"\} [1-9]/m);
   } finally { T.proc.kill('SIGTERM'); await T.exited; }
+  const bad = spawnSync(BIN, ['serve', '--port', '0', '--prompt-cache', '-1'], { timeout: 10000 });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr.toString(), /--prompt-cache: Value -1 not in range/);
 });
 
 test('API key is required on every route but liveness', async () => {
