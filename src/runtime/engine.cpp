@@ -199,7 +199,11 @@ struct Engine::Impl {
     }
     s.lm = lm.value();
     if (s.req.embed) {
-      run_embedding(s);
+      if (prepare_embedding(s)) {  // embedded one input per step (embed_step)
+        s.t_admit = Clock::now();
+        s.lm->active++;
+        s.counted = true;
+      }
       return true;
     }
     if (!s.lm->model) {
@@ -330,12 +334,14 @@ struct Engine::Impl {
     return true;
   }
 
-  // Embeddings run to completion at admission (they need no decoding steps).
-  void run_embedding(Sequence& s) {
+  // Embedding requests run beside the decoding: checked at admission, then
+  // one input per scheduler step (embed_step), so that a long batch of
+  // documents delays each step of the running chats by one input's time,
+  // not by the whole batch. Tokenizes and checks every input of an embedding request; false (and the
+  // request failed) when one is unusable.
+  bool prepare_embedding(Sequence& s) {
     const EmbedRequest& er = *s.req.embed;
     const tokenizer::Tokenizer& tok = *s.lm->tok;
-    Event ev;
-    ev.kind = Event::Kind::kDone;
     std::vector<std::vector<int32_t>> inputs = er.token_inputs;
     for (const auto& text : er.inputs) inputs.push_back(tok.encode(text, true, false));
     const int64_t n_ctx = s.lm->bert ? s.lm->bert->n_ctx() : s.lm->model->hparams().n_ctx_train;
@@ -343,41 +349,64 @@ struct Engine::Impl {
     for (size_t i = 0; i < inputs.size(); ++i) {
       auto& ids = inputs[i];
       for (int32_t id : ids)
-        if (id < 0 || id >= n_vocab) return fail(s, invalid_argument("input[" + std::to_string(i) + "]: token id " + std::to_string(id) + " is outside the vocabulary"));
-      if (ids.empty()) return fail(s, invalid_argument("input[" + std::to_string(i) + "] is empty"));
+        if (id < 0 || id >= n_vocab) {
+          fail(s, invalid_argument("input[" + std::to_string(i) + "]: token id " + std::to_string(id) + " is outside the vocabulary"));
+          return false;
+        }
+      if (ids.empty()) {
+        fail(s, invalid_argument("input[" + std::to_string(i) + "] is empty"));
+        return false;
+      }
       if (static_cast<int64_t>(ids.size()) > n_ctx) {
-        if (!er.truncate)
-          return fail(s, invalid_argument("input[" + std::to_string(i) + "] has " + std::to_string(ids.size()) +
-                                          " tokens; the context is " + std::to_string(n_ctx)));
+        if (!er.truncate) {
+          fail(s, invalid_argument("input[" + std::to_string(i) + "] has " + std::to_string(ids.size()) +
+                                   " tokens; the context is " + std::to_string(n_ctx)));
+          return false;
+        }
         ids.resize(static_cast<size_t>(n_ctx));
       }
-      std::vector<float> vec;
-      if (s.lm->bert) {
-        auto e = s.lm->bert->embed(ws, ids, s.lm->bert->default_pooling());
-        if (!e.ok()) return fail(s, e.status());
-        vec = std::move(e.value());
-      } else {
-        const auto& hp = s.lm->model->hparams();
-        model::KvCache kv(hp, static_cast<int64_t>(ids.size()));
-        std::vector<model::BatchToken> batch;
-        for (size_t t = 0; t < ids.size(); ++t) batch.push_back({ids[t], static_cast<int64_t>(t), &kv, false});
-        std::vector<float> logits, hidden;
-        Status st = s.lm->model->forward(ws, batch, &logits, &hidden);
-        if (!st.ok()) return fail(s, st);
-        vec.assign(static_cast<size_t>(hp.n_embd), 0.0f);
-        for (size_t t = 0; t < ids.size(); ++t)
-          for (int64_t k = 0; k < hp.n_embd; ++k) vec[k] += hidden[t * hp.n_embd + k] / static_cast<float>(ids.size());
-      }
-      if (er.dimensions > 0 && static_cast<size_t>(er.dimensions) < vec.size()) vec.resize(static_cast<size_t>(er.dimensions));
-      if (er.normalize) {
-        double ss = 0;
-        for (float x : vec) ss += static_cast<double>(x) * x;
-        float inv = ss > 0 ? static_cast<float>(1.0 / std::sqrt(ss)) : 0.0f;
-        for (float& x : vec) x *= inv;
-      }
-      ev.usage.prompt_tokens += static_cast<int64_t>(ids.size());
-      ev.embeddings.push_back(std::move(vec));
     }
+    s.embed_inputs = std::move(inputs);
+    s.embed_done.kind = Event::Kind::kDone;
+    if (s.embed_inputs.empty()) finish_embedding(s);
+    return true;
+  }
+
+  // Embeds the request's next input; the last one sends the result.
+  void embed_step(Sequence& s) {
+    const EmbedRequest& er = *s.req.embed;
+    const std::vector<int32_t>& ids = s.embed_inputs[s.embed_next];
+    std::vector<float> vec;
+    if (s.lm->bert) {
+      auto e = s.lm->bert->embed(ws, ids, s.lm->bert->default_pooling());
+      if (!e.ok()) return fail(s, e.status());
+      vec = std::move(e.value());
+    } else {
+      const auto& hp = s.lm->model->hparams();
+      model::KvCache kv(hp, static_cast<int64_t>(ids.size()));
+      std::vector<model::BatchToken> batch;
+      for (size_t t = 0; t < ids.size(); ++t) batch.push_back({ids[t], static_cast<int64_t>(t), &kv, false});
+      std::vector<float> logits, hidden;
+      Status st = s.lm->model->forward(ws, batch, &logits, &hidden);
+      if (!st.ok()) return fail(s, st);
+      vec.assign(static_cast<size_t>(hp.n_embd), 0.0f);
+      for (size_t t = 0; t < ids.size(); ++t)
+        for (int64_t k = 0; k < hp.n_embd; ++k) vec[k] += hidden[t * hp.n_embd + k] / static_cast<float>(ids.size());
+    }
+    if (er.dimensions > 0 && static_cast<size_t>(er.dimensions) < vec.size()) vec.resize(static_cast<size_t>(er.dimensions));
+    if (er.normalize) {
+      double ss = 0;
+      for (float x : vec) ss += static_cast<double>(x) * x;
+      float inv = ss > 0 ? static_cast<float>(1.0 / std::sqrt(ss)) : 0.0f;
+      for (float& x : vec) x *= inv;
+    }
+    s.embed_done.usage.prompt_tokens += static_cast<int64_t>(ids.size());
+    s.embed_done.embeddings.push_back(std::move(vec));
+    if (++s.embed_next == s.embed_inputs.size()) finish_embedding(s);
+  }
+
+  void finish_embedding(Sequence& s) {
+    Event& ev = s.embed_done;
     auto now = Clock::now();
     ev.timings.total = ns_between(s.t_submit, now);
     ev.timings.load = s.lm->load_ns;
@@ -483,16 +512,19 @@ struct Engine::Impl {
   }
 
   void step() {
+    // Embedding requests: one input each per step, beside the decoding.
+    for (auto& s : running)
+      if (s->req.embed && !s->done) embed_step(*s);
     // Group by model: one forward pass per model over its sequences.
     std::vector<std::shared_ptr<LoadedModel>> order;
     for (auto& s : running)
-      if (std::find(order.begin(), order.end(), s->lm) == order.end()) order.push_back(s->lm);
+      if (!s->req.embed && std::find(order.begin(), order.end(), s->lm) == order.end()) order.push_back(s->lm);
     for (auto& lm : order) {
       std::vector<model::BatchToken> batch;
       std::vector<Sequence*> owners;  // per batch token that wants logits
       int64_t budget = cfg.max_batch_tokens;
       for (auto& s : running) {  // decode tokens first: running requests never stall
-        if (s->lm != lm || s->done || s->n_prefilled < s->prompt.size()) continue;
+        if (s->lm != lm || s->done || s->req.embed || s->n_prefilled < s->prompt.size()) continue;
         batch.push_back({s->pending, s->kv->n_past, s->kv.get(), true});
         owners.push_back(s.get());
         --budget;
@@ -501,7 +533,7 @@ struct Engine::Impl {
       std::vector<size_t> remaining(running.size(), 0), take(running.size(), 0);
       for (size_t j = 0; j < running.size(); ++j) {
         const Sequence& s = *running[j];
-        if (s.lm == lm && !s.done) remaining[j] = s.prompt.size() - std::min(s.n_prefilled, s.prompt.size());
+        if (s.lm == lm && !s.done && !s.req.embed) remaining[j] = s.prompt.size() - std::min(s.n_prefilled, s.prompt.size());
       }
       plan_prompt_chunks(remaining, budget, take);
       for (size_t j = 0; j < running.size(); ++j) {
@@ -517,7 +549,7 @@ struct Engine::Impl {
       Status st = lm->model->forward(ws, batch, &logits);
       if (!st.ok()) {
         for (auto& s : running)
-          if (s->lm == lm && !s->done) {
+          if (s->lm == lm && !s->done && !s->req.embed) {
             s->kv_valid = false;
             fail(*s, st);
           }

@@ -49,6 +49,12 @@ struct Sequence {
   size_t n_prefilled = 0;
   size_t n_cached = 0;            // prompt tokens whose KV came from the prompt cache
   bool kv_valid = true;           // false after a failed forward pass: not for the prompt cache
+  // Embedding requests: the inputs' tokens (checked at admission), the next
+  // to embed (one per scheduler step, so that decoding goes on beside a long
+  // batch), and the result so far.
+  std::vector<std::vector<int32_t>> embed_inputs;
+  size_t embed_next = 0;
+  Event embed_done;
   std::vector<int32_t> history;  // prompt + generated: the penalty window
   int32_t pending = -1;          // sampled token still to be fed
   int n_generated = 0;

@@ -140,6 +140,43 @@ test('embeddings: BERT vectors match the reference (cosine >= 0.999) through bot
   await assert.rejects(client.chat.completions.create({ model: 'bert', messages: [{ role: 'user', content: 'x' }] }), (err) => err.status === 400);
 });
 
+test('a long embedding batch runs beside a chat: the chat finishes while the batch is still running', async () => {
+  // One input per scheduler step: 200 inputs of ~300 tokens take 200 steps,
+  // a 6-token chat about 7. (All inputs were embedded in one step before: a
+  // chat arriving during the batch waited for all of it.) The batch's tokens
+  // are counted in hearth:prompt_tokens_total when it finishes.
+  const bertTokens = async () => {
+    const m = await (await fetch(`${S.base}/metrics`)).text();
+    return Number(m.match(/^hearth:prompt_tokens_total\{model_name="bert"\} (\S+)$/m)?.[1] ?? 0);
+  };
+  const before = await bertTokens();
+  const words = 'stars rain light code river stone cloud'.split(' ');
+  const inputs = Array.from({ length: 200 }, (_, i) => Array.from({ length: 300 }, (_, k) => words[(i + k) % 7]).join(' ') + ` ${i}`);
+  const embed = fetch(`${S.base}/api/embed`, { method: 'POST', body: JSON.stringify({ model: 'bert', input: inputs }) })
+    .then(async (r) => ({ status: r.status, body: await r.json() }));
+  // The batch is under way once the scheduler reports it running.
+  for (let i = 0; i < 1000; i++) {
+    const m = await (await fetch(`${S.base}/metrics`)).text();
+    if (Number(m.match(/^hearth:num_requests_running (\S+)$/m)?.[1]) >= 1) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const c = await new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' }).completions
+    .create({ model: 'aidreams', prompt: DREAM, max_tokens: 6, temperature: 0 });
+  assert.equal(await bertTokens(), before, 'the chat waited for the embedding batch');
+  assert.equal(c.choices[0].text, GREEDY.slice(0, c.choices[0].text.length));
+  const e = await embed;
+  assert.equal(e.status, 200);
+  assert.equal(e.body.embeddings.length, inputs.length);
+  assert.ok(await bertTokens() > before);
+  const one = await (await fetch(`${S.base}/api/embed`, { method: 'POST', body: JSON.stringify({ model: 'bert', input: inputs[177] }) })).json();
+  assert.deepEqual(e.body.embeddings[177], one.embeddings[0]);
+  // A bad input anywhere fails the request before anything is embedded.
+  const bad = await fetch(`${S.base}/api/embed`, { method: 'POST',
+    body: JSON.stringify({ model: 'bert', input: ['fine', 'word '.repeat(600)], truncate: false }) });
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /input\[1\] has \d+ tokens; the context is 512/);
+});
+
 test('model store: create with SYSTEM/TEMPLATE/PARAMETERs, show, generate uses them, cp then rm keeps the blob, last rm frees it', async () => {
   const post = async (path, body, method = 'POST') => fetch(`${S.base}${path}`, { method, body: JSON.stringify(body) });
   const modelfile = `FROM ${join(SHARED, 'models/aidreams260K.gguf')}\nSYSTEM """Night"""\nTEMPLATE """{{ if .System }}{{ .System }} {{ end }}{{ .Prompt }}"""\nPARAMETER temperature 0\nPARAMETER num_predict 64\n`;
