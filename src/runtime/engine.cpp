@@ -337,8 +337,8 @@ struct Engine::Impl {
   // Embedding requests run beside the decoding: checked at admission, then
   // one input per scheduler step (embed_step), so that a long batch of
   // documents delays each step of the running chats by one input's time,
-  // not by the whole batch. Tokenizes and checks every input of an embedding request; false (and the
-  // request failed) when one is unusable.
+  // not by the whole batch. This tokenizes and checks every input; false
+  // (and the request failed) when one is unusable.
   bool prepare_embedding(Sequence& s) {
     const EmbedRequest& er = *s.req.embed;
     const tokenizer::Tokenizer& tok = *s.lm->tok;
