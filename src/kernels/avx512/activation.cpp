@@ -16,9 +16,12 @@ namespace hearth::kernels::avx512 {
 
 namespace {
 
-inline __m512 exp16(__m512 x) {
-  // min/max return their second operand when either is NaN: x goes second.
-  x = _mm512_max_ps(_mm512_set1_ps(vexp::kMin), _mm512_min_ps(_mm512_set1_ps(vexp::kMax), x));
+// exp(x) = y · 2^n for x within [vexp::kMin, vexp::kMax] (or NaN): n =
+// round(x / ln2), y = exp(r) of the remainder by the polynomial.
+struct ExpParts {
+  __m512 y, n;
+};
+inline ExpParts exp_parts(__m512 x) {
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(vexp::kLog2e)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(vexp::kLn2Hi), x);
@@ -26,23 +29,22 @@ inline __m512 exp16(__m512 x) {
   __m512 p = _mm512_set1_ps(vexp::kPoly[0]);
 #pragma GCC unroll 6
   for (int i = 1; i < 6; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(vexp::kPoly[i]));
-  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(y, n);  // y · 2^n: one instruction for the exponent bits' four
+  return {_mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f)), n};
+}
+
+inline __m512 exp16(__m512 x) {
+  // min/max return their second operand when either is NaN: x goes second.
+  x = _mm512_max_ps(_mm512_set1_ps(vexp::kMin), _mm512_min_ps(_mm512_set1_ps(vexp::kMax), x));
+  const ExpParts e = exp_parts(x);
+  return _mm512_scalef_ps(e.y, e.n);  // y · 2^n: one instruction for the exponent bits' four
 }
 
 // exp(d) for the softmax: d in [vexp::kFlush, 0] or NaN (the caller clamps
 // from below; nothing is above the row's max), so without exp16's clamps;
 // lanes off `keep` are 0. The same values as exp16.
 inline __m512 exp16_softmax(__mmask16 keep, __m512 d) {
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(d, _mm512_set1_ps(vexp::kLog2e)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(vexp::kLn2Hi), d);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(vexp::kLn2Lo), r);
-  __m512 p = _mm512_set1_ps(vexp::kPoly[0]);
-#pragma GCC unroll 6
-  for (int i = 1; i < 6; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(vexp::kPoly[i]));
-  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-  return _mm512_maskz_scalef_ps(keep, y, n);
+  const ExpParts e = exp_parts(d);
+  return _mm512_maskz_scalef_ps(keep, e.y, e.n);
 }
 
 inline __mmask16 tail_mask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1); }
