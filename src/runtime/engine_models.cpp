@@ -1,0 +1,310 @@
+// The engine's models: resolving a name (the store, then the models
+// directory), loading on first use within the memory budget, keep_alive and
+// unloading, and the model API (list, show, loaded, unload).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+
+#include "chat/chat_template.h"
+#include "runtime/engine_impl.h"
+
+namespace hearth::runtime {
+
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<std::string> normalize_model_name(const std::string& raw) {
+  std::string name = raw;
+  if (name.size() > 7 && name.compare(name.size() - 7, 7, ":latest") == 0) name.resize(name.size() - 7);
+  if (name.empty() || name.size() > 200) return invalid_argument("model name must be 1 to 200 characters");
+  for (unsigned char c : name)
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':'))
+      return invalid_argument("model name '" + raw + "' has characters other than letters, digits, '-', '_', '.', ':'");
+  if (name[0] == '.') return invalid_argument("model name '" + raw + "' must not start with '.'");
+  return name;
+}
+
+// A store model first, then a file of the models directory.
+Result<Engine::Impl::Resolved> Engine::Impl::resolve(const std::string& raw) const {
+  if (store) {
+    auto sm = store->get(raw);
+    if (sm.ok()) return Resolved{sm->name.display(), store->blob_path(sm->manifest.model_digest), sm->manifest, sm->modified_at};
+    if (sm.status().code() == StatusCode::kCorrupt) return sm.status();
+  }
+  auto n = normalize_model_name(raw);
+  if (!n.ok()) {
+    if (store && store::parse_model_name(raw).ok()) return not_found("model '" + raw + "' not found");
+    return n.status();
+  }
+  std::string path = path_for(n.value());
+  if (!std::filesystem::exists(path)) return not_found("model '" + raw + "' not found");
+  return Resolved{n.value(), path, std::nullopt, ""};
+}
+
+Result<std::shared_ptr<LoadedModel>> Engine::Impl::acquire(const std::string& raw) {
+  HEARTH_ASSIGN_OR_RETURN(Resolved res, resolve(raw));
+  const std::string& name = res.key;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& m : models)
+      if (m->name == name) return m;
+  }
+  auto t0 = Clock::now();
+  struct Loading {
+    std::atomic<int>& n;
+    explicit Loading(std::atomic<int>& c) : n(c) { ++n; }
+    ~Loading() { --n; }
+  } loading(e.loading_);
+  const std::string& path = res.path;
+  HEARTH_ASSIGN_OR_RETURN(gguf::File gf, gguf::File::open(path));
+  auto file = std::make_shared<gguf::File>(std::move(gf));
+  HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<const tokenizer::Tokenizer> tok, tokenizer::Tokenizer::load(*file));
+  auto lm = std::make_shared<LoadedModel>();
+  lm->manifest = res.manifest;
+  if (res.manifest && res.manifest->modelfile.has_template) {
+    HEARTH_ASSIGN_OR_RETURN(lm->go_template, store::GoTemplate::parse(res.manifest->modelfile.template_text));
+  }
+  if (file->get_string_or("general.architecture", "") == "bert") {
+    HEARTH_ASSIGN_OR_RETURN(lm->bert, model::BertModel::from_file(file));
+    return register_model(lm, name, path, tok, nullptr, false, file->file_size(), t0);
+  }
+  HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<model::Model> m, model::Model::from_file(file));
+  if (res.manifest)
+    for (const auto& digest : res.manifest->adapter_digests) {  // Modelfile ADAPTERs
+      HEARTH_ASSIGN_OR_RETURN(gguf::File af, gguf::File::open(store->blob_path(digest)));
+      HEARTH_RETURN_IF_ERROR(m->apply_lora(std::make_shared<gguf::File>(std::move(af))));
+    }
+  std::string src = m->file().get_string_or("tokenizer.chat_template", "");
+  bool own = !src.empty();
+  if (src.empty()) src = chat::builtin_template_source("chatml").value();
+  auto tmpl = chat::jinja::Template::parse(src);
+  if (!tmpl.ok()) {
+    own = false;
+    tmpl = chat::jinja::Template::parse(chat::builtin_template_source("chatml").value());
+  }
+  lm->model = m;
+  return register_model(lm, name, path, tok, tmpl.value(), own, m->file().file_size(), t0);
+}
+
+std::shared_ptr<LoadedModel> Engine::Impl::register_model(std::shared_ptr<LoadedModel> lm, const std::string& name,
+                                                          const std::string& path,
+                                                          std::shared_ptr<const tokenizer::Tokenizer> tok,
+                                                          std::shared_ptr<const chat::jinja::Template> tmpl, bool own,
+                                                          size_t bytes, Clock::time_point t0) {
+  lm->name = name;
+  lm->path = path;
+  lm->tok = std::move(tok);
+  lm->tmpl = std::move(tmpl);
+  lm->has_own_template = own;
+  lm->bytes = bytes;
+  lm->load_ns = ns_between(t0, Clock::now());
+  lm->last_used = Clock::now();
+  std::lock_guard<std::mutex> lock(mu);
+  // Least recently used idle models make room within the memory budget.
+  size_t budget = cfg.model_memory_budget;
+  if (budget == 0) budget = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGE_SIZE)) / 4 * 3;
+  auto used = [&] {
+    size_t u = 0;
+    for (const auto& m : models) u += m->bytes;
+    return u;
+  };
+  while (!models.empty() && used() + bytes > budget) {
+    auto victim = std::min_element(models.begin(), models.end(), [](const auto& a, const auto& b) {
+      return (a->active == 0 ? a->last_used : Clock::time_point::max()) <
+             (b->active == 0 ? b->last_used : Clock::time_point::max());
+    });
+    if ((*victim)->active != 0) break;  // everything is busy: load anyway
+    ws.pool.stop_warming();  // the pool may be reading its weights (ThreadPool::warm_after_next_job)
+    models.erase(victim);
+  }
+  models.push_back(lm);
+  return lm;
+}
+
+// Unloads the idle models past their keep_alive (Engine::unload expires
+// them at once). On the scheduler thread only: the pool stops reading
+// ahead into their weights first.
+void Engine::Impl::evict_expired() {
+  std::lock_guard<std::mutex> lock(mu);
+  auto now = Clock::now();
+  auto expired = [&](const auto& m) { return m->active == 0 && !m->forever && now >= m->expires; };
+  if (std::none_of(models.begin(), models.end(), expired)) return;
+  ws.pool.stop_warming();
+  models.erase(std::remove_if(models.begin(), models.end(), expired), models.end());
+}
+
+void Engine::Impl::hold_model(Sequence& s) {
+  std::lock_guard<std::mutex> lock(mu);
+  s.lm->active++;
+  s.counted = true;
+}
+
+// Back to idle: it stays loaded for the request's keep_alive (the server's
+// default when the request gives none; negative: until unloaded).
+void Engine::Impl::drop_model(Sequence& s) {
+  if (!s.lm || !s.counted) return;
+  const double ka = s.req.keep_alive_s.value_or(cfg.default_keep_alive_s);
+  const auto keep = std::chrono::milliseconds(static_cast<int64_t>(std::max(0.0, ka) * 1000));
+  std::lock_guard<std::mutex> lock(mu);
+  --s.lm->active;
+  s.counted = false;
+  s.lm->last_used = Clock::now();
+  s.lm->forever = ka < 0;
+  s.lm->expires = Clock::now() + keep;
+  s.lm->expires_wall = std::chrono::system_clock::now() + keep;
+}
+
+std::vector<ModelFileInfo> Engine::list_models() const {
+  std::vector<ModelFileInfo> out;
+  if (impl_->store)
+    for (const auto& m : impl_->store->list()) {
+      auto info = find_model(m.name.display());
+      if (info.ok()) out.push_back(info.value());
+    }
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(impl_->cfg.models_dir, ec)) {
+    if (entry.path().extension() != ".gguf") continue;
+    auto info = find_model(entry.path().stem().string());
+    if (info.ok()) out.push_back(info.value());
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+Result<ModelFileInfo> Engine::find_model(const std::string& raw) const {
+  HEARTH_ASSIGN_OR_RETURN(auto res, impl_->resolve(raw));
+  ModelFileInfo i;
+  i.name = res.key;
+  i.path = res.path;
+  struct stat st {};
+  if (::stat(i.path.c_str(), &st) != 0) return not_found("model '" + raw + "' not found");
+  i.size = static_cast<size_t>(st.st_size);
+  i.modified_at = rfc3339(std::chrono::system_clock::from_time_t(st.st_mtime));
+  if (res.manifest) {
+    i.digest = res.manifest->model_digest.substr(7);
+    i.modified_at = res.modified_at;
+  } else {
+    char digest[64];
+    std::snprintf(digest, sizeof digest, "%016llx%016llx", static_cast<unsigned long long>(st.st_size),
+                  static_cast<unsigned long long>(st.st_mtime));
+    i.digest = digest;
+  }
+  auto f = gguf::File::open(i.path);
+  if (f.ok()) {
+    i.architecture = f->get_string_or("general.architecture", "");
+    int64_t params = 0;
+    std::map<std::string, size_t> bytes;
+    for (const auto& t : f->tensors()) {
+      params += t.n_elements();
+      if (t.n_dims >= 2) bytes[dtype_name(t.type)] += t.n_bytes;
+    }
+    size_t best = 0;
+    for (const auto& [n, b] : bytes)
+      if (b > best) {
+        best = b;
+        i.quantization = n;
+      }
+    char p[32];
+    if (params >= 1000000000) std::snprintf(p, sizeof p, "%.1fB", params / 1e9);
+    else if (params >= 1000000) std::snprintf(p, sizeof p, "%.1fM", params / 1e6);
+    else std::snprintf(p, sizeof p, "%.0fK", params / 1e3);
+    i.parameter_size = p;
+  }
+  return i;
+}
+
+std::vector<LoadedModelInfo> Engine::loaded() const {
+  std::vector<LoadedModelInfo> out;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const auto now = Clock::now();
+  for (const auto& m : impl_->models) {
+    if (m->active == 0 && !m->forever && now >= m->expires) continue;  // being unloaded
+    out.push_back({m->name, m->bytes, m->forever ? "forever" : rfc3339(m->expires_wall), m->active});
+  }
+  return out;
+}
+
+Result<nlohmann::ordered_json> Engine::show(const std::string& raw) const {
+  HEARTH_ASSIGN_OR_RETURN(ModelFileInfo info, find_model(raw));
+  HEARTH_ASSIGN_OR_RETURN(gguf::File f, gguf::File::open(info.path));
+  nlohmann::ordered_json mi = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : f.metadata()) {
+    if (k.rfind("tokenizer.ggml.", 0) == 0 && v.type == gguf::ValueType::kArray) continue;  // huge arrays
+    switch (v.type) {
+      case gguf::ValueType::kString: mi[k] = v.s; break;
+      case gguf::ValueType::kBool: mi[k] = v.u != 0; break;
+      case gguf::ValueType::kFloat32: case gguf::ValueType::kFloat64: mi[k] = v.f; break;
+      case gguf::ValueType::kArray: break;
+      default:
+        if (auto i = v.as_int()) mi[k] = *i;
+    }
+  }
+  nlohmann::ordered_json out;
+  auto res = impl_->resolve(raw);
+  if (res.ok() && res->manifest) {
+    const store::Modelfile& mf = res->manifest->modelfile;
+    out["modelfile"] = mf.to_text();
+    std::string params;
+    for (const auto& [k, v] : mf.parameters.items()) {
+      if (v.is_array())
+        for (const auto& x : v) params += k + " " + x.dump() + "\n";
+      else
+        params += k + " " + v.dump() + "\n";
+    }
+    out["parameters"] = params;
+    out["template"] = mf.has_template ? mf.template_text : f.get_string_or("tokenizer.chat_template", "");
+    out["system"] = mf.system;
+    out["license"] = mf.licenses.empty() ? "" : mf.licenses[0];
+    nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
+    for (const auto& [r, c] : mf.messages) msgs.push_back({{"role", r}, {"content", c}});
+    out["messages"] = msgs;
+  } else {
+    out["modelfile"] = "FROM " + info.path + "\n";
+    out["parameters"] = "";
+    out["template"] = f.get_string_or("tokenizer.chat_template", "");
+  }
+  out["details"] = {{"parent_model", ""}, {"format", "gguf"}, {"family", info.architecture},
+                    {"families", {info.architecture}}, {"parameter_size", info.parameter_size},
+                    {"quantization_level", info.quantization}};
+  out["model_info"] = mi;
+  out["modified_at"] = info.modified_at;
+  return out;
+}
+
+nlohmann::ordered_json Engine::model_parameters(const std::string& name) const {
+  auto res = impl_->resolve(name);
+  if (res.ok() && res->manifest) return res->manifest->modelfile.parameters;
+  return nlohmann::ordered_json::object();
+}
+
+store::Store* Engine::model_store() { return impl_->store.get(); }
+
+void Engine::unload(const std::string& name) {
+  auto res = impl_->resolve(name);
+  if (!res.ok()) return;
+  {
+    // Expired now; the scheduler thread unloads it (evict_expired), where no
+    // forward pass can be reading its weights. loaded() no longer lists it.
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    for (auto& m : impl_->models)
+      if (m->name == res->key && m->active == 0) {
+        m->forever = false;
+        m->expires = Clock::time_point::min();
+        m->expires_wall = std::chrono::system_clock::now();
+      }
+  }
+  impl_->cv.notify_one();
+}
+
+}  // namespace hearth::runtime

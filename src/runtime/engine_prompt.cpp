@@ -1,0 +1,75 @@
+// A generate or chat request's prompt, rendered and tokenized.
+#include "chat/chat_template.h"
+#include "runtime/engine_impl.h"
+
+namespace hearth::runtime {
+
+// The request's prompt as tokens: rendered by the Modelfile TEMPLATE, the
+// model's chat template (chat messages, or a templated generate prompt) or
+// taken raw, then tokenized (a BOS added once).
+Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
+  const tokenizer::Tokenizer& tok = *s.lm->tok;
+  std::string text;
+  bool templated = false;
+  const store::Modelfile* mf = s.lm->manifest ? &s.lm->manifest->modelfile : nullptr;
+  if (mf && mf->has_system && s.req.system.empty() && !s.req.raw) {
+    bool has_system_message = false;
+    if (s.req.messages)
+      for (const auto& m : *s.req.messages) has_system_message |= m.value("role", "") == "system";
+    if (!has_system_message) s.req.system = mf->system;
+  }
+  if (s.lm->go_template && !s.req.raw) {
+    // The Modelfile TEMPLATE (Go template syntax) decides the prompt.
+    nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
+    if (mf)
+      for (const auto& [r, c] : mf->messages) msgs.push_back({{"Role", r}, {"Content", c}});
+    std::string system = s.req.system, prompt = s.req.prompt;
+    if (s.req.messages) {
+      for (const auto& m : *s.req.messages) {
+        std::string role = m.value("role", ""), content = m.contains("content") && m["content"].is_string() ? m["content"].get<std::string>() : "";
+        if (role == "system") system = content;
+        else msgs.push_back({{"Role", role}, {"Content", content}});
+        if (role == "user") prompt = content;
+      }
+    } else {
+      msgs.push_back({{"Role", "user"}, {"Content", prompt}});
+    }
+    nlohmann::ordered_json data = {{"System", system}, {"Prompt", prompt}, {"Response", ""}, {"Messages", msgs},
+                                   {"Tools", s.req.tools ? *s.req.tools : nlohmann::ordered_json::array()}};
+    auto r = s.lm->go_template->render(data);
+    if (!r.ok()) return r.status();
+    text = r.value();
+    templated = true;
+  } else if (s.req.template_prompt && !s.req.raw && s.lm->has_own_template)
+    s.req.messages = nlohmann::ordered_json::array({{{"role", "user"}, {"content", s.req.prompt}}});
+  else if (s.req.template_prompt && !s.req.system.empty())
+    s.req.prompt = s.req.system + "\n\n" + s.req.prompt;
+  if (!templated && s.req.messages && !s.req.raw) {
+    chat::RenderRequest rr;
+    rr.messages = *s.req.messages;
+    if (!s.req.system.empty()) rr.messages.insert(rr.messages.begin(), {{"role", "system"}, {"content", s.req.system}});
+    rr.tools = s.req.tools;
+    rr.add_generation_prompt = true;
+    const auto& v = tok.vocab();
+    if (v.bos != tokenizer::kNoToken) rr.bos_token = v.tokens[v.bos].text;
+    if (v.eos != tokenizer::kNoToken) rr.eos_token = v.tokens[v.eos].text;
+    auto r = chat::render(*s.lm->tmpl, rr);
+    if (!r.ok()) return r.status();
+    text = r.value();
+    templated = true;
+  } else if (!templated) {
+    text = s.req.prompt;
+  }
+  std::vector<int32_t> ids;
+  if (templated) {
+    ids = tok.encode(text, false, true);
+    const auto& v = tok.vocab();
+    if (v.add_bos && v.bos != tokenizer::kNoToken && (ids.empty() || ids[0] != v.bos))
+      ids.insert(ids.begin(), v.bos);
+  } else {
+    ids = tok.encode(text, true, false);
+  }
+  return ids;
+}
+
+}  // namespace hearth::runtime
