@@ -1,11 +1,13 @@
 // Kernel micro-benchmarks: matrix-vector (one activation row) and
-// matrix-matrix (32 rows) products per tensor type, attention and RMS norm,
-// for the active ISA beside the scalar reference.
+// matrix-matrix (32 rows) products per tensor type, attention (decode,
+// prompt, BERT) and the row operations, for the active ISA beside the scalar
+// reference.
 //   build/release/bench/kernels_bench [--benchmark_filter=Q4_0]
 // GB/s counts weight bytes streamed; items/s counts multiply-adds. Entries
 // ending in _x16 use weights interleaved 16 rows at a time, as models repack them.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -79,46 +81,90 @@ void matmul(benchmark::State& state, DType t, core::Isa isa, int64_t rows, bool 
   state.SetItemsProcessed(state.iterations() * 2048 * n_out * rows);
 }
 
+// A KV cache in the model's layout (KvCache): per KV head, keys in
+// 16-position blocks and value rows, filled with random values.
+struct AttentionCache {
+  size_t head_bytes, row;
+  std::vector<uint8_t> k, v;
+  AttentionCache(tensor::KvType type, int64_t hd, int64_t kv_heads, int64_t n_ctx)
+      : head_bytes(tensor::kv_head_bytes(type, hd, n_ctx)), row(tensor::kv_row_bytes(type, hd)) {
+    k.resize(head_bytes * kv_heads);
+    v.resize(k.size());
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd;
+    std::vector<float> x(static_cast<size_t>(hd));
+    std::vector<uint16_t> halves(static_cast<size_t>(hd));
+    std::vector<tensor::BlockQ8_0> blocks(static_cast<size_t>(hd / tensor::kQK));
+    for (int64_t h = 0; h < kv_heads; ++h)
+      for (int64_t j = 0; j < n_ctx; ++j)
+        for (int kv = 0; kv < 2; ++kv) {
+          for (float& f : x) f = nd(rng);
+          uint8_t* head = (kv ? v.data() : k.data()) + h * head_bytes;
+          if (type == tensor::KvType::kQ8_0) {
+            tensor::quantize_q8_0(x.data(), blocks.data(), hd);
+            if (kv)
+              std::memcpy(head + j * row, blocks.data(), row);
+            else
+              tensor::store_k_q8(hd, blocks.data(), j, head);
+          } else {
+            tensor::float_to_f16(x.data(), halves.data(), hd);
+            if (kv)
+              std::memcpy(head + j * row, halves.data(), row);
+            else
+              tensor::store_k(hd, halves.data(), j, reinterpret_cast<uint16_t*>(head));
+          }
+        }
+  }
+};
+
+// One decode token of a TinyLlama-shaped layer (32 heads over 4 KV heads of
+// 64) at a context of state.range(0) positions.
 void attention(benchmark::State& state, core::Isa isa, tensor::KvType type) {
   const kernels::Kernels& k = kernels::for_isa(isa);
   const int64_t n_ctx = state.range(0), hd = 64, heads = 32, kv_heads = 4;
-  // The model's cache layout (KvCache): per KV head, keys in 16-position
-  // blocks and value rows, filled with random values.
-  const size_t head_bytes = tensor::kv_head_bytes(type, hd, n_ctx), row = tensor::kv_row_bytes(type, hd);
-  std::vector<uint8_t> kc(head_bytes * kv_heads), vc(kc.size());
-  std::mt19937 rng(5);
-  std::normal_distribution<float> nd;
-  std::vector<float> x(static_cast<size_t>(hd));
-  std::vector<uint16_t> halves(static_cast<size_t>(hd));
-  std::vector<tensor::BlockQ8_0> blocks(static_cast<size_t>(hd / tensor::kQK));
-  for (int64_t h = 0; h < kv_heads; ++h)
-    for (int64_t j = 0; j < n_ctx; ++j)
-      for (int kv = 0; kv < 2; ++kv) {
-        for (float& v : x) v = nd(rng);
-        uint8_t* head = (kv ? vc.data() : kc.data()) + h * head_bytes;
-        if (type == tensor::KvType::kQ8_0) {
-          tensor::quantize_q8_0(x.data(), blocks.data(), hd);
-          if (kv)
-            std::memcpy(head + j * row, blocks.data(), row);
-          else
-            tensor::store_k_q8(hd, blocks.data(), j, head);
-        } else {
-          tensor::float_to_f16(x.data(), halves.data(), hd);
-          if (kv)
-            std::memcpy(head + j * row, halves.data(), row);
-          else
-            tensor::store_k(hd, halves.data(), j, reinterpret_cast<uint16_t*>(head));
-        }
-      }
+  AttentionCache cache(type, hd, kv_heads, n_ctx);
   std::vector<float> q(static_cast<size_t>(heads * hd), 0.1f), out(q.size());
   std::vector<float> scratch;
   core::ThreadPool pool(1);
-  model::AttentionQuery query{q.data(), out.data(), kc.data(), vc.data(), n_ctx, head_bytes, row, type};
+  model::AttentionQuery query{q.data(), out.data(), cache.k.data(), cache.v.data(), n_ctx, cache.head_bytes, cache.row, type};
   for (auto _ : state) {
     model::attention({heads, kv_heads, hd}, std::span<const model::AttentionQuery>(&query, 1), pool, scratch, k);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(state.iterations() * n_ctx * heads * hd * 2);
+}
+
+// A prompt batch of state.range(0) tokens, one thread: causal over a
+// TinyLlama-shaped layer (32 heads over 4 KV heads of 64; the batch is the
+// prompt's last tokens at a context of state.range(1)), or bidirectional
+// over a BERT-shaped one (12 heads of 64, each its own KV head; every token
+// sees the whole input, as BertModel does). Items: multiply-adds (scores
+// and mix).
+void attention_prompt(benchmark::State& state, core::Isa isa, bool bert) {
+  const kernels::Kernels& k = kernels::for_isa(isa);
+  const int64_t n_q = state.range(0), n_ctx = std::max(n_q, state.range(1)), hd = 64;
+  const int64_t heads = bert ? 12 : 32, kv_heads = bert ? 12 : 4;
+  const tensor::KvType type = tensor::KvType::kF16;
+  AttentionCache cache(type, hd, kv_heads, n_ctx);
+  std::vector<float> q(static_cast<size_t>(n_q * heads * hd)), out(q.size());
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 0.3f);
+  for (float& f : q) f = nd(rng);
+  std::vector<model::AttentionQuery> queries;
+  int64_t products = 0;
+  for (int64_t i = 0; i < n_q; ++i) {
+    const int64_t n_kv = bert ? n_ctx : n_ctx - n_q + i + 1;
+    queries.push_back({q.data() + i * heads * hd, out.data() + i * heads * hd, cache.k.data(), cache.v.data(), n_kv,
+                       cache.head_bytes, cache.row, type});
+    products += n_kv * heads * hd * 2;
+  }
+  std::vector<float> scratch;
+  core::ThreadPool pool(1);
+  for (auto _ : state) {
+    model::attention({heads, kv_heads, hd}, queries, pool, scratch, k);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * products);
 }
 
 // Preparing one activation row for the interleaved products: the kernels'
@@ -223,6 +269,14 @@ void register_all() {
           (std::string("attention_decode/") + name + (type == tensor::KvType::kQ8_0 ? "/q8_0" : "")).c_str(),
           [isa = isa, type](benchmark::State& s) { attention(s, isa, type); })
           ->Arg(512)->Arg(2048)->Unit(benchmark::kMicrosecond);
+  for (auto [isa, name] : {std::pair{core::Isa::kScalar, "scalar"}, {core::Isa::kAvx2, "avx2"}, {core::Isa::kAvx512, "best"}}) {
+    benchmark::RegisterBenchmark((std::string("attention_prompt/") + name).c_str(),
+                                 [isa = isa](benchmark::State& s) { attention_prompt(s, isa, false); })
+        ->Args({128, 128})->Args({128, 1024})->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((std::string("attention_bert/") + name).c_str(),
+                                 [isa = isa](benchmark::State& s) { attention_prompt(s, isa, true); })
+        ->Args({256, 256})->Unit(benchmark::kMillisecond);
+  }
   for (DType t : {DType::kQ4_0, DType::kQ4_K})
     for (bool fused : {false, true})
       benchmark::RegisterBenchmark((std::string("x16_act/") + dtype_name(t) + (fused ? "/fused" : "/two_step")).c_str(),
