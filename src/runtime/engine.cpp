@@ -17,16 +17,26 @@ double seconds_between(Clock::time_point a, Clock::time_point b) { return ns_bet
 Engine::Impl::Impl(Engine& eng, EngineConfig c)
     : e(eng), cfg(std::move(c)), prompt_cache(cfg.prompt_cache_entries), ws(cfg.threads) {
   if (!cfg.store_home.empty()) store = std::make_unique<store::Store>(cfg.store_home);
+  loader = std::thread([this] { load_loop(); });
   thread = std::thread([this] { loop(); });
 }
 
+// The scheduler finishes what was submitted (loads not yet started fail
+// their requests); then the loader stops.
 Engine::Impl::~Impl() {
   {
     std::lock_guard<std::mutex> lock(mu);
     stop = true;
   }
   cv.notify_all();
+  loader_cv.notify_all();
   thread.join();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stop_loader = true;
+  }
+  loader_cv.notify_all();
+  loader.join();
 }
 
 void Engine::Impl::fail(Sequence& s, Status st) {
@@ -37,42 +47,50 @@ void Engine::Impl::fail(Sequence& s, Status st) {
   s.done = true;
 }
 
-// Renders, tokenizes and reserves the KV cache; false when it must wait.
-bool Engine::Impl::admit(Sequence& s) {
-  auto lm = acquire(s.req.model);
-  if (!lm.ok()) {
-    fail(s, lm.status());
-    return true;
+// Finds its model (or has it loaded and parks the request), renders,
+// tokenizes and reserves the KV cache.
+Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
+  if (!s.lm) {  // (set when it comes back from waiting for the load)
+    auto res = resolve(s.req.model);
+    if (!res.ok()) {
+      fail(s, res.status());
+      return Admission::kDone;
+    }
+    s.lm = find_loaded(res->key);
+    if (!s.lm) {
+      s.load_key = res->key;
+      request_load(std::move(res.value()));
+      return Admission::kParked;
+    }
   }
-  s.lm = lm.value();
   if (s.req.embed) {
     if (prepare_embedding(s)) {  // embedded one input per step (embed_step)
       s.t_admit = Clock::now();
       hold_model(s);
     }
-    return true;
+    return Admission::kDone;
   }
   if (!s.lm->model) {
     fail(s, invalid_argument("model '" + s.req.model + "' is an embedding model; it cannot generate text"));
-    return true;
+    return Admission::kDone;
   }
   const auto& hp = s.lm->model->hparams();
   auto prompt = tokenize_prompt(s);
   if (!prompt.ok()) {
     fail(s, prompt.status());
-    return true;
+    return Admission::kDone;
   }
   s.prompt = std::move(prompt.value());
   if (s.prompt.empty()) {
     fail(s, invalid_argument("the prompt is empty"));
-    return true;
+    return Admission::kDone;
   }
   int64_t n_ctx = s.req.num_ctx > 0 ? s.req.num_ctx : std::min(cfg.default_num_ctx, hp.n_ctx_train);
   if (n_ctx > hp.n_ctx_train) n_ctx = hp.n_ctx_train;
   if (static_cast<int64_t>(s.prompt.size()) >= n_ctx) {
     fail(s, invalid_argument("the prompt has " + std::to_string(s.prompt.size()) + " tokens but the context is " +
                              std::to_string(n_ctx) + " (set num_ctx / use a shorter prompt)"));
-    return true;
+    return Admission::kDone;
   }
   const tensor::KvType kv_type = tensor::kv_type_fits(cfg.kv_type, hp.head_dim) ? cfg.kv_type : tensor::KvType::kF16;
   // What the cache allocates, so that releasing it (kv_used -= bytes())
@@ -80,7 +98,7 @@ bool Engine::Impl::admit(Sequence& s) {
   const size_t bytes = model::KvCache::bytes_for(hp, n_ctx, kv_type);
   if (bytes > cfg.kv_budget_bytes) {
     fail(s, invalid_argument("a context of " + std::to_string(n_ctx) + " tokens needs more KV cache than the server's budget"));
-    return true;
+    return Admission::kDone;
   }
   // The prompt cache's entry sharing the longest prefix, if any: its
   // positions up to there are kept, the rest of the prompt is evaluated.
@@ -93,13 +111,13 @@ bool Engine::Impl::admit(Sequence& s) {
     // Cached entries make room, least recently stored first.
     while (kv_used + bytes > cfg.kv_budget_bytes && prompt_cache.size() > 0)
       kv_used -= prompt_cache.evict_oldest()->bytes();
-    if (kv_used + bytes > cfg.kv_budget_bytes) return false;  // wait for memory
+    if (kv_used + bytes > cfg.kv_budget_bytes) return Admission::kNoMemory;  // wait for memory
     try {
       s.kv = std::make_unique<model::KvCache>(hp, n_ctx, kv_type);
     } catch (const std::bad_alloc&) {  // the system refused the memory: this request fails, the server goes on
       fail(s, unavailable("cannot allocate the KV cache of " + std::to_string(bytes >> 20) + " MiB for a context of " +
                           std::to_string(n_ctx) + " tokens"));
-      return true;
+      return Admission::kDone;
     }
     kv_used += s.kv->bytes();
   }
@@ -107,7 +125,7 @@ bool Engine::Impl::admit(Sequence& s) {
   Status valid = s.req.sampling.validate(static_cast<int32_t>(hp.n_vocab));
   if (!valid.ok()) {
     fail(s, valid);
-    return true;
+    return Admission::kDone;
   }
   s.chain = std::make_unique<sampling::SamplerChain>(s.req.sampling, static_cast<int32_t>(hp.n_vocab));
   s.detok = std::make_unique<tokenizer::IncrementalDetokenizer>(*s.lm->tok, false);
@@ -116,7 +134,7 @@ bool Engine::Impl::admit(Sequence& s) {
   hold_model(s);
   e.metrics_.observe("request_queue_time_seconds", s.req.model, seconds_between(s.t_submit, s.t_admit));
   e.metrics_.add("prompt_tokens_total", s.req.model, static_cast<double>(s.prompt.size()));
-  return true;
+  return Admission::kDone;
 }
 
 void Engine::Impl::finish(Sequence& s, sampling::FinishReason why) {
@@ -157,6 +175,10 @@ void Engine::Impl::release(Sequence& s) {
   }
   s.kv.reset();
   drop_model(s);
+  // The last reference to a model unloaded meanwhile goes with the sequence:
+  // the pool stops reading ahead into its weights first.
+  if (s.lm && s.lm.use_count() == 1) ws.pool.stop_warming();
+  s.lm.reset();
   e.in_flight_--;
 }
 
@@ -264,8 +286,17 @@ void Engine::Impl::loop() {
     {
       std::unique_lock<std::mutex> lock(mu);
       cv.wait_for(lock, std::chrono::milliseconds(running.empty() ? 200 : 0),
-                  [&] { return stop || !waiting.empty() || !running.empty(); });
-      if (stop && waiting.empty() && running.empty()) return;
+                  [&] { return (stop && parked.empty()) || !waiting.empty() || !running.empty() || loads_finished > 0; });
+      if (stop && waiting.empty() && running.empty() && parked.empty()) return;
+    }
+    collect_loads();
+    for (auto it = parked.begin(); it != parked.end();) {  // cancelled while their model loads
+      if ((*it)->stream->cancelled()) {
+        release(**it);
+        it = parked.erase(it);
+      } else {
+        ++it;
+      }
     }
     // Admission, FIFO, bounded by max_running and the KV budget.
     for (;;) {
@@ -277,14 +308,18 @@ void Engine::Impl::loop() {
         waiting.pop_front();
       }
       if (s->stream->cancelled()) {
-        e.in_flight_--;
+        release(*s);
         continue;
       }
-      bool admitted = admit(*s);
-      if (!admitted) {  // no KV memory yet: put it back at the front
+      const Admission a = admit(*s);
+      if (a == Admission::kNoMemory) {  // no KV memory yet: put it back at the front
         std::lock_guard<std::mutex> lock(mu);
         waiting.push_front(std::move(s));
         break;
+      }
+      if (a == Admission::kParked) {  // its model is loading: the others go on
+        parked.push_back(std::move(s));
+        continue;
       }
       if (s->done) {
         release(*s);
@@ -312,7 +347,7 @@ void Engine::Impl::loop() {
     size_t n_wait;
     {
       std::lock_guard<std::mutex> lock(mu);
-      n_wait = waiting.size();
+      n_wait = waiting.size() + parked.size();  // parked: waiting for their model to load
     }
     e.metrics_.set_gauge("num_requests_running", static_cast<double>(running.size()));
     e.metrics_.set_gauge("num_requests_waiting", static_cast<double>(n_wait));

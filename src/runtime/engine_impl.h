@@ -6,8 +6,9 @@
 //   engine_models.cpp     finding, loading and unloading models; the model API
 //
 // Threads: `loop()` and everything it calls run on the scheduler thread,
-// which alone changes `running`, sequences and the KV caches. `mu` guards
-// `waiting`, `stop`, the `models` list and each LoadedModel's use count and
+// which alone changes `running`, `parked`, sequences and the KV caches;
+// `load_loop()` runs on the loader thread. `mu` guards `waiting`, `stop`,
+// the load jobs, the `models` list and each LoadedModel's use count and
 // expiry (read by Engine::loaded and Engine::unload on HTTP threads).
 #pragma once
 
@@ -33,6 +34,7 @@ double seconds_between(Clock::time_point a, Clock::time_point b);
 std::string rfc3339(std::chrono::system_clock::time_point t);
 
 struct Engine::Impl {
+  struct LoadJob;
   Engine& e;
   EngineConfig cfg;
   std::mutex mu;
@@ -45,7 +47,12 @@ struct Engine::Impl {
   bool stop = false;
   model::Workspace ws;
   std::unique_ptr<store::Store> store;
-  std::thread thread;
+  std::vector<std::shared_ptr<LoadJob>> loads;        // guarded by mu
+  size_t loads_finished = 0;                          // guarded by mu: results not yet collected
+  bool stop_loader = false;                           // guarded by mu
+  std::condition_variable loader_cv;
+  std::vector<std::unique_ptr<Sequence>> parked;      // scheduler thread only: waiting for a load
+  std::thread thread, loader;
 
   Impl(Engine& eng, EngineConfig c);
   ~Impl();
@@ -59,11 +66,23 @@ struct Engine::Impl {
   };
   std::string path_for(const std::string& name) const { return cfg.models_dir + "/" + name + ".gguf"; }
   Result<Resolved> resolve(const std::string& raw) const;
-  Result<std::shared_ptr<LoadedModel>> acquire(const std::string& raw);
-  std::shared_ptr<LoadedModel> register_model(std::shared_ptr<LoadedModel> lm, const std::string& name,
-                                              const std::string& path, std::shared_ptr<const tokenizer::Tokenizer> tok,
-                                              std::shared_ptr<const chat::jinja::Template> tmpl, bool own, size_t bytes,
-                                              Clock::time_point t0);
+  std::shared_ptr<LoadedModel> find_loaded(const std::string& key);
+  // Models load on the loader thread, one at a time in request order, so
+  // that the running sequences go on decoding while a model loads; the
+  // requests for it wait in `parked` meanwhile. The scheduler thread adds a
+  // loaded model to `models` (collect_loads → register_model) and puts its
+  // requests back at the front of the queue, or fails them with the load's
+  // error.
+  struct LoadJob {
+    Resolved res;
+    bool started = false;
+    std::optional<Result<std::shared_ptr<LoadedModel>>> result;  // set when finished
+  };
+  Result<std::shared_ptr<LoadedModel>> load(const Resolved& res);
+  void request_load(Resolved res);
+  void load_loop();
+  void collect_loads();
+  void register_model(std::shared_ptr<LoadedModel> lm);
   void evict_expired();
   // A sequence starts or stops using its model (under mu: loaded() reads it).
   void hold_model(Sequence& s);
@@ -79,7 +98,8 @@ struct Engine::Impl {
 
   // engine.cpp
   void fail(Sequence& s, Status st);
-  bool admit(Sequence& s);
+  enum class Admission { kDone, kNoMemory, kParked };  // admitted or finished; wait for KV memory; wait for its model
+  Admission admit(Sequence& s);
   void finish(Sequence& s, sampling::FinishReason why);
   void release(Sequence& s);
   bool on_logits(Sequence& s, std::span<const float> row);

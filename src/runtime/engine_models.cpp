@@ -52,64 +52,149 @@ Result<Engine::Impl::Resolved> Engine::Impl::resolve(const std::string& raw) con
   return Resolved{n.value(), path, std::nullopt, ""};
 }
 
-Result<std::shared_ptr<LoadedModel>> Engine::Impl::acquire(const std::string& raw) {
-  HEARTH_ASSIGN_OR_RETURN(Resolved res, resolve(raw));
-  const std::string& name = res.key;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    for (auto& m : models)
-      if (m->name == name) return m;
-  }
-  auto t0 = Clock::now();
-  struct Loading {
-    std::atomic<int>& n;
-    explicit Loading(std::atomic<int>& c) : n(c) { ++n; }
-    ~Loading() { --n; }
-  } loading(e.loading_);
-  const std::string& path = res.path;
-  HEARTH_ASSIGN_OR_RETURN(gguf::File gf, gguf::File::open(path));
+std::shared_ptr<LoadedModel> Engine::Impl::find_loaded(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto& m : models)
+    if (m->name == key) return m;
+  return nullptr;
+}
+
+// Reads a model from its GGUF (and the store's Modelfile layers): the slow
+// part, on the loader thread. Not yet in `models`: register_model adds it.
+Result<std::shared_ptr<LoadedModel>> Engine::Impl::load(const Resolved& res) {
+  const auto t0 = Clock::now();
+  HEARTH_ASSIGN_OR_RETURN(gguf::File gf, gguf::File::open(res.path));
   auto file = std::make_shared<gguf::File>(std::move(gf));
-  HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<const tokenizer::Tokenizer> tok, tokenizer::Tokenizer::load(*file));
   auto lm = std::make_shared<LoadedModel>();
+  lm->name = res.key;
+  lm->path = res.path;
+  lm->bytes = file->file_size();
   lm->manifest = res.manifest;
+  HEARTH_ASSIGN_OR_RETURN(lm->tok, tokenizer::Tokenizer::load(*file));
   if (res.manifest && res.manifest->modelfile.has_template) {
     HEARTH_ASSIGN_OR_RETURN(lm->go_template, store::GoTemplate::parse(res.manifest->modelfile.template_text));
   }
   if (file->get_string_or("general.architecture", "") == "bert") {
     HEARTH_ASSIGN_OR_RETURN(lm->bert, model::BertModel::from_file(file));
-    return register_model(lm, name, path, tok, nullptr, false, file->file_size(), t0);
-  }
-  HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<model::Model> m, model::Model::from_file(file));
-  if (res.manifest)
-    for (const auto& digest : res.manifest->adapter_digests) {  // Modelfile ADAPTERs
-      HEARTH_ASSIGN_OR_RETURN(gguf::File af, gguf::File::open(store->blob_path(digest)));
-      HEARTH_RETURN_IF_ERROR(m->apply_lora(std::make_shared<gguf::File>(std::move(af))));
+  } else {
+    HEARTH_ASSIGN_OR_RETURN(lm->model, model::Model::from_file(file));
+    if (res.manifest)
+      for (const auto& digest : res.manifest->adapter_digests) {  // Modelfile ADAPTERs
+        HEARTH_ASSIGN_OR_RETURN(gguf::File af, gguf::File::open(store->blob_path(digest)));
+        HEARTH_RETURN_IF_ERROR(lm->model->apply_lora(std::make_shared<gguf::File>(std::move(af))));
+      }
+    std::string src = file->get_string_or("tokenizer.chat_template", "");
+    lm->has_own_template = !src.empty();
+    if (src.empty()) src = chat::builtin_template_source("chatml").value();
+    auto tmpl = chat::jinja::Template::parse(src);
+    if (!tmpl.ok()) {  // a broken template: chatml (reported by `show`, which parses it again)
+      lm->has_own_template = false;
+      tmpl = chat::jinja::Template::parse(chat::builtin_template_source("chatml").value());
     }
-  std::string src = m->file().get_string_or("tokenizer.chat_template", "");
-  bool own = !src.empty();
-  if (src.empty()) src = chat::builtin_template_source("chatml").value();
-  auto tmpl = chat::jinja::Template::parse(src);
-  if (!tmpl.ok()) {
-    own = false;
-    tmpl = chat::jinja::Template::parse(chat::builtin_template_source("chatml").value());
+    lm->tmpl = tmpl.value();
   }
-  lm->model = m;
-  return register_model(lm, name, path, tok, tmpl.value(), own, m->file().file_size(), t0);
+  lm->load_ns = ns_between(t0, Clock::now());
+  return lm;
 }
 
-std::shared_ptr<LoadedModel> Engine::Impl::register_model(std::shared_ptr<LoadedModel> lm, const std::string& name,
-                                                          const std::string& path,
-                                                          std::shared_ptr<const tokenizer::Tokenizer> tok,
-                                                          std::shared_ptr<const chat::jinja::Template> tmpl, bool own,
-                                                          size_t bytes, Clock::time_point t0) {
-  lm->name = name;
-  lm->path = path;
-  lm->tok = std::move(tok);
-  lm->tmpl = std::move(tmpl);
-  lm->has_own_template = own;
-  lm->bytes = bytes;
-  lm->load_ns = ns_between(t0, Clock::now());
+void Engine::Impl::request_load(Resolved res) {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& job : loads)
+      if (job->res.key == res.key) return;  // queued, loading, or loaded and not yet collected
+    auto job = std::make_shared<LoadJob>();
+    job->res = std::move(res);
+    loads.push_back(std::move(job));
+  }
+  loader_cv.notify_one();
+}
+
+void Engine::Impl::load_loop() {
+  for (;;) {
+    std::shared_ptr<LoadJob> job;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      auto next = [&] {
+        for (auto& j : loads)
+          if (!j->started) return j;
+        return std::shared_ptr<LoadJob>();
+      };
+      loader_cv.wait(lock, [&] { return stop_loader || next() != nullptr; });
+      job = next();
+      if (!job) return;  // stopping, nothing queued
+      job->started = true;
+      if (stop) {  // shutting down: the waiting requests fail instead of waiting for loads
+        job->result = unavailable("the server is shutting down");
+        ++loads_finished;
+        cv.notify_one();
+        continue;
+      }
+    }
+    Result<std::shared_ptr<LoadedModel>> r = [&] {
+      struct Loading {
+        std::atomic<int>& n;
+        explicit Loading(std::atomic<int>& c) : n(c) { ++n; }
+        ~Loading() { --n; }
+      } loading(e.loading_);
+      return load(job->res);
+    }();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      job->result = std::move(r);
+      ++loads_finished;
+    }
+    cv.notify_one();
+  }
+}
+
+void Engine::Impl::collect_loads() {
+  std::vector<std::shared_ptr<LoadJob>> done;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (loads_finished == 0) return;
+    for (auto it = loads.begin(); it != loads.end();) {
+      if ((*it)->result) {
+        done.push_back(std::move(*it));
+        it = loads.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    loads_finished = 0;
+  }
+  for (auto& job : done) {
+    const Result<std::shared_ptr<LoadedModel>>& r = *job->result;
+    if (r.ok()) register_model(r.value());
+    // Its requests go back to the front of the queue, in their order; or fail.
+    std::vector<std::unique_ptr<Sequence>> back;
+    for (auto it = parked.begin(); it != parked.end();) {
+      if ((*it)->load_key != job->res.key) {
+        ++it;
+        continue;
+      }
+      if (r.ok()) {
+        // It keeps the model, even if an unload or the memory budget takes
+        // it out of `models` before it is admitted.
+        (*it)->lm = r.value();
+        back.push_back(std::move(*it));
+      } else {
+        fail(**it, r.status());
+        release(**it);
+      }
+      it = parked.erase(it);
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    waiting.insert(waiting.begin(), std::make_move_iterator(back.begin()), std::make_move_iterator(back.end()));
+  }
+}
+
+void Engine::Impl::register_model(std::shared_ptr<LoadedModel> lm) {
+  const double ka = cfg.default_keep_alive_s;  // until a request using it sets its own
+  const auto keep = std::chrono::milliseconds(static_cast<int64_t>(std::max(0.0, ka) * 1000));
   lm->last_used = Clock::now();
+  lm->forever = ka < 0;
+  lm->expires = Clock::now() + keep;
+  lm->expires_wall = std::chrono::system_clock::now() + keep;
   std::lock_guard<std::mutex> lock(mu);
   // Least recently used idle models make room within the memory budget.
   size_t budget = cfg.model_memory_budget;
@@ -119,7 +204,7 @@ std::shared_ptr<LoadedModel> Engine::Impl::register_model(std::shared_ptr<Loaded
     for (const auto& m : models) u += m->bytes;
     return u;
   };
-  while (!models.empty() && used() + bytes > budget) {
+  while (!models.empty() && used() + lm->bytes > budget) {
     auto victim = std::min_element(models.begin(), models.end(), [](const auto& a, const auto& b) {
       return (a->active == 0 ? a->last_used : Clock::time_point::max()) <
              (b->active == 0 ? b->last_used : Clock::time_point::max());
@@ -128,8 +213,7 @@ std::shared_ptr<LoadedModel> Engine::Impl::register_model(std::shared_ptr<Loaded
     ws.pool.stop_warming();  // the pool may be reading its weights (ThreadPool::warm_after_next_job)
     models.erase(victim);
   }
-  models.push_back(lm);
-  return lm;
+  models.push_back(std::move(lm));
 }
 
 // Unloads the idle models past their keep_alive (Engine::unload expires

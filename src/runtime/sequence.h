@@ -44,6 +44,7 @@ struct Sequence {
   GenerateRequest req;
   std::shared_ptr<RequestStream> stream;
   std::shared_ptr<LoadedModel> lm;
+  std::string load_key;           // the model it waits for, while parked
   std::unique_ptr<model::KvCache> kv;
   std::vector<int32_t> prompt;
   size_t n_prefilled = 0;

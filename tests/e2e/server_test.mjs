@@ -36,9 +36,9 @@ let nextPort = 20000 + Math.floor(Math.random() * 20000);
 
 const storeHome = tempDir('hearth-home-');
 
-async function startServer(extra = []) {
+async function startServer(extra = [], models = modelsDir) {
   const port = nextPort++;
-  const proc = spawn(BIN, ['serve', '--port', String(port), '--models', modelsDir, '--threads', '2', ...extra],
+  const proc = spawn(BIN, ['serve', '--port', String(port), '--models', models, '--threads', '2', ...extra],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HEARTH_HOME: storeHome } });
   let log = '';
   proc.stderr.on('data', (d) => { log += d; });
@@ -433,6 +433,50 @@ test('API key is required on every route but liveness', async () => {
     const client = new OpenAI({ baseURL: `${T.base}/v1`, apiKey: 'wrong' });
     await assert.rejects(client.models.list(), (e) => e.status === 401);
   } finally { T.proc.kill('SIGTERM'); await T.exited; }
+});
+
+test('a model loads on its own thread: a completion for a loaded model finishes while another model loads', async () => {
+  // A ~230 MB encoder (hearth synth) takes a while to load, and /ready
+  // answers 503 "loading" meanwhile. The scheduler loaded models itself
+  // before, so every request (and every running stream) waited for the load.
+  const dir = tempDir('hearth-load-');
+  symlinkSync(join(SHARED, 'models/aidreams260K.gguf'), join(dir, 'aidreams.gguf'));
+  execFileSync(BIN, ['synth', '--arch', 'bert', '--dim', '512', '--layers', '12', '--heads', '8', '--ffn', '2048', '--ctx', '512',
+    '--vocab-from', join(SHARED, 'models/synth-bert-wordpiece-F16.gguf'), '--type', 'F32', join(dir, 'big.gguf')]);
+  writeFileSync(join(dir, 'broken.gguf'), Buffer.from('GGUF\x03\x00\x00\x00 this is not a model', 'latin1'));
+  const T = await startServer([], dir);
+  try {
+    const client = new OpenAI({ baseURL: `${T.base}/v1`, apiKey: 'unused' });
+    await client.completions.create({ model: 'aidreams', prompt: DREAM, max_tokens: 1, temperature: 0 });  // loaded now
+    const embed = fetch(`${T.base}/api/embed`, { method: 'POST', body: JSON.stringify({ model: 'big', input: 'stars and rain' }) })
+      .then(async (r) => ({ status: r.status, body: await r.json() }));
+    let loading = false;
+    for (let i = 0; i < 5000 && !loading; i++) loading = (await fetch(`${T.base}/ready`)).status === 503;
+    assert.ok(loading, 'the large model loaded before /ready could see it');
+    const c = await client.completions.create({ model: 'aidreams', prompt: DREAM, max_tokens: 6, temperature: 0 });
+    assert.equal((await fetch(`${T.base}/ready`)).status, 503, 'the completion waited for the other model to load');
+    assert.equal(c.choices[0].text, GREEDY.slice(0, c.choices[0].text.length));
+    const e = await embed;
+    assert.equal(e.status, 200);
+    assert.equal(e.body.embeddings[0].length, 512);
+    assert.equal((await fetch(`${T.base}/ready`)).status, 200);
+    const ps = await (await fetch(`${T.base}/api/ps`)).json();
+    assert.deepEqual(ps.models.map((m) => m.name).sort(), ['aidreams:latest', 'big:latest']);
+    // A load that fails fails each request waiting for it, with the reason; the next request tries again.
+    const bad = await Promise.all([0, 1].map(() => fetch(`${T.base}/api/generate`, { method: 'POST',
+      body: JSON.stringify({ model: 'broken', prompt: 'hi', stream: false }) }).then(async (r) => ({ status: r.status, body: await r.json() }))));
+    for (const b of bad) {
+      assert.equal(b.status, 500);
+      assert.match(b.body.error, /broken\.gguf/);
+    }
+    const again = await fetch(`${T.base}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'broken', prompt: 'hi', stream: false }) });
+    assert.equal(again.status, 500);
+    const ok = await client.completions.create({ model: 'aidreams', prompt: DREAM, max_tokens: 4, temperature: 0 });
+    assert.equal(ok.choices[0].text, GREEDY.slice(0, ok.choices[0].text.length));
+  } finally {
+    T.proc.kill('SIGTERM');
+    await T.exited;
+  }
 });
 
 test('SIGTERM drains a running stream, then exits 0', async () => {
