@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <new>
 
 #include "chat/chat_template.h"
 #include "runtime/engine_impl.h"
@@ -130,13 +131,19 @@ void Engine::Impl::load_loop() {
         continue;
       }
     }
-    Result<std::shared_ptr<LoadedModel>> r = [&] {
+    Result<std::shared_ptr<LoadedModel>> r = [&]() -> Result<std::shared_ptr<LoadedModel>> {
       struct Loading {
         std::atomic<int>& n;
         explicit Loading(std::atomic<int>& c) : n(c) { ++n; }
         ~Loading() { --n; }
       } loading(e.loading_);
-      return load(job->res);
+      try {
+        return load(job->res);
+      } catch (const std::bad_alloc&) {  // the requests fail; the server goes on
+        return unavailable("not enough memory to load model '" + job->res.key + "'");
+      } catch (const std::exception& ex) {
+        return Status(StatusCode::kInternal, "loading model '" + job->res.key + "' failed: " + ex.what());
+      }
     }();
     {
       std::lock_guard<std::mutex> lock(mu);
