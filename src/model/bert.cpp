@@ -31,15 +31,27 @@ void to_floats(const Weight& w, std::vector<float>* out) {
   tensor::type_ops(w.type).to_float(w.data, out->data(), w.n_in);
 }
 
+// Mean and variance summed in double, in 8 independent lanes (which the
+// compiler vectorizes; one running sum cannot be reordered) and then added.
 void layer_norm(float* x, int64_t n, const float* w, const float* b, float eps) {
+  constexpr int kLanes = 8;
+  double part[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) part[l] += x[i + l];
   double mean = 0;
-  for (int64_t i = 0; i < n; ++i) mean += x[i];
-  mean /= n;
+  for (; i < n; ++i) mean += x[i];
+  for (double p : part) mean += p;
+  mean /= static_cast<double>(n);
+  double vpart[kLanes] = {};
+  for (i = 0; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) vpart[l] += (x[i + l] - mean) * (x[i + l] - mean);
   double var = 0;
-  for (int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
-  var /= n;
-  const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
-  for (int64_t i = 0; i < n; ++i) x[i] = (static_cast<float>(x[i] - mean) * inv) * w[i] + b[i];
+  for (; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  for (double p : vpart) var += p;
+  var /= static_cast<double>(n);
+  const float inv = static_cast<float>(1.0 / std::sqrt(var + eps)), m = static_cast<float>(mean);
+  for (i = 0; i < n; ++i) x[i] = ((x[i] - m) * inv) * w[i] + b[i];
 }
 
 }  // namespace
@@ -142,9 +154,14 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
     per_token([&](int64_t t) { kern.add(n_out, out + t * n_out, b.data()); });
   };
   for (const Layer& L : layers_) {
-    linear(L.wq, L.bq, x.data(), q.data(), d);
-    linear(L.wk, L.bk, x.data(), k.data(), d);
-    linear(L.wv, L.bv, x.data(), v.data(), d);
+    {  // Q, K and V in one parallel section over one prepared input
+      const MatMul::Output qkv[] = {{&L.wq, q.data()}, {&L.wk, k.data()}, {&L.wv, v.data()}};
+      ws.mm.run_shared(qkv, x.data(), n, ws.pool);
+      for (auto [bias, out] : {std::pair{&L.bq, q.data()}, {&L.bk, k.data()}, {&L.bv, v.data()}}) {
+        to_floats(*bias, &b);
+        per_token([&](int64_t t) { kern.add(d, out + t * d, b.data()); });
+      }
+    }
     kernels::active().quantize(DType::kF16)(k.data(), kh.data(), n * d);
     kernels::active().quantize(DType::kF16)(v.data(), vh.data(), n * d);
     for (int64_t t = 0; t < n; ++t)
