@@ -63,6 +63,17 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
       return Admission::kParked;
     }
   }
+  if (s.req.load_only) {  // loaded: done (release sets its keep_alive)
+    s.t_admit = Clock::now();
+    hold_model(s);
+    Event ev;
+    ev.kind = Event::Kind::kDone;
+    ev.timings.total = ns_between(s.t_submit, s.t_admit);
+    ev.timings.load = s.lm->load_ns;
+    s.stream->push(std::move(ev));
+    s.done = true;
+    return Admission::kDone;
+  }
   if (s.req.embed) {
     if (prepare_embedding(s)) {  // embedded one input per step (embed_step)
       s.t_admit = Clock::now();

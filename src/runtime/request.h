@@ -50,6 +50,9 @@ struct GenerateRequest {
   int top_logprobs = -1; // -1: no logprobs; >= 0: the chosen token's + this many alternatives
   std::optional<double> keep_alive_s;  // seconds; < 0 forever
   std::optional<EmbedRequest> embed;   // set: this is an embedding request
+  // Ollama's empty prompt: load the model (waiting for the load) and set its
+  // keep_alive; nothing is generated, the stream ends with a kDone event.
+  bool load_only = false;
 };
 
 struct Usage {

@@ -43,6 +43,35 @@ Json final_stats(const std::string& model, const Event& ev, bool chat) {
   return j;
 }
 
+// Ollama: a generate request with no prompt (a chat with no messages) loads
+// the model and answers once it is loaded, done_reason "load"; with
+// keep_alive 0 it unloads the model instead ("unload").
+void load_or_unload(Api& api, Responder& res, runtime::GenerateRequest r, bool chat) {
+  auto info = api.engine().find_model(r.model);
+  if (!info.ok()) return send_ollama_error(res, http_status_for(info.status()), info.status().message());
+  const std::string model = r.model;
+  auto answer = [&](const char* reason) {
+    Json j = {{"model", model}, {"created_at", now_rfc3339_nanos()}};
+    if (chat) j["message"] = {{"role", "assistant"}, {"content", ""}};
+    else j["response"] = "";
+    j["done"] = true;
+    j["done_reason"] = reason;
+    res.send(200, "application/json", j.dump());
+  };
+  if (r.keep_alive_s && *r.keep_alive_s == 0) {
+    api.engine().unload(model);
+    return answer("unload");
+  }
+  r.load_only = true;
+  auto submitted = api.engine().submit(std::move(r));
+  if (!submitted.ok()) return send_ollama_error(res, http_status_for(submitted.status()), submitted.status().message());
+  api.pump(*submitted.value(), res, [&](Event& ev) {
+    if (ev.kind == Event::Kind::kError) send_ollama_error(res, http_status_for(ev.error), ev.error.message());
+    else if (ev.kind == Event::Kind::kDone) answer("load");
+    return ev.kind == Event::Kind::kToken;  // (a load sends none)
+  });
+}
+
 void serve_generation(Api& api, Responder& res, runtime::GenerateRequest r, bool stream, bool chat) {
   const std::string model = r.model;
   auto submitted = api.engine().submit(std::move(r));
@@ -99,16 +128,7 @@ void generate(Api& api, const HttpRequest& req, Responder& res) {
   if (body.contains("images") && body["images"].is_array() && !body["images"].empty())
     throw HttpError(400, "images are not supported by this server", "images");
   bool stream = opt_bool(body, "stream").value_or(true);
-  if (r.prompt.empty() && r.system.empty()) {  // an empty prompt loads the model (keep_alive 0: unloads it)
-    auto info = api.engine().find_model(r.model);
-    if (!info.ok()) return send_ollama_error(res, http_status_for(info.status()), info.status().message());
-    bool unload = r.keep_alive_s && *r.keep_alive_s == 0;
-    if (unload) api.engine().unload(r.model);
-    Json j = {{"model", r.model}, {"created_at", now_rfc3339_nanos()}, {"response", ""}, {"done", true},
-              {"done_reason", unload ? "unload" : "load"}};
-    res.send(200, "application/json", j.dump());
-    return;
-  }
+  if (r.prompt.empty() && r.system.empty()) return load_or_unload(api, res, std::move(r), false);
   serve_generation(api, res, std::move(r), stream, false);
 }
 
@@ -131,14 +151,7 @@ void chat(Api& api, const HttpRequest& req, Responder& res) {
     if (m.contains("tool_call_id")) out["tool_call_id"] = m["tool_call_id"];
     msgs.push_back(out);
   }
-  if (msgs.empty()) {  // Ollama: an empty conversation loads the model
-    auto info = api.engine().find_model(r.model);
-    if (!info.ok()) return send_ollama_error(res, http_status_for(info.status()), info.status().message());
-    Json j = {{"model", r.model}, {"created_at", now_rfc3339_nanos()}, {"message", {{"role", "assistant"}, {"content", ""}}},
-              {"done", true}, {"done_reason", "load"}};
-    res.send(200, "application/json", j.dump());
-    return;
-  }
+  if (msgs.empty()) return load_or_unload(api, res, std::move(r), true);
   r.messages = msgs;
   if (body.contains("tools") && !body["tools"].is_null()) {
     if (!body["tools"].is_array()) throw HttpError(400, "tools must be an array", "tools");

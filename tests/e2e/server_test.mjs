@@ -479,6 +479,40 @@ test('a model loads on its own thread: a completion for a loaded model finishes 
   }
 });
 
+test('ollama: an empty prompt loads the model and answers when it is loaded; keep_alive 0 unloads it', async () => {
+  const T = await startServer();
+  try {
+    const names = async () => (await (await fetch(`${T.base}/api/ps`)).json()).models.map((m) => m.name).sort();
+    assert.deepEqual(await names(), []);
+    const ollama = new Ollama({ host: T.base });
+    const g = await ollama.generate({ model: 'qwen', prompt: '', keep_alive: -1 });
+    assert.equal(g.done, true);
+    assert.equal(g.done_reason, 'load');
+    assert.equal(g.response, '');
+    assert.deepEqual(await names(), ['qwen:latest']);
+    const c = await ollama.chat({ model: 'aidreams', messages: [], keep_alive: '10m' });
+    assert.equal(c.done_reason, 'load');
+    assert.equal(c.message.content, '');
+    const ps = (await (await fetch(`${T.base}/api/ps`)).json()).models;
+    assert.deepEqual(ps.map((m) => m.name).sort(), ['aidreams:latest', 'qwen:latest']);
+    const aidreams = ps.find((m) => m.name === 'aidreams:latest');
+    const left = Date.parse(aidreams.expires_at) - Date.now();
+    assert.ok(left > 5 * 60e3 && left <= 10 * 60e3 + 5e3, `aidreams expires in ${left} ms, not about 10 minutes`);
+    const u = await ollama.generate({ model: 'qwen', prompt: '', keep_alive: 0 });
+    assert.equal(u.done_reason, 'unload');
+    assert.deepEqual(await names(), ['aidreams:latest']);
+    await assert.rejects(ollama.generate({ model: 'nope', prompt: '' }), (e) => e.status_code === 404);
+    // An encoder loads like any model.
+    const r = await fetch(`${T.base}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'bert' }) });
+    assert.equal(r.status, 200);
+    assert.equal((await r.json()).done_reason, 'load');
+    assert.deepEqual(await names(), ['aidreams:latest', 'bert:latest']);
+  } finally {
+    T.proc.kill('SIGTERM');
+    await T.exited;
+  }
+});
+
 test('SIGTERM drains a running stream, then exits 0', async () => {
   const T = await startServer();
   const r = await fetch(`${T.base}/api/generate`, { method: 'POST',
