@@ -18,8 +18,9 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
       for (const auto& m : *s.req.messages) has_system_message |= m.value("role", "") == "system";
     if (!has_system_message) s.req.system = mf->system;
   }
-  if (s.lm->go_template && !s.req.raw) {
-    // The Modelfile TEMPLATE (Go template syntax) decides the prompt.
+  // The request's template, else the Modelfile TEMPLATE (Go template syntax), decides the prompt.
+  const store::GoTemplate* go = s.req.go_template ? s.req.go_template.get() : s.lm->go_template.get();
+  if (go && !s.req.raw) {
     nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
     if (mf)
       for (const auto& [r, c] : mf->messages) msgs.push_back({{"Role", r}, {"Content", c}});
@@ -36,7 +37,7 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
     }
     nlohmann::ordered_json data = {{"System", system}, {"Prompt", prompt}, {"Response", ""}, {"Messages", msgs},
                                    {"Tools", s.req.tools ? *s.req.tools : nlohmann::ordered_json::array()}};
-    auto r = s.lm->go_template->render(data);
+    auto r = go->render(data);
     if (!r.ok()) return r.status();
     text = r.value();
     templated = true;

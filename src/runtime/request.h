@@ -17,6 +17,7 @@
 #include "hearth/status.h"
 #include "sampling/params.h"
 #include "sampling/stop.h"
+#include "store/go_template.h"
 
 namespace hearth::runtime {
 
@@ -43,6 +44,9 @@ struct GenerateRequest {
   // Ollama /api/generate: when the model has its own chat template, the prompt
   // (and system) are rendered as one user turn; otherwise used as is.
   bool template_prompt = false;
+  // Ollama /api/generate `template`: used instead of the model's (Go
+  // template syntax, as a Modelfile TEMPLATE).
+  std::shared_ptr<const store::GoTemplate> go_template;
   sampling::SamplingParams sampling;
   int num_predict = -1;  // -1: until a stop condition or the context is full
   std::vector<std::string> stop;

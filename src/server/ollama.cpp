@@ -122,8 +122,11 @@ void generate(Api& api, const HttpRequest& req, Responder& res) {
   r.system = opt_string(body, "system").value_or("");
   r.raw = opt_bool(body, "raw").value_or(false);
   r.template_prompt = true;
-  if (auto t = opt_string(body, "template"); t && !t->empty())
-    throw HttpError(400, "a per-request template override is not supported yet", "template");
+  if (auto t = opt_string(body, "template"); t && !t->empty()) {
+    auto parsed = store::GoTemplate::parse(*t);
+    if (!parsed.ok()) throw HttpError(400, "template: " + parsed.status().message(), "template");
+    r.go_template = parsed.value();
+  }
   if (auto s = opt_string(body, "suffix"); s && !s->empty()) throw HttpError(400, "suffix (fill-in-the-middle) is not supported yet", "suffix");
   if (body.contains("images") && body["images"].is_array() && !body["images"].empty())
     throw HttpError(400, "images are not supported by this server", "images");

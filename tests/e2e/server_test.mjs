@@ -177,6 +177,21 @@ test('a long embedding batch runs beside a chat: the chat finishes while the bat
   assert.match((await bad.json()).error, /input\[1\] has \d+ tokens; the context is 512/);
 });
 
+test('ollama generate: a per-request template replaces the model\'s; a broken one is a 400 naming it', async () => {
+  const ollama = new Ollama({ host: S.base });
+  const g = await ollama.generate({ model: 'aidreams', prompt: DREAM, system: 'Night', template: '{{ .System }} {{ .Prompt }}',
+    stream: false, options: { temperature: 0, num_predict: 8 } });
+  const ids = execFileSync(BIN, ['tokenize', join(SHARED, 'models/aidreams260K.gguf'), `Night ${DREAM}`, '--ids', '--add-special']).toString().trim().split(' ');
+  assert.equal(g.prompt_eval_count, ids.length);
+  // The same text sent raw gives the same greedy tokens.
+  const raw = await ollama.generate({ model: 'aidreams', prompt: `Night ${DREAM}`, raw: true, stream: false, options: { temperature: 0, num_predict: 8 } });
+  assert.equal(g.response, raw.response);
+  const bad = await fetch(`${S.base}/api/generate`, { method: 'POST',
+    body: JSON.stringify({ model: 'aidreams', prompt: 'hi', template: '{{ if .Prompt }}no end' }) });
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /^template: /);
+});
+
 test('model store: create with SYSTEM/TEMPLATE/PARAMETERs, show, generate uses them, cp then rm keeps the blob, last rm frees it', async () => {
   const post = async (path, body, method = 'POST') => fetch(`${S.base}${path}`, { method, body: JSON.stringify(body) });
   const modelfile = `FROM ${join(SHARED, 'models/aidreams260K.gguf')}\nSYSTEM """Night"""\nTEMPLATE """{{ if .System }}{{ .System }} {{ end }}{{ .Prompt }}"""\nPARAMETER temperature 0\nPARAMETER num_predict 64\n`;
