@@ -122,7 +122,11 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
   if (n > n_ctx_) return out_of_range("input has " + std::to_string(n) + " tokens; the model's context is " + std::to_string(n_ctx_));
   for (int32_t t : tokens)
     if (t < 0 || t >= n_vocab_) return invalid_argument("token id " + std::to_string(t) + " is outside the vocabulary");
-  std::vector<float> x(static_cast<size_t>(n * d)), tmp(static_cast<size_t>(d)), w, b;
+  // Buffers: the workspace's, kept between calls (sized up once, not
+  // allocated and page-faulted per input).
+  std::vector<float>& x = ws.x;
+  x.resize(static_cast<size_t>(n * d));
+  std::vector<float> tmp(static_cast<size_t>(d)), w, b;
   std::vector<float> type0(static_cast<size_t>(d));
   tensor::type_ops(type_embd_.type).to_float(type_embd_.row(0), type0.data(), d);
   const kernels::Kernels& kern = kernels::active();
@@ -143,11 +147,18 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
     for (int64_t i = 0; i < d; ++i) x[t * d + i] += tmp[i] + type0[i];
   }
   norm(embd_norm_, x.data());
-  std::vector<float> q(x.size()), k(x.size()), v(x.size()), att(x.size()), o(x.size()), up(static_cast<size_t>(n * n_ff_));
+  std::vector<float>&q = ws.q, &k = ws.k, &v = ws.v, &att = ws.att, &o = ws.h, &up = ws.ffa;
+  for (auto* buf : {&q, &k, &v, &att, &o}) buf->resize(x.size());
+  up.resize(static_cast<size_t>(n * n_ff_));
   // The cache layout attention takes (model::KvCache): per head, keys in
-  // blocks of 16 positions (tensor/kv_layout.h) and value rows.
+  // blocks of 16 positions (tensor/kv_layout.h) and value rows; the keys
+  // and values as F16 first (kh, vh). The cache starts zeroed, as the
+  // positions past n in the last key block are never written.
   const size_t head_stride = static_cast<size_t>(tensor::k_positions(n) * hd);
-  std::vector<uint16_t> kh(x.size()), vh(x.size()), kc(head_stride * static_cast<size_t>(n_head_)), vc(kc.size());
+  const size_t cache = head_stride * static_cast<size_t>(n_head_);
+  ws.halves.resize(2 * x.size() + 2 * cache);
+  uint16_t *kh = ws.halves.data(), *vh = kh + x.size(), *kc = vh + x.size(), *vc = kc + cache;
+  std::fill(kc, kc + 2 * cache, uint16_t{0});
   auto linear = [&](const Weight& wt, const Weight& bias, const float* in, float* out, int64_t n_out) {
     ws.mm.run(wt, in, n, out, ws.pool);
     to_floats(bias, &b);
@@ -162,20 +173,25 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
         per_token([&](int64_t t) { kern.add(d, out + t * d, b.data()); });
       }
     }
-    kernels::active().quantize(DType::kF16)(k.data(), kh.data(), n * d);
-    kernels::active().quantize(DType::kF16)(v.data(), vh.data(), n * d);
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t h = 0; h < n_head_; ++h) {
-        tensor::store_k(hd, kh.data() + t * d + h * hd, t, kc.data() + static_cast<size_t>(h) * head_stride);
-        std::copy_n(vh.data() + t * d + h * hd, hd, vc.data() + static_cast<size_t>(h) * head_stride + t * hd);
-      }
+    per_token([&](int64_t t) {
+      kern.quantize(DType::kF16)(k.data() + t * d, kh + t * d, d);
+      kern.quantize(DType::kF16)(v.data() + t * d, vh + t * d, d);
+    });
+    ws.pool.parallel_for(static_cast<size_t>(n_head_), [&](size_t h0, size_t h1, int) {
+      for (size_t h = h0; h < h1; ++h)
+        for (int64_t t = 0; t < n; ++t) {
+          tensor::store_k(hd, kh + t * d + static_cast<int64_t>(h) * hd, t, kc + h * head_stride);
+          std::copy_n(vh + t * d + static_cast<int64_t>(h) * hd, hd, vc + h * head_stride + t * hd);
+        }
+    });
     // Bidirectional: every token attends to all n positions.
-    std::vector<AttentionQuery> queries(static_cast<size_t>(n));
+    std::vector<AttentionQuery>& queries = ws.queries;
+    queries.resize(static_cast<size_t>(n));
     for (int64_t t = 0; t < n; ++t)
       queries[t] = {q.data() + t * d,
                     att.data() + t * d,
-                    reinterpret_cast<const uint8_t*>(kc.data()),
-                    reinterpret_cast<const uint8_t*>(vc.data()),
+                    reinterpret_cast<const uint8_t*>(kc),
+                    reinterpret_cast<const uint8_t*>(vc),
                     n,
                     head_stride * sizeof(uint16_t),
                     static_cast<size_t>(hd) * sizeof(uint16_t)};

@@ -7,6 +7,15 @@
 
 namespace hearth::model {
 
+namespace {
+// Scratch buffers only grow: resizing one down and up again between
+// products would zero the regrown part every time.
+template <class V>
+void grow(V& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+}  // namespace
+
 void MatMul::add_lora(const Weight& w, const float* x, int64_t n_rows, float* y, core::ThreadPool& pool,
                       const kernels::Kernels& k) {
   const LoraPair& l = *w.lora;
@@ -44,7 +53,7 @@ void MatMul::run_base(const Weight& w, const float* x, int64_t n_rows, float* y,
     // block of 64 weight rows hot in L2 while it streams the packed
     // activations past it.
     const size_t np = static_cast<size_t>(n_in / 64);
-    xp_.resize(static_cast<size_t>(n_rows) * np);
+    grow(xp_, static_cast<size_t>(n_rows) * np);
     kernels::PackedQ8Pair* xp = xp_.data();
     pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
       for (size_t r = b; r < e; ++r) pack(xq + r * act_row, n_in, xp + r * np);
@@ -105,7 +114,7 @@ void MatMul::run_x16(std::span<const Output> outs, const float* x, int64_t n_row
   const size_t act_row = row_bytes(tensor::type_ops(w0.type).vec_dot_type, n_in);
   const size_t xa_row = tensor::x16_act_bytes(w0.type, n_in);
   auto lines = [](size_t bytes) { return (bytes + sizeof(Line) - 1) / sizeof(Line); };
-  xa_.resize(lines(static_cast<size_t>(n_rows) * xa_row));
+  grow(xa_, lines(static_cast<size_t>(n_rows) * xa_row));
   uint8_t* xa = xa_.data()->b;
   // In generation (a few rows, memory-bound) each row is prepared in its
   // thread's own scratch and published into xa_ with streaming stores: every
@@ -116,7 +125,7 @@ void MatMul::run_x16(std::span<const Output> outs, const float* x, int64_t n_row
   // way).
   const bool publish = n_rows <= kernels::kX16MaxX && pool.n_threads() > 1;
   const size_t scratch_lines = lines(xa_row);
-  if (publish) xa_scratch_.resize(scratch_lines * static_cast<size_t>(pool.n_threads()));
+  if (publish) grow(xa_scratch_, scratch_lines * static_cast<size_t>(pool.n_threads()));
   auto prepare = [&](size_t r, int tid, auto&& fill) {
     if (!publish) {
       fill(xa + r * xa_row);
@@ -242,7 +251,7 @@ void MatMul::quantize_input(const Weight& w, const float* x, int64_t n_rows, cor
                             const kernels::Kernels& k) {
   const DType act_type = tensor::type_ops(w.type).vec_dot_type;
   const size_t act_row = row_bytes(act_type, w.n_in);
-  xq_.resize(act_row * n_rows);
+  grow(xq_, act_row * n_rows);
   tensor::FromFloatFn quant = k.quantize(act_type);
   pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t b, size_t e, int) {
     for (size_t r = b; r < e; ++r) quant(x + r * w.n_in, xq_.data() + r * act_row, w.n_in);

@@ -119,6 +119,7 @@ class Workspace {
   // dropped.
   std::vector<float> x, xn, h, q, k, v, att, ffa, ffb, ffh, scores, rope_cs, norm_w, bias;
   std::vector<AttentionQuery> queries;
+  std::vector<uint16_t> halves;  // BertModel: keys and values as F16, then in the cache layout
   ForwardProfile* profile = nullptr;  // when set, forward() adds its phase times
 };
 
