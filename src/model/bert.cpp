@@ -168,8 +168,9 @@ Result<std::vector<float>> BertModel::embed(Workspace& ws, std::span<const int32
     {  // Q, K and V in one parallel section over one prepared input
       const MatMul::Output qkv[] = {{&L.wq, q.data()}, {&L.wk, k.data()}, {&L.wv, v.data()}};
       ws.mm.run_shared(qkv, x.data(), n, ws.pool);
-      for (auto [bias, out] : {std::pair{&L.bq, q.data()}, {&L.bk, k.data()}, {&L.bv, v.data()}}) {
-        to_floats(*bias, &b);
+      for (const auto& bias_out : {std::pair{&L.bq, q.data()}, {&L.bk, k.data()}, {&L.bv, v.data()}}) {
+        float* out = bias_out.second;  // (a structured binding cannot be captured by clang 14's lambdas)
+        to_floats(*bias_out.first, &b);
         per_token([&](int64_t t) { kern.add(d, out + t * d, b.data()); });
       }
     }
