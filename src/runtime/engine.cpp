@@ -301,6 +301,7 @@ void Engine::Impl::loop() {
       if (stop && waiting.empty() && running.empty() && parked.empty()) return;
     }
     collect_loads();
+    const size_t n_parked_before = parked.size();
     for (auto it = parked.begin(); it != parked.end();) {  // cancelled while their model loads
       if ((*it)->stream->cancelled()) {
         release(**it);
@@ -309,6 +310,7 @@ void Engine::Impl::loop() {
         ++it;
       }
     }
+    if (parked.size() != n_parked_before) count_parked();
     // Admission, FIFO, bounded by max_running and the KV budget.
     for (;;) {
       std::unique_ptr<Sequence> s;
@@ -330,6 +332,7 @@ void Engine::Impl::loop() {
       }
       if (a == Admission::kParked) {  // its model is loading: the others go on
         parked.push_back(std::move(s));
+        count_parked();
         continue;
       }
       if (s->done) {
@@ -383,7 +386,7 @@ Result<std::shared_ptr<RequestStream>> Engine::submit(GenerateRequest request) {
   auto stream = s->stream;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    if (impl_->waiting.size() >= impl_->cfg.max_waiting) return unavailable("too many requests are waiting");
+    if (impl_->waiting.size() + impl_->n_parked >= impl_->cfg.max_waiting) return unavailable("too many requests are waiting");
     impl_->waiting.push_back(std::move(s));
     in_flight_++;
   }

@@ -52,6 +52,11 @@ struct Engine::Impl {
   bool stop_loader = false;                           // guarded by mu
   std::condition_variable loader_cv;
   std::vector<std::unique_ptr<Sequence>> parked;      // scheduler thread only: waiting for a load
+  size_t n_parked = 0;  // guarded by mu: parked.size(), counted with `waiting` against max_waiting
+  void count_parked() {
+    std::lock_guard<std::mutex> lock(mu);
+    n_parked = parked.size();
+  }
   std::thread thread, loader;
 
   Impl(Engine& eng, EngineConfig c);

@@ -192,6 +192,7 @@ void Engine::Impl::collect_loads() {
     }
     std::lock_guard<std::mutex> lock(mu);
     waiting.insert(waiting.begin(), std::make_move_iterator(back.begin()), std::make_move_iterator(back.end()));
+    n_parked = parked.size();
   }
 }
 
