@@ -196,13 +196,19 @@ void Engine::Impl::collect_loads() {
   }
 }
 
+namespace {
+// Used now; loaded for keep_alive_s more (negative: until unloaded).
+void keep_alive(LoadedModel& m, double keep_alive_s) {
+  const auto keep = std::chrono::milliseconds(static_cast<int64_t>(std::max(0.0, keep_alive_s) * 1000));
+  m.last_used = Clock::now();
+  m.forever = keep_alive_s < 0;
+  m.expires = m.last_used + keep;
+  m.expires_wall = std::chrono::system_clock::now() + keep;
+}
+}  // namespace
+
 void Engine::Impl::register_model(std::shared_ptr<LoadedModel> lm) {
-  const double ka = cfg.default_keep_alive_s;  // until a request using it sets its own
-  const auto keep = std::chrono::milliseconds(static_cast<int64_t>(std::max(0.0, ka) * 1000));
-  lm->last_used = Clock::now();
-  lm->forever = ka < 0;
-  lm->expires = Clock::now() + keep;
-  lm->expires_wall = std::chrono::system_clock::now() + keep;
+  keep_alive(*lm, cfg.default_keep_alive_s);  // until a request using it sets its own
   std::lock_guard<std::mutex> lock(mu);
   // Least recently used idle models make room within the memory budget.
   size_t budget = cfg.model_memory_budget;
@@ -246,15 +252,10 @@ void Engine::Impl::hold_model(Sequence& s) {
 // default when the request gives none; negative: until unloaded).
 void Engine::Impl::drop_model(Sequence& s) {
   if (!s.lm || !s.counted) return;
-  const double ka = s.req.keep_alive_s.value_or(cfg.default_keep_alive_s);
-  const auto keep = std::chrono::milliseconds(static_cast<int64_t>(std::max(0.0, ka) * 1000));
   std::lock_guard<std::mutex> lock(mu);
   --s.lm->active;
   s.counted = false;
-  s.lm->last_used = Clock::now();
-  s.lm->forever = ka < 0;
-  s.lm->expires = Clock::now() + keep;
-  s.lm->expires_wall = std::chrono::system_clock::now() + keep;
+  keep_alive(*s.lm, s.req.keep_alive_s.value_or(cfg.default_keep_alive_s));
 }
 
 std::vector<ModelFileInfo> Engine::list_models() const {
