@@ -31,7 +31,6 @@ namespace hearth::runtime {
 
 int64_t ns_between(Clock::time_point a, Clock::time_point b);
 double seconds_between(Clock::time_point a, Clock::time_point b);
-std::string rfc3339(std::chrono::system_clock::time_point t);
 
 struct Engine::Impl {
   struct LoadJob;

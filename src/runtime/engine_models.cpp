@@ -16,6 +16,8 @@
 
 namespace hearth::runtime {
 
+namespace {
+
 std::string rfc3339(std::chrono::system_clock::time_point t) {
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
@@ -24,6 +26,8 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
+
+}  // namespace
 
 Result<std::string> normalize_model_name(const std::string& raw) {
   std::string name = raw;
