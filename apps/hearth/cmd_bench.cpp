@@ -162,9 +162,9 @@ void bench_encoder(const std::string& path, int n_prompt, int threads, int reps,
     return;
   }
   const std::string name = "embed" + std::to_string(n_prompt);
-  std::printf("model: %s (%s, %.0f MiB, encoder: one input of p tokens per run)\nthreads: %d, kernels: %s, cpu: %s %s\n\n",
+  std::printf("model: %s (%s, %.0f MiB, encoder: one input of p tokens per run)\nthreads: %d, kernels: %s, cpu: %s family 0x%x %s\n\n",
               path.c_str(), type.c_str(), size_mib, threads, isa, core::cpu_features().vendor.c_str(),
-              core::cpu_feature_string().c_str());
+              core::cpu_features().family, core::cpu_feature_string().c_str());
   const int w = static_cast<int>(std::max<size_t>(6, name.size()));
   std::printf("| %-*s | tokens/s (median) | min     | max     |\n|%s|------------------:|--------:|--------:|\n", w, "test",
               std::string(static_cast<size_t>(w) + 2, '-').c_str());
@@ -315,7 +315,8 @@ void add_bench(CLI::App& app) {
                           {"pp_tokens_per_s", sp.median}, {"pp_min", sp.min}, {"pp_max", sp.max},
                           {"tg_tokens_per_s", st.median}, {"tg_min", st.min}, {"tg_max", st.max},
                           {"isa", isa}, {"cpu_features", core::cpu_feature_string()},
-                          {"cpu_vendor", core::cpu_features().vendor}, {"prefetch", prefetch},
+                          {"cpu_vendor", core::cpu_features().vendor}, {"cpu_family", core::cpu_features().family},
+                          {"prefetch", prefetch},
                           {"load_ms", load_ms}, {"first_token_ms", first_token_ms},
                           {"huge_pages", huge_way(huge.way)},
                           {"huge_pages_mib", static_cast<double>(huge.huge_bytes) / 1048576.0},
@@ -336,9 +337,9 @@ void add_bench(CLI::App& app) {
       std::printf("%s\n", j.dump().c_str());
       return;
     }
-    std::printf("model: %s (%s, %.0f MiB)\nthreads: %d, KV cache: %s, kernels: %s (prefetch: %s), cpu: %s %s\n\n",
+    std::printf("model: %s (%s, %.0f MiB)\nthreads: %d, KV cache: %s, kernels: %s (prefetch: %s), cpu: %s family 0x%x %s\n\n",
                 o->model.c_str(), type.c_str(), size_mib, threads, o->kv_type.c_str(), isa, prefetch,
-                core::cpu_features().vendor.c_str(),
+                core::cpu_features().vendor.c_str(), core::cpu_features().family,
                 core::cpu_feature_string().c_str());
     // llama-bench's names: "pp512", "tg128", "pp512 @ d1024".
     auto test_name = [&](const char* kind, int n) {

@@ -24,6 +24,8 @@ const CpuFeatures& cpu_features() {
     unsigned a, b, cc, d;
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(cc), "=d"(d) : "a"(1), "c"(0));
     c.f16c = (cc >> 29) & 1;
+    const int base_family = static_cast<int>((a >> 8) & 0xf);
+    c.family = base_family == 0xf ? base_family + static_cast<int>((a >> 20) & 0xff) : base_family;
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(cc), "=d"(d) : "a"(0), "c"(0));
     char vendor[12];
     std::memcpy(vendor, &b, 4);

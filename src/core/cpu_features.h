@@ -15,7 +15,11 @@ struct CpuFeatures {
   bool avx512vnni = false, avx512bf16 = false, avxvnni = false;
   // CPUID's vendor string ("GenuineIntel", "AuthenticAMD", ...; empty off x86).
   std::string vendor;
+  // CPUID's display family (base family, plus the extended family when the
+  // base is 0xF): AMD Zen 4 is 0x19, Zen 5 0x1A; 0 off x86.
+  int family = 0;
   bool intel() const { return vendor == "GenuineIntel"; }
+  bool amd() const { return vendor == "AuthenticAMD"; }
 };
 
 const CpuFeatures& cpu_features();

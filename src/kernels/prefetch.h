@@ -1,11 +1,19 @@
 // Software prefetch for the interleaved products' weight streams: which hint,
-// and how far ahead per weight type. Chosen once per CPU, because the two
-// CPU families this VM kind runs on want opposite things (docs/benchmarks.md,
-// "Twelfth session"):
+// and how far ahead per weight type. Chosen once per CPU, because the CPU
+// families this VM kind runs on want different things (docs/benchmarks.md,
+// "Twelfth session" and "Twenty-second session"):
 // - "nta" (AMD Zen 4, where it was tuned): Q4_0-like pairs 8 ahead and Q6_K
 //   one super-block ahead with prefetchnta, which fills L1 without displacing
 //   L2; Q8_0 and Q4_K none (the hardware prefetchers follow the stream).
 //   There, prefetching into L2 or T0 measured 2.5-12% slower.
+// - "mixed" (AMD Zen 5 and later, family 0x1A+): "nta" for the Q4_0-like
+//   types and Q8_0, but the AVX-512 K-quant kernels prefetch T1 at the
+//   distance and T0 at half of it, Q4_K 4 super-blocks (9 KiB) and Q6_K 2
+//   (6.6 KiB) ahead. On Zen 5 (A/B on alternate tokens, Q4_K_M file, 2
+//   threads) Q4_K with no prefetch took 1.17-1.21x the token time of NTA two
+//   super-blocks ahead, which took 1.07-1.08x that of T1+T0; Q6_K's NTA one
+//   ahead 1.05x that of none and 1.08x that of T1+T0. Q4_0 and Q8_0 measured
+//   5-17% slower with any other hint or distance tried there.
 // - "staged" (Intel; measured on Emerald Rapids): every type prefetched in
 //   three stages, each line three times: prefetcht2 three distances ahead,
 //   prefetcht1 one distance (4-9 KiB) ahead and prefetcht0 an eighth of it
@@ -33,7 +41,7 @@
 // slower with T1 alone and stays staged.
 // The AVX2 kernels follow the policy too: "staged" as above with its
 // distances; otherwise their own T0 distances, tuned on AMD.
-// HEARTH_PREFETCH=nta|staged overrides the choice. Prefetching never changes
+// HEARTH_PREFETCH=nta|mixed|staged overrides the choice. Prefetching never changes
 // results.
 #pragma once
 
@@ -57,8 +65,11 @@ struct PrefetchPolicy {
   int q8_0_pairs = 0;   // Q8_0: block pairs ahead
   int q4_k_blocks = 0;  // Q4_K, Q5_K: super-blocks ahead
   int q6_k_blocks = 1;  // Q6_K: super-blocks ahead
-  // The AVX-512 Q8_0 kernel's hint in place of `hint` (see above).
+  // The AVX-512 Q8_0, Q4_K/Q5_K and Q6_K kernels' hints in place of `hint`
+  // (see above); the AVX2 kernels follow `hint` alone.
   PrefetchHint q8_0_avx512_hint = PrefetchHint::kNta;
+  PrefetchHint q4_k_avx512_hint = PrefetchHint::kNta;
+  PrefetchHint q6_k_avx512_hint = PrefetchHint::kNta;
 };
 
 // The policy named `forced` (HEARTH_PREFETCH's value, may be null), else the

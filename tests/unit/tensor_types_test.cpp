@@ -290,6 +290,23 @@ TEST(PrefetchPolicy, ChosenByVendorOrForced) {
   EXPECT_EQ(p.q8_0_pairs, 0);
   EXPECT_EQ(p.q4_k_blocks, 0);
   EXPECT_EQ(p.q6_k_blocks, 1);
+  EXPECT_EQ(p.q6_k_avx512_hint, PrefetchHint::kNta);
+  // AMD Zen 5 and later (family 0x1A+): NTA for the legacy types, T1+T0 for
+  // the K-quants.
+  core::CpuFeatures zen5 = amd;
+  zen5.family = 0x1a;
+  p = kernels::choose_prefetch_policy(zen5, nullptr, &error);
+  EXPECT_STREQ(p.name, "mixed");
+  EXPECT_EQ(p.hint, PrefetchHint::kNta);
+  EXPECT_EQ(p.q4_0_pairs, 8);
+  EXPECT_EQ(p.q8_0_pairs, 0);
+  EXPECT_EQ(p.q4_k_blocks, 4);
+  EXPECT_EQ(p.q6_k_blocks, 2);
+  EXPECT_EQ(p.q4_k_avx512_hint, PrefetchHint::kT1T0);
+  EXPECT_EQ(p.q6_k_avx512_hint, PrefetchHint::kT1T0);
+  amd.family = 0x19;  // Zen 4
+  EXPECT_STREQ(kernels::choose_prefetch_policy(amd, nullptr, &error).name, "nta");
+  EXPECT_STREQ(kernels::choose_prefetch_policy(intel, "mixed", &error).name, "mixed");
   EXPECT_STREQ(kernels::choose_prefetch_policy(core::CpuFeatures{}, "", &error).name, "nta");
   EXPECT_TRUE(error.empty());
   // Forced either way.
@@ -306,6 +323,7 @@ TEST(CpuFeatures, VendorIsReadOnX86) {
 #if defined(__x86_64__)
   const std::string& v = core::cpu_features().vendor;
   EXPECT_EQ(v.size(), 12u) << v;
+  EXPECT_GT(core::cpu_features().family, 0);
 #endif
 }
 

@@ -81,8 +81,8 @@ __attribute__((always_inline)) inline void with_prefetch(int PrefetchPolicy::*di
 }
 
 // with_prefetch over the policy's own hints (kNta, kStaged) and `hint`; the
-// Q8_0 kernel, which has a hint of its own, calls with_prefetch directly
-// (gemm_any).
+// Q8_0 and K-quant kernels, which have hints of their own, call
+// with_prefetch directly.
 template <class F>
 __attribute__((always_inline)) inline void with_policy_prefetch(int PrefetchPolicy::*distance, size_t unit_bytes,
                                                                 F&& f) {
@@ -273,8 +273,9 @@ void gemm_q4_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
       // threads), against prefetching 2 super-blocks ahead (NTA, a quarter
       // per step): 0-1.4% faster; half, one or three ahead 2-7% slower. The
       // earlier layout (codes, then the scales) read 4-10% slower, and
-      // without prefetch 9-12% slower still. Under "staged", `ahead` bytes ahead,
-      // a quarter of a super-block per step.
+      // without prefetch 9-12% slower still. Under "staged" and "mixed" (T1
+      // and T0, Zen 5: 17-21% faster than none), `ahead` bytes ahead, a
+      // quarter of a super-block per step.
       if constexpr (H != PrefetchHint::kNone) {
         constexpr size_t kQuarter = (kBytes + 255) / 256 * 64;
         prefetch_lines<H>(sb, ahead, kQuarter * static_cast<size_t>(p) / 64,
@@ -452,6 +453,7 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, co
       // (A/B on alternate tokens, all-Q6_K file, 2 threads, the earlier
       // GGUF-like bit planes): two super-blocks ahead with T0 was 6-12%
       // slower, half a block or 1.25 ahead 3-5% slower; none at all 1% slower.
+      // Under "mixed" (Zen 5) T1 two super-blocks ahead and T0 one.
       if constexpr (H != PrefetchHint::kNone)
         prefetch_lines<H>(sb, ahead, 14 * static_cast<size_t>(quarter),
                           (std::min<size_t>(kBytes, 64 * 14 * (quarter + 1)) + 63) / 64);
@@ -542,7 +544,8 @@ void gemm_x16_q3_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  with_policy_prefetch(&PrefetchPolicy::q4_k_blocks, X16Q4K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
+  with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged, PrefetchHint::kT1T0>(
+      &PrefetchPolicy::q4_k_blocks, &PrefetchPolicy::q4_k_avx512_hint, X16Q4K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
     by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
       gemm_q4_q5_k<NX, false, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
     });
@@ -550,7 +553,8 @@ void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  with_policy_prefetch(&PrefetchPolicy::q4_k_blocks, X16Q5K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
+  with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged, PrefetchHint::kT1T0>(
+      &PrefetchPolicy::q4_k_blocks, &PrefetchPolicy::q4_k_avx512_hint, X16Q5K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
     by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
       gemm_q4_q5_k<NX, true, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
     });
@@ -558,7 +562,8 @@ void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q6_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  with_policy_prefetch(&PrefetchPolicy::q6_k_blocks, X16Q6K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
+  with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged, PrefetchHint::kT1T0>(
+      &PrefetchPolicy::q6_k_blocks, &PrefetchPolicy::q6_k_avx512_hint, X16Q6K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
     by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
       gemm_q6_k<NX, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
     });
