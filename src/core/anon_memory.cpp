@@ -16,6 +16,9 @@
 #include <utility>
 #include <vector>
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25  // Linux 6.1; glibc headers before 2.37 lack the name
 #endif
@@ -180,6 +183,15 @@ Result<AnonMemory> AnonMemory::allocate(size_t bytes, Pages pages) {
     madvise(m.data_ + huge_done, bytes - huge_done, MADV_NOHUGEPAGE);
 #endif
   return m;
+}
+
+void AnonMemory::populate(size_t offset, size_t bytes) const {
+  if (data_ == nullptr || offset >= size_) return;
+  constexpr size_t kPage = 4096;
+  const size_t end = std::min(size_, offset + std::min(bytes, size_ - offset));
+  const size_t begin = offset / kPage * kPage;  // data_ is page-aligned
+  const size_t stop = (end + kPage - 1) / kPage * kPage;
+  madvise(data_ + begin, stop - begin, MADV_POPULATE_WRITE);  // EINVAL before 5.14: the writes commit them
 }
 
 void AnonMemory::promote_in_background() {

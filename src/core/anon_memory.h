@@ -42,6 +42,14 @@ class AnonMemory {
   uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
 
+  // Commits the pages of [offset, offset + bytes) (clipped to the region)
+  // for writing in one call (MADV_POPULATE_WRITE, Linux 5.14+; elsewhere
+  // nothing: the writes commit them). Best effort, before filling a range:
+  // in a VM, taking one page fault per 4 KiB page as the writes first touch
+  // it cost 5-20 times as long (600 MiB: 1.0-2.1 s touched by one or two
+  // threads, 0.07-0.33 s populated). Contents unchanged (zero when fresh).
+  void populate(size_t offset, size_t bytes) const;
+
   // kHugeLater regions, and kHugeAuto ones that chose small pages: starts a
   // thread of idle priority (it runs when the cores have nothing else to do)
   // that moves the region into huge pages 2 MiB at a time (MADV_COLLAPSE;

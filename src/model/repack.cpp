@@ -27,6 +27,7 @@ struct Job {
   bool interleave;  // else a verbatim copy
   int64_t n_in, rows;
   size_t row_bytes, group_bytes, offset;
+  size_t bytes = 0;  // in the copy
 };
 
 // Copies (interleave = false) or interleaves one weight from the file into
@@ -75,6 +76,7 @@ Result<core::AnonMemory> repack_weights(std::span<Weight* const> weights, const 
     // large file folios around them, which hold repacked weights.
     const size_t bytes = job.interleave ? static_cast<size_t>(job.rows / tensor::kX16Rows) * job.group_bytes
                                         : static_cast<size_t>(job.rows) * job.row_bytes;
+    job.bytes = bytes;
     job_of[w->data] = jobs.size();
     jobs.push_back(job);
     total += (bytes + 63) / 64 * 64;
@@ -88,6 +90,7 @@ Result<core::AnonMemory> repack_weights(std::span<Weight* const> weights, const 
   auto work = [&] {
     std::vector<uint8_t> buf;
     for (size_t j; (j = next.fetch_add(1)) < jobs.size();) {
+      mem.populate(jobs[j].offset, jobs[j].bytes);
       Status st = run_job(jobs[j], source, mem.data() + jobs[j].offset, buf);
       if (!st.ok()) {
         std::lock_guard<std::mutex> lock(mu);

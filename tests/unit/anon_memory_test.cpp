@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -15,9 +16,10 @@ namespace {
 
 constexpr size_t kHuge = size_t(2) << 20;
 
-// AnonHugePages (bytes) of the mappings that overlap [p, p + n), from
-// /proc/self/smaps: madvise on parts of a region splits it into several.
-size_t anon_huge_bytes_in(const void* p, size_t n) {
+// A field of /proc/self/smaps (bytes; "AnonHugePages", "Rss") summed over
+// the mappings that overlap [p, p + n): madvise on parts of a region splits
+// it into several.
+size_t smaps_bytes_in(const void* p, size_t n, const char* field) {
   std::ifstream in("/proc/self/smaps");
   const auto addr = reinterpret_cast<uintptr_t>(p);
   std::string line;
@@ -30,9 +32,21 @@ size_t anon_huge_bytes_in(const void* p, size_t n) {
       continue;
     }
     size_t kib = 0;
-    if (inside && std::sscanf(line.c_str(), "AnonHugePages: %zu kB", &kib) == 1) total += kib * 1024;
+    if (inside && line.rfind(std::string(field) + ":", 0) == 0 &&
+        std::sscanf(line.c_str() + std::strlen(field) + 1, " %zu kB", &kib) == 1)
+      total += kib * 1024;
   }
   return total;
+}
+
+size_t anon_huge_bytes_in(const void* p, size_t n) { return smaps_bytes_in(p, n, "AnonHugePages"); }
+
+bool kernel_at_least(int want_major, int want_minor) {
+  std::ifstream rel("/proc/sys/kernel/osrelease");
+  int major = 0, minor = 0;
+  char dot = 0;
+  if (!(rel >> major >> dot >> minor)) return false;
+  return major > want_major || (major == want_major && minor >= want_minor);
 }
 
 // Whether this kernel can collapse on request: Linux >= 6.1 with
@@ -41,11 +55,7 @@ bool kernel_can_collapse() {
   std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
   std::string mode;
   if (!std::getline(thp, mode) || mode.find("[never]") != std::string::npos) return false;
-  std::ifstream rel("/proc/sys/kernel/osrelease");
-  int major = 0, minor = 0;
-  char dot = 0;
-  if (!(rel >> major >> dot >> minor)) return false;
-  return major > 6 || (major == 6 && minor >= 1);
+  return kernel_at_least(6, 1);
 }
 
 void fill(uint8_t* p, size_t n) {
@@ -56,6 +66,33 @@ size_t first_mismatch(const uint8_t* p, size_t n) {
   for (size_t i = 0; i < n; ++i)
     if (p[i] != static_cast<uint8_t>(i * 131 + (i >> 12))) return i;
   return n;
+}
+
+// populate() commits the pages that overlap the range, and only those, where
+// the kernel has MADV_POPULATE_WRITE (Linux 5.14); contents are kept;
+// ranges past the end are clipped.
+TEST(AnonMemory, PopulateCommitsThePagesOfTheRange) {
+  // kHugeLater: small pages until promoted, even where huge pages are "always".
+  auto m = AnonMemory::allocate(3 * kHuge + 100, AnonMemory::Pages::kHugeLater);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  AnonMemory& mem = m.value();
+  EXPECT_EQ(smaps_bytes_in(mem.data(), mem.size(), "Rss"), 0u);
+  mem.populate(4096 + 10, 8192);  // pages 1, 2 and 3
+  if (kernel_at_least(5, 14)) {
+    EXPECT_EQ(smaps_bytes_in(mem.data(), mem.size(), "Rss"), 3 * 4096u);
+  }
+  for (size_t i = 0; i < mem.size(); i += 4096) EXPECT_EQ(mem.data()[i], 0) << i;
+  mem.data()[5000] = 7;
+  mem.populate(0, mem.size());
+  mem.populate(mem.size() - 10, 1000);  // clipped
+  mem.populate(mem.size(), 4096);       // nothing
+  mem.populate(0, 0);
+  EXPECT_EQ(mem.data()[5000], 7);
+  if (kernel_at_least(5, 14)) {
+    EXPECT_EQ(smaps_bytes_in(mem.data(), mem.size(), "Rss"), (mem.size() + 4095) / 4096 * 4096);
+  }
+  AnonMemory empty;
+  empty.populate(0, 4096);
 }
 
 // A region filled in small pages and promoted afterwards starts on a 2 MiB
