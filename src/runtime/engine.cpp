@@ -139,6 +139,11 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
     return Admission::kDone;
   }
   s.chain = std::make_unique<sampling::SamplerChain>(s.req.sampling, static_cast<int32_t>(hp.n_vocab));
+  if (s.req.json_format) {
+    std::shared_ptr<const tokenizer::Tokenizer> tok = s.lm->tok;
+    s.chain->constrain(std::make_unique<sampling::JsonConstraint>(
+        tok->pieces(), [tok](int32_t id) { return tok->is_eog(id); }));
+  }
   s.detok = std::make_unique<tokenizer::IncrementalDetokenizer>(*s.lm->tok, false);
   s.stop = std::make_unique<sampling::StopMatcher>(s.req.stop);
   s.t_admit = Clock::now();

@@ -35,6 +35,33 @@ SamplerChain::SamplerChain(SamplingParams p, int32_t n_vocab)
       mu_(2 * p_.mirostat_tau) {}
 
 int32_t SamplerChain::sample(std::span<const float> logits, std::span<const int32_t> history) {
+  int32_t t = draw(logits, history);
+  if (!json_) return t;
+  if (!json_->allowed(t)) {
+    masked_.assign(logits.begin(), logits.end());
+    bool any = false;
+    for (size_t i = 0; i < masked_.size(); ++i) {
+      if (json_->allowed(static_cast<int32_t>(i))) any = true;
+      else masked_[i] = -INFINITY;
+    }
+    // Some single-byte token always continues a JSON prefix; a vocabulary
+    // without any leaves the model's own choice.
+    if (any) {
+      t = draw(masked_, history);
+      if (!json_->allowed(t)) {  // a bias of +inf on a masked token: the best allowed one instead
+        int32_t best = -1;
+        for (size_t i = 0; i < masked_.size(); ++i)
+          if (masked_[i] != -INFINITY && (best < 0 || masked_[i] > masked_[static_cast<size_t>(best)]))
+            best = static_cast<int32_t>(i);
+        if (best >= 0) t = best;
+      }
+    }
+  }
+  json_->commit(t);
+  return t;
+}
+
+int32_t SamplerChain::draw(std::span<const float> logits, std::span<const int32_t> history) {
   cand_.items.resize(logits.size());
   // A NaN logit (a numerically broken model) is never chosen while any other
   // token can be: it counts as -inf, which also keeps the samplers' sort

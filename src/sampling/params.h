@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <span>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "hearth/status.h"
 #include "sampling/candidates.h"
+#include "sampling/json_grammar.h"
 
 namespace hearth::sampling {
 
@@ -49,13 +51,22 @@ class SamplerChain {
   // logits: [n_vocab]; history: tokens so far (prompt + generated).
   int32_t sample(std::span<const float> logits, std::span<const int32_t> history);
   const SamplingParams& params() const { return p_; }
+  // JSON mode: from now on only tokens the constraint allows are sampled
+  // (the chain draws as usual; when its token is not allowed, it draws again
+  // over the allowed tokens alone, so unconstrained steps cost nothing), and
+  // each sampled token is committed to it.
+  void constrain(std::unique_ptr<JsonConstraint> c) { json_ = std::move(c); }
 
  private:
+  int32_t draw(std::span<const float> logits, std::span<const int32_t> history);
+
   SamplingParams p_;
   int32_t n_vocab_;
   std::mt19937_64 rng_;
   float mu_;
   Candidates cand_;
+  std::unique_ptr<JsonConstraint> json_;
+  std::vector<float> masked_;
 };
 
 struct TokenLogprob {

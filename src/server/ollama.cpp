@@ -22,10 +22,16 @@ void common_fields(Api& api, const Json& body, runtime::GenerateRequest* r) {
   if (opt.num_predict) r->num_predict = static_cast<int>(*opt.num_predict < 0 ? -1 : *opt.num_predict);
   r->stop = opt.stop;
   r->keep_alive_s = parse_keep_alive(body);
-  if (auto f = opt_string(body, "format"); f && !f->empty())
-    throw HttpError(400, "format (structured output) is not supported by this server yet", "format");
-  if (body.contains("format") && body["format"].is_object())
-    throw HttpError(400, "format (structured output) is not supported by this server yet", "format");
+  if (body.contains("format") && !body["format"].is_null()) {
+    const Json& f = body["format"];
+    if (f.is_object())
+      throw HttpError(400, "format: JSON schemas are not supported by this server yet (format \"json\" is)", "format");
+    if (!f.is_string()) throw HttpError(400, "format must be \"json\" or a JSON schema object", "format");
+    const std::string v = f.get<std::string>();
+    if (v == "json") r->json_format = true;
+    else if (!v.empty())
+      throw HttpError(400, "format must be \"json\" or a JSON schema object, not \"" + v.substr(0, 40) + "\"", "format");
+  }
 }
 
 Json final_stats(const std::string& model, const Event& ev, bool chat) {

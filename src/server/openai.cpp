@@ -90,9 +90,15 @@ void parse_common(Api& api, const Json& body, Parsed* p, bool chat) {
       r.top_logprobs = static_cast<int>(*lp);
     }
   }
-  if (body.contains("response_format") && body["response_format"].is_object()) {
+  if (body.contains("response_format") && !body["response_format"].is_null()) {
+    if (!body["response_format"].is_object()) bad_request("response_format must be an object", "response_format");
     std::string type = opt_string(body["response_format"], "type", "response_format").value_or("text");
-    if (type != "text") bad_request("response_format '" + type + "' is not supported yet", "response_format");
+    if (type == "json_object") r.json_format = true;
+    else if (type == "json_schema")
+      bad_request("response_format 'json_schema' is not supported yet ('json_object' is)", "response_format");
+    else if (type != "text")
+      bad_request("response_format type must be 'text', 'json_object' or 'json_schema', not '" + type.substr(0, 40) + "'",
+                  "response_format");
   }
 }
 

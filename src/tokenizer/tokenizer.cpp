@@ -96,6 +96,15 @@ std::string Tokenizer::piece(TokenId id, bool special) const {
   }
 }
 
+std::shared_ptr<const std::vector<std::string>> Tokenizer::pieces() const {
+  std::call_once(*pieces_once_, [this] {
+    auto all = std::make_shared<std::vector<std::string>>(vocab_.tokens.size());
+    for (size_t i = 0; i < all->size(); ++i) (*all)[i] = piece(static_cast<TokenId>(i));
+    pieces_ = std::move(all);
+  });
+  return pieces_;
+}
+
 std::string Tokenizer::decode(std::span<const TokenId> ids, bool special) const {
   IncrementalDetokenizer d(*this, true, special);
   std::string out;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,12 +47,17 @@ class Tokenizer {
 
   const Vocab& vocab() const { return vocab_; }
   bool is_eog(TokenId id) const { return vocab_.eog.count(id) > 0; }
+  // piece(id) of every token, built at the first call (JSON mode checks each
+  // token's bytes against the grammar).
+  std::shared_ptr<const std::vector<std::string>> pieces() const;
 
  private:
   void partition(std::string_view text, bool parse_special, std::vector<std::pair<std::string_view, TokenId>>* out) const;
 
   Vocab vocab_;
   std::unique_ptr<Encoder> encoder_;
+  mutable std::shared_ptr<std::once_flag> pieces_once_ = std::make_shared<std::once_flag>();
+  mutable std::shared_ptr<const std::vector<std::string>> pieces_;
 };
 
 // Registry of algorithms by `tokenizer.ggml.model`.

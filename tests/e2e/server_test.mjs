@@ -192,6 +192,37 @@ test('ollama generate: a per-request template replaces the model\'s; a broken on
   assert.match((await bad.json()).error, /^template: /);
 });
 
+test('JSON mode: format "json" and response_format json_object constrain the output to one object; schemas answer 400', async () => {
+  const ollama = new Ollama({ host: S.base });
+  const g = await ollama.generate({ model: 'aidreams', prompt: DREAM, format: 'json', stream: false, options: { temperature: 0, num_predict: 48 } });
+  assert.ok(!GREEDY.trimStart().startsWith('{'));
+  assert.match(g.response, /^\s{0,2}\{/);
+  let streamed = '';
+  for await (const part of await ollama.chat({ model: 'qwen', messages: [{ role: 'user', content: 'hello' }], format: 'json', stream: true, options: { temperature: 0.8, seed: 3, num_predict: 12 } }))
+    streamed += part.message.content;
+  assert.match(streamed, /^\s{0,2}\{/);
+  // The model pushed toward the token "{}": JSON mode ends after the object
+  // (finish "stop", the text parses); without it the token repeats to the limit.
+  const id = execFileSync(BIN, ['tokenize', join(SHARED, 'models/synth-qwen2-bpe32k-F16.gguf'), '{}', '--ids']).toString().trim();
+  assert.match(id, /^\d+$/);
+  const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+  const ask = (extra) => client.chat.completions.create({ model: 'qwen', messages: [{ role: 'user', content: 'hi' }],
+    logit_bias: { [id]: 100 }, max_tokens: 48, temperature: 0, ...extra });
+  const json = await ask({ response_format: { type: 'json_object' } });
+  assert.equal(json.choices[0].finish_reason, 'stop');
+  assert.deepEqual(JSON.parse(json.choices[0].message.content), {});
+  const free = await ask({});
+  assert.equal(free.choices[0].finish_reason, 'length');
+  assert.ok(free.choices[0].message.content.startsWith('{}{}'));
+  await assert.rejects(ask({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } } }),
+    (e) => e.status === 400 && /json_schema/.test(e.message));
+  for (const format of ['yaml', 3, { type: 'object' }]) {
+    const bad = await fetch(`${S.base}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'aidreams', prompt: 'hi', format }) });
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error, /^format/);
+  }
+});
+
 test('model store: create with SYSTEM/TEMPLATE/PARAMETERs, show, generate uses them, cp then rm keeps the blob, last rm frees it', async () => {
   const post = async (path, body, method = 'POST') => fetch(`${S.base}${path}`, { method, body: JSON.stringify(body) });
   const modelfile = `FROM ${join(SHARED, 'models/aidreams260K.gguf')}\nSYSTEM """Night"""\nTEMPLATE """{{ if .System }}{{ .System }} {{ end }}{{ .Prompt }}"""\nPARAMETER temperature 0\nPARAMETER num_predict 64\n`;

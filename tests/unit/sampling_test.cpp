@@ -9,6 +9,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "sampling/json_grammar.h"
 #include "sampling/params.h"
 #include "sampling/stop.h"
 
@@ -256,5 +257,96 @@ TEST(Logprobs, LogSoftmaxAndTopAlternatives) {
   EXPECT_NEAR(r.top[1].logprob, std::log(1.0 / 6), 1e-5);
 }
 
+
+// JSON mode's recognizer: whole documents, byte by byte and in one piece.
+TEST(JsonGrammar, AcceptsObjectsAndRejectsEverythingElse) {
+  const char* good[] = {
+      "{}", " {\n}", R"({"a":1})", R"({"a": -0.5e+10, "b": [true, false, null, [], {}], "c": "x\"\\\/\b\f\n\r\t\u00e9"})",
+      R"({"nested": {"deep": [[1, 2], [3, {"k": "v"}]]}, "n": 0, "m": 12.25E-3})", "{\"utf8\": \"caf\xc3\xa9\"}",
+      "{} \n",
+  };
+  for (const char* doc : good) {
+    JsonGrammar whole;
+    EXPECT_TRUE(whole.accept(doc)) << doc;
+    EXPECT_TRUE(whole.complete()) << doc;
+    JsonGrammar bytes;
+    for (const char* p = doc; *p; ++p) ASSERT_TRUE(bytes.accept(std::string_view(p, 1))) << doc << " at " << (p - doc);
+    EXPECT_TRUE(bytes.complete()) << doc;
+  }
+  const char* bad[] = {
+      "[]", "1", "\"s\"", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{a:1}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":-}",
+      "{\"a\":1e}", "{\"a\":tru}", "{\"a\":True}", "{\"a\":[1,]}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12g4\"}",
+      "{\"a\":\"line\nbreak\"}", "{}}", "{} x", "{\"a\":1]", "{\"a\":[1}", "{,}", "{\"a\"::1}",
+  };
+  for (const char* doc : bad) {
+    JsonGrammar g;
+    EXPECT_FALSE(g.accept(doc) && g.complete()) << doc;
+  }
+  // Prefixes are accepted but not complete; a refused piece leaves the state.
+  JsonGrammar g;
+  EXPECT_TRUE(g.accept("{\"a\": [1, 2"));
+  EXPECT_FALSE(g.complete());
+  EXPECT_FALSE(g.can_accept("}"));
+  EXPECT_FALSE(g.accept("]]"));
+  EXPECT_TRUE(g.accept("]}"));
+  EXPECT_TRUE(g.complete());
+  EXPECT_FALSE(g.can_accept("{"));
+}
+
+TEST(JsonGrammar, CapsRunsOfWhitespace) {
+  JsonGrammar g;
+  EXPECT_TRUE(g.accept("{"));
+  EXPECT_TRUE(g.accept(std::string(JsonGrammar::kMaxWhitespace, '\n')));
+  EXPECT_FALSE(g.can_accept(" "));
+  EXPECT_TRUE(g.accept("\"k\":" + std::string(JsonGrammar::kMaxWhitespace, ' ') + "1}"));
+  EXPECT_TRUE(g.complete());
+  EXPECT_FALSE(JsonGrammar().can_accept("   {"));  // two at most before the object
+  EXPECT_TRUE(JsonGrammar().can_accept(" \n{"));
+  // Inside strings whitespace is text, not capped.
+  JsonGrammar s;
+  EXPECT_TRUE(s.accept("{\"k\": \"" + std::string(100, ' ') + "\"}"));
+}
+
+// The chain under the constraint: whatever the logits prefer, the sampled
+// text is a JSON object, and the end token comes only after it is closed.
+TEST(SamplerChain, JsonConstraintKeepsTheOutputJson) {
+  auto pieces = std::make_shared<std::vector<std::string>>(std::vector<std::string>{
+      "", "{", "}", "\"", "a", ":", "1", " ", "Sure! ", "[", "]", ",", "\n", "<ctl>"});
+  (*pieces)[13] = "";  // a control token: never allowed
+  const int32_t kEnd = 0;
+  int n_ended = 0;
+  for (float temperature : {0.0f, 0.8f}) {
+    for (int seed = 0; seed < 20; ++seed) {
+      SamplingParams p;
+      p.temperature = temperature;
+      p.seed = seed;
+      p.repeat_penalty = 1.0f;
+      SamplerChain chain(p, static_cast<int32_t>(pieces->size()));
+      chain.constrain(std::make_unique<JsonConstraint>(pieces, [](int32_t id) { return id == kEnd; }));
+      std::mt19937 rng(static_cast<uint32_t>(seed));
+      std::string text;
+      bool ended = false;
+      std::vector<int32_t> history;
+      for (int step = 0; step < 200 && !ended; ++step) {
+        std::vector<float> logits(pieces->size());
+        for (auto& l : logits) l = std::uniform_real_distribution<float>(-2, 2)(rng);
+        logits[8] = 10;   // "Sure! ": the model's favourite, never valid
+        logits[13] = 12;  // the control token
+        logits[kEnd] = step < 3 ? 11 : 1;  // ending early is not allowed
+        const int32_t t = chain.sample(logits, history);
+        history.push_back(t);
+        if (t == kEnd) ended = true;
+        else text += (*pieces)[static_cast<size_t>(t)];
+      }
+      JsonGrammar check;
+      EXPECT_TRUE(check.accept(text)) << text;
+      if (ended) {
+        EXPECT_TRUE(check.complete()) << text;
+        ++n_ended;
+      }
+    }
+  }
+  EXPECT_GT(n_ended, 20);  // once the object is closed only whitespace (capped) and the end follow
+}
 }  // namespace
 }  // namespace hearth::sampling
