@@ -20,6 +20,11 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
   }
   // The request's template, else the Modelfile TEMPLATE (Go template syntax), decides the prompt.
   const store::GoTemplate* go = s.req.go_template ? s.req.go_template.get() : s.lm->go_template.get();
+  if (!s.req.suffix.empty()) {
+    if (s.req.raw) return invalid_argument("suffix cannot be used with raw: the template places it");
+    if (go == nullptr || !go->uses_field("Suffix"))
+      return invalid_argument("model '" + s.req.model + "' does not support insert (its template does not use .Suffix)");
+  }
   if (go && !s.req.raw) {
     nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
     if (mf)
@@ -35,7 +40,8 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
     } else {
       msgs.push_back({{"Role", "user"}, {"Content", prompt}});
     }
-    nlohmann::ordered_json data = {{"System", system}, {"Prompt", prompt}, {"Response", ""}, {"Messages", msgs},
+    nlohmann::ordered_json data = {{"System", system}, {"Prompt", prompt}, {"Suffix", s.req.suffix}, {"Response", ""},
+                                   {"Messages", msgs},
                                    {"Tools", s.req.tools ? *s.req.tools : nlohmann::ordered_json::array()}};
     auto r = go->render(data);
     if (!r.ok()) return r.status();

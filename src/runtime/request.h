@@ -47,6 +47,10 @@ struct GenerateRequest {
   // Ollama /api/generate `template`: used instead of the model's (Go
   // template syntax, as a Modelfile TEMPLATE).
   std::shared_ptr<const store::GoTemplate> go_template;
+  // Fill-in-the-middle (Ollama generate / OpenAI completions `suffix`): the
+  // text after the insertion point, passed to the template as .Suffix; only
+  // templates that use .Suffix support it (as in Ollama).
+  std::string suffix;
   sampling::SamplingParams sampling;
   int num_predict = -1;  // -1: until a stop condition or the context is full
   std::vector<std::string> stop;

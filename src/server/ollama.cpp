@@ -133,7 +133,7 @@ void generate(Api& api, const HttpRequest& req, Responder& res) {
     if (!parsed.ok()) throw HttpError(400, "template: " + parsed.status().message(), "template");
     r.go_template = parsed.value();
   }
-  if (auto s = opt_string(body, "suffix"); s && !s->empty()) throw HttpError(400, "suffix (fill-in-the-middle) is not supported yet", "suffix");
+  r.suffix = opt_string(body, "suffix").value_or("");
   if (body.contains("images") && body["images"].is_array() && !body["images"].empty())
     throw HttpError(400, "images are not supported by this server", "images");
   bool stream = opt_bool(body, "stream").value_or(true);

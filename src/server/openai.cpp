@@ -276,8 +276,9 @@ void completions(Api& api, const HttpRequest& req, Responder& res) {
   } else {
     bad_request("prompt must be a string (batches of prompts are not supported)", "prompt");
   }
-  if (auto s = opt_string(body, "suffix"); s && !s->empty()) bad_request("suffix is not supported yet", "suffix");
-  p.req.raw = true;
+  // The prompt is used as is, unless a suffix asks the template to place both.
+  p.req.suffix = opt_string(body, "suffix").value_or("");
+  p.req.raw = p.req.suffix.empty();
   std::string echo = opt_bool(body, "echo").value_or(false) ? p.req.prompt : "";
   serve(api, req, res, std::move(p), false, echo);
 }

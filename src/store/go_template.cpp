@@ -391,16 +391,34 @@ GoTemplate::~GoTemplate() = default;
 
 Result<std::shared_ptr<const GoTemplate>> GoTemplate::parse(const std::string& text) {
   try {
-    Parser p(lex(text));
+    std::vector<Action> actions = lex(text);
+    std::string inside;
+    for (const Action& a : actions)
+      if (!a.is_text) inside += a.text + "\n";
+    Parser p(std::move(actions));
     std::string end;
     auto root = p.parse_list(&end, 0);
     if (!end.empty()) return invalid_argument("TEMPLATE: unexpected {{ " + end + " }}");
     auto t = std::shared_ptr<GoTemplate>(new GoTemplate());
     t->root_ = std::move(root);
+    t->actions_ = std::move(inside);
     return std::shared_ptr<const GoTemplate>(std::move(t));
   } catch (const std::exception& e) {
     return invalid_argument(std::string("TEMPLATE: ") + e.what());
   }
+}
+
+bool GoTemplate::uses_field(std::string_view name) const {
+  const std::string needle = "." + std::string(name);
+  for (size_t at = actions_.find(needle); at != std::string::npos; at = actions_.find(needle, at + 1)) {
+    const size_t after = at + needle.size();
+    const bool word_end = after == actions_.size() ||
+                          !(std::isalnum(static_cast<unsigned char>(actions_[after])) || actions_[after] == '_');
+    const bool word_start = at == 0 || !(std::isalnum(static_cast<unsigned char>(actions_[at - 1])) ||
+                                         actions_[at - 1] == '_');
+    if (word_end && word_start) return true;
+  }
+  return false;
 }
 
 Result<std::string> GoTemplate::render(const Json& data) const {

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -18,12 +19,16 @@ class GoTemplate {
  public:
   static Result<std::shared_ptr<const GoTemplate>> parse(const std::string& text);
   Result<std::string> render(const nlohmann::ordered_json& data) const;
+  // Whether an action refers to the field .`name` (as Ollama decides that a
+  // template supports fill-in-the-middle by its use of .Suffix).
+  bool uses_field(std::string_view name) const;
   ~GoTemplate();
 
   struct Node;
 
  private:
   std::unique_ptr<Node> root_;
+  std::string actions_;  // the text inside every {{ }}, newline-separated
 };
 
 }  // namespace hearth::store

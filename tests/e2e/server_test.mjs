@@ -192,6 +192,37 @@ test('ollama generate: a per-request template replaces the model\'s; a broken on
   assert.match((await bad.json()).error, /^template: /);
 });
 
+test('fill-in-the-middle: suffix is placed by a template that uses .Suffix; others answer 400 "does not support insert"', async () => {
+  const ollama = new Ollama({ host: S.base });
+  const opts = { temperature: 0, num_predict: 8 };
+  const g = await ollama.generate({ model: 'aidreams', prompt: DREAM, suffix: 'END', template: '{{ .Prompt }}|{{ .Suffix }}', stream: false, options: opts });
+  const raw = await ollama.generate({ model: 'aidreams', prompt: `${DREAM}|END`, raw: true, stream: false, options: opts });
+  assert.equal(g.response, raw.response);
+  assert.equal(g.prompt_eval_count, raw.prompt_eval_count);
+  const post = (path, body) => fetch(`${S.base}${path}`, { method: 'POST', body: JSON.stringify(body) });
+  for (const body of [{ model: 'aidreams', prompt: 'a', suffix: 'b', template: '{{ .Prompt }}' }, { model: 'aidreams', prompt: 'a', suffix: 'b' }]) {
+    const bad = await post('/api/generate', { ...body, stream: false });
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error, /does not support insert/);
+  }
+  const rawBad = await post('/api/generate', { model: 'aidreams', prompt: 'a', suffix: 'b', raw: true, stream: false });
+  assert.equal(rawBad.status, 400);
+  const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+  await assert.rejects(client.completions.create({ model: 'aidreams', prompt: 'a', suffix: 'b', max_tokens: 4 }),
+    (e) => e.status === 400 && /does not support insert/.test(e.message));
+  // A store model whose TEMPLATE places the suffix: OpenAI completions with a
+  // suffix go through it; without one the prompt is used as is.
+  const modelfile = `FROM ${join(SHARED, 'models/aidreams260K.gguf')}\nTEMPLATE """{{ if .Suffix }}{{ .Prompt }}|{{ .Suffix }}{{ else }}{{ .Prompt }}{{ end }}"""\n`;
+  assert.equal((await post('/api/create', { model: 'fim', modelfile, stream: false })).status, 200);
+  const c = await client.completions.create({ model: 'fim', prompt: DREAM, suffix: 'END', max_tokens: 8, temperature: 0 });
+  assert.equal(c.choices[0].text, raw.response);
+  assert.equal(c.usage.prompt_tokens, raw.prompt_eval_count);
+  const plain = await client.completions.create({ model: 'fim', prompt: DREAM, max_tokens: 8, temperature: 0 });
+  assert.ok(GREEDY.startsWith(plain.choices[0].text));
+  const del = await fetch(`${S.base}/api/delete`, { method: 'DELETE', body: JSON.stringify({ model: 'fim' }) });
+  assert.equal(del.status, 200);
+});
+
 test('JSON mode: format "json" and response_format json_object constrain the output to one object; schemas answer 400', async () => {
   const ollama = new Ollama({ host: S.base });
   const g = await ollama.generate({ model: 'aidreams', prompt: DREAM, format: 'json', stream: false, options: { temperature: 0, num_predict: 48 } });

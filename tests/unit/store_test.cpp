@@ -194,5 +194,23 @@ TEST(GoTemplate, OllamaTemplateFeatures) {
     EXPECT_FALSE(GoTemplate::parse(bad).ok()) << bad;
 }
 
+// Fill-in-the-middle support is decided by the template's use of .Suffix,
+// inside actions only.
+TEST(GoTemplate, UsesField) {
+  auto fim = GoTemplate::parse("{{- if .Suffix }}<PRE> {{ .Prompt }} <SUF>{{ .Suffix }} <MID>{{- else }}{{ .Prompt }}{{- end }}");
+  ASSERT_TRUE(fim.ok());
+  EXPECT_TRUE(fim.value()->uses_field("Suffix"));
+  EXPECT_TRUE(fim.value()->uses_field("Prompt"));
+  EXPECT_FALSE(fim.value()->uses_field("System"));
+  nlohmann::ordered_json d = {{"Prompt", "def f("}, {"Suffix", "):"}};
+  EXPECT_EQ(fim.value()->render(d).value(), "<PRE> def f( <SUF>): <MID>");
+  for (const char* no : {"{{ .Prompt }} .Suffix", "{{ .Suffixes }}", "{{ .Messages.Suffix }}", "{{ .Prompt }}"}) {
+    auto t = GoTemplate::parse(no);
+    ASSERT_TRUE(t.ok()) << no;
+    EXPECT_FALSE(t.value()->uses_field("Suffix")) << no;
+  }
+  EXPECT_TRUE(GoTemplate::parse("{{ $.Suffix }}").value()->uses_field("Suffix"));
+}
+
 }  // namespace
 }  // namespace hearth::store
