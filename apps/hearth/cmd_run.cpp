@@ -37,9 +37,16 @@ struct RunOpts {
   tensor::KvType kv = tensor::KvType::kF16;
   bool kv_type_set = false;
   bool ignore_eos = false;
+  std::string format;  // "json": JSON mode (sampling/json_grammar.h)
   std::vector<std::string> stops;
   sampling::SamplingParams sp;
 };
+
+// JSON mode for the local model (the server does the same per request).
+void constrain_json(sampling::SamplerChain& chain, const tokenizer::Tokenizer& tok) {
+  const tokenizer::Tokenizer* t = &tok;
+  chain.constrain(std::make_unique<sampling::JsonConstraint>(tok.pieces(), [t](int32_t id) { return t->is_eog(id); }));
+}
 
 std::string read_chat_input(bool* eof) {
   std::string line;
@@ -134,6 +141,7 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
     std::vector<int32_t> prompt = tok.encode(prompt_text.value(), false, true);
     if (v.add_bos && v.bos != tokenizer::kNoToken && (prompt.empty() || prompt[0] != v.bos)) prompt.insert(prompt.begin(), v.bos);
     sampling::SamplerChain chain(o.sp, static_cast<int32_t>(m->hparams().n_vocab));
+    if (o.format == "json") constrain_json(chain, tok);
     std::string reply;
     auto r = generate(ctx, history, prompt, tok, chain, o.n_predict, o.stops, o.ignore_eos, [&](const std::string& t) {
       reply += t;
@@ -252,6 +260,8 @@ void add_run(CLI::App& app) {
       cmd->add_option("--kv-cache-type", o->kv_type, "KV cache type: f16 or q8_0 (half the memory; runs locally)")
           ->check(CLI::IsMember({"f16", "q8_0"}));
   cmd->add_flag("--ignore-eos", o->ignore_eos, "keep generating past end-of-generation tokens");
+  cmd->add_option("--format", o->format, "json: constrain the output to one JSON object (Ollama's format \"json\")")
+      ->check(CLI::IsMember({"json"}));
   cmd->add_option("--stop", o->stops, "stop string (repeatable)");
   cmd->add_option("--system", o->system, "system prompt (chat mode)");
   cmd->add_option("--chat-template", o->template_name, "built-in chat template to use instead of the model's");
@@ -352,6 +362,7 @@ void add_run(CLI::App& app) {
     }
     model::Context ctx(m.value(), o->ctx, o->threads, o->kv);
     sampling::SamplerChain chain(o->sp, static_cast<int32_t>(m.value()->hparams().n_vocab));
+    if (o->format == "json") constrain_json(chain, *tok.value());
     std::vector<int32_t> history;
     auto r = generate(ctx, history, prompt, *tok.value(), chain, o->n_predict, o->stops, o->ignore_eos,
                       [](const std::string& t) {

@@ -37,6 +37,12 @@ ids=$("$H" tokenize "$S/models/llama-2-tiny-random.gguf" --file "$T/in.txt" --id
 head -c 100 "$S/models/aidreams260K.gguf" > "$T/trunc.gguf"
 out=$("$H" inspect "$T/trunc.gguf" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "corrupt: .*trunc.gguf: .* at offset"; check "inspect of a truncated file fails with a message naming the offset" $?
+# JSON mode: the greedy text starts another way; constrained, it opens an object.
+out=$("$H" run "$S/models/aidreams260K.gguf" -p "I dream" -n 24 --temp 0 --format json 2>/dev/null)
+free=$("$H" run "$S/models/aidreams260K.gguf" -p "I dream" -n 24 --temp 0 2>/dev/null)
+printf '%s' "$out" | python3 -c 'import re, sys; t = sys.stdin.read(); sys.exit(0 if re.match(r"\s{0,2}\{", t) else 1)' &&
+  ! printf '%s' "$free" | grep -q '^ *{'
+check "run --format json constrains the output to a JSON object" $?
 out=$("$H" run "$S/models/aidreams260K.gguf" --tokens 1,99999 -n 1 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "outside the vocabulary"; check "run rejects an out-of-vocabulary id" $?
 out=$("$H" run "$S/models/aidreams260K.gguf" -p "$(head -c 2000 /dev/zero | tr '\0' a)" -n 1 2>&1); rc=$?
