@@ -139,10 +139,10 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
     return Admission::kDone;
   }
   s.chain = std::make_unique<sampling::SamplerChain>(s.req.sampling, static_cast<int32_t>(hp.n_vocab));
-  if (s.req.json_format) {
+  if (s.req.json_schema) {
     std::shared_ptr<const tokenizer::Tokenizer> tok = s.lm->tok;
     s.chain->constrain(std::make_unique<sampling::JsonConstraint>(
-        tok->pieces(), [tok](int32_t id) { return tok->is_eog(id); }));
+        tok->pieces(), [tok](int32_t id) { return tok->is_eog(id); }, s.req.json_schema));
   }
   s.detok = std::make_unique<tokenizer::IncrementalDetokenizer>(*s.lm->tok, false);
   s.stop = std::make_unique<sampling::StopMatcher>(s.req.stop);

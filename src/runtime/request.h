@@ -56,9 +56,10 @@ struct GenerateRequest {
   std::vector<std::string> stop;
   int64_t num_ctx = 0;   // 0: the model's default
   int top_logprobs = -1; // -1: no logprobs; >= 0: the chosen token's + this many alternatives
-  // JSON mode (Ollama format "json", OpenAI response_format json_object): the
-  // output is constrained to one JSON object (sampling/json_grammar.h).
-  bool json_format = false;
+  // JSON mode (Ollama format "json" or a schema, OpenAI response_format
+  // json_object / json_schema): the output is constrained to one JSON value
+  // matching this schema (sampling/json_grammar.h); null: free text.
+  std::shared_ptr<const sampling::JsonSchema> json_schema;
   std::optional<double> keep_alive_s;  // seconds; < 0 forever
   std::optional<EmbedRequest> embed;   // set: this is an embedding request
   // Ollama's empty prompt: load the model (waiting for the load) and set its

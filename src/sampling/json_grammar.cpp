@@ -25,12 +25,22 @@ bool JsonGrammar::can_accept(std::string_view bytes) const {
   return true;
 }
 
-// Whitespace where the grammar allows it between tokens, up to the cap.
+// Whitespace between tokens, as llama.cpp's JSON grammars allow it: one
+// space, or a newline and up to kMaxIndent spaces or tabs.
 bool JsonGrammar::whitespace(unsigned char c) {
-  if (!is_ws(c) || ws_run_ >= (mode_ == Mode::kStart ? kMaxLeadingWhitespace : kMaxWhitespace)) return false;
+  if (ws_run_ == 0) {  // a run starts with one space or a newline
+    if (c != ' ' && c != '\n') return false;
+    ws_newline_ = c == '\n';
+    ws_run_ = 1;
+    return true;
+  }
+  // After a newline, indentation; after a space, nothing more.
+  if (!ws_newline_ || (c != ' ' && c != '\t') || ws_run_ > kMaxIndent) return false;
   ++ws_run_;
   return true;
 }
+
+JsonGrammar::JsonGrammar(std::shared_ptr<const JsonSchema> schema) : schema_(std::move(schema)) {}
 
 // A value has ended: the containing container continues, or the root is done.
 bool JsonGrammar::close_value() {
@@ -38,23 +48,112 @@ bool JsonGrammar::close_value() {
   return true;
 }
 
-bool JsonGrammar::open_value(unsigned char c) {
-  switch (c) {
-    case '{': stack_.push_back('{'); mode_ = Mode::kKeyOrClose; return true;
-    case '[': stack_.push_back('['); mode_ = Mode::kValueOrClose; return true;
-    case '"': key_ = false; mode_ = Mode::kString; return true;
-    case '-': mode_ = Mode::kNumMinus; return true;
-    case '0': mode_ = Mode::kNumZero; return true;
-    case 't': literal_ = "rue"; mode_ = Mode::kLiteral; return true;
-    case 'f': literal_ = "alse"; mode_ = Mode::kLiteral; return true;
-    case 'n': literal_ = "ull"; mode_ = Mode::kLiteral; return true;
-    default:
-      if (c >= '1' && c <= '9') {
-        mode_ = Mode::kNumInt;
-        return true;
-      }
-      return false;
+// Whether the enumeration of node n has a value starting with `prefix`, and
+// whether `prefix` is one of them.
+namespace {
+struct EnumMatch {
+  bool prefix = false, whole = false, longer = false;
+};
+EnumMatch match_enum(const std::vector<std::string>& values, const std::string& prefix) {
+  EnumMatch m;
+  for (const std::string& v : values)
+    if (v.compare(0, prefix.size(), prefix) == 0) {
+      m.prefix = true;
+      if (v.size() == prefix.size()) m.whole = true;
+      else m.longer = true;
+    }
+  return m;
+}
+}  // namespace
+
+bool JsonGrammar::open_value(unsigned char c, int n) {
+  const JsonSchema::Node& nd = node(n);
+  if (!nd.enum_values.empty()) {
+    const EnumMatch m = match_enum(nd.enum_values, std::string(1, static_cast<char>(c)));
+    if (!m.prefix) return false;
+    raw_.assign(1, static_cast<char>(c));
+    enum_node_ = n;
+    mode_ = Mode::kEnum;
+    if (m.whole && !m.longer) return close_value();
+    return true;
   }
+  auto allows = [&](uint8_t bits) { return (nd.types & bits) != 0; };
+  switch (c) {
+    case '{':
+      if (!allows(JsonSchema::kObject)) return false;
+      stack_.push_back(Frame{n, true, 0, 0, {}, JsonSchema::kAny});
+      mode_ = Mode::kKeyOrClose;
+      return true;
+    case '[':
+      if (!allows(JsonSchema::kArray)) return false;
+      stack_.push_back(Frame{n, false, 0, 0, {}, JsonSchema::kAny});
+      mode_ = Mode::kValueOrClose;
+      return true;
+    case '"':
+      if (!allows(JsonSchema::kString)) return false;
+      key_ = false;
+      mode_ = Mode::kString;
+      return true;
+    case 't': case 'f':
+      if (!allows(JsonSchema::kBoolean)) return false;
+      literal_ = c == 't' ? "rue" : "alse";
+      mode_ = Mode::kLiteral;
+      return true;
+    case 'n':
+      if (!allows(JsonSchema::kNull)) return false;
+      literal_ = "ull";
+      mode_ = Mode::kLiteral;
+      return true;
+    default:
+      if (c != '-' && !is_digit(c)) return false;
+      if (!allows(JsonSchema::kNumber | JsonSchema::kInteger)) return false;
+      int_only_ = !allows(JsonSchema::kNumber);
+      mode_ = c == '-' ? Mode::kNumMinus : c == '0' ? Mode::kNumZero : Mode::kNumInt;
+      return true;
+  }
+}
+
+// Objects: a key byte keeps the key a prefix of a property not seen yet,
+// unless other properties are allowed too.
+bool JsonGrammar::key_byte(unsigned char c) {
+  Frame& f = stack_.back();
+  f.key.push_back(static_cast<char>(c));
+  const JsonSchema::Node& nd = node(f.node);
+  if (nd.additional != JsonSchema::kNotAllowed) return true;
+  for (size_t i = 0; i < nd.names.size(); ++i)
+    if (!(f.seen >> i & 1) && nd.names[i].compare(0, f.key.size(), f.key) == 0) return true;
+  return false;
+}
+
+bool JsonGrammar::key_done() {
+  Frame& f = stack_.back();
+  const JsonSchema::Node& nd = node(f.node);
+  for (size_t i = 0; i < nd.names.size(); ++i)
+    if (nd.names[i] == f.key) {
+      if (f.seen >> i & 1) return false;  // each property once
+      f.seen |= uint64_t{1} << i;
+      f.value = nd.values[i];
+      f.key.clear();
+      return true;
+    }
+  if (nd.additional == JsonSchema::kNotAllowed) return false;
+  f.value = nd.additional;
+  f.key.clear();
+  return true;
+}
+
+bool JsonGrammar::can_close_object() const {
+  const Frame& f = stack_.back();
+  const uint64_t required = node(f.node).required;
+  return (f.seen & required) == required;
+}
+
+bool JsonGrammar::can_add_key() const {
+  const Frame& f = stack_.back();
+  const JsonSchema::Node& nd = node(f.node);
+  if (nd.additional != JsonSchema::kNotAllowed) return true;
+  const uint64_t all = nd.names.size() >= 64 ? ~uint64_t{0} : (uint64_t{1} << nd.names.size()) - 1;
+  return (f.seen & all) != all;
 }
 
 bool JsonGrammar::step(unsigned char c) {
@@ -63,78 +162,99 @@ bool JsonGrammar::step(unsigned char c) {
                               mode_ == Mode::kAfterValue || mode_ == Mode::kDone;
   if (between_tokens && is_ws(c)) return whitespace(c);
   ws_run_ = 0;
-  // A number ends at the first byte that cannot continue it; that byte then
-  // follows the value (numbers are never the root: a container is open).
-  auto end_number = [&] {
+  // A number (or an enumerated value) ends at the first byte that cannot
+  // continue it; that byte then follows the value.
+  auto end_value = [&] {
     close_value();
     return step(c);
   };
+  // The schema of the next value in the innermost container.
+  auto next_value = [&]() -> int {
+    Frame& f = stack_.back();
+    if (f.object) return f.value;
+    ++f.count;
+    return node(f.node).items;
+  };
+  auto array_may_grow = [&] {
+    const Frame& f = stack_.back();
+    const int64_t max = node(f.node).max_items;
+    return max < 0 || f.count < max;
+  };
   switch (mode_) {
-    case Mode::kStart:
-      if (c != '{') return false;
-      stack_.push_back('{');
-      mode_ = Mode::kKeyOrClose;
-      return true;
-    case Mode::kValue: return open_value(c);
+    case Mode::kStart: return open_value(c, schema_->root);
+    case Mode::kValue:
+      if (!stack_.back().object && !array_may_grow()) return false;
+      return open_value(c, next_value());
     case Mode::kValueOrClose:
       if (c == ']') {
+        if (stack_.back().count < node(stack_.back().node).min_items) return false;
         stack_.pop_back();
         return close_value();
       }
-      return open_value(c);
+      if (!array_may_grow()) return false;
+      return open_value(c, next_value());
     case Mode::kKeyOrClose:
       if (c == '}') {
+        if (!can_close_object()) return false;
         stack_.pop_back();
         return close_value();
       }
       [[fallthrough]];
     case Mode::kKey:
-      if (c != '"') return false;
+      if (c != '"' || !can_add_key()) return false;
       key_ = true;
       mode_ = Mode::kString;
       return true;
     case Mode::kString:
       if (c == '"') {
         if (key_) {
+          if (!key_done()) return false;
           mode_ = Mode::kColon;
           return true;
         }
         return close_value();
       }
-      if (c == '\\') {
-        mode_ = Mode::kEscape;
-        return true;
-      }
-      return c >= 0x20;  // control characters must be escaped
+      if (c < 0x20) return false;  // control characters must be escaped
+      if (key_ && !key_byte(c)) return false;
+      if (c == '\\') mode_ = Mode::kEscape;
+      return true;
     case Mode::kEscape:
       if (c == 'u') {
         hex_left_ = 4;
         mode_ = Mode::kUnicode;
-        return true;
-      }
-      if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
+      } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
         mode_ = Mode::kString;
-        return true;
+      } else {
+        return false;
       }
-      return false;
+      return !key_ || key_byte(c);
     case Mode::kUnicode:
       if (!is_hex(c)) return false;
       if (--hex_left_ == 0) mode_ = Mode::kString;
-      return true;
+      return !key_ || key_byte(c);
     case Mode::kColon:
       if (c != ':') return false;
       mode_ = Mode::kValue;
       return true;
-    case Mode::kAfterValue:
+    case Mode::kAfterValue: {
+      const Frame& f = stack_.back();
       if (c == ',') {
-        mode_ = stack_.back() == '{' ? Mode::kKey : Mode::kValue;
+        if (f.object ? !can_add_key() : !array_may_grow()) return false;
+        mode_ = f.object ? Mode::kKey : Mode::kValue;
         return true;
       }
-      if ((c == '}' && stack_.back() == '{') || (c == ']' && stack_.back() == '[')) {
+      if (c == '}' && f.object) {
+        if (!can_close_object()) return false;
+        stack_.pop_back();
+        return close_value();
+      }
+      if (c == ']' && !f.object) {
+        if (f.count < node(f.node).min_items) return false;
         stack_.pop_back();
         return close_value();
       }
       return false;
+    }
     case Mode::kNumMinus:
       if (c == '0') mode_ = Mode::kNumZero;
       else if (is_digit(c)) mode_ = Mode::kNumInt;
@@ -143,15 +263,15 @@ bool JsonGrammar::step(unsigned char c) {
     case Mode::kNumZero:
     case Mode::kNumInt:
       if (is_digit(c) && mode_ == Mode::kNumInt) return true;
-      if (c == '.') {
+      if (!int_only_ && c == '.') {
         mode_ = Mode::kNumDot;
         return true;
       }
-      if (c == 'e' || c == 'E') {
+      if (!int_only_ && (c == 'e' || c == 'E')) {
         mode_ = Mode::kNumExp;
         return true;
       }
-      return end_number();
+      return end_value();
     case Mode::kNumDot:
       if (!is_digit(c)) return false;
       mode_ = Mode::kNumFrac;
@@ -162,7 +282,7 @@ bool JsonGrammar::step(unsigned char c) {
         mode_ = Mode::kNumExp;
         return true;
       }
-      return end_number();
+      return end_value();
     case Mode::kNumExp:
       if (c == '+' || c == '-') mode_ = Mode::kNumExpSign;
       else if (is_digit(c)) mode_ = Mode::kNumExpDigits;
@@ -174,19 +294,32 @@ bool JsonGrammar::step(unsigned char c) {
       return true;
     case Mode::kNumExpDigits:
       if (is_digit(c)) return true;
-      return end_number();
+      return end_value();
     case Mode::kLiteral:
       if (c != static_cast<unsigned char>(*literal_)) return false;
       if (*++literal_ == '\0') return close_value();
       return true;
-    case Mode::kDone: return false;  // only whitespace (above) after the object
+    case Mode::kEnum: {
+      raw_.push_back(static_cast<char>(c));
+      const EnumMatch m = match_enum(node(enum_node_).enum_values, raw_);
+      if (m.prefix) {
+        if (m.whole && !m.longer) return close_value();
+        return true;
+      }
+      raw_.pop_back();
+      // raw_ may be a whole value that a longer one extends (1 and 10): then
+      // this byte follows it.
+      if (!match_enum(node(enum_node_).enum_values, raw_).whole) return false;
+      return end_value();
+    }
+    case Mode::kDone: return false;  // only whitespace (above) after the value
   }
   return false;
 }
 
 JsonConstraint::JsonConstraint(std::shared_ptr<const std::vector<std::string>> pieces,
-                               std::function<bool(int32_t)> is_end)
-    : pieces_(std::move(pieces)), is_end_(std::move(is_end)) {}
+                               std::function<bool(int32_t)> is_end, std::shared_ptr<const JsonSchema> schema)
+    : pieces_(std::move(pieces)), is_end_(std::move(is_end)), grammar_(std::move(schema)) {}
 
 bool JsonConstraint::allowed(int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= pieces_->size()) return false;

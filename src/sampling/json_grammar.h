@@ -1,14 +1,17 @@
-// JSON mode (Ollama `format: "json"`, OpenAI `response_format: {"type":
-// "json_object"}`): a byte-level recognizer of one JSON object, fed the
-// generated text as it grows, and the sampling constraint built on it.
+// JSON mode (Ollama `format: "json"` or a schema, OpenAI `response_format`
+// `json_object` / `json_schema`): a byte-level recognizer of one JSON value,
+// fed the generated text as it grows, and the sampling constraint built on it.
 //
-// The language is the one Ollama's JSON grammar accepts: a single object
-// (RFC 8259 values inside: objects, arrays, strings with their escapes,
-// numbers, true/false/null), whitespace between tokens, nothing after the
-// closing brace. Runs of whitespace are capped (kMaxWhitespace bytes; two
-// before the object), as llama.cpp's json grammar caps them, so a model
-// cannot fill its budget with newlines. Bytes >= 0x80 inside strings are taken as they come (UTF-8 is
-// not validated).
+// Without a schema the language is the one Ollama's JSON grammar accepts: a
+// single object (RFC 8259 values inside: objects, arrays, strings with their
+// escapes, numbers, true/false/null), whitespace between tokens, nothing but
+// whitespace after the closing brace. With a schema (sampling/json_schema.h)
+// the value must also match it: its types, property names, required
+// properties, item counts and enumerations. Whitespace between tokens is
+// one space or one newline and some indentation (kMaxIndent), as in
+// llama.cpp's JSON grammars, so a model cannot fill its budget with blank
+// lines. Bytes >= 0x80 inside strings are taken as they come (UTF-8 is not
+// validated).
 #pragma once
 
 #include <cstdint>
@@ -18,20 +21,24 @@
 #include <string_view>
 #include <vector>
 
+#include "sampling/json_schema.h"
+
 namespace hearth::sampling {
 
 class JsonGrammar {
  public:
-  static constexpr int kMaxWhitespace = 32;
-  // Before the object: room for a tokenizer's word-start space, no more.
-  static constexpr int kMaxLeadingWhitespace = 2;
+  explicit JsonGrammar(std::shared_ptr<const JsonSchema> schema = JsonSchema::any_object());
+
+  // Whitespace between tokens: one space, or a newline and up to this many
+  // spaces or tabs (llama.cpp's JSON grammars: `" " | "\n" [ \t]{0,20}`).
+  static constexpr int kMaxIndent = 20;
 
   // Feeds bytes; false (and the state unchanged) when any of them cannot
-  // continue a JSON object.
+  // continue the value.
   bool accept(std::string_view bytes);
   // Whether accept(bytes) would succeed.
   bool can_accept(std::string_view bytes) const;
-  // The object has been closed: nothing but the end may follow.
+  // The value is whole: nothing but whitespace and the end may follow.
   bool complete() const { return mode_ == Mode::kDone; }
 
  private:
@@ -55,28 +62,48 @@ class JsonGrammar {
     kNumExpSign,   // exponent sign read: a digit must follow
     kNumExpDigits, // exponent digits
     kLiteral,      // inside true / false / null
+    kEnum,         // a value with an enumeration: raw_ is a prefix of one
     kDone,
   };
+  struct Frame {
+    int node;                  // the container's schema
+    bool object;
+    uint64_t seen = 0;         // object: properties seen (bit per property)
+    int64_t count = 0;         // array: values opened
+    std::string key;           // object: the key being read (as written)
+    int value = JsonSchema::kAny;  // object: the schema of the value after the key
+  };
   bool step(unsigned char c);
-  bool open_value(unsigned char c);
+  bool open_value(unsigned char c, int node);
   bool close_value();
   bool whitespace(unsigned char c);
+  bool key_byte(unsigned char c);
+  bool key_done();
+  bool can_close_object() const;
+  bool can_add_key() const;
+  const JsonSchema::Node& node(int i) const { return schema_->node(i); }
 
+  std::shared_ptr<const JsonSchema> schema_;
   Mode mode_ = Mode::kStart;
   bool key_ = false;        // kString: an object key
+  bool int_only_ = false;   // the number must be an integer
   uint8_t hex_left_ = 0;    // kUnicode
   uint8_t ws_run_ = 0;      // consecutive whitespace bytes
+  bool ws_newline_ = false; // the run started with a newline
   const char* literal_ = nullptr;  // kLiteral: the rest of the word
-  std::string stack_;       // '{' and '[' of the open containers
+  int enum_node_ = 0;       // kEnum
+  std::string raw_;         // kEnum: the value's bytes so far
+  std::vector<Frame> stack_;  // the open containers
 };
 
-// Restricts sampling to tokens that keep the text a prefix of one JSON object
-// and lets the end-of-generation tokens through only once it is complete
+// Restricts sampling to tokens that keep the text a prefix of one JSON value
+// matching the schema (any object by default) and lets the end-of-generation tokens through only once it is complete
 // (then nothing else). `pieces[id]`: the bytes token id stands for (empty for
 // control tokens, which are never allowed); `is_end(id)`: ends generation.
 class JsonConstraint {
  public:
-  JsonConstraint(std::shared_ptr<const std::vector<std::string>> pieces, std::function<bool(int32_t)> is_end);
+  JsonConstraint(std::shared_ptr<const std::vector<std::string>> pieces, std::function<bool(int32_t)> is_end,
+                 std::shared_ptr<const JsonSchema> schema = JsonSchema::any_object());
   bool allowed(int32_t id) const;
   // Records a sampled token (allowed(id) must hold).
   void commit(int32_t id);

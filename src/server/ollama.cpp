@@ -24,13 +24,17 @@ void common_fields(Api& api, const Json& body, runtime::GenerateRequest* r) {
   r->keep_alive_s = parse_keep_alive(body);
   if (body.contains("format") && !body["format"].is_null()) {
     const Json& f = body["format"];
-    if (f.is_object())
-      throw HttpError(400, "format: JSON schemas are not supported by this server yet (format \"json\" is)", "format");
-    if (!f.is_string()) throw HttpError(400, "format must be \"json\" or a JSON schema object", "format");
-    const std::string v = f.get<std::string>();
-    if (v == "json") r->json_format = true;
-    else if (!v.empty())
+    if (f.is_object()) {
+      auto schema = sampling::JsonSchema::compile(f, "format");
+      if (!schema.ok()) throw HttpError(400, schema.status().message(), "format");
+      r->json_schema = schema.value();
+    } else if (!f.is_string()) {
+      throw HttpError(400, "format must be \"json\" or a JSON schema object", "format");
+    } else if (const std::string v = f.get<std::string>(); v == "json") {
+      r->json_schema = sampling::JsonSchema::any_object();
+    } else if (!v.empty()) {
       throw HttpError(400, "format must be \"json\" or a JSON schema object, not \"" + v.substr(0, 40) + "\"", "format");
+    }
   }
 }
 

@@ -93,9 +93,17 @@ void parse_common(Api& api, const Json& body, Parsed* p, bool chat) {
   if (body.contains("response_format") && !body["response_format"].is_null()) {
     if (!body["response_format"].is_object()) bad_request("response_format must be an object", "response_format");
     std::string type = opt_string(body["response_format"], "type", "response_format").value_or("text");
-    if (type == "json_object") r.json_format = true;
-    else if (type == "json_schema")
-      bad_request("response_format 'json_schema' is not supported yet ('json_object' is)", "response_format");
+    if (type == "json_object") {
+      r.json_schema = sampling::JsonSchema::any_object();
+    } else if (type == "json_schema") {
+      // {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}
+      const Json& js = body["response_format"].contains("json_schema") ? body["response_format"]["json_schema"] : Json();
+      if (!js.is_object() || !js.contains("schema"))
+        bad_request("response_format.json_schema.schema is required", "response_format");
+      auto schema = sampling::JsonSchema::compile(js["schema"], "response_format.json_schema.schema");
+      if (!schema.ok()) bad_request(schema.status().message(), "response_format");
+      r.json_schema = schema.value();
+    }
     else if (type != "text")
       bad_request("response_format type must be 'text', 'json_object' or 'json_schema', not '" + type.substr(0, 40) + "'",
                   "response_format");

@@ -223,7 +223,7 @@ test('fill-in-the-middle: suffix is placed by a template that uses .Suffix; othe
   assert.equal(del.status, 200);
 });
 
-test('JSON mode: format "json" and response_format json_object constrain the output to one object; schemas answer 400', async () => {
+test('JSON mode: format "json" / a schema and response_format json_object / json_schema constrain the output; unsupported schema keywords answer 400', async () => {
   const ollama = new Ollama({ host: S.base });
   const g = await ollama.generate({ model: 'aidreams', prompt: DREAM, format: 'json', stream: false, options: { temperature: 0, num_predict: 48 } });
   assert.ok(!GREEDY.trimStart().startsWith('{'));
@@ -245,9 +245,24 @@ test('JSON mode: format "json" and response_format json_object constrain the out
   const free = await ask({});
   assert.equal(free.choices[0].finish_reason, 'length');
   assert.ok(free.choices[0].message.content.startsWith('{}{}'));
-  await assert.rejects(ask({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } } }),
-    (e) => e.status === 400 && /json_schema/.test(e.message));
-  for (const format of ['yaml', 3, { type: 'object' }]) {
+  // A schema: the value matches it (enumerations and a boolean end it soon).
+  const schema = { type: 'object', additionalProperties: false, required: ['name', 'ok'],
+    properties: { name: { enum: ['Al', 'Bo'] }, ok: { type: 'boolean' } } };
+  const check = (text) => {
+    const v = JSON.parse(text);
+    assert.ok(['Al', 'Bo'].includes(v.name), text);
+    assert.equal(typeof v.ok, 'boolean', text);
+    assert.deepEqual(Object.keys(v).sort(), ['name', 'ok'], text);
+  };
+  const gs = await ollama.generate({ model: 'aidreams', prompt: DREAM, format: schema, stream: false, options: { temperature: 0, num_predict: 400 } });
+  assert.equal(gs.done_reason, 'stop');
+  check(gs.response);
+  const os = await ask({ logit_bias: {}, max_tokens: 400, response_format: { type: 'json_schema', json_schema: { name: 'person', schema, strict: true } } });
+  assert.equal(os.choices[0].finish_reason, 'stop');
+  check(os.choices[0].message.content);
+  await assert.rejects(ask({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a' } } } }),
+    (e) => e.status === 400 && /keyword 'pattern' is not supported/.test(e.message));
+  for (const format of ['yaml', 3, { type: 'object', properties: { a: { anyOf: [] } } }]) {
     const bad = await fetch(`${S.base}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'aidreams', prompt: 'hi', format }) });
     assert.equal(bad.status, 400);
     assert.match((await bad.json()).error, /^format/);

@@ -9,7 +9,10 @@
 #include <set>
 #include <unordered_map>
 
+#include <nlohmann/json.hpp>
+
 #include "sampling/json_grammar.h"
+#include "sampling/json_schema.h"
 #include "sampling/params.h"
 #include "sampling/stop.h"
 
@@ -263,7 +266,7 @@ TEST(JsonGrammar, AcceptsObjectsAndRejectsEverythingElse) {
   const char* good[] = {
       "{}", " {\n}", R"({"a":1})", R"({"a": -0.5e+10, "b": [true, false, null, [], {}], "c": "x\"\\\/\b\f\n\r\t\u00e9"})",
       R"({"nested": {"deep": [[1, 2], [3, {"k": "v"}]]}, "n": 0, "m": 12.25E-3})", "{\"utf8\": \"caf\xc3\xa9\"}",
-      "{} \n",
+      "{}\n  ", "{\n\t\"a\": [\n    1,\n    2\n  ]\n}",
   };
   for (const char* doc : good) {
     JsonGrammar whole;
@@ -293,18 +296,23 @@ TEST(JsonGrammar, AcceptsObjectsAndRejectsEverythingElse) {
   EXPECT_FALSE(g.can_accept("{"));
 }
 
-TEST(JsonGrammar, CapsRunsOfWhitespace) {
+TEST(JsonGrammar, WhitespaceIsOneSpaceOrANewlineAndIndentation) {
   JsonGrammar g;
   EXPECT_TRUE(g.accept("{"));
-  EXPECT_TRUE(g.accept(std::string(JsonGrammar::kMaxWhitespace, '\n')));
-  EXPECT_FALSE(g.can_accept(" "));
-  EXPECT_TRUE(g.accept("\"k\":" + std::string(JsonGrammar::kMaxWhitespace, ' ') + "1}"));
+  EXPECT_TRUE(g.can_accept("\n" + std::string(JsonGrammar::kMaxIndent, ' ') + "}"));
+  EXPECT_FALSE(g.can_accept("\n" + std::string(JsonGrammar::kMaxIndent + 1, ' ') + "}"));
+  EXPECT_FALSE(g.can_accept("\n\n"));
+  EXPECT_FALSE(g.can_accept("  "));
+  EXPECT_FALSE(g.can_accept(" \n"));
+  EXPECT_FALSE(g.can_accept("\t"));
+  EXPECT_FALSE(g.can_accept("\r\n"));
+  EXPECT_TRUE(g.accept("\n\t\"k\": 1 }"));
   EXPECT_TRUE(g.complete());
-  EXPECT_FALSE(JsonGrammar().can_accept("   {"));  // two at most before the object
-  EXPECT_TRUE(JsonGrammar().can_accept(" \n{"));
-  // Inside strings whitespace is text, not capped.
+  EXPECT_TRUE(JsonGrammar().can_accept(" {"));
+  EXPECT_FALSE(JsonGrammar().can_accept("  {"));
+  // Inside strings whitespace is text.
   JsonGrammar s;
-  EXPECT_TRUE(s.accept("{\"k\": \"" + std::string(100, ' ') + "\"}"));
+  EXPECT_TRUE(s.accept("{\"k\": \"" + std::string(100, ' ') + "\\n\"}"));
 }
 
 // The chain under the constraint: whatever the logits prefer, the sampled
@@ -347,6 +355,116 @@ TEST(SamplerChain, JsonConstraintKeepsTheOutputJson) {
     }
   }
   EXPECT_GT(n_ended, 20);  // once the object is closed only whitespace (capped) and the end follow
+}
+
+std::shared_ptr<const JsonSchema> schema_of(const char* text) {
+  auto s = JsonSchema::compile(nlohmann::json::parse(text), "format");
+  EXPECT_TRUE(s.ok()) << text << ": " << s.status().message();
+  return s.ok() ? s.value() : JsonSchema::any_object();
+}
+
+bool matches(const std::shared_ptr<const JsonSchema>& schema, const std::string& doc) {
+  JsonGrammar whole(schema);
+  const bool ok = whole.accept(doc) && whole.complete();
+  JsonGrammar bytes(schema);  // byte by byte agrees with the whole
+  bool each = true;
+  for (char c : doc) each = each && bytes.accept(std::string_view(&c, 1));
+  EXPECT_EQ(ok, each && bytes.complete()) << doc;
+  return ok;
+}
+
+TEST(JsonSchema, TypesPropertiesRequiredItemsAndEnums) {
+  auto person = schema_of(R"({"type": "object", "title": "Person", "additionalProperties": false,
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
+                   "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+                   "color": {"enum": ["red", "green"]}, "ok": {"type": ["boolean", "null"]}},
+    "required": ["name", "age"]})");
+  for (const char* good : {R"({"name":"Al","age":30})", R"({ "age": -1, "name": "x", "tags": ["a", "b"], "color": "green", "ok": null })",
+                           R"({"name":"","age":0,"ok":true,"tags":[]})"})
+    EXPECT_TRUE(matches(person, good)) << good;
+  for (const char* bad : {R"({"name":"Al"})", R"({"name":"Al","age":3.5})", R"({"name":"Al","age":1e3})", R"({"name":1,"age":1})",
+                          R"({"nam":"x","age":1})", R"({"extra":1,"name":"x","age":1})", R"({"name":"a","name":"b","age":1})",
+                          R"({"name":"x","age":1,"tags":["a","b","c"]})", R"({"name":"x","age":1,"color":"blue"})",
+                          R"({"name":"x","age":1,"ok":"yes"})", R"(["name"])"})
+    EXPECT_FALSE(matches(person, bad)) << bad;
+  // With every property seen and no others allowed, only the close follows.
+  JsonGrammar g(person);
+  ASSERT_TRUE(g.accept(R"({"name":"x","age":1,"tags":[],"color":"red","ok":false)"));
+  EXPECT_FALSE(g.can_accept(","));
+  EXPECT_TRUE(g.can_accept("}"));
+
+  auto n = schema_of(R"({"properties": {"n": {"enum": [1, 10, "a b"]}}})");
+  for (const char* good : {R"({"n":1})", R"({"n":10})", R"({"n": 10 })", R"({"n":"a b"})", R"({"n":1,"other":[{}]})"})
+    EXPECT_TRUE(matches(n, good)) << good;
+  for (const char* bad : {R"({"n":2})", R"({"n":100})", R"({"n":"a"})", R"({"n":1.0})"}) EXPECT_FALSE(matches(n, bad)) << bad;
+
+  auto list = schema_of(R"({"type": "array", "items": {"type": "integer"}, "minItems": 1})");
+  EXPECT_TRUE(matches(list, "[1, 2]"));
+  EXPECT_FALSE(matches(list, "[]"));
+  EXPECT_FALSE(matches(list, "{}"));
+  EXPECT_TRUE(matches(schema_of(R"({"const": "x"})"), "\"x\""));
+  EXPECT_TRUE(matches(schema_of(R"({"type": "number"})"), "-0.5e+3 "));
+  EXPECT_TRUE(matches(schema_of(R"({"type": "object", "additionalProperties": {"type": "integer"}})"), R"({"a":1,"b":2})"));
+  EXPECT_FALSE(matches(schema_of(R"({"type": "object", "additionalProperties": {"type": "integer"}})"), R"({"a":"1"})"));
+}
+
+TEST(JsonSchema, UnsupportedOrBrokenSchemasNameWhatAndWhere) {
+  auto err = [](const char* text) {
+    auto s = JsonSchema::compile(nlohmann::json::parse(text), "format");
+    EXPECT_FALSE(s.ok()) << text;
+    return s.ok() ? std::string() : s.status().message();
+  };
+  EXPECT_EQ(err(R"({"properties": {"zip": {"type": "string", "pattern": "^[0-9]+$"}}})"),
+            "format: JSON schema at /properties/zip: keyword 'pattern' is not supported");
+  EXPECT_NE(err(R"({"type": "text"})").find("unknown type 'text'"), std::string::npos);
+  EXPECT_NE(err(R"({"properties": {"a": {}}, "required": ["b"]})").find("'b' is not in properties"), std::string::npos);
+  EXPECT_NE(err(R"({"anyOf": [{"type": "string"}]})").find("'anyOf'"), std::string::npos);
+  EXPECT_NE(err(R"({"type": "array", "minItems": 3, "maxItems": 2})").find("minItems"), std::string::npos);
+  EXPECT_NE(err("[1]").find("must be an object"), std::string::npos);
+  EXPECT_NE(err(R"({"enum": []})").find("enum"), std::string::npos);
+}
+
+// Sampling under a schema: random logits still give text that matches it,
+// and every run ends (the object's properties run out).
+TEST(SamplerChain, JsonSchemaConstraint) {
+  auto schema = schema_of(R"({"type": "object", "additionalProperties": false,
+    "properties": {"a": {"type": "integer"}, "b": {"enum": ["x", "yy"]}}, "required": ["a", "b"]})");
+  auto pieces = std::make_shared<std::vector<std::string>>(std::vector<std::string>{
+      "", "{", "}", "\"", "a", "b", ":", "1", "2", " ", ",", "x", "y", "\"a\":", "\"b\": \"yy\"", ".", "Sure"});
+  int n_ended = 0;
+  for (int seed = 0; seed < 40; ++seed) {
+    SamplingParams p;
+    p.temperature = seed % 2 ? 0.0f : 1.0f;
+    p.seed = seed;
+    p.repeat_penalty = 1.0f;
+    SamplerChain chain(p, static_cast<int32_t>(pieces->size()));
+    chain.constrain(std::make_unique<JsonConstraint>(pieces, [](int32_t id) { return id == 0; }, schema));
+    std::mt19937 rng(static_cast<uint32_t>(seed));
+    std::string text;
+    std::vector<int32_t> history;
+    bool ended = false;
+    for (int step = 0; step < 300 && !ended; ++step) {
+      std::vector<float> logits(pieces->size());
+      for (auto& l : logits) l = std::uniform_real_distribution<float>(-2, 2)(rng);
+      logits[16] = 9;  // "Sure"
+      if (step < 40) logits[7] = 3;  // a run of digits: the integer grows until the model leaves it
+      const int32_t t = chain.sample(logits, history);
+      history.push_back(t);
+      if (t == 0) ended = true;
+      else text += (*pieces)[static_cast<size_t>(t)];
+    }
+    JsonGrammar check(schema);
+    EXPECT_TRUE(check.accept(text)) << text;
+    if (ended) {
+      EXPECT_TRUE(check.complete()) << text;
+      const auto j = nlohmann::json::parse(text);
+      EXPECT_TRUE(j.at("a").is_number()) << text;  // an integer (maybe beyond 64 bits)
+      EXPECT_EQ(text.find_first_of(".eE"), std::string::npos) << text;
+      EXPECT_TRUE(j.at("b") == "x" || j.at("b") == "yy") << text;
+      ++n_ended;
+    }
+  }
+  EXPECT_GT(n_ended, 30);
 }
 }  // namespace
 }  // namespace hearth::sampling

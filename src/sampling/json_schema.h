@@ -1,0 +1,58 @@
+// A JSON schema compiled for constrained decoding (Ollama `format: {schema}`,
+// OpenAI `response_format: {"type": "json_schema", ...}`): the subset that
+// structured-output clients (zod-to-json-schema, pydantic) produce for plain
+// records, checked byte by byte by sampling::JsonGrammar.
+//
+// Supported: `type` (a name or a list: object, array, string, number,
+// integer, boolean, null), `properties`, `required`, `additionalProperties`
+// (true, false or a schema; absent: any), `items` (one schema), `minItems`,
+// `maxItems`, `enum`, `const`; annotations (`title`, `description`,
+// `$schema`, `$id`, `$comment`, `default`, `examples`) are ignored. Any other
+// keyword (`pattern`, `minimum`, `anyOf`, `$ref`, ...) is refused with an
+// error naming it and where it is, rather than silently not enforced.
+// Properties may come in any order; each at most once; the required ones
+// before the object closes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hearth/status.h"
+
+namespace hearth::sampling {
+
+struct JsonSchema {
+  enum TypeBits : uint8_t {
+    kObject = 1, kArray = 2, kString = 4, kNumber = 8, kInteger = 16, kBoolean = 32, kNull = 64,
+    kAnyType = 127,
+  };
+  static constexpr int kAny = 0;        // nodes[kAny]: any JSON value
+  static constexpr int kNotAllowed = -1;  // additionalProperties: false
+  static constexpr size_t kMaxProperties = 64;
+
+  struct Node {
+    uint8_t types = kAnyType;              // kNumber admits integers too
+    std::vector<std::string> enum_values;  // compact JSON texts; non-empty: the value is one of them
+    std::vector<std::string> names;        // properties: names as they appear between quotes (JSON-escaped)
+    std::vector<int> values;               // properties: their schemas
+    uint64_t required = 0;                 // bit i: names[i] is required
+    int additional = kAny;                 // other properties' schema, or kNotAllowed
+    int items = kAny;
+    int64_t min_items = 0, max_items = -1;  // -1: no limit
+  };
+  std::vector<Node> nodes;
+  int root = kAny;
+
+  const Node& node(int i) const { return nodes[static_cast<size_t>(i)]; }
+
+  // Errors are kInvalidArgument and start with `what` ("format").
+  static Result<std::shared_ptr<const JsonSchema>> compile(const nlohmann::json& schema, const std::string& what);
+  // Any JSON object: Ollama's format "json".
+  static std::shared_ptr<const JsonSchema> any_object();
+};
+
+}  // namespace hearth::sampling
