@@ -39,11 +39,7 @@ int32_t SamplerChain::sample(std::span<const float> logits, std::span<const int3
   if (!json_) return t;
   if (!json_->allowed(t)) {
     masked_.assign(logits.begin(), logits.end());
-    bool any = false;
-    for (size_t i = 0; i < masked_.size(); ++i) {
-      if (json_->allowed(static_cast<int32_t>(i))) any = true;
-      else masked_[i] = -INFINITY;
-    }
+    const bool any = json_->mask(masked_);
     // Some single-byte token always continues a JSON prefix; a vocabulary
     // without any leaves the model's own choice.
     if (any) {

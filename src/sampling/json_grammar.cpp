@@ -1,5 +1,6 @@
 #include "sampling/json_grammar.h"
 
+#include <cmath>
 #include <utility>
 
 namespace hearth::sampling {
@@ -19,7 +20,10 @@ bool JsonGrammar::accept(std::string_view bytes) {
 }
 
 bool JsonGrammar::can_accept(std::string_view bytes) const {
-  JsonGrammar next = *this;
+  // A per-thread scratch copy: assigning reuses its buffers (the mask over a
+  // vocabulary checks tens of thousands of pieces per step).
+  thread_local JsonGrammar next;
+  next = *this;
   for (char c : bytes)
     if (!next.step(static_cast<unsigned char>(c))) return false;
   return true;
@@ -320,6 +324,26 @@ bool JsonGrammar::step(unsigned char c) {
 JsonConstraint::JsonConstraint(std::shared_ptr<const std::vector<std::string>> pieces,
                                std::function<bool(int32_t)> is_end, std::shared_ptr<const JsonSchema> schema)
     : pieces_(std::move(pieces)), is_end_(std::move(is_end)), grammar_(std::move(schema)) {}
+
+bool JsonConstraint::mask(std::span<float> logits) const {
+  bool first[256];  // which bytes can come next: most pieces fail on their first
+  for (int b = 0; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    first[b] = grammar_.can_accept(std::string_view(&c, 1));
+  }
+  bool any = false;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    bool ok = false;
+    if (i < pieces_->size()) {
+      const std::string& piece = (*pieces_)[i];
+      if (is_end_(static_cast<int32_t>(i))) ok = grammar_.complete();
+      else ok = !piece.empty() && first[static_cast<unsigned char>(piece[0])] && (piece.size() == 1 || grammar_.can_accept(piece));
+    }
+    if (ok) any = true;
+    else logits[i] = -INFINITY;
+  }
+  return any;
+}
 
 bool JsonConstraint::allowed(int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= pieces_->size()) return false;

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -105,6 +106,9 @@ class JsonConstraint {
   JsonConstraint(std::shared_ptr<const std::vector<std::string>> pieces, std::function<bool(int32_t)> is_end,
                  std::shared_ptr<const JsonSchema> schema = JsonSchema::any_object());
   bool allowed(int32_t id) const;
+  // allowed() for every token at once: sets the logits of the others to
+  // -inf; false when none is allowed.
+  bool mask(std::span<float> logits) const;
   // Records a sampled token (allowed(id) must hold).
   void commit(int32_t id);
   bool complete() const { return grammar_.complete(); }

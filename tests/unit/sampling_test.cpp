@@ -466,5 +466,27 @@ TEST(SamplerChain, JsonSchemaConstraint) {
   }
   EXPECT_GT(n_ended, 30);
 }
+
+// mask() is allowed() over the whole vocabulary, in every state a run meets.
+TEST(JsonConstraint, MaskAgreesWithAllowed) {
+  auto pieces = std::make_shared<std::vector<std::string>>(std::vector<std::string>{
+      "", "{", "}", "\"", "a", ":", "1", " ", "\n", "\"a\":", "[", "]", ",", "tr", "ue", "{\"", "\"}", "\\", "u00e9", "-", ".5"});
+  JsonConstraint c(pieces, [](int32_t id) { return id == 0; });
+  std::mt19937 rng(7);
+  for (int step = 0; step < 200; ++step) {
+    std::vector<float> logits(pieces->size(), 0.0f);
+    const bool any = c.mask(logits);
+    std::vector<int32_t> ok;
+    for (size_t i = 0; i < logits.size(); ++i) {
+      EXPECT_EQ(logits[i] == 0.0f, c.allowed(static_cast<int32_t>(i))) << "token " << i << " at step " << step;
+      if (logits[i] == 0.0f) ok.push_back(static_cast<int32_t>(i));
+    }
+    EXPECT_EQ(any, !ok.empty());
+    if (ok.empty()) break;
+    const int32_t t = ok[std::uniform_int_distribution<size_t>(0, ok.size() - 1)(rng)];
+    if (t == 0) break;
+    c.commit(t);
+  }
+}
 }  // namespace
 }  // namespace hearth::sampling
