@@ -40,9 +40,11 @@ int32_t SamplerChain::sample(std::span<const float> logits, std::span<const int3
   if (!json_->allowed(t)) {
     masked_.assign(logits.begin(), logits.end());
     const bool any = json_->mask(masked_);
-    // Some single-byte token always continues a JSON prefix; a vocabulary
-    // without any leaves the model's own choice.
-    if (any) {
+    // Vocabularies hold every byte, so some token continues the JSON; one
+    // without any (or a schema asking for text it cannot write) ends here.
+    if (!any) {
+      if (const int32_t end = json_->an_end_token(); end >= 0) t = end;
+    } else {
       t = draw(masked_, history);
       if (!json_->allowed(t)) {  // a bias of +inf on a masked token: the best allowed one instead
         int32_t best = -1;

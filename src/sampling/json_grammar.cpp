@@ -352,6 +352,12 @@ bool JsonConstraint::allowed(int32_t id) const {
   return !piece.empty() && grammar_.can_accept(piece);
 }
 
+int32_t JsonConstraint::an_end_token() const {
+  for (size_t i = 0; i < pieces_->size(); ++i)
+    if (is_end_(static_cast<int32_t>(i))) return static_cast<int32_t>(i);
+  return -1;
+}
+
 void JsonConstraint::commit(int32_t id) {
   if (id < 0 || static_cast<size_t>(id) >= pieces_->size() || is_end_(id)) return;
   grammar_.accept((*pieces_)[static_cast<size_t>(id)]);

@@ -109,6 +109,8 @@ class JsonConstraint {
   // allowed() for every token at once: sets the logits of the others to
   // -inf; false when none is allowed.
   bool mask(std::span<float> logits) const;
+  // A token that ends generation (-1: none).
+  int32_t an_end_token() const;
   // Records a sampled token (allowed(id) must hold).
   void commit(int32_t id);
   bool complete() const { return grammar_.complete(); }

@@ -488,5 +488,19 @@ TEST(JsonConstraint, MaskAgreesWithAllowed) {
     c.commit(t);
   }
 }
+
+// A schema asking for text no token can write: generation ends instead of
+// leaving the JSON.
+TEST(SamplerChain, JsonConstraintEndsWhenNoTokenFits) {
+  auto pieces = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"</s>", "\"", "a", "b"});
+  SamplingParams p;
+  p.temperature = 0;
+  SamplerChain chain(p, 4);
+  chain.constrain(std::make_unique<JsonConstraint>(pieces, [](int32_t id) { return id == 0; },
+                                                   schema_of(R"({"enum": ["\u00e9"]})")));
+  const std::vector<float> logits = {0, 1, 2, 3};
+  EXPECT_EQ(chain.sample(logits, {}), 1);  // the opening quote
+  EXPECT_EQ(chain.sample(logits, {}), 0);  // nothing writes the é: the end
+}
 }  // namespace
 }  // namespace hearth::sampling
