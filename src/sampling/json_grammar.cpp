@@ -325,31 +325,30 @@ JsonConstraint::JsonConstraint(std::shared_ptr<const std::vector<std::string>> p
                                std::function<bool(int32_t)> is_end, std::shared_ptr<const JsonSchema> schema)
     : pieces_(std::move(pieces)), is_end_(std::move(is_end)), grammar_(std::move(schema)) {}
 
+// Whether token id may come next; `first` (may be null): which bytes may
+// come next, a shortcut past pieces that fail on their first.
+bool JsonConstraint::allowed(int32_t id, const bool* first) const {
+  if (id < 0 || static_cast<size_t>(id) >= pieces_->size()) return false;
+  if (is_end_(id)) return grammar_.complete();
+  const std::string& piece = (*pieces_)[static_cast<size_t>(id)];
+  if (piece.empty() || (first && !first[static_cast<unsigned char>(piece[0])])) return false;
+  return (first && piece.size() == 1) || grammar_.can_accept(piece);
+}
+
+bool JsonConstraint::allowed(int32_t id) const { return allowed(id, nullptr); }
+
 bool JsonConstraint::mask(std::span<float> logits) const {
-  bool first[256];  // which bytes can come next: most pieces fail on their first
+  bool first[256];
   for (int b = 0; b < 256; ++b) {
     const char c = static_cast<char>(b);
     first[b] = grammar_.can_accept(std::string_view(&c, 1));
   }
   bool any = false;
   for (size_t i = 0; i < logits.size(); ++i) {
-    bool ok = false;
-    if (i < pieces_->size()) {
-      const std::string& piece = (*pieces_)[i];
-      if (is_end_(static_cast<int32_t>(i))) ok = grammar_.complete();
-      else ok = !piece.empty() && first[static_cast<unsigned char>(piece[0])] && (piece.size() == 1 || grammar_.can_accept(piece));
-    }
-    if (ok) any = true;
+    if (allowed(static_cast<int32_t>(i), first)) any = true;
     else logits[i] = -INFINITY;
   }
   return any;
-}
-
-bool JsonConstraint::allowed(int32_t id) const {
-  if (id < 0 || static_cast<size_t>(id) >= pieces_->size()) return false;
-  if (is_end_(id)) return grammar_.complete();
-  const std::string& piece = (*pieces_)[static_cast<size_t>(id)];
-  return !piece.empty() && grammar_.can_accept(piece);
 }
 
 int32_t JsonConstraint::an_end_token() const {

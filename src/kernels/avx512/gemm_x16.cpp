@@ -80,13 +80,20 @@ __attribute__((always_inline)) inline void with_prefetch(int PrefetchPolicy::*di
   f.template operator()<PrefetchHint::kNone>(size_t{0});
 }
 
-// with_prefetch over the policy's own hints (kNta, kStaged) and `hint`; the
-// Q8_0 and K-quant kernels, which have hints of their own, call
-// with_prefetch directly.
+// with_prefetch over the policy's own hints (kNta, kStaged) and `hint`.
 template <class F>
 __attribute__((always_inline)) inline void with_policy_prefetch(int PrefetchPolicy::*distance, size_t unit_bytes,
                                                                 F&& f) {
   with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged>(distance, &PrefetchPolicy::hint, unit_bytes, f);
+}
+
+// The same for the kernels with a hint of their own in the policy (Q8_0 and
+// the K-quants: `hint` names it), which may also be kT1T0.
+template <class F>
+__attribute__((always_inline)) inline void with_own_prefetch(int PrefetchPolicy::*distance,
+                                                             PrefetchHint PrefetchPolicy::*hint, size_t unit_bytes,
+                                                             F&& f) {
+  with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged, PrefetchHint::kT1T0>(distance, hint, unit_bytes, f);
 }
 
 inline __m512i bcast4(const int8_t* p) {
@@ -506,7 +513,7 @@ void gemm_any(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, 
     with_rows<kX16MaxX>(nx, [&]<int NX>() { gemm<T, NX, H>(n, w, gb, ng, x, xs, y, ys, ahead); });
   };
   if constexpr (T == DType::kQ8_0)
-    with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged, PrefetchHint::kT1T0>(
+    with_own_prefetch(
         &PrefetchPolicy::q8_0_pairs, &PrefetchPolicy::q8_0_avx512_hint, x16_legacy(T).pair_bytes(), run);
   else
     with_policy_prefetch(&PrefetchPolicy::q4_0_pairs, x16_legacy(T).pair_bytes(), run);
@@ -544,7 +551,7 @@ void gemm_x16_q3_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged, PrefetchHint::kT1T0>(
+  with_own_prefetch(
       &PrefetchPolicy::q4_k_blocks, &PrefetchPolicy::q4_k_avx512_hint, X16Q4K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
     by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
       gemm_q4_q5_k<NX, false, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
@@ -553,7 +560,7 @@ void gemm_x16_q4_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged, PrefetchHint::kT1T0>(
+  with_own_prefetch(
       &PrefetchPolicy::q4_k_blocks, &PrefetchPolicy::q4_k_avx512_hint, X16Q5K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
     by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
       gemm_q4_q5_k<NX, true, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
@@ -562,7 +569,7 @@ void gemm_x16_q5_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t
 }
 void gemm_x16_q6_k(int64_t n, const uint8_t* w, size_t gb, int ng, const uint8_t* x, size_t xs, int nx, float* y,
                    size_t ys) {
-  with_prefetch<PrefetchHint::kNta, PrefetchHint::kStaged, PrefetchHint::kT1T0>(
+  with_own_prefetch(
       &PrefetchPolicy::q6_k_blocks, &PrefetchPolicy::q6_k_avx512_hint, X16Q6K::kBytes, [&]<PrefetchHint H>(size_t ahead) {
     by_four(x, xs, nx, y, ys, [&]<int NX>(const uint8_t* xj, float* yj) {
       gemm_q6_k<NX, H>(n, w, gb, ng, xj, xs, yj, ys, ahead);
