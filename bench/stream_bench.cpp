@@ -250,8 +250,11 @@ void register_all() {
     benchmark::RegisterBenchmark((std::string("token/") + dtype_name(t)).c_str(), [t](benchmark::State& s) { token(s, t); })
         ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
   // The model's product sizes in Q4_0: wo 2.3 MiB, Q/K/V 2.8, down 6.2, gate/up 12.4, LM head 35.
-  benchmark::RegisterBenchmark("sections/Q4_0", [](benchmark::State& s) { sections(s, DType::kQ4_0); })
-      ->Arg(512)->Arg(2304)->Arg(6336)->Arg(12672)->Arg(36000)->Arg(524288)->UseRealTime()->Unit(benchmark::kMillisecond);
+  // Q4_K has the same bytes per weight, so its sections compare with Q4_0's size for size.
+  for (DType t : {DType::kQ4_0, DType::kQ4_K})
+    benchmark::RegisterBenchmark((std::string("sections/") + dtype_name(t)).c_str(),
+                                 [t](benchmark::State& s) { sections(s, t); })
+        ->Arg(512)->Arg(2304)->Arg(6336)->Arg(12672)->Arg(36000)->Arg(524288)->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace
