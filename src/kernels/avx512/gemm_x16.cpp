@@ -161,9 +161,11 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups, const u
         // Generation: the block's 32 activation bytes in one load, each
         // 4-byte group broadcast with a permute instead of a load of its
         // own (9 loads per block -> 2 besides the codes). A/B in one process
-        // on the AMD Zen 5 host (Q4_0 weights streamed by 2 threads in
-        // products of 0.5-256 MiB, old and new alternating): 1-5% more
-        // GB/s in each of 7 runs at 46-76 GB/s.
+        // on the AMD Zen 5 host (weights streamed by 2 threads in products
+        // of 6 and 256 MiB, old and new alternating, both objects built with
+        // aligned loops): 2-4% more GB/s, Q4_K's likewise 2-3%. Not for
+        // Q6_K: its permutes streamed 1.2-1.35x slower (measured before the
+        // loops were aligned, so partly placement).
         const __m512i q = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs)));
 #pragma GCC unroll 4
         for (int k = 0; k < 4; ++k) {
@@ -328,10 +330,19 @@ void gemm_q4_q5_k(int64_t n, const uint8_t* w, size_t group_bytes, int n_groups,
       for (int j = 0; j < NX; ++j) {
         const int8_t* xq = a[j]->qs + 64 * p;
         __m512i s_lo = _mm512_setzero_si512(), s_hi = _mm512_setzero_si512();
+        if constexpr (NX == 1) {  // generation: one load, broadcasts by permutes (as Q4_0 above)
+          const __m512i q = _mm512_loadu_si512(xq);
+#pragma GCC unroll 8
+          for (int c = 0; c < 8; ++c) {
+            s_lo = _mm512_dpbusd_epi32(s_lo, lo[c], _mm512_permutexvar_epi32(_mm512_set1_epi32(c), q));
+            s_hi = _mm512_dpbusd_epi32(s_hi, hi[c], _mm512_permutexvar_epi32(_mm512_set1_epi32(8 + c), q));
+          }
+        } else {
 #pragma GCC unroll 8
         for (int c = 0; c < 8; ++c) {
           s_lo = _mm512_dpbusd_epi32(s_lo, lo[c], bcast4(xq + 4 * c));
           s_hi = _mm512_dpbusd_epi32(s_hi, hi[c], bcast4(xq + 32 + 4 * c));
+        }
         }
         f[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s_lo), sc_lo, f[j]);
         f[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s_hi), sc_hi, f[j]);
