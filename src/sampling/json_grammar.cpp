@@ -71,6 +71,19 @@ EnumMatch match_enum(const std::vector<std::string>& values, const std::string& 
 }  // namespace
 
 bool JsonGrammar::open_value(unsigned char c, int n) {
+  // Alternatives ($ref, anyOf, oneOf): the one this first byte can begin
+  // (the schema compiler made them begin differently and end somewhere).
+  while (!node(n).alternatives.empty()) {
+    const uint8_t kind = JsonSchema::first_kind(c);
+    int next = -1;
+    for (int a : node(n).alternatives)
+      if (node(a).first & kind) {
+        next = a;
+        break;
+      }
+    if (next < 0) return false;
+    n = next;
+  }
   const JsonSchema::Node& nd = node(n);
   if (!nd.enum_values.empty()) {
     const EnumMatch m = match_enum(nd.enum_values, std::string(1, static_cast<char>(c)));
@@ -96,6 +109,8 @@ bool JsonGrammar::open_value(unsigned char c, int n) {
     case '"':
       if (!allows(JsonSchema::kString)) return false;
       key_ = false;
+      str_node_ = n;
+      str_len_ = 0;
       mode_ = Mode::kString;
       return true;
     case 't': case 'f':
@@ -114,6 +129,16 @@ bool JsonGrammar::open_value(unsigned char c, int n) {
       int_only_ = !allows(JsonSchema::kNumber);
       mode_ = c == '-' ? Mode::kNumMinus : c == '0' ? Mode::kNumZero : Mode::kNumInt;
       return true;
+  }
+}
+
+bool JsonGrammar::complete() const {
+  if (mode_ == Mode::kDone) return true;
+  if (!stack_.empty()) return false;
+  switch (mode_) {
+    case Mode::kNumZero: case Mode::kNumInt: case Mode::kNumFrac: case Mode::kNumExpDigits: return true;
+    case Mode::kEnum: return match_enum(node(enum_node_).enum_values, raw_).whole;
+    default: return false;
   }
 }
 
@@ -216,10 +241,16 @@ bool JsonGrammar::step(unsigned char c) {
           mode_ = Mode::kColon;
           return true;
         }
+        if (str_len_ < node(str_node_).min_length) return false;
         return close_value();
       }
       if (c < 0x20) return false;  // control characters must be escaped
       if (key_ && !key_byte(c)) return false;
+      if (!key_ && (c & 0xC0) != 0x80) {  // a character begins: a UTF-8 lead byte, ASCII or an escape
+        const int64_t max = node(str_node_).max_length;
+        if (max >= 0 && str_len_ >= max) return false;
+        ++str_len_;
+      }
       if (c == '\\') mode_ = Mode::kEscape;
       return true;
     case Mode::kEscape:

@@ -7,7 +7,7 @@
 // escapes, numbers, true/false/null), whitespace between tokens, nothing but
 // whitespace after the closing brace. With a schema (sampling/json_schema.h)
 // the value must also match it: its types, property names, required
-// properties, item counts and enumerations. Whitespace between tokens is
+// properties, item counts, string lengths, enumerations and alternatives. Whitespace between tokens is
 // one space or one newline and some indentation (kMaxIndent), as in
 // llama.cpp's JSON grammars, so a model cannot fill its budget with blank
 // lines. Bytes >= 0x80 inside strings are taken as they come (UTF-8 is not
@@ -39,8 +39,10 @@ class JsonGrammar {
   bool accept(std::string_view bytes);
   // Whether accept(bytes) would succeed.
   bool can_accept(std::string_view bytes) const;
-  // The value is whole: nothing but whitespace and the end may follow.
-  bool complete() const { return mode_ == Mode::kDone; }
+  // The value is whole: nothing but whitespace and the end may follow (a
+  // root that is a number or an enumerated value may also end here, or
+  // continue).
+  bool complete() const;
 
  private:
   enum class Mode : uint8_t {
@@ -93,6 +95,8 @@ class JsonGrammar {
   bool ws_newline_ = false; // the run started with a newline
   const char* literal_ = nullptr;  // kLiteral: the rest of the word
   int enum_node_ = 0;       // kEnum
+  int str_node_ = 0;        // kString (a value): its schema, for the length bounds
+  int64_t str_len_ = 0;     // kString (a value): characters so far
   std::string raw_;         // kEnum: the value's bytes so far
   std::vector<Frame> stack_;  // the open containers
 };

@@ -1,5 +1,6 @@
 #include "sampling/json_schema.h"
 
+#include <map>
 #include <set>
 
 namespace hearth::sampling {
@@ -13,7 +14,7 @@ constexpr int kMaxDepth = 32;
 
 class Compiler {
  public:
-  Compiler(JsonSchema& out, const std::string& what) : s_(out), what_(what) {}
+  Compiler(JsonSchema& out, const Json& document, const std::string& what) : s_(out), doc_(document), what_(what) {}
 
   Result<int> add(const Json& j, const std::string& at, int depth) {
     if (j.is_boolean()) {
@@ -23,11 +24,38 @@ class Compiler {
     if (!j.is_object()) return bad(at, "a schema must be an object");
     if (depth > kMaxDepth) return bad(at, "schemas nest deeper than " + std::to_string(kMaxDepth));
     if (s_.nodes.size() >= kMaxNodes) return bad(at, "more than " + std::to_string(kMaxNodes) + " schemas");
-    static const std::set<std::string> kKnown = {
-        "type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "enum", "const",
-        "title", "description", "$schema", "$id", "$comment", "default", "examples"};
-    for (const auto& [key, value] : j.items())
-      if (!kKnown.count(key)) return bad(at, "keyword '" + key + "' is not supported");
+    static const std::set<std::string> kAnnotations = {"title",   "description", "$schema", "$id",  "$comment",
+                                                       "default", "examples",    "format",  "$defs", "definitions"};
+    static const std::set<std::string> kAssertions = {"type",     "properties", "required",  "additionalProperties",
+                                                      "items",    "minItems",   "maxItems",  "minLength",
+                                                      "maxLength", "enum",      "const"};
+    static const std::set<std::string> kCombinators = {"$ref", "anyOf", "oneOf", "allOf"};
+    std::string combinator;
+    for (const auto& [key, value] : j.items()) {
+      if (kCombinators.count(key)) {
+        if (!combinator.empty()) return bad(at, "keywords '" + combinator + "' and '" + key + "' together are not supported");
+        combinator = key;
+      } else if (!kAnnotations.count(key) && !kAssertions.count(key)) {
+        return bad(at, "keyword '" + key + "' is not supported");
+      }
+    }
+    if (!combinator.empty()) {
+      for (const auto& [key, value] : j.items())
+        if (kAssertions.count(key)) return bad(at, "keyword '" + key + "' beside '" + combinator + "' is not supported");
+      if (combinator == "$ref") return reference(j["$ref"], at, depth);
+      const Json& list = j[combinator];
+      if (!list.is_array() || list.empty()) return bad(at, combinator + " must be a non-empty list of schemas");
+      if (combinator == "allOf" && list.size() != 1) return bad(at, "allOf of more than one schema is not supported");
+      const int index = reserve();
+      std::vector<int> alternatives;
+      for (size_t i = 0; i < list.size(); ++i) {
+        HEARTH_ASSIGN_OR_RETURN(int a, add(list[i], at + "/" + combinator + "/" + std::to_string(i), depth + 1));
+        alternatives.push_back(a);
+      }
+      s_.nodes[static_cast<size_t>(index)].alternatives = std::move(alternatives);
+      unions_.push_back({index, at, combinator});
+      return index;
+    }
     JsonSchema::Node n;
     bool typed = false;
     if (j.contains("type")) {
@@ -49,8 +77,7 @@ class Compiler {
       }
       if (n.types == 0) return bad(at, "type lists no type");
     }
-    const int index = static_cast<int>(s_.nodes.size());
-    s_.nodes.push_back({});  // reserved: children are added after it
+    const int index = reserve();  // children are added after it
     if (j.contains("properties")) {
       const Json& props = j["properties"];
       if (!props.is_object()) return bad(at, "properties must be an object");
@@ -89,13 +116,17 @@ class Compiler {
       if (!typed) n.types = JsonSchema::kArray;
       HEARTH_ASSIGN_OR_RETURN(n.items, add(j["items"], at + "/items", depth + 1));
     }
-    for (const char* k : {"minItems", "maxItems"}) {
+    for (const char* k : {"minItems", "maxItems", "minLength", "maxLength"}) {
       if (!j.contains(k)) continue;
       const Json& v = j[k];
       if (!v.is_number_integer() || v.get<int64_t>() < 0) return bad(at, std::string(k) + " must be an integer >= 0");
-      (std::string(k) == "minItems" ? n.min_items : n.max_items) = v.get<int64_t>();
+      const std::string key = k;
+      (key == "minItems" ? n.min_items : key == "maxItems" ? n.max_items : key == "minLength" ? n.min_length : n.max_length) =
+          v.get<int64_t>();
     }
     if (n.max_items >= 0 && n.min_items > n.max_items) return bad(at, "minItems is above maxItems");
+    if (n.max_length >= 0 && n.min_length > n.max_length) return bad(at, "minLength is above maxLength");
+    if ((j.contains("minLength") || j.contains("maxLength")) && !typed) n.types = JsonSchema::kString;
     if (j.contains("enum")) {
       if (!j["enum"].is_array() || j["enum"].empty()) return bad(at, "enum must be a non-empty list");
       for (const Json& v : j["enum"]) n.enum_values.push_back(v.dump());
@@ -105,12 +136,95 @@ class Compiler {
     return index;
   }
 
+  // Every node's `first`; alternatives must begin differently, and may not
+  // lead back to themselves without a value in between.
+  Status finish() {
+    std::vector<uint8_t> state(s_.nodes.size(), 0);  // 0 new, 1 being computed, 2 done
+    for (size_t i = 0; i < s_.nodes.size(); ++i) HEARTH_RETURN_IF_ERROR(first_of(static_cast<int>(i), state));
+    for (const Union& u : unions_) {
+      uint8_t seen = 0;
+      for (int a : s_.node(u.index).alternatives) {
+        const uint8_t f = s_.node(a).first;
+        if (f & seen)
+          return bad(u.at, u.keyword + " alternatives that begin alike (two objects, two strings, two numbers, ...) "
+                                       "are not supported; only alternatives of different kinds");
+        seen |= f;
+      }
+    }
+    return Status();
+  }
+
  private:
+  struct Union {
+    int index;
+    std::string at, keyword;
+  };
+
+  int reserve() {
+    s_.nodes.push_back({});
+    return static_cast<int>(s_.nodes.size()) - 1;
+  }
+
+  // A `$ref` into this document, compiled once (a reference met again, also
+  // from inside its own target, is the same node).
+  Result<int> reference(const Json& ref, const std::string& at, int depth) {
+    if (!ref.is_string()) return bad(at, "$ref must be a string");
+    const std::string r = ref.get<std::string>();
+    if (const auto it = refs_.find(r); it != refs_.end()) return it->second;
+    if (r.empty() || r[0] != '#')
+      return bad(at, "$ref '" + r + "' is not supported: only references into this schema ('#/$defs/...')");
+    const Json* target = nullptr;
+    try {
+      const Json::json_pointer pointer(r.substr(1));
+      if (doc_.contains(pointer)) target = &doc_.at(pointer);
+    } catch (const Json::exception&) {
+      return bad(at, "$ref '" + r + "' is not a JSON pointer");
+    }
+    if (target == nullptr) return bad(at, "$ref '" + r + "' points at nothing in the schema");
+    if (s_.nodes.size() >= kMaxNodes) return bad(at, "more than " + std::to_string(kMaxNodes) + " schemas");
+    const int index = reserve();
+    refs_[r] = index;
+    HEARTH_ASSIGN_OR_RETURN(int resolved, add(*target, r.substr(1), depth + 1));
+    s_.nodes[static_cast<size_t>(index)].alternatives = {resolved};
+    unions_.push_back({index, at, "$ref"});
+    return index;
+  }
+
+  Status first_of(int i, std::vector<uint8_t>& state) {
+    const size_t k = static_cast<size_t>(i);
+    if (state[k] == 2) return Status();
+    JsonSchema::Node& n = s_.nodes[k];
+    if (state[k] == 1) {
+      for (const Union& u : unions_)
+        if (u.index == i) return bad(u.at, u.keyword + " leads back to itself before any value begins");
+      return bad("", "a schema leads back to itself before any value begins");
+    }
+    state[k] = 1;
+    uint8_t f = 0;
+    if (!n.alternatives.empty()) {
+      for (int a : n.alternatives) {
+        HEARTH_RETURN_IF_ERROR(first_of(a, state));
+        f |= s_.node(a).first;
+      }
+    } else if (!n.enum_values.empty()) {
+      for (const std::string& v : n.enum_values) f |= JsonSchema::first_kind(static_cast<unsigned char>(v[0]));
+    } else {
+      f = n.types & ~JsonSchema::kInteger;
+      if (n.types & JsonSchema::kInteger) f |= JsonSchema::kNumber;
+    }
+    s_.nodes[k].first = f;
+    state[k] = 2;
+    return Status();
+  }
+
   Status bad(const std::string& at, const std::string& why) const {
     return invalid_argument(what_ + ": JSON schema" + (at.empty() ? "" : " at " + at) + ": " + why);
   }
   JsonSchema& s_;
+  const Json& doc_;
   const std::string& what_;
+  std::map<std::string, int> refs_;
+  std::vector<Union> unions_;
 };
 
 }  // namespace
@@ -118,9 +232,21 @@ class Compiler {
 Result<std::shared_ptr<const JsonSchema>> JsonSchema::compile(const Json& schema, const std::string& what) {
   auto s = std::make_shared<JsonSchema>();
   s->nodes.push_back(Node{});  // kAny
-  Compiler c(*s, what);
+  Compiler c(*s, schema, what);
   HEARTH_ASSIGN_OR_RETURN(s->root, c.add(schema, "", 0));
+  HEARTH_RETURN_IF_ERROR(c.finish());
   return std::shared_ptr<const JsonSchema>(std::move(s));
+}
+
+uint8_t JsonSchema::first_kind(unsigned char c) {
+  switch (c) {
+    case '{': return kObject;
+    case '[': return kArray;
+    case '"': return kString;
+    case 't': case 'f': return kBoolean;
+    case 'n': return kNull;
+    default: return c == '-' || (c >= '0' && c <= '9') ? kNumber : 0;
+  }
 }
 
 std::shared_ptr<const JsonSchema> JsonSchema::any_object() {

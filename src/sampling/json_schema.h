@@ -6,12 +6,20 @@
 // Supported: `type` (a name or a list: object, array, string, number,
 // integer, boolean, null), `properties`, `required`, `additionalProperties`
 // (true, false or a schema; absent: any), `items` (one schema), `minItems`,
-// `maxItems`, `enum`, `const`; annotations (`title`, `description`,
-// `$schema`, `$id`, `$comment`, `default`, `examples`) are ignored. Any other
-// keyword (`pattern`, `minimum`, `anyOf`, `$ref`, ...) is refused with an
-// error naming it and where it is, rather than silently not enforced.
-// Properties may come in any order; each at most once; the required ones
-// before the object closes.
+// `maxItems`, `minLength`, `maxLength` (characters: code points, an escape
+// counting as one), `enum`, `const`; `$ref` to a local definition
+// (`#/$defs/Name`, `#/definitions/Name`, any `#/...` JSON pointer into the
+// document; references may recurse); `anyOf` / `oneOf` whose alternatives
+// begin differently (an object, an array, a string, a number, a boolean,
+// null: pydantic's Optional fields, a record or a list) and `allOf` of one
+// schema, each without assertion keywords beside it. Annotations (`title`,
+// `description`, `$schema`, `$id`, `$comment`, `default`, `examples`,
+// `format` — an annotation unless a validator opts in, as the JSON Schema
+// specification says) are ignored. Any other keyword (`pattern`, `minimum`,
+// `prefixItems`, ...), alternatives of the same kind, or a remote `$ref` are
+// refused with an error naming it and where it is, rather than silently not
+// enforced. Properties may come in any order; each at most once; the
+// required ones before the object closes.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +50,13 @@ struct JsonSchema {
     uint64_t required = 0;                 // bit i: names[i] is required
     int additional = kAny;                 // other properties' schema, or kNotAllowed
     int items = kAny;
-    int64_t min_items = 0, max_items = -1;  // -1: no limit
+    int64_t min_items = 0, max_items = -1;    // -1: no limit
+    int64_t min_length = 0, max_length = -1;  // strings, in characters; -1: no limit
+    // Non-empty: the value is one of these schemas (anyOf / oneOf; a $ref or
+    // allOf of one is a single alternative), the one whose `first` admits
+    // the value's first byte; the fields above are unused.
+    std::vector<int> alternatives;
+    uint8_t first = 0;  // TypeBits a value of this schema can begin as (kInteger folded into kNumber)
   };
   std::vector<Node> nodes;
   int root = kAny;
@@ -51,6 +65,8 @@ struct JsonSchema {
 
   // Errors are kInvalidArgument and start with `what` ("format").
   static Result<std::shared_ptr<const JsonSchema>> compile(const nlohmann::json& schema, const std::string& what);
+  // The kinds of value (TypeBits, numbers as kNumber) byte c can begin; 0: none.
+  static uint8_t first_kind(unsigned char c);
   // Any JSON object: Ollama's format "json".
   static std::shared_ptr<const JsonSchema> any_object();
 };

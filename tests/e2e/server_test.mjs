@@ -260,6 +260,16 @@ test('JSON mode: format "json" / a schema and response_format json_object / json
   const os = await ask({ logit_bias: {}, max_tokens: 400, response_format: { type: 'json_schema', json_schema: { name: 'person', schema, strict: true } } });
   assert.equal(os.choices[0].finish_reason, 'stop');
   check(os.choices[0].message.content);
+  // pydantic's shape for a nested model and an Optional field: $defs, $ref, anyOf with null.
+  const pydantic = { $defs: { Pet: { title: 'Pet', type: 'object', additionalProperties: false, required: ['kind'],
+    properties: { kind: { enum: ['cat', 'dog'], title: 'Kind' } } } },
+  title: 'Owner', type: 'object', additionalProperties: false, required: ['pet', 'ok'],
+  properties: { pet: { anyOf: [{ $ref: '#/$defs/Pet' }, { type: 'null' }], default: null }, ok: { type: 'boolean' } } };
+  const gp = await ollama.generate({ model: 'aidreams', prompt: DREAM, format: pydantic, stream: false, options: { temperature: 0, num_predict: 400 } });
+  assert.equal(gp.done_reason, 'stop');
+  const owner = JSON.parse(gp.response);
+  assert.ok(owner.pet === null || ['cat', 'dog'].includes(owner.pet.kind), gp.response);
+  assert.equal(typeof owner.ok, 'boolean', gp.response);
   await assert.rejects(ask({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a' } } } }),
     (e) => e.status === 400 && /keyword 'pattern' is not supported/.test(e.message));
   for (const format of ['yaml', 3, { type: 'object', properties: { a: { anyOf: [] } } }]) {

@@ -418,10 +418,73 @@ TEST(JsonSchema, UnsupportedOrBrokenSchemasNameWhatAndWhere) {
             "format: JSON schema at /properties/zip: keyword 'pattern' is not supported");
   EXPECT_NE(err(R"({"type": "text"})").find("unknown type 'text'"), std::string::npos);
   EXPECT_NE(err(R"({"properties": {"a": {}}, "required": ["b"]})").find("'b' is not in properties"), std::string::npos);
-  EXPECT_NE(err(R"({"anyOf": [{"type": "string"}]})").find("'anyOf'"), std::string::npos);
+  EXPECT_NE(err(R"({"anyOf": [{"type": "string"}, {"type": "string", "maxLength": 3}]})").find("anyOf alternatives that begin alike"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"oneOf": [{"type": "integer"}, {"type": "number"}]})").find("oneOf alternatives"), std::string::npos);
+  EXPECT_NE(err(R"({"anyOf": [{"enum": ["a", 1]}, {"type": "string"}]})").find("begin alike"), std::string::npos);
+  EXPECT_EQ(err(R"({"properties": {"a": {"$ref": "https://example.com/a.json"}}})"),
+            "format: JSON schema at /properties/a: $ref 'https://example.com/a.json' is not supported: only references "
+            "into this schema ('#/$defs/...')");
+  EXPECT_NE(err(R"({"$ref": "#/$defs/Nope"})").find("points at nothing"), std::string::npos);
+  EXPECT_NE(err(R"({"$defs": {"A": {"$ref": "#/$defs/A"}}, "$ref": "#/$defs/A"})").find("leads back to itself"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"$defs": {"A": {"anyOf": [{"$ref": "#/$defs/A"}, {"type": "null"}]}}, "$ref": "#/$defs/A"})")
+                .find("leads back to itself"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"type": "object", "anyOf": [{"type": "object"}]})").find("keyword 'type' beside 'anyOf'"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"allOf": [{"type": "object"}, {"required": []}]})").find("allOf of more than one"), std::string::npos);
+  EXPECT_NE(err(R"({"$ref": "#/a", "anyOf": [{}]})").find("together are not supported"), std::string::npos);
+  EXPECT_NE(err(R"({"type": "string", "minLength": 3, "maxLength": 2})").find("minLength is above maxLength"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"anyOf": []})").find("non-empty list"), std::string::npos);
   EXPECT_NE(err(R"({"type": "array", "minItems": 3, "maxItems": 2})").find("minItems"), std::string::npos);
   EXPECT_NE(err("[1]").find("must be an object"), std::string::npos);
   EXPECT_NE(err(R"({"enum": []})").find("enum"), std::string::npos);
+}
+
+// What pydantic and zod emit for records beyond the flat case: nested models
+// through $defs (also recursive), Optional fields as anyOf with null, a
+// union of a number and an enumeration, pydantic v1's allOf of one $ref,
+// string lengths, and `format` as the annotation it is by default.
+TEST(JsonSchema, ReferencesAlternativesAndStringLengths) {
+  auto s = schema_of(R"({"$defs": {
+      "Address": {"properties": {"city": {"title": "City", "type": "string"}}, "required": ["city"], "title": "Address",
+                  "type": "object"},
+      "Tree": {"type": "object", "properties": {"v": {"type": "integer"},
+                                                "kids": {"type": "array", "items": {"$ref": "#/$defs/Tree"}}},
+               "required": ["v"], "additionalProperties": false}},
+    "properties": {
+      "name": {"type": "string", "minLength": 2, "maxLength": 4},
+      "home": {"$ref": "#/$defs/Address"},
+      "nick": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": null, "title": "Nick"},
+      "n": {"oneOf": [{"type": "integer"}, {"enum": ["many", "few"]}]},
+      "tree": {"$ref": "#/$defs/Tree"},
+      "old": {"allOf": [{"$ref": "#/$defs/Address"}], "description": "pydantic v1"},
+      "when": {"type": "string", "format": "date-time"}},
+    "required": ["name"], "type": "object", "additionalProperties": false})");
+  for (const char* good :
+       {R"({"name":"Al"})", R"({"name":"Al\u00e9\n","home":{"city":"X"},"nick":null})",
+        R"({"name":"a\u00e9cd","nick":"x","n":3,"tree":{"v":1,"kids":[{"v":2,"kids":[]},{"v":3}]}})",
+        R"({"name":"ab","n":"few","old":{"city":""},"when":"2024-01-02T03:04:05Z"})", "{\"name\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}"})
+    EXPECT_TRUE(matches(s, good)) << good;
+  for (const char* bad :
+       {R"({"name":"A"})", R"({"name":"abcde"})", R"({"name":"a\u00e9cde"})", R"({"name":"ab","home":{}})",
+        R"({"name":"ab","nick":1})", R"({"name":"ab","n":"lots"})", R"({"name":"ab","n":1.5})",
+        R"({"name":"ab","tree":{"kids":[]}})", R"({"name":"ab","tree":{"v":1,"kids":[{"v":"x"}]}})",
+        R"({"name":"ab","tree":{"v":1,"x":2}})", R"({"name":"ab","when":5})", "{\"name\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}"})
+    EXPECT_FALSE(matches(s, bad)) << bad;
+  // A recursive root, and a root that is a union.
+  auto list = schema_of(R"({"anyOf": [{"type": "array", "items": {"$ref": "#"}}, {"type": "integer"}]})");
+  EXPECT_TRUE(matches(list, "[1, [2, []], 3]"));
+  EXPECT_TRUE(matches(list, "7"));
+  EXPECT_FALSE(matches(list, R"([1, "2"])"));
+  auto optional = schema_of(R"({"anyOf": [{"$ref": "#/definitions/P"}, {"type": "null"}],
+                                "definitions": {"P": {"type": "object", "properties": {"x": {"type": "boolean"}}}}})");
+  EXPECT_TRUE(matches(optional, "null"));
+  EXPECT_TRUE(matches(optional, R"({"x": true})"));
+  EXPECT_FALSE(matches(optional, R"({"x": 1})"));
+  EXPECT_FALSE(matches(optional, "true"));
 }
 
 // Sampling under a schema: random logits still give text that matches it,
