@@ -146,6 +146,10 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
   }
   s.detok = std::make_unique<tokenizer::IncrementalDetokenizer>(*s.lm->tok, false);
   s.stop = std::make_unique<sampling::StopMatcher>(s.req.stop);
+  if (s.req.messages && s.req.tools) {
+    auto names = chat::tool_names(*s.req.tools);
+    if (!names.empty()) s.tool_calls = std::make_unique<chat::ToolCallFilter>(std::move(names));
+  }
   s.t_admit = Clock::now();
   hold_model(s);
   e.metrics_.observe("request_queue_time_seconds", s.req.model, seconds_between(s.t_submit, s.t_admit));
@@ -156,6 +160,13 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
 void Engine::Impl::finish(Sequence& s, sampling::FinishReason why) {
   std::string rest = s.stop->stopped() ? "" : s.stop->push(s.detok->flush());
   if (!s.stop->stopped()) rest += s.stop->flush();
+  std::vector<chat::ToolCall> calls;
+  if (s.tool_calls) {
+    rest = s.tool_calls->push(rest);
+    chat::ParsedReply reply = s.tool_calls->finish();
+    rest += reply.content;
+    calls = std::move(reply.calls);
+  }
   if (!rest.empty()) {
     Event t;
     t.kind = Event::Kind::kToken;
@@ -166,6 +177,7 @@ void Engine::Impl::finish(Sequence& s, sampling::FinishReason why) {
   Event ev;
   ev.kind = Event::Kind::kDone;
   ev.finish = why;
+  ev.tool_calls = std::move(calls);
   ev.usage = {static_cast<int64_t>(s.prompt.size()), s.n_generated, static_cast<int64_t>(s.n_cached)};
   ev.timings.total = ns_between(s.t_submit, now);
   ev.timings.load = s.lm->load_ns;
@@ -220,6 +232,7 @@ bool Engine::Impl::on_logits(Sequence& s, std::span<const float> row) {
   ev.kind = Event::Kind::kToken;
   std::string piece = tok.piece(next);
   ev.text = s.stop->push(s.detok->push(next));
+  if (s.tool_calls) ev.text = s.tool_calls->push(ev.text);
   if (s.req.top_logprobs >= 0) {
     auto lp = sampling::compute_logprobs(row, next, s.req.top_logprobs);
     TokenLogprob t{piece, lp.logprob, {}};

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "chat/tool_calls.h"
 #include "hearth/status.h"
 #include "sampling/params.h"
 #include "sampling/stop.h"
@@ -92,6 +93,9 @@ struct Event {
   Timings timings;                       // kDone
   Status error;                          // kError
   std::vector<std::vector<float>> embeddings;  // kDone of an embedding request
+  // kDone of a chat that offered tools: the calls the reply made
+  // (chat/tool_calls.h); the text events carried the rest of the reply.
+  std::vector<chat::ToolCall> tool_calls;
 };
 
 // The channel between the scheduler and an HTTP thread. Thread-safe.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "chat/jinja/template.h"
+#include "chat/tool_calls.h"
 #include <optional>
 
 #include "model/bert.h"
@@ -62,6 +63,8 @@ struct Sequence {
   std::unique_ptr<sampling::SamplerChain> chain;
   std::unique_ptr<tokenizer::IncrementalDetokenizer> detok;
   std::unique_ptr<sampling::StopMatcher> stop;
+  // Set when the request offers tools: holds back text that may be a call.
+  std::unique_ptr<chat::ToolCallFilter> tool_calls;
   Clock::time_point t_submit, t_admit, t_first, t_last;
   int64_t load_ns = 0;
   bool done = false;

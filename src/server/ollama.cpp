@@ -111,12 +111,24 @@ void serve_generation(Api& api, Responder& res, runtime::GenerateRequest r, bool
       return res.write_chunk(chunk.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     }
     Json last = final_stats(model, ev, chat);
+    Json calls;  // Ollama's shape: [{"function": {"name", "arguments": {...}}}]
+    if (chat && !ev.tool_calls.empty()) {
+      calls = Json::array();
+      for (const chat::ToolCall& call : ev.tool_calls)
+        calls.push_back({{"function", {{"name", call.name}, {"arguments", call.arguments}}}});
+    }
     if (!stream) {
       if (chat) last["message"]["content"] = text;
       else last["response"] = text;
+      if (!calls.is_null()) last["message"]["tool_calls"] = calls;
       res.send(200, "application/json", last.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
       if (!res.started()) res.begin_stream(200, "application/x-ndjson");
+      if (!calls.is_null()) {  // as Ollama streams them: a message of calls, then the end
+        Json chunk = {{"model", model}, {"created_at", now_rfc3339_nanos()},
+                      {"message", {{"role", "assistant"}, {"content", ""}, {"tool_calls", calls}}}, {"done", false}};
+        res.write_chunk(chunk.dump() + "\n");
+      }
       res.write_chunk(last.dump() + "\n");
       res.end_stream();
     }

@@ -137,6 +137,7 @@ void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, co
     std::string text;
     Json logprobs = Json::array();
     std::string finish;
+    Json tool_calls;  // null, or the reply's calls
     bool done = false;
   };
   std::vector<Choice> choices(static_cast<size_t>(p.n));
@@ -192,6 +193,17 @@ void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, co
       choices[i].done = true;
       --remaining;
       choices[i].finish = sampling::finish_reason_name(ev.finish);
+      if (!ev.tool_calls.empty()) {
+        choices[i].finish = "tool_calls";
+        choices[i].tool_calls = Json::array();
+        for (const chat::ToolCall& call : ev.tool_calls) {
+          Json c = {{"id", make_id("call")}, {"type", "function"},
+                    {"function", {{"name", call.name}, {"arguments", call.arguments.dump()}}}};
+          if (p.stream) c["index"] = choices[i].tool_calls.size();
+          choices[i].tool_calls.push_back(std::move(c));
+        }
+        if (p.stream) send_sse(chunk(static_cast<int>(i), {{"tool_calls", choices[i].tool_calls}}, nullptr, nullptr));
+      }
       usage.prompt_tokens = ev.usage.prompt_tokens;
       usage.completion_tokens += ev.usage.completion_tokens;
       usage.cached_tokens = std::max(usage.cached_tokens, ev.usage.cached_tokens);
@@ -217,6 +229,11 @@ void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, co
     Json c = {{"index", i}};
     if (chat) {
       c["message"] = {{"role", "assistant"}, {"content", choices[i].text}};
+      if (!choices[i].tool_calls.is_null()) {
+        // As OpenAI answers: content null when the reply is only calls.
+        if (choices[i].text.empty()) c["message"]["content"] = nullptr;
+        c["message"]["tool_calls"] = choices[i].tool_calls;
+      }
       c["logprobs"] = p.logprobs ? Json{{"content", choices[i].logprobs}} : Json();
     } else {
       c["text"] = echo_prefix + choices[i].text;
@@ -261,6 +278,17 @@ void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
     }
     for (const char* k : {"tool_calls", "name", "tool_call_id"})
       if (m.contains(k)) out[k] = m[k];
+    if (out.contains("tool_calls") && !out["tool_calls"].is_null()) {
+      if (!out["tool_calls"].is_array()) bad_request(path + ".tool_calls must be an array", path + ".tool_calls");
+      // OpenAI sends arguments as a string of JSON; chat templates render
+      // them with `tojson`, as the object they stand for.
+      for (Json& call : out["tool_calls"])
+        if (call.is_object() && call.contains("function") && call["function"].is_object() &&
+            call["function"].contains("arguments") && call["function"]["arguments"].is_string()) {
+          Json args = Json::parse(call["function"]["arguments"].get<std::string>(), nullptr, false);
+          if (args.is_object()) call["function"]["arguments"] = std::move(args);
+        }
+    }
     msgs.push_back(out);
   }
   p.req.messages = msgs;

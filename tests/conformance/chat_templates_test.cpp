@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "chat/chat_template.h"
+#include "chat/tool_calls.h"
 #include "common/shared_data.h"
 
 namespace hearth::chat {
@@ -58,6 +59,38 @@ TEST(ChatTemplates, ExpectedRenders) {
   }
   EXPECT_GT(checked, 100);
   EXPECT_EQ(failures, 0);
+}
+
+// What a tool-use template shows the model as an assistant's call (the
+// tool_call_result conversation) is what the reply parser reads back as that
+// call: the reply a model trained on the template would write.
+TEST(ChatTemplates, RenderedToolCallsParseBack) {
+  std::ifstream in(test::shared_path("templates/expected_renders.json"));
+  auto all = nlohmann::ordered_json::parse(in);
+  const std::vector<std::string> names = tool_names(all["conversations"]["tool_call_result"]["tools"]);
+  ASSERT_EQ(names, std::vector<std::string>{"get_weather"});
+  int checked = 0;
+  for (auto& [name, renders] : all["renders"].items()) {
+    const std::string key = "tool_call_result/add_generation_prompt=true";
+    if (!renders.contains(key) || !renders[key]["ok"].get<bool>()) continue;
+    const std::string text = renders[key]["text"].get<std::string>();
+    const size_t at = text.rfind("\"Paris\"}");  // the call's arguments
+    if (at == std::string::npos) continue;       // the template drops assistant calls
+    // The assistant turn around it: ChatML or Llama 3 headers and ends.
+    size_t begin = std::string::npos;
+    for (const char* header : {"<|im_start|>assistant\n", "assistant<|end_header_id|>\n\n"})
+      if (size_t h = text.rfind(header, at); h != std::string::npos) begin = h + std::string(header).size();
+    size_t end = std::min(text.find("<|im_end|>", at), text.find("<|eot_id|>", at));
+    ASSERT_NE(begin, std::string::npos) << name;
+    ASSERT_NE(end, std::string::npos) << name;
+    const ParsedReply r = parse_tool_calls(text.substr(begin, end - begin), names);
+    ASSERT_EQ(r.calls.size(), 1u) << name << ": " << text.substr(begin, end - begin);
+    EXPECT_EQ(r.calls[0].name, "get_weather") << name;
+    EXPECT_EQ(r.calls[0].arguments.dump(), "{\"city\":\"Paris\"}") << name;
+    EXPECT_EQ(r.content, "") << name;
+    ++checked;
+  }
+  EXPECT_GE(checked, 4);  // Hermes 2 Pro, Qwen 2.5, Llama 3.1, Llama 3.2
 }
 
 }  // namespace

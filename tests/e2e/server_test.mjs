@@ -279,6 +279,62 @@ test('JSON mode: format "json" / a schema and response_format json_object / json
   }
 });
 
+test('tool calls: a reply calling an offered tool comes back as tool_calls (OpenAI and Ollama, whole or streamed); other replies stay text', async () => {
+  const tools = [{ type: 'function', function: { name: 'get_weather', description: 'The weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+  const call = { name: 'get_weather', arguments: { city: 'Paris' } };
+  // JSON mode pins the reply to the call a model would write (Llama 3's shape).
+  const pin = { type: 'json_schema', json_schema: { name: 'call', schema: { const: call } } };
+  const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+  const base = { model: 'qwen', messages: [{ role: 'user', content: 'Weather in Paris?' }], tools, max_tokens: 64, temperature: 0 };
+  const r = await client.chat.completions.create({ ...base, response_format: pin });
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  assert.equal(r.choices[0].message.content, null);
+  const tc = r.choices[0].message.tool_calls;
+  assert.equal(tc.length, 1);
+  assert.equal(tc[0].type, 'function');
+  assert.match(tc[0].id, /^call/);
+  assert.equal(tc[0].function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(tc[0].function.arguments), { city: 'Paris' });
+  let text = '';
+  let finish = null;
+  const deltas = [];
+  for await (const chunk of await client.chat.completions.create({ ...base, response_format: pin, stream: true })) {
+    const ch = chunk.choices[0];
+    if (!ch) continue;
+    text += ch.delta?.content ?? '';
+    if (ch.delta?.tool_calls) deltas.push(...ch.delta.tool_calls);
+    if (ch.finish_reason) finish = ch.finish_reason;
+  }
+  assert.equal(text, '');
+  assert.equal(finish, 'tool_calls');
+  assert.equal(deltas.length, 1);
+  assert.equal(deltas[0].index, 0);
+  assert.equal(deltas[0].function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(deltas[0].function.arguments), { city: 'Paris' });
+  // The call answered, the conversation goes on (the template renders the call and its result).
+  const next = await client.chat.completions.create({ ...base, max_tokens: 4,
+    messages: [...base.messages, r.choices[0].message, { role: 'tool', tool_call_id: tc[0].id, content: '{"temperature": 18}' }] });
+  assert.ok(['stop', 'length'].includes(next.choices[0].finish_reason));
+  // A function the request did not offer is text.
+  const other = await client.chat.completions.create({ ...base,
+    response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { const: { name: 'launch', arguments: {} } } } } });
+  assert.equal(other.choices[0].finish_reason, 'stop');
+  assert.deepEqual(JSON.parse(other.choices[0].message.content), { name: 'launch', arguments: {} });
+  assert.equal(other.choices[0].message.tool_calls, undefined);
+  const ollama = new Ollama({ host: S.base });
+  const ask = { model: 'qwen', messages: base.messages, tools, format: { const: call }, options: { temperature: 0, num_predict: 64 } };
+  const o = await ollama.chat({ ...ask, stream: false });
+  assert.equal(o.message.content, '');
+  assert.deepEqual(o.message.tool_calls, [{ function: call }]);
+  assert.equal(o.done_reason, 'stop');
+  const parts = [];
+  for await (const part of await ollama.chat({ ...ask, stream: true })) parts.push(part);
+  assert.deepEqual(parts.flatMap((p) => p.message.tool_calls ?? []), [{ function: call }]);
+  assert.equal(parts.map((p) => p.message.content).join(''), '');
+  assert.equal(parts.at(-1).done, true);
+});
+
 test('model store: create with SYSTEM/TEMPLATE/PARAMETERs, show, generate uses them, cp then rm keeps the blob, last rm frees it', async () => {
   const post = async (path, body, method = 'POST') => fetch(`${S.base}${path}`, { method, body: JSON.stringify(body) });
   const modelfile = `FROM ${join(SHARED, 'models/aidreams260K.gguf')}\nSYSTEM """Night"""\nTEMPLATE """{{ if .System }}{{ .System }} {{ end }}{{ .Prompt }}"""\nPARAMETER temperature 0\nPARAMETER num_predict 64\n`;
