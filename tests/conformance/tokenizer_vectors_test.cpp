@@ -82,7 +82,9 @@ TEST_P(TokenizerVectors, MatchExactly) {
     }
     streamed += inc.flush();
     EXPECT_EQ(streamed, one_shot) << name << " input " << i;
-    if (lossless) EXPECT_EQ(one_shot, inputs[i]) << name << " round trip of input " << i;
+    if (lossless) {
+      EXPECT_EQ(one_shot, inputs[i]) << name << " round trip of input " << i;
+    }
   }
   EXPECT_EQ(i, inputs.size()) << "fewer expected lines than inputs";
   EXPECT_GT(i, 10u);
