@@ -246,6 +246,49 @@ void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, co
            dump({{"id", id}, {"object", object}, {"created", created}, {"model", model}, {"choices", out_choices}, {"usage", u}}));
 }
 
+// tool_choice: "auto" (the default: the model may call a tool), "none" (the
+// tools are not offered: the reply is text), "required" or {"type":
+// "function", "function": {"name"}}: the reply is constrained (JSON mode) to
+// one call, {"name", "arguments"} — of any offered function with an object of
+// arguments, or of the named one with arguments matching its parameters
+// (any object where they use keywords JSON mode does not enforce).
+void apply_tool_choice(const Json& choice, runtime::GenerateRequest* r) {
+  std::string forced;
+  if (choice.is_string()) {
+    const std::string v = choice.get<std::string>();
+    if (v == "auto") return;
+    if (v == "none") {
+      r->tools.reset();
+      return;
+    }
+    if (v != "required") bad_request("tool_choice must be 'none', 'auto', 'required' or a function, not '" + v.substr(0, 40) + "'", "tool_choice");
+  } else if (choice.is_object() && choice.value("type", "") == "function" && choice.contains("function") &&
+             choice["function"].is_object() && choice["function"].contains("name") && choice["function"]["name"].is_string()) {
+    forced = choice["function"]["name"].get<std::string>();
+  } else {
+    bad_request("tool_choice must be 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}",
+                "tool_choice");
+  }
+  const std::vector<std::string> names = r->tools ? chat::tool_names(*r->tools) : std::vector<std::string>{};
+  if (names.empty()) bad_request("tool_choice requires tools", "tool_choice");
+  if (r->json_schema) bad_request("tool_choice cannot be combined with a JSON response_format", "tool_choice");
+  Json name = {{"enum", names}}, arguments = {{"type", "object"}};
+  if (!forced.empty()) {
+    if (std::find(names.begin(), names.end(), forced) == names.end())
+      bad_request("tool_choice names '" + forced.substr(0, 60) + "', which is not among the tools", "tool_choice");
+    name = {{"const", forced}};
+    for (const Json& t : *r->tools)
+      if (t.is_object() && t.contains("function") && t["function"].is_object() && t["function"].value("name", "") == forced &&
+          t["function"].contains("parameters") && sampling::JsonSchema::compile(t["function"]["parameters"], "parameters").ok())
+        arguments = t["function"]["parameters"];
+  }
+  const Json call = {{"type", "object"}, {"additionalProperties", false}, {"required", Json::array({"name", "arguments"})},
+                     {"properties", {{"name", name}, {"arguments", arguments}}}};
+  auto schema = sampling::JsonSchema::compile(call, "tool_choice");
+  if (!schema.ok()) bad_request(schema.status().message(), "tool_choice");
+  r->json_schema = schema.value();
+}
+
 void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
   Json body = parse_object(req.body);
   Parsed p;
@@ -296,6 +339,7 @@ void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
     if (!body["tools"].is_array()) bad_request("tools must be an array", "tools");
     p.req.tools = body["tools"];
   }
+  if (body.contains("tool_choice") && !body["tool_choice"].is_null()) apply_tool_choice(body["tool_choice"], &p.req);
   serve(api, req, res, std::move(p), true, "");
 }
 

@@ -322,6 +322,20 @@ test('tool calls: a reply calling an offered tool comes back as tool_calls (Open
   assert.equal(other.choices[0].finish_reason, 'stop');
   assert.deepEqual(JSON.parse(other.choices[0].message.content), { name: 'launch', arguments: {} });
   assert.equal(other.choices[0].message.tool_calls, undefined);
+  // tool_choice: "none" leaves the reply text; a named function constrains the reply to a call of it.
+  const none = await client.chat.completions.create({ ...base, response_format: pin, tool_choice: 'none' });
+  assert.equal(none.choices[0].finish_reason, 'stop');
+  assert.deepEqual(JSON.parse(none.choices[0].message.content), call);
+  const pick = [{ type: 'function', function: { name: 'pick_city', parameters: { type: 'object', additionalProperties: false,
+    required: ['city'], properties: { city: { enum: ['Oslo', 'Lima'] } } } } }, ...tools];
+  const forced = await client.chat.completions.create({ ...base, tools: pick, tool_choice: { type: 'function', function: { name: 'pick_city' } } });
+  assert.equal(forced.choices[0].finish_reason, 'tool_calls');
+  assert.equal(forced.choices[0].message.tool_calls[0].function.name, 'pick_city');
+  assert.ok(['Oslo', 'Lima'].includes(JSON.parse(forced.choices[0].message.tool_calls[0].function.arguments).city));
+  await assert.rejects(client.chat.completions.create({ ...base, tool_choice: { type: 'function', function: { name: 'nope' } } }),
+    (e) => e.status === 400 && /not among the tools/.test(e.message));
+  await assert.rejects(client.chat.completions.create({ ...base, tool_choice: 'required', response_format: pin }),
+    (e) => e.status === 400 && /tool_choice/.test(e.message));
   const ollama = new Ollama({ host: S.base });
   const ask = { model: 'qwen', messages: base.messages, tools, format: { const: call }, options: { temperature: 0, num_predict: 64 } };
   const o = await ollama.chat({ ...ask, stream: false });
