@@ -33,8 +33,30 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
     if (s.req.messages) {
       for (const auto& m : *s.req.messages) {
         std::string role = m.value("role", ""), content = m.contains("content") && m["content"].is_string() ? m["content"].get<std::string>() : "";
-        if (role == "system") system = content;
-        else msgs.push_back({{"Role", role}, {"Content", content}});
+        if (role == "system") {
+          system = content;
+          continue;
+        }
+        nlohmann::ordered_json msg = {{"Role", role}, {"Content", content}};
+        // Ollama's template data for an assistant's calls: .ToolCalls, each
+        // .Function.Name and .Function.Arguments (an object, printed as
+        // JSON); stored as Ollama marshals them, {"function": {"name",
+        // "arguments"}} (the templates' field lookup finds lower-case keys).
+        if (m.contains("tool_calls") && m["tool_calls"].is_array()) {
+          nlohmann::ordered_json calls = nlohmann::ordered_json::array();
+          for (const auto& c : m["tool_calls"]) {
+            const auto& f = c.contains("function") && c["function"].is_object() ? c["function"] : c;
+            if (!f.is_object() || !f.contains("name")) continue;
+            nlohmann::ordered_json args = f.contains("arguments") ? f["arguments"] : nlohmann::ordered_json::object();
+            if (args.is_string()) {
+              auto parsed = nlohmann::ordered_json::parse(args.get<std::string>(), nullptr, false);
+              if (parsed.is_object()) args = std::move(parsed);
+            }
+            calls.push_back({{"function", {{"name", f["name"]}, {"arguments", args}}}});
+          }
+          if (!calls.empty()) msg["ToolCalls"] = std::move(calls);
+        }
+        msgs.push_back(std::move(msg));
         if (role == "user") prompt = content;
       }
     } else {

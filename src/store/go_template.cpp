@@ -292,8 +292,18 @@ struct Renderer {
   const Json* field(const Term& t, const Json& dot) const {
     const Json* cur = t.from_root ? &root : &dot;
     for (const auto& p : t.path) {
-      if (!cur->is_object() || !cur->contains(p)) return &kNull;
-      cur = &(*cur)[p];
+      if (!cur->is_object()) return &kNull;
+      if (cur->contains(p)) {
+        cur = &(*cur)[p];
+        continue;
+      }
+      // Ollama's data are Go structs whose fields print as lower-case JSON
+      // keys (.Function.Name of a tool is {"function": {"name"}}): a field
+      // not found as written is looked up with its first letter lowered.
+      std::string lower = p;
+      if (!lower.empty() && lower[0] >= 'A' && lower[0] <= 'Z') lower[0] = static_cast<char>(lower[0] - 'A' + 'a');
+      if (lower == p || !cur->contains(lower)) return &kNull;
+      cur = &(*cur)[lower];
     }
     return cur;
   }

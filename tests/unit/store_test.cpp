@@ -194,6 +194,23 @@ TEST(GoTemplate, OllamaTemplateFeatures) {
     EXPECT_FALSE(GoTemplate::parse(bad).ok()) << bad;
 }
 
+// Ollama's tool templates read Go struct fields (.Function.Name) of data
+// that print as lower-case JSON: tools and calls are passed as that JSON and
+// found by the field with its first letter lowered.
+TEST(GoTemplate, ToolsAndToolCallsAsOllamaTemplatesReadThem) {
+  nlohmann::ordered_json d = {
+      {"Tools", nlohmann::ordered_json::parse(R"([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}])")},
+      {"Messages", nlohmann::ordered_json::parse(R"([{"Role": "assistant", "Content": "",
+          "ToolCalls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]}])")}};
+  EXPECT_EQ(go("{{- if .Tools }}<tools>{{- range .Tools }}\n{\"type\": \"function\", \"function\": {{ .Function }}}{{- end }}</tools>{{ end }}"
+               "{{- range .Messages }}{{ if .ToolCalls }}{{ range .ToolCalls }}<tool_call>{\"name\": \"{{ .Function.Name }}\", "
+               "\"arguments\": {{ .Function.Arguments }}}</tool_call>{{ end }}{{ end }}{{ end }}",
+               d),
+            "<tools>\n{\"type\": \"function\", \"function\": {\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}}</tools>"
+            "<tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\":\"Paris\"}}</tool_call>");
+  EXPECT_EQ(go("{{ .Tools.Nope }}|{{ range .Messages }}{{ .role }}{{ end }}", d), "|");  // only the first letter, only upper to lower
+}
+
 // Fill-in-the-middle support is decided by the template's use of .Suffix,
 // inside actions only.
 TEST(GoTemplate, UsesField) {
