@@ -1,5 +1,6 @@
 #include "sampling/json_grammar.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -11,27 +12,59 @@ bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool is_hex(unsigned char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 }  // namespace
 
+bool JsonGrammar::run(std::string_view bytes, std::vector<Thread>& threads) {
+  thread_local std::vector<Thread> next, forks;
+  for (char ch : bytes) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (threads.size() == 1) {  // the common case: no alternatives open
+      forks.clear();
+      if (!threads[0].step(c, &forks)) {
+        if (forks.empty()) return false;
+        threads.clear();
+      }
+      for (Thread& f : forks) threads.push_back(std::move(f));
+    } else {
+      next.clear();
+      for (Thread& t : threads) {
+        forks.clear();
+        if (t.step(c, &forks)) next.push_back(std::move(t));
+        for (Thread& f : forks) next.push_back(std::move(f));
+      }
+      if (next.empty()) return false;
+      // Alternatives that have come to the same state go on as one.
+      threads.clear();
+      for (Thread& t : next)
+        if (std::find(threads.begin(), threads.end(), t) == threads.end()) threads.push_back(std::move(t));
+    }
+    if (threads.size() > kMaxThreads) threads.resize(kMaxThreads, Thread(nullptr));
+  }
+  return true;
+}
+
 bool JsonGrammar::accept(std::string_view bytes) {
-  JsonGrammar next = *this;
-  for (char c : bytes)
-    if (!next.step(static_cast<unsigned char>(c))) return false;
-  *this = std::move(next);
+  std::vector<Thread> next = threads_;
+  if (!run(bytes, next)) return false;
+  threads_ = std::move(next);
   return true;
 }
 
 bool JsonGrammar::can_accept(std::string_view bytes) const {
   // A per-thread scratch copy: assigning reuses its buffers (the mask over a
   // vocabulary checks tens of thousands of pieces per step).
-  thread_local JsonGrammar next;
-  next = *this;
-  for (char c : bytes)
-    if (!next.step(static_cast<unsigned char>(c))) return false;
-  return true;
+  thread_local std::vector<Thread> next;
+  next = threads_;
+  return run(bytes, next);
+}
+
+bool JsonGrammar::complete() const {
+  for (const Thread& t : threads_)
+    if (t.complete()) return true;
+  return false;
 }
 
 // Whitespace between tokens, as llama.cpp's JSON grammars allow it: one
 // space, or a newline and up to kMaxIndent spaces or tabs.
-bool JsonGrammar::whitespace(unsigned char c) {
+bool JsonGrammar::Thread::whitespace(unsigned char c) {
   if (ws_run_ == 0) {  // a run starts with one space or a newline
     if (c != ' ' && c != '\n') return false;
     ws_newline_ = c == '\n';
@@ -44,10 +77,11 @@ bool JsonGrammar::whitespace(unsigned char c) {
   return true;
 }
 
-JsonGrammar::JsonGrammar(std::shared_ptr<const JsonSchema> schema) : schema_(std::move(schema)) {}
+JsonGrammar::JsonGrammar(std::shared_ptr<const JsonSchema> schema)
+    : schema_(std::move(schema)), threads_{Thread(schema_.get())} {}
 
 // A value has ended: the containing container continues, or the root is done.
-bool JsonGrammar::close_value() {
+bool JsonGrammar::Thread::close_value() {
   mode_ = stack_.empty() ? Mode::kDone : Mode::kAfterValue;
   return true;
 }
@@ -70,19 +104,23 @@ EnumMatch match_enum(const std::vector<std::string>& values, const std::string& 
 }
 }  // namespace
 
-bool JsonGrammar::open_value(unsigned char c, int n) {
-  // Alternatives ($ref, anyOf, oneOf): the one this first byte can begin
-  // (the schema compiler made them begin differently and end somewhere).
-  while (!node(n).alternatives.empty()) {
+bool JsonGrammar::Thread::open_value(unsigned char c, int n, std::vector<Thread>* forks) {
+  // Alternatives ($ref, anyOf, oneOf): each that this first byte can begin
+  // (their `first`) is tried from the state before it; this thread goes on
+  // as the first that takes the byte, forks as the others.
+  if (!node(n).alternatives.empty()) {
     const uint8_t kind = JsonSchema::first_kind(c);
-    int next = -1;
-    for (int a : node(n).alternatives)
-      if (node(a).first & kind) {
-        next = a;
-        break;
-      }
-    if (next < 0) return false;
-    n = next;
+    const Thread before = *this;
+    bool taken = false;
+    for (int a : node(n).alternatives) {
+      if (!(node(a).first & kind)) continue;
+      Thread t = before;
+      if (!t.open_value(c, a, forks)) continue;
+      if (!taken) *this = std::move(t);
+      else forks->push_back(std::move(t));
+      taken = true;
+    }
+    return taken;
   }
   const JsonSchema::Node& nd = node(n);
   if (!nd.enum_values.empty()) {
@@ -132,7 +170,7 @@ bool JsonGrammar::open_value(unsigned char c, int n) {
   }
 }
 
-bool JsonGrammar::complete() const {
+bool JsonGrammar::Thread::complete() const {
   if (mode_ == Mode::kDone) return true;
   if (!stack_.empty()) return false;
   switch (mode_) {
@@ -144,7 +182,7 @@ bool JsonGrammar::complete() const {
 
 // Objects: a key byte keeps the key a prefix of a property not seen yet,
 // unless other properties are allowed too.
-bool JsonGrammar::key_byte(unsigned char c) {
+bool JsonGrammar::Thread::key_byte(unsigned char c) {
   Frame& f = stack_.back();
   f.key.push_back(static_cast<char>(c));
   const JsonSchema::Node& nd = node(f.node);
@@ -154,7 +192,7 @@ bool JsonGrammar::key_byte(unsigned char c) {
   return false;
 }
 
-bool JsonGrammar::key_done() {
+bool JsonGrammar::Thread::key_done() {
   Frame& f = stack_.back();
   const JsonSchema::Node& nd = node(f.node);
   for (size_t i = 0; i < nd.names.size(); ++i)
@@ -171,13 +209,13 @@ bool JsonGrammar::key_done() {
   return true;
 }
 
-bool JsonGrammar::can_close_object() const {
+bool JsonGrammar::Thread::can_close_object() const {
   const Frame& f = stack_.back();
   const uint64_t required = node(f.node).required;
   return (f.seen & required) == required;
 }
 
-bool JsonGrammar::can_add_key() const {
+bool JsonGrammar::Thread::can_add_key() const {
   const Frame& f = stack_.back();
   const JsonSchema::Node& nd = node(f.node);
   if (nd.additional != JsonSchema::kNotAllowed) return true;
@@ -185,7 +223,7 @@ bool JsonGrammar::can_add_key() const {
   return (f.seen & all) != all;
 }
 
-bool JsonGrammar::step(unsigned char c) {
+bool JsonGrammar::Thread::step(unsigned char c, std::vector<Thread>* forks) {
   const bool between_tokens = mode_ == Mode::kStart || mode_ == Mode::kValue || mode_ == Mode::kValueOrClose ||
                               mode_ == Mode::kKeyOrClose || mode_ == Mode::kKey || mode_ == Mode::kColon ||
                               mode_ == Mode::kAfterValue || mode_ == Mode::kDone;
@@ -195,7 +233,7 @@ bool JsonGrammar::step(unsigned char c) {
   // continue it; that byte then follows the value.
   auto end_value = [&] {
     close_value();
-    return step(c);
+    return step(c, forks);
   };
   // The schema of the next value in the innermost container.
   auto next_value = [&]() -> int {
@@ -210,10 +248,10 @@ bool JsonGrammar::step(unsigned char c) {
     return max < 0 || f.count < max;
   };
   switch (mode_) {
-    case Mode::kStart: return open_value(c, schema_->root);
+    case Mode::kStart: return open_value(c, schema_->root, forks);
     case Mode::kValue:
       if (!stack_.back().object && !array_may_grow()) return false;
-      return open_value(c, next_value());
+      return open_value(c, next_value(), forks);
     case Mode::kValueOrClose:
       if (c == ']') {
         if (stack_.back().count < node(stack_.back().node).min_items) return false;
@@ -221,7 +259,7 @@ bool JsonGrammar::step(unsigned char c) {
         return close_value();
       }
       if (!array_may_grow()) return false;
-      return open_value(c, next_value());
+      return open_value(c, next_value(), forks);
     case Mode::kKeyOrClose:
       if (c == '}') {
         if (!can_close_object()) return false;

@@ -44,7 +44,23 @@ class JsonGrammar {
   // continue).
   bool complete() const;
 
+  // Alternatives (anyOf / oneOf) that begin alike are followed side by side,
+  // at most this many at once (beyond it, the later ones are dropped).
+  static constexpr size_t kMaxThreads = 64;
+
  private:
+  // One way through the value: a deterministic recognizer that forks where
+  // several alternatives of a schema admit the same first byte.
+  class Thread {
+   public:
+    explicit Thread(const JsonSchema* schema) : schema_(schema) {}
+    // Feeds one byte; false when it cannot continue. Forks are appended to
+    // *forks (each already past the byte).
+    bool step(unsigned char c, std::vector<Thread>* forks);
+    bool complete() const;
+    bool operator==(const Thread&) const = default;
+
+   private:
   enum class Mode : uint8_t {
     kStart,        // before the root object
     kValue,        // a value is expected
@@ -75,9 +91,9 @@ class JsonGrammar {
     int64_t count = 0;         // array: values opened
     std::string key;           // object: the key being read (as written)
     int value = JsonSchema::kAny;  // object: the schema of the value after the key
+    bool operator==(const Frame&) const = default;
   };
-  bool step(unsigned char c);
-  bool open_value(unsigned char c, int node);
+  bool open_value(unsigned char c, int node, std::vector<Thread>* forks);
   bool close_value();
   bool whitespace(unsigned char c);
   bool key_byte(unsigned char c);
@@ -86,7 +102,7 @@ class JsonGrammar {
   bool can_add_key() const;
   const JsonSchema::Node& node(int i) const { return schema_->node(i); }
 
-  std::shared_ptr<const JsonSchema> schema_;
+  const JsonSchema* schema_;
   Mode mode_ = Mode::kStart;
   bool key_ = false;        // kString: an object key
   bool int_only_ = false;   // the number must be an integer
@@ -99,6 +115,13 @@ class JsonGrammar {
   int64_t str_len_ = 0;     // kString (a value): characters so far
   std::string raw_;         // kEnum: the value's bytes so far
   std::vector<Frame> stack_;  // the open containers
+  };
+
+  // Feeds bytes to every thread of `threads`; false when none survives.
+  static bool run(std::string_view bytes, std::vector<Thread>& threads);
+
+  std::shared_ptr<const JsonSchema> schema_;
+  std::vector<Thread> threads_;
 };
 
 // Restricts sampling to tokens that keep the text a prefix of one JSON value

@@ -136,21 +136,11 @@ class Compiler {
     return index;
   }
 
-  // Every node's `first`; alternatives must begin differently, and may not
-  // lead back to themselves without a value in between.
+  // Every node's `first`; alternatives may not lead back to themselves
+  // without a value in between.
   Status finish() {
     std::vector<uint8_t> state(s_.nodes.size(), 0);  // 0 new, 1 being computed, 2 done
     for (size_t i = 0; i < s_.nodes.size(); ++i) HEARTH_RETURN_IF_ERROR(first_of(static_cast<int>(i), state));
-    for (const Union& u : unions_) {
-      uint8_t seen = 0;
-      for (int a : s_.node(u.index).alternatives) {
-        const uint8_t f = s_.node(a).first;
-        if (f & seen)
-          return bad(u.at, u.keyword + " alternatives that begin alike (two objects, two strings, two numbers, ...) "
-                                       "are not supported; only alternatives of different kinds");
-        seen |= f;
-      }
-    }
     return Status();
   }
 

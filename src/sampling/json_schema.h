@@ -9,16 +9,15 @@
 // `maxItems`, `minLength`, `maxLength` (characters: code points, an escape
 // counting as one), `enum`, `const`; `$ref` to a local definition
 // (`#/$defs/Name`, `#/definitions/Name`, any `#/...` JSON pointer into the
-// document; references may recurse); `anyOf` / `oneOf` whose alternatives
-// begin differently (an object, an array, a string, a number, a boolean,
-// null: pydantic's Optional fields, a record or a list) and `allOf` of one
-// schema, each without assertion keywords beside it. Annotations (`title`,
+// document; references may recurse); `anyOf` and `oneOf` (taken as anyOf:
+// a value matching two alternatives is accepted; pydantic's Optional fields,
+// unions of records) and `allOf` of one schema, each without assertion
+// keywords beside it. Annotations (`title`,
 // `description`, `$schema`, `$id`, `$comment`, `default`, `examples`,
 // `format` — an annotation unless a validator opts in, as the JSON Schema
 // specification says) are ignored. Any other keyword (`pattern`, `minimum`,
-// `prefixItems`, ...), alternatives of the same kind, or a remote `$ref` are
-// refused with an error naming it and where it is, rather than silently not
-// enforced. Properties may come in any order; each at most once; the
+// `prefixItems`, ...) or a remote `$ref` is refused with an error naming it
+// and where it is, rather than silently not enforced. Properties may come in any order; each at most once; the
 // required ones before the object closes.
 #pragma once
 
@@ -53,8 +52,8 @@ struct JsonSchema {
     int64_t min_items = 0, max_items = -1;    // -1: no limit
     int64_t min_length = 0, max_length = -1;  // strings, in characters; -1: no limit
     // Non-empty: the value is one of these schemas (anyOf / oneOf; a $ref or
-    // allOf of one is a single alternative), the one whose `first` admits
-    // the value's first byte; the fields above are unused.
+    // allOf of one is a single alternative): JsonGrammar follows each whose
+    // `first` admits the value's first byte; the fields above are unused.
     std::vector<int> alternatives;
     uint8_t first = 0;  // TypeBits a value of this schema can begin as (kInteger folded into kNumber)
   };

@@ -249,9 +249,9 @@ void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, co
 // tool_choice: "auto" (the default: the model may call a tool), "none" (the
 // tools are not offered: the reply is text), "required" or {"type":
 // "function", "function": {"name"}}: the reply is constrained (JSON mode) to
-// one call, {"name", "arguments"} — of any offered function with an object of
-// arguments, or of the named one with arguments matching its parameters
-// (any object where they use keywords JSON mode does not enforce).
+// one call, {"name", "arguments"}, of any offered function or of the named
+// one, with arguments matching the function's parameters (any object where
+// they use keywords JSON mode does not enforce).
 void apply_tool_choice(const Json& choice, runtime::GenerateRequest* r) {
   std::string forced;
   if (choice.is_string()) {
@@ -272,18 +272,27 @@ void apply_tool_choice(const Json& choice, runtime::GenerateRequest* r) {
   const std::vector<std::string> names = r->tools ? chat::tool_names(*r->tools) : std::vector<std::string>{};
   if (names.empty()) bad_request("tool_choice requires tools", "tool_choice");
   if (r->json_schema) bad_request("tool_choice cannot be combined with a JSON response_format", "tool_choice");
-  Json name = {{"enum", names}}, arguments = {{"type", "object"}};
-  if (!forced.empty()) {
-    if (std::find(names.begin(), names.end(), forced) == names.end())
-      bad_request("tool_choice names '" + forced.substr(0, 60) + "', which is not among the tools", "tool_choice");
-    name = {{"const", forced}};
-    for (const Json& t : *r->tools)
-      if (t.is_object() && t.contains("function") && t["function"].is_object() && t["function"].value("name", "") == forced &&
-          t["function"].contains("parameters") && sampling::JsonSchema::compile(t["function"]["parameters"], "parameters").ok())
-        arguments = t["function"]["parameters"];
+  if (!forced.empty() && std::find(names.begin(), names.end(), forced) == names.end())
+    bad_request("tool_choice names '" + forced.substr(0, 60) + "', which is not among the tools", "tool_choice");
+  // One alternative per function: its name, and its parameters as the
+  // arguments' schema (any object where JSON mode cannot enforce them).
+  Json alternatives = Json::array();
+  for (const Json& t : *r->tools) {
+    const Json& f = t.is_object() && t.contains("function") && t["function"].is_object() ? t["function"] : t;
+    if (!f.is_object() || !f.contains("name") || !f["name"].is_string()) continue;
+    const std::string name = f["name"].get<std::string>();
+    if (!forced.empty() && name != forced) continue;
+    auto alternative = [&](const Json& arguments) {
+      return Json{{"type", "object"}, {"additionalProperties", false}, {"required", Json::array({"name", "arguments"})},
+                  {"properties", {{"name", {{"const", name}}}, {"arguments", arguments}}}};
+    };
+    // (Compiled where it will stand, so that references inside the
+    // parameters that would resolve elsewhere count as not enforceable.)
+    Json a = f.contains("parameters") ? alternative(f["parameters"]) : Json();
+    if (a.is_null() || !sampling::JsonSchema::compile(a, "tool_choice").ok()) a = alternative({{"type", "object"}});
+    alternatives.push_back(std::move(a));
   }
-  const Json call = {{"type", "object"}, {"additionalProperties", false}, {"required", Json::array({"name", "arguments"})},
-                     {"properties", {{"name", name}, {"arguments", arguments}}}};
+  const Json call = {{"anyOf", alternatives}};
   auto schema = sampling::JsonSchema::compile(call, "tool_choice");
   if (!schema.ok()) bad_request(schema.status().message(), "tool_choice");
   r->json_schema = schema.value();

@@ -332,6 +332,13 @@ test('tool calls: a reply calling an offered tool comes back as tool_calls (Open
   assert.equal(forced.choices[0].finish_reason, 'tool_calls');
   assert.equal(forced.choices[0].message.tool_calls[0].function.name, 'pick_city');
   assert.ok(['Oslo', 'Lima'].includes(JSON.parse(forced.choices[0].message.tool_calls[0].function.arguments).city));
+  const toggles = [{ type: 'function', function: { name: 'lamp', parameters: { type: 'object', additionalProperties: false, required: ['on'],
+    properties: { on: { type: 'boolean' } } } } }, pick[0]];
+  const required = await client.chat.completions.create({ ...base, tools: toggles, tool_choice: 'required' });
+  assert.equal(required.choices[0].finish_reason, 'tool_calls');
+  const rc = required.choices[0].message.tool_calls[0].function;
+  const rargs = JSON.parse(rc.arguments);
+  assert.ok(rc.name === 'lamp' ? typeof rargs.on === 'boolean' : ['Oslo', 'Lima'].includes(rargs.city), JSON.stringify(rc));
   await assert.rejects(client.chat.completions.create({ ...base, tool_choice: { type: 'function', function: { name: 'nope' } } }),
     (e) => e.status === 400 && /not among the tools/.test(e.message));
   await assert.rejects(client.chat.completions.create({ ...base, tool_choice: 'required', response_format: pin }),
