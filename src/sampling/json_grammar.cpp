@@ -49,9 +49,25 @@ bool JsonGrammar::accept(std::string_view bytes) {
 }
 
 bool JsonGrammar::can_accept(std::string_view bytes) const {
-  // A per-thread scratch copy: assigning reuses its buffers (the mask over a
-  // vocabulary checks tens of thousands of pieces per step).
+  // Per-thread scratch copies: assigning reuses their buffers (the mask over
+  // a vocabulary checks tens of thousands of pieces per step).
   thread_local std::vector<Thread> next;
+  if (threads_.size() == 1) {  // one way so far: step a copy of it until it forks
+    thread_local Thread one(nullptr);
+    thread_local std::vector<Thread> forks;
+    one = threads_[0];
+    forks.clear();
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      if (!one.step(static_cast<unsigned char>(bytes[i]), &forks)) return false;
+      if (!forks.empty()) {
+        next.clear();
+        next.push_back(one);
+        for (Thread& f : forks) next.push_back(std::move(f));
+        return run(bytes.substr(i + 1), next);
+      }
+    }
+    return true;
+  }
   next = threads_;
   return run(bytes, next);
 }
@@ -147,8 +163,9 @@ bool JsonGrammar::Thread::open_value(unsigned char c, int n, std::vector<Thread>
     case '"':
       if (!allows(JsonSchema::kString)) return false;
       key_ = false;
-      str_node_ = n;
       str_len_ = 0;
+      str_min_ = nd.min_length;
+      str_max_ = nd.max_length;
       mode_ = Mode::kString;
       return true;
     case 't': case 'f':
@@ -279,14 +296,13 @@ bool JsonGrammar::Thread::step(unsigned char c, std::vector<Thread>* forks) {
           mode_ = Mode::kColon;
           return true;
         }
-        if (str_len_ < node(str_node_).min_length) return false;
+        if (str_len_ < str_min_) return false;
         return close_value();
       }
       if (c < 0x20) return false;  // control characters must be escaped
       if (key_ && !key_byte(c)) return false;
       if (!key_ && (c & 0xC0) != 0x80) {  // a character begins: a UTF-8 lead byte, ASCII or an escape
-        const int64_t max = node(str_node_).max_length;
-        if (max >= 0 && str_len_ >= max) return false;
+        if (str_max_ >= 0 && str_len_ >= str_max_) return false;
         ++str_len_;
       }
       if (c == '\\') mode_ = Mode::kEscape;

@@ -111,8 +111,8 @@ class JsonGrammar {
   bool ws_newline_ = false; // the run started with a newline
   const char* literal_ = nullptr;  // kLiteral: the rest of the word
   int enum_node_ = 0;       // kEnum
-  int str_node_ = 0;        // kString (a value): its schema, for the length bounds
   int64_t str_len_ = 0;     // kString (a value): characters so far
+  int64_t str_min_ = 0, str_max_ = -1;  // kString (a value): its schema's length bounds (-1: none)
   std::string raw_;         // kEnum: the value's bytes so far
   std::vector<Frame> stack_;  // the open containers
   };
