@@ -28,8 +28,11 @@ std::string trim(std::string_view s) {
 
 bool starts(std::string_view s, size_t i, std::string_view what) { return s.compare(i, what.size(), what) == 0; }
 
+// Deeper call JSON is not taken for a call (printing it back recurses).
+constexpr int kMaxDepth = 256;
+
 // The end of the JSON object or array at s[i] ('{' or '['): one past its
-// closing bracket, or npos when it does not close.
+// closing bracket, or npos when it does not close (or nests too deep).
 size_t json_value_end(std::string_view s, size_t i) {
   int depth = 0;
   bool in_string = false, escaped = false;
@@ -42,7 +45,7 @@ size_t json_value_end(std::string_view s, size_t i) {
     } else if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {
-      ++depth;
+      if (++depth > kMaxDepth) return std::string_view::npos;
     } else if (c == '}' || c == ']') {
       if (--depth == 0) return i + 1;
     }
