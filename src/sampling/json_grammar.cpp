@@ -58,13 +58,14 @@ bool JsonGrammar::can_accept(std::string_view bytes) const {
     one = threads_[0];
     forks.clear();
     for (size_t i = 0; i < bytes.size(); ++i) {
-      if (!one.step(static_cast<unsigned char>(bytes[i]), &forks)) return false;
-      if (!forks.empty()) {
+      const bool ok = one.step(static_cast<unsigned char>(bytes[i]), &forks);
+      if (!forks.empty()) {  // as run() goes on from here
         next.clear();
-        next.push_back(one);
+        if (ok) next.push_back(one);
         for (Thread& f : forks) next.push_back(std::move(f));
         return run(bytes.substr(i + 1), next);
       }
+      if (!ok) return false;
     }
     return true;
   }
