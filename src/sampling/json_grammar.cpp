@@ -412,26 +412,46 @@ JsonConstraint::JsonConstraint(std::shared_ptr<const std::vector<std::string>> p
     : pieces_(std::move(pieces)), is_end_(std::move(is_end)), grammar_(std::move(schema)) {}
 
 // Whether token id may come next; `first` (may be null): which bytes may
-// come next, a shortcut past pieces that fail on their first.
-bool JsonConstraint::allowed(int32_t id, const bool* first) const {
+// come next, and which may follow a space (`after_space`), shortcuts past
+// pieces that fail on their first byte or on the byte after a leading space
+// (most SentencePiece pieces begin with one).
+bool JsonConstraint::allowed(int32_t id, const bool* first, const bool* after_space) const {
   if (id < 0 || static_cast<size_t>(id) >= pieces_->size()) return false;
   if (is_end_(id)) return grammar_.complete();
   const std::string& piece = (*pieces_)[static_cast<size_t>(id)];
-  if (piece.empty() || (first && !first[static_cast<unsigned char>(piece[0])])) return false;
-  return (first && piece.size() == 1) || grammar_.can_accept(piece);
+  if (piece.empty()) return false;
+  if (first) {
+    if (!first[static_cast<unsigned char>(piece[0])]) return false;
+    if (piece.size() == 1) return true;
+    if (after_space && piece[0] == ' ' && !after_space[static_cast<unsigned char>(piece[1])]) return false;
+  }
+  return grammar_.can_accept(piece);
 }
 
-bool JsonConstraint::allowed(int32_t id) const { return allowed(id, nullptr); }
+bool JsonConstraint::allowed(int32_t id) const { return allowed(id, nullptr, nullptr); }
 
 bool JsonConstraint::mask(std::span<float> logits) const {
-  bool first[256];
+  bool first[256], after_space[256];
+  int n_first = 0;
   for (int b = 0; b < 256; ++b) {
     const char c = static_cast<char>(b);
     first[b] = grammar_.can_accept(std::string_view(&c, 1));
+    n_first += first[b];
+  }
+  // Between tokens (few bytes fit, a space among them) the bytes that may
+  // follow a space rule out most pieces that begin with one; inside a
+  // string (nearly every byte fits) the table is not worth making.
+  const bool* space_table = nullptr;
+  if (n_first < 128 && first[static_cast<unsigned char>(' ')]) {
+    for (int b = 0; b < 256; ++b) {
+      const char two[2] = {' ', static_cast<char>(b)};
+      after_space[b] = grammar_.can_accept(std::string_view(two, 2));
+    }
+    space_table = after_space;
   }
   bool any = false;
   for (size_t i = 0; i < logits.size(); ++i) {
-    if (allowed(static_cast<int32_t>(i), first)) any = true;
+    if (allowed(static_cast<int32_t>(i), first, space_table)) any = true;
     else logits[i] = -INFINITY;
   }
   return any;

@@ -143,7 +143,7 @@ class JsonConstraint {
   bool complete() const { return grammar_.complete(); }
 
  private:
-  bool allowed(int32_t id, const bool* first) const;
+  bool allowed(int32_t id, const bool* first, const bool* after_space) const;
 
   std::shared_ptr<const std::vector<std::string>> pieces_;
   std::function<bool(int32_t)> is_end_;
