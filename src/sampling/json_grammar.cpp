@@ -1,6 +1,7 @@
 #include "sampling/json_grammar.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <utility>
 
@@ -184,15 +185,44 @@ bool JsonGrammar::Thread::open_value(unsigned char c, int n, std::vector<Thread>
       if (!allows(JsonSchema::kNumber | JsonSchema::kInteger)) return false;
       int_only_ = !allows(JsonSchema::kNumber);
       mode_ = c == '-' ? Mode::kNumMinus : c == '0' ? Mode::kNumZero : Mode::kNumInt;
-      return true;
+      num_bounded_ = int_only_ && (nd.minimum != INT64_MIN || nd.maximum != INT64_MAX);
+      if (!num_bounded_) return true;
+      num_lo_ = nd.minimum;
+      num_hi_ = nd.maximum;
+      num_neg_ = c == '-';
+      num_digits_ = c == '-' ? 0 : 1;
+      num_abs_ = c == '-' ? 0 : c - '0';
+      return int_feasible();
   }
+}
+
+bool JsonGrammar::Thread::int_feasible() const {
+  using I = __int128;
+  if (num_digits_ == 0) return num_lo_ <= 0;  // "-": a negative integer, or -0
+  if (mode_ == Mode::kNumZero) return num_lo_ <= 0 && 0 <= num_hi_;
+  // The integers whose digits begin so: p · 10^k ... (p + 1) · 10^k - 1 for
+  // each count k of digits still to come.
+  I scale = 1;
+  for (int k = 0; k <= 19; ++k, scale *= 10) {
+    const I a = num_abs_ * scale, b = (num_abs_ + 1) * scale - 1;
+    const I lo = num_neg_ ? -b : a, hi = num_neg_ ? -a : b;
+    if (lo <= num_hi_ && hi >= num_lo_) return true;
+    if (a > I(INT64_MAX)) break;
+  }
+  return false;
+}
+
+bool JsonGrammar::Thread::int_in_range() const {
+  const __int128 v = num_neg_ ? -num_abs_ : num_abs_;
+  return num_lo_ <= v && v <= num_hi_;
 }
 
 bool JsonGrammar::Thread::complete() const {
   if (mode_ == Mode::kDone) return true;
   if (!stack_.empty()) return false;
   switch (mode_) {
-    case Mode::kNumZero: case Mode::kNumInt: case Mode::kNumFrac: case Mode::kNumExpDigits: return true;
+    case Mode::kNumZero: case Mode::kNumInt: return !num_bounded_ || int_in_range();
+    case Mode::kNumFrac: case Mode::kNumExpDigits: return true;
     case Mode::kEnum: return match_enum(node(enum_node_).enum_values, raw_).whole;
     default: return false;
   }
@@ -349,10 +379,19 @@ bool JsonGrammar::Thread::step(unsigned char c, std::vector<Thread>* forks) {
       if (c == '0') mode_ = Mode::kNumZero;
       else if (is_digit(c)) mode_ = Mode::kNumInt;
       else return false;
-      return true;
+      if (!num_bounded_) return true;
+      num_digits_ = 1;
+      num_abs_ = c - '0';
+      return int_feasible();
     case Mode::kNumZero:
     case Mode::kNumInt:
-      if (is_digit(c) && mode_ == Mode::kNumInt) return true;
+      if (is_digit(c) && mode_ == Mode::kNumInt) {
+        if (!num_bounded_) return true;
+        ++num_digits_;
+        num_abs_ = std::min<__int128>(num_abs_ * 10 + (c - '0'), __int128(1) << 100);
+        return int_feasible();
+      }
+      if (num_bounded_ && !int_in_range()) return false;
       if (!int_only_ && c == '.') {
         mode_ = Mode::kNumDot;
         return true;

@@ -106,6 +106,14 @@ class JsonGrammar {
   Mode mode_ = Mode::kStart;
   bool key_ = false;        // kString: an object key
   bool int_only_ = false;   // the number must be an integer
+  // An integer with bounds (JsonSchema::Node::minimum / maximum): its sign
+  // and the magnitude of its digits so far (saturating), kept inside them.
+  bool num_bounded_ = false, num_neg_ = false;
+  int num_digits_ = 0;
+  __int128 num_abs_ = 0;
+  int64_t num_lo_ = 0, num_hi_ = 0;
+  bool int_feasible() const;  // some integer with these leading digits is within the bounds
+  bool int_in_range() const;  // the integer read is
   uint8_t hex_left_ = 0;    // kUnicode
   uint8_t ws_run_ = 0;      // consecutive whitespace bytes
   bool ws_newline_ = false; // the run started with a newline

@@ -1,5 +1,7 @@
 #include "sampling/json_schema.h"
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -28,7 +30,8 @@ class Compiler {
                                                        "default", "examples",    "format",  "$defs", "definitions"};
     static const std::set<std::string> kAssertions = {"type",     "properties", "required",  "additionalProperties",
                                                       "items",    "minItems",   "maxItems",  "minLength",
-                                                      "maxLength", "enum",      "const"};
+                                                      "maxLength", "enum",      "const",     "minimum",
+                                                      "maximum",  "exclusiveMinimum", "exclusiveMaximum"};
     static const std::set<std::string> kCombinators = {"$ref", "anyOf", "oneOf", "allOf"};
     std::string combinator;
     for (const auto& [key, value] : j.items()) {
@@ -127,6 +130,7 @@ class Compiler {
     if (n.max_items >= 0 && n.min_items > n.max_items) return bad(at, "minItems is above maxItems");
     if (n.max_length >= 0 && n.min_length > n.max_length) return bad(at, "minLength is above maxLength");
     if ((j.contains("minLength") || j.contains("maxLength")) && !typed) n.types = JsonSchema::kString;
+    HEARTH_RETURN_IF_ERROR(bounds(j, at, typed, n));
     if (j.contains("enum")) {
       if (!j["enum"].is_array() || j["enum"].empty()) return bad(at, "enum must be a non-empty list");
       for (const Json& v : j["enum"]) n.enum_values.push_back(v.dump());
@@ -149,6 +153,41 @@ class Compiler {
     int index;
     std::string at, keyword;
   };
+
+  // minimum / maximum / exclusiveMinimum / exclusiveMaximum, on integers:
+  // made inclusive int64 bounds.
+  Status bounds(const Json& j, const std::string& at, bool typed, JsonSchema::Node& n) const {
+    bool any = false;
+    for (const char* k : {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}) {
+      if (!j.contains(k)) continue;
+      any = true;
+      const Json& v = j[k];
+      const std::string key = k;
+      if (v.is_boolean() && key.rfind("exclusive", 0) == 0) continue;  // draft 4's form, read with its bound below
+      if (!v.is_number()) return bad(at, key + " must be a number");
+      const double d = v.get<double>();
+      if (!std::isfinite(d) || std::fabs(d) > 9.2e18) return bad(at, key + " is out of range");
+      const bool draft4_exclusive = (key == "minimum" && j.value("exclusiveMinimum", Json(false)).is_boolean() &&
+                                     j.value("exclusiveMinimum", false)) ||
+                                    (key == "maximum" && j.value("exclusiveMaximum", Json(false)).is_boolean() &&
+                                     j.value("exclusiveMaximum", false));
+      if (key == "minimum" || key == "exclusiveMinimum") {
+        const bool exclusive = key == "exclusiveMinimum" || draft4_exclusive;
+        const auto b = static_cast<int64_t>(exclusive ? std::floor(d) + 1 : std::ceil(d));
+        n.minimum = std::max(n.minimum, b);
+      } else {
+        const bool exclusive = key == "exclusiveMaximum" || draft4_exclusive;
+        const auto b = static_cast<int64_t>(exclusive ? std::ceil(d) - 1 : std::floor(d));
+        n.maximum = std::min(n.maximum, b);
+      }
+    }
+    if (!any) return Status();
+    if (!typed) n.types = JsonSchema::kInteger;
+    if (n.types != JsonSchema::kInteger)
+      return bad(at, "minimum / maximum are supported on integers only (type: integer)");
+    if (n.minimum > n.maximum) return bad(at, "no integer is within minimum and maximum");
+    return Status();
+  }
 
   int reserve() {
     s_.nodes.push_back({});

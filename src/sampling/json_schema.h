@@ -7,7 +7,9 @@
 // integer, boolean, null), `properties`, `required`, `additionalProperties`
 // (true, false or a schema; absent: any), `items` (one schema), `minItems`,
 // `maxItems`, `minLength`, `maxLength` (characters: code points, an escape
-// counting as one), `enum`, `const`; `$ref` to a local definition
+// counting as one), `minimum` / `maximum` / `exclusiveMinimum` /
+// `exclusiveMaximum` on integers (a number type with them is refused),
+// `enum`, `const`; `$ref` to a local definition
 // (`#/$defs/Name`, `#/definitions/Name`, any `#/...` JSON pointer into the
 // document; references may recurse); `anyOf` and `oneOf` (taken as anyOf:
 // a value matching two alternatives is accepted; pydantic's Optional fields,
@@ -15,12 +17,13 @@
 // keywords beside it. Annotations (`title`,
 // `description`, `$schema`, `$id`, `$comment`, `default`, `examples`,
 // `format` — an annotation unless a validator opts in, as the JSON Schema
-// specification says) are ignored. Any other keyword (`pattern`, `minimum`,
+// specification says) are ignored. Any other keyword (`pattern`, `multipleOf`,
 // `prefixItems`, ...) or a remote `$ref` is refused with an error naming it
 // and where it is, rather than silently not enforced. Properties may come in any order; each at most once; the
 // required ones before the object closes.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,6 +54,9 @@ struct JsonSchema {
     int items = kAny;
     int64_t min_items = 0, max_items = -1;    // -1: no limit
     int64_t min_length = 0, max_length = -1;  // strings, in characters; -1: no limit
+    // Integers (minimum / maximum / exclusive*, made inclusive); only on
+    // schemas whose type is integer alone.
+    int64_t minimum = INT64_MIN, maximum = INT64_MAX;
     // Non-empty: the value is one of these schemas (anyOf / oneOf; a $ref or
     // allOf of one is a single alternative): JsonGrammar follows each whose
     // `first` admits the value's first byte; the fields above are unused.

@@ -483,6 +483,47 @@ TEST(JsonSchema, ReferencesAlternativesAndStringLengths) {
   EXPECT_FALSE(matches(optional, "true"));
 }
 
+// Integer bounds (pydantic's ge / le / gt / lt, zod's min / max): a prefix
+// that no integer within them begins with is refused at once.
+TEST(JsonSchema, IntegerBounds) {
+  auto s = schema_of(R"({"type": "object", "properties": {
+      "age": {"type": "integer", "minimum": 0, "maximum": 120},
+      "t": {"type": "integer", "exclusiveMinimum": -10, "exclusiveMaximum": 10.5},
+      "big": {"type": "integer", "minimum": 1000},
+      "old": {"type": "integer", "minimum": 0, "exclusiveMinimum": true}}})");
+  for (const char* good : {R"({"age": 0})", R"({"age": 120})", R"({"age": 7, "t": -9})", R"({"t": 10})", R"({"big": 1000})",
+                           R"({"big": 99999999999})", R"({"age": -0})", R"({"old": 1})"})
+    EXPECT_TRUE(matches(s, good)) << good;
+  for (const char* bad : {R"({"age": -1})", R"({"age": 121})", R"({"age": 1200})", R"({"age": 07})", R"({"t": -10})",
+                          R"({"t": 11})", R"({"big": 999})", R"({"age": 1.5})", R"({"old": 0})",
+                          R"({"big": 99999999999999999999999})"})
+    EXPECT_FALSE(matches(s, bad)) << bad;
+  JsonGrammar g(s);
+  ASSERT_TRUE(g.accept(R"({"age": )"));
+  EXPECT_TRUE(g.can_accept("12"));
+  EXPECT_FALSE(g.can_accept("121"));
+  EXPECT_TRUE(g.can_accept("-"));  // -0
+  EXPECT_FALSE(g.can_accept("-1"));
+  ASSERT_TRUE(g.accept(R"(1, "big": )"));
+  EXPECT_FALSE(g.can_accept("-"));
+  EXPECT_FALSE(g.can_accept("0"));
+  EXPECT_TRUE(g.can_accept("9"));  // 9000 and up
+  auto root = schema_of(R"({"type": "integer", "minimum": 5})");
+  EXPECT_FALSE(matches(root, "3"));  // a prefix of 30, not a value
+  EXPECT_TRUE(matches(root, "30"));
+  auto neg = schema_of(R"({"type": "integer", "minimum": -250, "maximum": -20})");
+  for (const char* good : {"-20", "-250", "-99"}) EXPECT_TRUE(matches(neg, good)) << good;
+  for (const char* bad : {"-19", "-251", "0", "-0", "20", "-2500"}) EXPECT_FALSE(matches(neg, bad)) << bad;
+  auto err = [](const char* text) {
+    auto c = JsonSchema::compile(nlohmann::json::parse(text), "format");
+    return c.ok() ? std::string() : c.status().message();
+  };
+  EXPECT_NE(err(R"({"type": "number", "minimum": 0})").find("integers only"), std::string::npos);
+  EXPECT_NE(err(R"({"type": "integer", "minimum": 5, "maximum": 4})").find("no integer"), std::string::npos);
+  EXPECT_NE(err(R"({"type": "integer", "minimum": "a"})").find("minimum must be a number"), std::string::npos);
+  EXPECT_NE(err(R"({"type": "integer", "maximum": 1e300})").find("out of range"), std::string::npos);
+}
+
 // Alternatives that begin alike are followed side by side until the value
 // tells them apart: unions of records (zod's discriminated unions, pydantic's
 // Union[A, B]), of strings with different bounds, of integers and numbers.
