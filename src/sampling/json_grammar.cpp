@@ -287,8 +287,9 @@ bool JsonGrammar::Thread::step(unsigned char c, std::vector<Thread>* forks) {
   auto next_value = [&]() -> int {
     Frame& f = stack_.back();
     if (f.object) return f.value;
-    ++f.count;
-    return node(f.node).items;
+    const JsonSchema::Node& nd = node(f.node);
+    const auto i = static_cast<size_t>(f.count++);
+    return i < nd.prefix_items.size() ? nd.prefix_items[i] : nd.items;
   };
   auto array_may_grow = [&] {
     const Frame& f = stack_.back();

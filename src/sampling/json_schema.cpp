@@ -31,7 +31,8 @@ class Compiler {
     static const std::set<std::string> kAssertions = {"type",     "properties", "required",  "additionalProperties",
                                                       "items",    "minItems",   "maxItems",  "minLength",
                                                       "maxLength", "enum",      "const",     "minimum",
-                                                      "maximum",  "exclusiveMinimum", "exclusiveMaximum"};
+                                                      "maximum",  "exclusiveMinimum", "exclusiveMaximum",
+                                                      "prefixItems", "additionalItems"};
     static const std::set<std::string> kCombinators = {"$ref", "anyOf", "oneOf", "allOf"};
     std::string combinator;
     for (const auto& [key, value] : j.items()) {
@@ -115,17 +116,39 @@ class Compiler {
         HEARTH_ASSIGN_OR_RETURN(n.additional, add(a, at + "/additionalProperties", depth + 1));
       }
     }
-    if (j.contains("items")) {
+    // Tuples: prefixItems (2020-12) or an items list (draft 7), then items /
+    // additionalItems for the rest (false: no more).
+    const bool list_items = j.contains("items") && j["items"].is_array();
+    const char* prefix_key = list_items ? "items" : j.contains("prefixItems") ? "prefixItems" : nullptr;
+    const char* rest_key = list_items ? "additionalItems" : "items";
+    if (list_items && j.contains("prefixItems")) return bad(at, "prefixItems and a list of items together are not supported");
+    if (prefix_key) {
+      const Json& list = j[prefix_key];
+      if (!list.is_array()) return bad(at, std::string(prefix_key) + " must be a list of schemas");
       if (!typed) n.types = JsonSchema::kArray;
-      HEARTH_ASSIGN_OR_RETURN(n.items, add(j["items"], at + "/items", depth + 1));
+      for (size_t i = 0; i < list.size(); ++i) {
+        HEARTH_ASSIGN_OR_RETURN(int item, add(list[i], at + "/" + prefix_key + "/" + std::to_string(i), depth + 1));
+        n.prefix_items.push_back(item);
+      }
+    }
+    if (j.contains(rest_key)) {
+      if (!typed) n.types = JsonSchema::kArray;
+      const Json& rest = j[rest_key];
+      if (rest.is_boolean() && !rest.get<bool>()) {
+        const auto limit = static_cast<int64_t>(n.prefix_items.size());
+        n.max_items = n.max_items < 0 ? limit : std::min(n.max_items, limit);
+      } else {
+        HEARTH_ASSIGN_OR_RETURN(n.items, add(rest, at + "/" + rest_key, depth + 1));
+      }
     }
     for (const char* k : {"minItems", "maxItems", "minLength", "maxLength"}) {
       if (!j.contains(k)) continue;
       const Json& v = j[k];
       if (!v.is_number_integer() || v.get<int64_t>() < 0) return bad(at, std::string(k) + " must be an integer >= 0");
       const std::string key = k;
-      (key == "minItems" ? n.min_items : key == "maxItems" ? n.max_items : key == "minLength" ? n.min_length : n.max_length) =
-          v.get<int64_t>();
+      const int64_t value = v.get<int64_t>();
+      if (key == "maxItems") n.max_items = n.max_items < 0 ? value : std::min(n.max_items, value);
+      else (key == "minItems" ? n.min_items : key == "minLength" ? n.min_length : n.max_length) = value;
     }
     if (n.max_items >= 0 && n.min_items > n.max_items) return bad(at, "minItems is above maxItems");
     if (n.max_length >= 0 && n.min_length > n.max_length) return bad(at, "minLength is above maxLength");

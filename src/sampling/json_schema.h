@@ -5,7 +5,9 @@
 //
 // Supported: `type` (a name or a list: object, array, string, number,
 // integer, boolean, null), `properties`, `required`, `additionalProperties`
-// (true, false or a schema; absent: any), `items` (one schema), `minItems`,
+// (true, false or a schema; absent: any), `items` (one schema, or false),
+// tuples (`prefixItems`, or draft 7's `items` list with `additionalItems`),
+// `minItems`,
 // `maxItems`, `minLength`, `maxLength` (characters: code points, an escape
 // counting as one), `minimum` / `maximum` / `exclusiveMinimum` /
 // `exclusiveMaximum` on integers (a number type with them is refused),
@@ -18,7 +20,7 @@
 // `description`, `$schema`, `$id`, `$comment`, `default`, `examples`,
 // `format` — an annotation unless a validator opts in, as the JSON Schema
 // specification says) are ignored. Any other keyword (`pattern`, `multipleOf`,
-// `prefixItems`, ...) or a remote `$ref` is refused with an error naming it
+// `uniqueItems`, ...) or a remote `$ref` is refused with an error naming it
 // and where it is, rather than silently not enforced. Properties may come in any order; each at most once; the
 // required ones before the object closes.
 #pragma once
@@ -51,7 +53,8 @@ struct JsonSchema {
     std::vector<int> values;               // properties: their schemas
     uint64_t required = 0;                 // bit i: names[i] is required
     int additional = kAny;                 // other properties' schema, or kNotAllowed
-    int items = kAny;
+    int items = kAny;              // items past prefix_items
+    std::vector<int> prefix_items;  // tuples: the schemas of the first items, in order
     int64_t min_items = 0, max_items = -1;    // -1: no limit
     int64_t min_length = 0, max_length = -1;  // strings, in characters; -1: no limit
     // Integers (minimum / maximum / exclusive*, made inclusive); only on

@@ -483,6 +483,24 @@ TEST(JsonSchema, ReferencesAlternativesAndStringLengths) {
   EXPECT_FALSE(matches(optional, "true"));
 }
 
+// Tuples: pydantic's Tuple[int, str] (prefixItems, 2020-12) and zod's tuples
+// (a list of items with additionalItems, draft 7).
+TEST(JsonSchema, Tuples) {
+  auto pyd = schema_of(R"({"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}], "minItems": 2, "maxItems": 2})");
+  EXPECT_TRUE(matches(pyd, R"([1, "a"])"));
+  for (const char* bad : {R"(["a", 1])", "[1]", R"([1, "a", 2])", "[]"}) EXPECT_FALSE(matches(pyd, bad)) << bad;
+  auto zod = schema_of(R"({"type": "array", "items": [{"type": "number"}, {"type": "boolean"}], "additionalItems": false})");
+  for (const char* good : {"[1.5, true]", "[2]", "[]"}) EXPECT_TRUE(matches(zod, good)) << good;
+  for (const char* bad : {"[true]", "[1, true, 2]"}) EXPECT_FALSE(matches(zod, bad)) << bad;
+  auto rest = schema_of(R"({"prefixItems": [{"const": "x"}], "items": {"type": "integer"}})");
+  for (const char* good : {R"(["x", 1, 2])", "[]", R"(["x"])"}) EXPECT_TRUE(matches(rest, good)) << good;
+  for (const char* bad : {R"(["x", "y"])", "[1]"}) EXPECT_FALSE(matches(rest, bad)) << bad;
+  auto none = schema_of(R"({"type": "array", "items": false})");
+  EXPECT_TRUE(matches(none, "[]"));
+  EXPECT_FALSE(matches(none, "[1]"));
+  EXPECT_FALSE(JsonSchema::compile(nlohmann::json::parse(R"({"prefixItems": [{}], "items": false, "minItems": 2})"), "format").ok());
+}
+
 // Integer bounds (pydantic's ge / le / gt / lt, zod's min / max): a prefix
 // that no integer within them begins with is refused at once.
 TEST(JsonSchema, IntegerBounds) {
