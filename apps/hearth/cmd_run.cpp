@@ -3,6 +3,7 @@
 // bytes; a final newline only on a terminal). Without one: an interactive
 // chat using the model's chat template (multi-line input between """,
 // /bye, /clear, /set parameter NAME VALUE, /set system TEXT).
+#include <fstream>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <filesystem>
 
 #include "chat/chat_template.h"
+#include "sampling/json_schema.h"
 #include "server/http_client.h"
 #include "store/go_template.h"
 #include "store/store.h"
@@ -37,15 +39,44 @@ struct RunOpts {
   tensor::KvType kv = tensor::KvType::kF16;
   bool kv_type_set = false;
   bool ignore_eos = false;
-  std::string format;  // "json": JSON mode (sampling/json_grammar.h)
+  std::string format;  // "json", a JSON schema or a file holding one: JSON mode (sampling/json_grammar.h)
+  nlohmann::json format_wire;                             // as sent to a server ("json" or the schema)
+  std::shared_ptr<const sampling::JsonSchema> schema;     // null: free text
   std::vector<std::string> stops;
   sampling::SamplingParams sp;
 };
 
+// --format: "json" (any object), an inline JSON schema, or a file holding
+// one (as Ollama's format "json" or a schema).
+Status parse_format(RunOpts& o) {
+  if (o.format.empty()) return Status();
+  if (o.format == "json") {
+    o.format_wire = "json";
+    o.schema = sampling::JsonSchema::any_object();
+    return Status();
+  }
+  std::string text = o.format;
+  if (text.find('{') == std::string::npos) {  // a path
+    std::ifstream in(o.format, std::ios::binary);
+    if (!in) return invalid_argument("--format: '" + o.format + "' is neither json, a JSON schema nor a readable file");
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return invalid_argument("--format: the schema is not a JSON object");
+  auto schema = sampling::JsonSchema::compile(j, "--format");
+  if (!schema.ok()) return schema.status();
+  o.format_wire = std::move(j);
+  o.schema = schema.value();
+  return Status();
+}
+
 // JSON mode for the local model (the server does the same per request).
-void constrain_json(sampling::SamplerChain& chain, const tokenizer::Tokenizer& tok) {
+void constrain_json(sampling::SamplerChain& chain, const tokenizer::Tokenizer& tok,
+                    std::shared_ptr<const sampling::JsonSchema> schema) {
+  if (!schema) return;
   const tokenizer::Tokenizer* t = &tok;
-  chain.constrain(std::make_unique<sampling::JsonConstraint>(tok.pieces(), [t](int32_t id) { return t->is_eog(id); }));
+  chain.constrain(std::make_unique<sampling::JsonConstraint>(
+      tok.pieces(), [t](int32_t id) { return t->is_eog(id); }, std::move(schema)));
 }
 
 std::string read_chat_input(bool* eof) {
@@ -141,7 +172,7 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
     std::vector<int32_t> prompt = tok.encode(prompt_text.value(), false, true);
     if (v.add_bos && v.bos != tokenizer::kNoToken && (prompt.empty() || prompt[0] != v.bos)) prompt.insert(prompt.begin(), v.bos);
     sampling::SamplerChain chain(o.sp, static_cast<int32_t>(m->hparams().n_vocab));
-    if (o.format == "json") constrain_json(chain, tok);
+    constrain_json(chain, tok, o.schema);
     std::string reply;
     auto r = generate(ctx, history, prompt, tok, chain, o.n_predict, o.stops, o.ignore_eos, [&](const std::string& t) {
       reply += t;
@@ -213,6 +244,7 @@ bool run_via_server(RunOpts& o, int* rc) {
   if (!o.prompt.empty()) {
     nlohmann::json body = {{"model", o.model}, {"prompt", o.prompt}, {"options", options}};
     if (!o.system.empty()) body["system"] = o.system;
+    if (o.schema) body["format"] = o.format_wire;
     Status s = stream_from_server(url, "/api/generate", body, "response", nullptr);
     if (!s.ok()) *rc = fail(s);
     if (isatty(STDOUT_FILENO)) std::printf("\n");
@@ -233,7 +265,9 @@ bool run_via_server(RunOpts& o, int* rc) {
     if (input.empty()) continue;
     messages.push_back({{"role", "user"}, {"content", input}});
     std::string reply;
-    Status s = stream_from_server(url, "/api/chat", {{"model", o.model}, {"messages", messages}, {"options", options}}, "message", &reply);
+    nlohmann::json body = {{"model", o.model}, {"messages", messages}, {"options", options}};
+    if (o.schema) body["format"] = o.format_wire;
+    Status s = stream_from_server(url, "/api/chat", body, "message", &reply);
     std::printf("\n\n");
     if (!s.ok()) {
       fail(s);
@@ -260,8 +294,8 @@ void add_run(CLI::App& app) {
       cmd->add_option("--kv-cache-type", o->kv_type, "KV cache type: f16 or q8_0 (half the memory; runs locally)")
           ->check(CLI::IsMember({"f16", "q8_0"}));
   cmd->add_flag("--ignore-eos", o->ignore_eos, "keep generating past end-of-generation tokens");
-  cmd->add_option("--format", o->format, "json: constrain the output to one JSON object (Ollama's format \"json\")")
-      ->check(CLI::IsMember({"json"}));
+  cmd->add_option("--format", o->format,
+                  "json (one JSON object, Ollama's format \"json\"), or a JSON schema (inline or a file) the output must match");
   cmd->add_option("--stop", o->stops, "stop string (repeatable)");
   cmd->add_option("--system", o->system, "system prompt (chat mode)");
   cmd->add_option("--chat-template", o->template_name, "built-in chat template to use instead of the model's");
@@ -290,6 +324,7 @@ void add_run(CLI::App& app) {
     o->n_predict_set = n_opt->count() > 0;
     o->kv_type_set = kv_opt->count() > 0;
     o->kv = *tensor::parse_kv_type(o->kv_type);
+    if (Status st = parse_format(*o); !st.ok()) throw CLI::RuntimeError(fail(st));
     // A model name with a server running: let the server do the work (like `ollama run`).
     if (!o->local && !std::filesystem::is_regular_file(o->model) && o->tokens.empty() && !o->kv_type_set) {
       int rc = 0;
@@ -362,7 +397,7 @@ void add_run(CLI::App& app) {
     }
     model::Context ctx(m.value(), o->ctx, o->threads, o->kv);
     sampling::SamplerChain chain(o->sp, static_cast<int32_t>(m.value()->hparams().n_vocab));
-    if (o->format == "json") constrain_json(chain, *tok.value());
+    constrain_json(chain, *tok.value(), o->schema);
     std::vector<int32_t> history;
     auto r = generate(ctx, history, prompt, *tok.value(), chain, o->n_predict, o->stops, o->ignore_eos,
                       [](const std::string& t) {
