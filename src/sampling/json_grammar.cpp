@@ -168,6 +168,11 @@ bool JsonGrammar::Thread::open_value(unsigned char c, int n, std::vector<Thread>
       str_len_ = 0;
       str_min_ = nd.min_length;
       str_max_ = nd.max_length;
+      pat_ = nd.pattern.get();
+      if (pat_) {
+        pat_states_ = pat_->start();
+        pat_need_ = 0;
+      }
       mode_ = Mode::kString;
       return true;
     case 't': case 'f':
@@ -210,6 +215,11 @@ bool JsonGrammar::Thread::int_feasible() const {
     if (a > I(INT64_MAX)) break;
   }
   return false;
+}
+
+bool JsonGrammar::Thread::pat_feed(uint32_t cp) {
+  pat_need_ = 0;
+  return pat_->step(pat_states_, cp);
 }
 
 bool JsonGrammar::Thread::int_in_range() const {
@@ -329,6 +339,8 @@ bool JsonGrammar::Thread::step(unsigned char c, std::vector<Thread>* forks) {
           return true;
         }
         if (str_len_ < str_min_) return false;
+        if (pat_ && (pat_need_ > 0 || !pat_->accepts(pat_states_))) return false;
+        pat_ = nullptr;
         return close_value();
       }
       if (c < 0x20) return false;  // control characters must be escaped
@@ -337,21 +349,43 @@ bool JsonGrammar::Thread::step(unsigned char c, std::vector<Thread>* forks) {
         if (str_max_ >= 0 && str_len_ >= str_max_) return false;
         ++str_len_;
       }
-      if (c == '\\') mode_ = Mode::kEscape;
+      if (c == '\\') {
+        mode_ = Mode::kEscape;
+        return true;
+      }
+      if (!key_ && pat_) {  // the character, decoded from UTF-8, to the pattern
+        if (c < 0x80) return pat_feed(c);
+        if (c >= 0xC0) {
+          pat_need_ = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+          pat_cp_ = c >= 0xF0 ? c & 0x07 : c >= 0xE0 ? c & 0x0F : c & 0x1F;
+          return true;
+        }
+        pat_cp_ = pat_cp_ << 6 | (c & 0x3F);
+        if (pat_need_ > 0 && --pat_need_ == 0) return pat_feed(pat_cp_);
+      }
       return true;
     case Mode::kEscape:
       if (c == 'u') {
         hex_left_ = 4;
+        pat_cp_ = 0;
         mode_ = Mode::kUnicode;
       } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
         mode_ = Mode::kString;
+        if (!key_ && pat_) {
+          const uint32_t cp = c == 'b' ? 8 : c == 'f' ? 12 : c == 'n' ? 10 : c == 'r' ? 13 : c == 't' ? 9 : c;
+          if (!pat_feed(cp)) return false;
+        }
       } else {
         return false;
       }
       return !key_ || key_byte(c);
     case Mode::kUnicode:
       if (!is_hex(c)) return false;
-      if (--hex_left_ == 0) mode_ = Mode::kString;
+      pat_cp_ = pat_cp_ << 4 | static_cast<uint32_t>(is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+      if (--hex_left_ == 0) {
+        mode_ = Mode::kString;
+        if (!key_ && pat_ && !pat_feed(pat_cp_)) return false;
+      }
       return !key_ || key_byte(c);
     case Mode::kColon:
       if (c != ':') return false;

@@ -120,6 +120,13 @@ class JsonGrammar {
   const char* literal_ = nullptr;  // kLiteral: the rest of the word
   int enum_node_ = 0;       // kEnum
   int64_t str_len_ = 0;     // kString (a value): characters so far
+  // kString (a value) with a pattern: the NFA's states, and the code point
+  // being decoded (UTF-8 bytes or a \u escape still to come).
+  const JsonPattern* pat_ = nullptr;
+  JsonPattern::States pat_states_;
+  uint32_t pat_cp_ = 0;
+  uint8_t pat_need_ = 0;
+  bool pat_feed(uint32_t cp);  // false when no match can go on with cp
   int64_t str_min_ = 0, str_max_ = -1;  // kString (a value): its schema's length bounds (-1: none)
   std::string raw_;         // kEnum: the value's bytes so far
   std::vector<Frame> stack_;  // the open containers

@@ -32,7 +32,7 @@ class Compiler {
                                                       "items",    "minItems",   "maxItems",  "minLength",
                                                       "maxLength", "enum",      "const",     "minimum",
                                                       "maximum",  "exclusiveMinimum", "exclusiveMaximum",
-                                                      "prefixItems", "additionalItems"};
+                                                      "prefixItems", "additionalItems", "pattern"};
     static const std::set<std::string> kCombinators = {"$ref", "anyOf", "oneOf", "allOf"};
     std::string combinator;
     for (const auto& [key, value] : j.items()) {
@@ -152,7 +152,13 @@ class Compiler {
     }
     if (n.max_items >= 0 && n.min_items > n.max_items) return bad(at, "minItems is above maxItems");
     if (n.max_length >= 0 && n.min_length > n.max_length) return bad(at, "minLength is above maxLength");
-    if ((j.contains("minLength") || j.contains("maxLength")) && !typed) n.types = JsonSchema::kString;
+    if (j.contains("pattern")) {
+      if (!j["pattern"].is_string()) return bad(at, "pattern must be a string");
+      auto pattern = JsonPattern::compile(j["pattern"].get<std::string>());
+      if (!pattern.ok()) return bad(at, pattern.status().message());
+      n.pattern = pattern.value();
+    }
+    if ((j.contains("minLength") || j.contains("maxLength") || j.contains("pattern")) && !typed) n.types = JsonSchema::kString;
     HEARTH_RETURN_IF_ERROR(bounds(j, at, typed, n));
     if (j.contains("enum")) {
       if (!j["enum"].is_array() || j["enum"].empty()) return bad(at, "enum must be a non-empty list");

@@ -9,7 +9,7 @@
 // tuples (`prefixItems`, or draft 7's `items` list with `additionalItems`),
 // `minItems`,
 // `maxItems`, `minLength`, `maxLength` (characters: code points, an escape
-// counting as one), `minimum` / `maximum` / `exclusiveMinimum` /
+// counting as one), `pattern` (sampling/json_pattern.h), `minimum` / `maximum` / `exclusiveMinimum` /
 // `exclusiveMaximum` on integers (a number type with them is refused),
 // `enum`, `const`; `$ref` to a local definition
 // (`#/$defs/Name`, `#/definitions/Name`, any `#/...` JSON pointer into the
@@ -19,7 +19,7 @@
 // keywords beside it. Annotations (`title`,
 // `description`, `$schema`, `$id`, `$comment`, `default`, `examples`,
 // `format` — an annotation unless a validator opts in, as the JSON Schema
-// specification says) are ignored. Any other keyword (`pattern`, `multipleOf`,
+// specification says) are ignored. Any other keyword (`multipleOf`,
 // `uniqueItems`, ...) or a remote `$ref` is refused with an error naming it
 // and where it is, rather than silently not enforced. Properties may come in any order; each at most once; the
 // required ones before the object closes.
@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hearth/status.h"
+#include "sampling/json_pattern.h"
 
 namespace hearth::sampling {
 
@@ -57,6 +58,7 @@ struct JsonSchema {
     std::vector<int> prefix_items;  // tuples: the schemas of the first items, in order
     int64_t min_items = 0, max_items = -1;    // -1: no limit
     int64_t min_length = 0, max_length = -1;  // strings, in characters; -1: no limit
+    std::shared_ptr<const JsonPattern> pattern;  // strings: `pattern`, or null
     // Integers (minimum / maximum / exclusive*, made inclusive); only on
     // schemas whose type is integer alone.
     int64_t minimum = INT64_MIN, maximum = INT64_MAX;

@@ -270,8 +270,10 @@ test('JSON mode: format "json" / a schema and response_format json_object / json
   const owner = JSON.parse(gp.response);
   assert.ok(owner.pet === null || ['cat', 'dog'].includes(owner.pet.kind), gp.response);
   assert.equal(typeof owner.ok, 'boolean', gp.response);
-  await assert.rejects(ask({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a' } } } }),
-    (e) => e.status === 400 && /keyword 'pattern' is not supported/.test(e.message));
+  await assert.rejects(ask({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'integer', multipleOf: 3 } } } }),
+    (e) => e.status === 400 && /keyword 'multipleOf' is not supported/.test(e.message));
+  await assert.rejects(ask({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '(?=a)' } } } }),
+    (e) => e.status === 400 && /lookarounds/.test(e.message));
   for (const format of ['yaml', 3, { type: 'object', properties: { a: { anyOf: [] } } }]) {
     const bad = await fetch(`${S.base}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'aidreams', prompt: 'hi', format }) });
     assert.equal(bad.status, 400);

@@ -414,8 +414,8 @@ TEST(JsonSchema, UnsupportedOrBrokenSchemasNameWhatAndWhere) {
     EXPECT_FALSE(s.ok()) << text;
     return s.ok() ? std::string() : s.status().message();
   };
-  EXPECT_EQ(err(R"({"properties": {"zip": {"type": "string", "pattern": "^[0-9]+$"}}})"),
-            "format: JSON schema at /properties/zip: keyword 'pattern' is not supported");
+  EXPECT_EQ(err(R"({"properties": {"n": {"type": "integer", "multipleOf": 3}}})"),
+            "format: JSON schema at /properties/n: keyword 'multipleOf' is not supported");
   EXPECT_NE(err(R"({"type": "text"})").find("unknown type 'text'"), std::string::npos);
   EXPECT_NE(err(R"({"properties": {"a": {}}, "required": ["b"]})").find("'b' is not in properties"), std::string::npos);
   EXPECT_EQ(err(R"({"properties": {"a": {"$ref": "https://example.com/a.json"}}})"),
@@ -481,6 +481,53 @@ TEST(JsonSchema, ReferencesAlternativesAndStringLengths) {
   EXPECT_TRUE(matches(optional, R"({"x": true})"));
   EXPECT_FALSE(matches(optional, R"({"x": 1})"));
   EXPECT_FALSE(matches(optional, "true"));
+}
+
+// String patterns: the value's characters (UTF-8 decoded, JSON escapes
+// undone) run through the pattern's NFA as they come.
+TEST(JsonSchema, Patterns) {
+  auto str = [](const char* pattern) {
+    return schema_of(("{\"type\": \"string\", \"pattern\": " + nlohmann::json(pattern).dump() + "}").c_str());
+  };
+  struct Case {
+    const char* pattern;
+    std::vector<const char*> good, bad;
+  };
+  const Case cases[] = {
+      {"^[0-9]{5}$", {R"("12345")"}, {R"("1234")", R"("123456")", R"("1234a")"}},
+      {R"(^\d{4}-\d{2}-\d{2}$)", {R"("2024-01-02")"}, {R"("2024-1-02")", R"("2024-01-02x")"}},
+      {"^(cat|dog)s?$", {R"("cat")", R"("dogs")"}, {R"("cow")", R"("cats!")", R"("")"}},
+      {"ab", {R"("xxabyy")", R"("ab")"}, {R"("xxa")", R"("ba")"}},
+      {R"(^[^@\s]+@[^@\s]+\.[a-z]{2,}$)", {R"("a@b.co")"}, {R"("a@b")", R"("a b@c.de")", R"("a@b.c")"}},
+      {"^\u00e9+$", {"\"\xc3\xa9\xc3\xa9\"", R"("\u00e9")"}, {R"("e")", R"("")"}},
+      {R"(^a\nb$)", {R"("a\nb")"}, {R"("ab")"}},
+      {"^(?:[A-Z][a-z]*)(?: [A-Z][a-z]*){0,2}$", {R"("Ada")", R"("Ada King Byron")"}, {R"("ada")", R"("A B C D")"}},
+      {"^x*?y+?$", {R"("y")", R"("xxyy")"}, {R"("x")"}},
+      {"^([a-]{1,}|{})$", {R"("a-a")", R"("{}")"}, {R"("b")", R"("{")"}},
+  };
+  for (const Case& c : cases) {
+    auto s = str(c.pattern);
+    for (const char* good : c.good) EXPECT_TRUE(matches(s, good)) << c.pattern << " " << good;
+    for (const char* bad : c.bad) EXPECT_FALSE(matches(s, bad)) << c.pattern << " " << bad;
+  }
+  // A character no match can go on with is refused at once.
+  JsonGrammar g(str("^[0-9]{5}$"));
+  ASSERT_TRUE(g.accept("\""));
+  EXPECT_TRUE(g.can_accept("1"));
+  EXPECT_FALSE(g.can_accept("a"));
+  EXPECT_FALSE(g.can_accept("\""));
+  ASSERT_TRUE(g.accept("12345"));
+  EXPECT_FALSE(g.can_accept("6"));
+  EXPECT_TRUE(g.can_accept("\""));
+  auto err = [](const char* pattern) {
+    auto c = JsonSchema::compile(nlohmann::json{{"type", "string"}, {"pattern", pattern}}, "format");
+    return c.ok() ? std::string() : c.status().message();
+  };
+  for (const char* bad : {"(?=a)", R"((a)\1)", R"(a\b)", "(a", "[a", "a{3,1}", "x{2000}", "a^b", "*a", R"(\q)"})
+    EXPECT_NE(err(bad), "") << bad;
+  EXPECT_NE(err(std::string(100, '(').append("a").append(100, ')').c_str()).find("nest too deep"), std::string::npos);
+  EXPECT_NE(err("(x{1000}){1000}").find("too large"), std::string::npos);
+  EXPECT_NE(err("(?<n>a)").find("lookarounds"), std::string::npos);
 }
 
 // Tuples: pydantic's Tuple[int, str] (prefixItems, 2020-12) and zod's tuples
