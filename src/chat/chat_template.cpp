@@ -60,11 +60,15 @@ const std::map<std::string, std::string>& builtins() {
 Result<std::string> render(const jinja::Template& tmpl, const RenderRequest& req) {
   HEARTH_RETURN_IF_ERROR(validate_messages(req.messages));
   std::map<std::string, jinja::Value> globals;
+  if (req.extra.is_object())
+    for (const auto& [k, v] : req.extra.items()) globals[k] = jinja::from_json(v);
   globals["messages"] = jinja::from_json(req.messages);
   if (req.tools) globals["tools"] = jinja::from_json(*req.tools);
   globals["add_generation_prompt"] = jinja::Value::boolean(req.add_generation_prompt);
   globals["bos_token"] = jinja::Value::string(req.bos_token);
   globals["eos_token"] = jinja::Value::string(req.eos_token);
+  if (req.enable_thinking) globals["enable_thinking"] = jinja::Value::boolean(*req.enable_thinking);
+  if (!req.reasoning_effort.empty()) globals["reasoning_effort"] = jinja::Value::string(req.reasoning_effort);
   return tmpl.render(globals, req.options);
 }
 

@@ -20,6 +20,11 @@ struct RenderRequest {
   std::optional<nlohmann::ordered_json> tools;                         // OpenAI-style tool list
   bool add_generation_prompt = true;
   std::string bos_token, eos_token;
+  // Thinking models' switches, as llama.cpp passes them: `enable_thinking`
+  // (Qwen 3; unset: left undefined) and `reasoning_effort` (empty: undefined).
+  std::optional<bool> enable_thinking;
+  std::string reasoning_effort;
+  nlohmann::ordered_json extra = nlohmann::ordered_json::object();  // more globals (chat_template_kwargs)
   jinja::RenderOptions options;
 };
 

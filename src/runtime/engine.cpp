@@ -2,6 +2,7 @@
 // and step over its running sequences (decode tokens first, then prompt
 // chunks), sampling and streaming. See engine_impl.h for the other parts.
 #include <algorithm>
+#include <filesystem>
 #include <new>
 
 #include "runtime/batch_plan.h"
@@ -16,7 +17,16 @@ double seconds_between(Clock::time_point a, Clock::time_point b) { return ns_bet
 
 Engine::Impl::Impl(Engine& eng, EngineConfig c)
     : e(eng), cfg(std::move(c)), prompt_cache(cfg.prompt_cache_entries), ws(cfg.threads) {
-  if (!cfg.store_home.empty()) store = std::make_unique<store::Store>(cfg.store_home);
+  if (!cfg.store_home.empty()) {
+    store = std::make_unique<store::Store>(cfg.store_home);
+    // FROM may name a file of the models directory, as it names store models.
+    if (!cfg.models_dir.empty())
+      store->set_external_models([this](const std::string& name) -> std::optional<std::string> {
+        auto n = normalize_model_name(name);
+        if (!n.ok() || !std::filesystem::is_regular_file(path_for(n.value()))) return std::nullopt;
+        return path_for(n.value());
+      });
+  }
   loader = std::thread([this] { load_loop(); });
   thread = std::thread([this] { loop(); });
 }
@@ -139,11 +149,9 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
     return Admission::kDone;
   }
   s.chain = std::make_unique<sampling::SamplerChain>(s.req.sampling, static_cast<int32_t>(hp.n_vocab));
-  if (s.req.json_schema) {
-    std::shared_ptr<const tokenizer::Tokenizer> tok = s.lm->tok;
-    s.chain->constrain(std::make_unique<sampling::JsonConstraint>(
-        tok->pieces(), [tok](int32_t id) { return tok->is_eog(id); }, s.req.json_schema));
-  }
+  // JSON mode constrains the answer: with thinking on, from the end of the
+  // reasoning (split_reply), else from the first token.
+  if (s.req.json_schema && !s.thinking) constrain_json(s, "");
   s.detok = std::make_unique<tokenizer::IncrementalDetokenizer>(*s.lm->tok, false);
   s.stop = std::make_unique<sampling::StopMatcher>(s.req.stop);
   if (s.req.messages && s.req.tools) {
@@ -157,20 +165,48 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
   return Admission::kDone;
 }
 
+void Engine::Impl::constrain_json(Sequence& s, std::string_view answer_so_far) {
+  std::shared_ptr<const tokenizer::Tokenizer> tok = s.lm->tok;
+  auto c = std::make_unique<sampling::JsonConstraint>(
+      tok->pieces(), [tok](int32_t id) { return tok->is_eog(id); }, s.req.json_schema);
+  c->accept_text(answer_so_far);
+  s.chain->constrain(std::move(c));
+}
+
+// The text a token added, split into reasoning and answer (thinking on), the
+// answer's tool calls held back (tools offered). `end`: the reply is over.
+void Engine::Impl::split_reply(Sequence& s, std::string text, Event& ev, bool end) {
+  if (s.thinking) {
+    const bool was_done = s.thinking->done();
+    chat::ThinkingParser::Split sp = s.thinking->push(text);
+    if (end) {
+      chat::ThinkingParser::Split rest = s.thinking->finish();
+      sp.thinking += rest.thinking;
+      sp.content += rest.content;
+    }
+    ev.thinking = std::move(sp.thinking);
+    text = std::move(sp.content);
+    if (!was_done && s.thinking->done() && s.req.json_schema && !end) constrain_json(s, text);
+  }
+  if (s.tool_calls) text = s.tool_calls->push(text);
+  ev.text = std::move(text);
+}
+
 void Engine::Impl::finish(Sequence& s, sampling::FinishReason why) {
   std::string rest = s.stop->stopped() ? "" : s.stop->push(s.detok->flush());
   if (!s.stop->stopped()) rest += s.stop->flush();
+  Event t;
+  t.kind = Event::Kind::kToken;
+  split_reply(s, std::move(rest), t, true);
+  rest = std::move(t.text);
   std::vector<chat::ToolCall> calls;
   if (s.tool_calls) {
-    rest = s.tool_calls->push(rest);
     chat::ParsedReply reply = s.tool_calls->finish();
     rest += reply.content;
     calls = std::move(reply.calls);
   }
-  if (!rest.empty()) {
-    Event t;
-    t.kind = Event::Kind::kToken;
-    t.text = rest;
+  if (!rest.empty() || !t.thinking.empty()) {
+    t.text = std::move(rest);
     s.stream->push(std::move(t));
   }
   auto now = Clock::now();
@@ -231,15 +267,14 @@ bool Engine::Impl::on_logits(Sequence& s, std::span<const float> row) {
   Event ev;
   ev.kind = Event::Kind::kToken;
   std::string piece = tok.piece(next);
-  ev.text = s.stop->push(s.detok->push(next));
-  if (s.tool_calls) ev.text = s.tool_calls->push(ev.text);
+  split_reply(s, s.stop->push(s.detok->push(next)), ev, false);
   if (s.req.top_logprobs >= 0) {
     auto lp = sampling::compute_logprobs(row, next, s.req.top_logprobs);
     TokenLogprob t{piece, lp.logprob, {}};
     for (const auto& a : lp.top) t.top.emplace_back(tok.piece(a.id), a.logprob);
     ev.logprob = std::move(t);
   }
-  if (!ev.text.empty() || ev.logprob) s.stream->push(std::move(ev));
+  if (!ev.text.empty() || !ev.thinking.empty() || ev.logprob) s.stream->push(std::move(ev));
   if (s.stop->stopped()) {
     finish(s, sampling::FinishReason::kStop);
     return true;

@@ -94,6 +94,8 @@ struct Engine::Impl {
 
   // engine_prompt.cpp
   Result<std::vector<int32_t>> tokenize_prompt(Sequence& s);
+  void constrain_json(Sequence& s, std::string_view answer_so_far);
+  void split_reply(Sequence& s, std::string text, Event& ev, bool end);
 
   // engine_embedding.cpp
   bool prepare_embedding(Sequence& s);

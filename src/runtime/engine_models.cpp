@@ -78,6 +78,7 @@ Result<std::shared_ptr<LoadedModel>> Engine::Impl::load(const Resolved& res) {
   HEARTH_ASSIGN_OR_RETURN(lm->tok, tokenizer::Tokenizer::load(*file));
   if (res.manifest && res.manifest->modelfile.has_template) {
     HEARTH_ASSIGN_OR_RETURN(lm->go_template, store::GoTemplate::parse(res.manifest->modelfile.template_text));
+    lm->thinking_tags = chat::infer_thinking_tags(lm->go_template->source());
   }
   if (file->get_string_or("general.architecture", "") == "bert") {
     HEARTH_ASSIGN_OR_RETURN(lm->bert, model::BertModel::from_file(file));
@@ -97,6 +98,7 @@ Result<std::shared_ptr<LoadedModel>> Engine::Impl::load(const Resolved& res) {
       tmpl = chat::jinja::Template::parse(chat::builtin_template_source("chatml").value());
     }
     lm->tmpl = tmpl.value();
+    if (lm->has_own_template && !lm->go_template) lm->thinking_tags = chat::infer_thinking_tags(src);
   }
   lm->load_ns = ns_between(t0, Clock::now());
   return lm;
@@ -375,6 +377,23 @@ Result<nlohmann::ordered_json> Engine::show(const std::string& raw) const {
                     {"families", {info.architecture}}, {"parameter_size", info.parameter_size},
                     {"quantization_level", info.quantization}};
   out["model_info"] = mi;
+  // As Ollama derives them: embedding models embed; the rest complete, and
+  // their template tells whether they take tools, fill in the middle
+  // (.Suffix) and think (a pair of thinking tags).
+  nlohmann::ordered_json caps = nlohmann::ordered_json::array();
+  if (info.architecture == "bert") {
+    caps.push_back("embedding");
+  } else {
+    caps.push_back("completion");
+    const std::string tmpl = out["template"].get<std::string>();
+    std::shared_ptr<const store::GoTemplate> go;
+    if (res.ok() && res->manifest && res->manifest->modelfile.has_template)
+      if (auto g = store::GoTemplate::parse(tmpl); g.ok()) go = g.value();
+    if (go ? go->uses_field("Tools") : tmpl.find("tools") != std::string::npos) caps.push_back("tools");
+    if (go && go->uses_field("Suffix")) caps.push_back("insert");
+    if (chat::infer_thinking_tags(tmpl)) caps.push_back("thinking");
+  }
+  out["capabilities"] = caps;
   out["modified_at"] = info.modified_at;
   return out;
 }

@@ -25,6 +25,21 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
     if (go == nullptr || !go->uses_field("Suffix"))
       return invalid_argument("model '" + s.req.model + "' does not support insert (its template does not use .Suffix)");
   }
+  // Thinking: what the template in use knows, the request's choice (on by
+  // default for a templated prompt of a model that thinks, as in Ollama).
+  const std::optional<chat::ThinkingTags> tags =
+      s.req.go_template ? chat::infer_thinking_tags(s.req.go_template->source()) : s.lm->thinking_tags;
+  if (s.req.think.value_or(false) && !tags)
+    return invalid_argument("\"" + s.req.model + "\" does not support thinking (its template has no thinking tags)");
+  const bool uses_template = !s.req.raw && (go || s.req.messages || (s.req.template_prompt && s.lm->has_own_template));
+  const bool think = s.req.think.value_or(tags.has_value() && uses_template);
+  // An earlier turn's reasoning, as each side names it: Ollama `thinking`,
+  // OpenAI-compatible servers `reasoning_content` / `reasoning`.
+  auto reasoning_of = [](const nlohmann::ordered_json& m) -> std::string {
+    for (const char* k : {"thinking", "reasoning_content", "reasoning"})
+      if (m.contains(k) && m[k].is_string()) return m[k].get<std::string>();
+    return "";
+  };
   if (go && !s.req.raw) {
     nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
     if (mf)
@@ -38,6 +53,8 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
           continue;
         }
         nlohmann::ordered_json msg = {{"Role", role}, {"Content", content}};
+        if (std::string r = reasoning_of(m); !r.empty()) msg["Thinking"] = std::move(r);
+        if (m.contains("name") && m["name"].is_string()) msg["ToolName"] = m["name"];
         // Ollama's template data for an assistant's calls: .ToolCalls, each
         // .Function.Name and .Function.Arguments (an object, printed as
         // JSON); stored as Ollama marshals them, {"function": {"name",
@@ -64,7 +81,9 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
     }
     nlohmann::ordered_json data = {{"System", system}, {"Prompt", prompt}, {"Suffix", s.req.suffix}, {"Response", ""},
                                    {"Messages", msgs},
-                                   {"Tools", s.req.tools ? *s.req.tools : nlohmann::ordered_json::array()}};
+                                   {"Tools", s.req.tools ? *s.req.tools : nlohmann::ordered_json::array()},
+                                   {"Think", think}, {"ThinkLevel", s.req.think_level},
+                                   {"IsThinkSet", s.req.think.has_value()}};
     auto r = go->render(data);
     if (!r.ok()) return r.status();
     text = r.value();
@@ -76,6 +95,12 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
   if (!templated && s.req.messages && !s.req.raw) {
     chat::RenderRequest rr;
     rr.messages = *s.req.messages;
+    for (auto& m : rr.messages)  // templates (Qwen 3's) read `reasoning_content`
+      if (m.is_object() && !m.contains("reasoning_content"))
+        if (std::string r = reasoning_of(m); !r.empty()) m["reasoning_content"] = std::move(r);
+    if (tags || s.req.think) rr.enable_thinking = think;
+    rr.reasoning_effort = s.req.think_level;
+    if (s.req.template_kwargs.is_object()) rr.extra = s.req.template_kwargs;
     if (!s.req.system.empty()) rr.messages.insert(rr.messages.begin(), {{"role", "system"}, {"content", s.req.system}});
     rr.tools = s.req.tools;
     rr.add_generation_prompt = true;
@@ -89,6 +114,10 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
   } else if (!templated) {
     text = s.req.prompt;
   }
+  if (think && tags)
+    s.thinking = std::make_unique<chat::ThinkingParser>(*tags, chat::prompt_opens_thinking(text, *tags));
+  else
+    s.thinking.reset();
   std::vector<int32_t> ids;
   if (templated) {
     ids = tok.encode(text, false, true);

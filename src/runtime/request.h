@@ -61,6 +61,17 @@ struct GenerateRequest {
   // json_object / json_schema): the output is constrained to one JSON value
   // matching this schema (sampling/json_grammar.h); null: free text.
   std::shared_ptr<const sampling::JsonSchema> json_schema;
+  // Thinking (Ollama `think`, OpenAI `reasoning_effort`; chat/thinking.h):
+  // unset = on for a templated prompt when the model's template thinks, as
+  // in Ollama; true for a model that does not think is an error. The
+  // template sees it (Jinja `enable_thinking`, Go `.Think`), and when on the
+  // reply's reasoning comes back apart (Event::thinking). A level ("low",
+  // "medium", "high": Jinja `reasoning_effort`, Go `.ThinkLevel`) implies on.
+  std::optional<bool> think;
+  std::string think_level;
+  // OpenAI-compatible `chat_template_kwargs`: more variables for the Jinja
+  // template (an object; null: none).
+  nlohmann::ordered_json template_kwargs;
   std::optional<double> keep_alive_s;  // seconds; < 0 forever
   std::optional<EmbedRequest> embed;   // set: this is an embedding request
   // Ollama's empty prompt: load the model (waiting for the load) and set its
@@ -86,7 +97,8 @@ struct TokenLogprob {
 
 struct Event {
   enum class Kind { kToken, kDone, kError } kind;
-  std::string text;                      // kToken: the bytes newly available
+  std::string text;                      // kToken: the bytes newly available (the answer, when thinking)
+  std::string thinking;                  // kToken: reasoning newly available (GenerateRequest::think)
   std::optional<TokenLogprob> logprob;   // kToken when requested
   sampling::FinishReason finish = sampling::FinishReason::kNone;  // kDone
   Usage usage;                           // kDone

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "chat/jinja/template.h"
+#include "chat/thinking.h"
 #include "chat/tool_calls.h"
 #include <optional>
 
@@ -30,6 +31,7 @@ struct LoadedModel {
   std::shared_ptr<const tokenizer::Tokenizer> tok;
   std::shared_ptr<const chat::jinja::Template> tmpl;  // the file's, or chatml when it has none
   bool has_own_template = false;
+  std::optional<chat::ThinkingTags> thinking_tags;      // of its own template (chat/thinking.h)
   std::optional<store::Manifest> manifest;              // models from the store
   std::shared_ptr<const store::GoTemplate> go_template; // its TEMPLATE, if any
   size_t bytes = 0;
@@ -65,6 +67,8 @@ struct Sequence {
   std::unique_ptr<sampling::StopMatcher> stop;
   // Set when the request offers tools: holds back text that may be a call.
   std::unique_ptr<chat::ToolCallFilter> tool_calls;
+  // Set when thinking is on: splits the reasoning from the answer.
+  std::unique_ptr<chat::ThinkingParser> thinking;
   Clock::time_point t_submit, t_admit, t_first, t_last;
   int64_t load_ns = 0;
   bool done = false;

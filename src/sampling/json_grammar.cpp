@@ -542,4 +542,8 @@ void JsonConstraint::commit(int32_t id) {
   grammar_.accept((*pieces_)[static_cast<size_t>(id)]);
 }
 
+void JsonConstraint::accept_text(std::string_view text) {
+  if (!text.empty() && grammar_.can_accept(text)) grammar_.accept(text);
+}
+
 }  // namespace hearth::sampling

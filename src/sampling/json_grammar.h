@@ -155,6 +155,10 @@ class JsonConstraint {
   int32_t an_end_token() const;
   // Records a sampled token (allowed(id) must hold).
   void commit(int32_t id);
+  // Records text that was generated before the constraint began (the start
+  // of an answer that came in one token with the end of the reasoning);
+  // ignored when it cannot begin the value.
+  void accept_text(std::string_view text);
   bool complete() const { return grammar_.complete(); }
 
  private:

@@ -22,6 +22,18 @@ void common_fields(Api& api, const Json& body, runtime::GenerateRequest* r) {
   if (opt.num_predict) r->num_predict = static_cast<int>(*opt.num_predict < 0 ? -1 : *opt.num_predict);
   r->stop = opt.stop;
   r->keep_alive_s = parse_keep_alive(body);
+  // think: true / false, or a level (which turns it on); null: the model's default.
+  if (body.contains("think") && !body["think"].is_null()) {
+    const Json& t = body["think"];
+    if (t.is_boolean()) {
+      r->think = t.get<bool>();
+    } else if (t.is_string() && (t == "low" || t == "medium" || t == "high")) {
+      r->think = true;
+      r->think_level = t.get<std::string>();
+    } else {
+      throw HttpError(400, "think must be true, false, \"low\", \"medium\" or \"high\"", "think");
+    }
+  }
   if (body.contains("format") && !body["format"].is_null()) {
     const Json& f = body["format"];
     if (f.is_object()) {
@@ -90,7 +102,7 @@ void serve_generation(Api& api, Responder& res, runtime::GenerateRequest r, bool
     return;
   }
   auto& st = *submitted.value();
-  std::string text;
+  std::string text, thinking;
   api.pump(st, res, [&](Event& ev) {
     if (ev.kind == Event::Kind::kError) {
       if (!res.started()) send_ollama_error(res, http_status_for(ev.error), ev.error.message());
@@ -100,13 +112,19 @@ void serve_generation(Api& api, Responder& res, runtime::GenerateRequest r, bool
     if (ev.kind == Event::Kind::kToken) {
       if (!stream) {
         text += ev.text;
+        thinking += ev.thinking;
         return true;
       }
       if (!res.started() && !res.begin_stream(200, "application/x-ndjson")) return false;
-      if (ev.text.empty()) return true;
+      if (ev.text.empty() && ev.thinking.empty()) return true;
       Json chunk = {{"model", model}, {"created_at", now_rfc3339_nanos()}};
-      if (chat) chunk["message"] = {{"role", "assistant"}, {"content", ev.text}};
-      else chunk["response"] = ev.text;
+      if (chat) {
+        chunk["message"] = {{"role", "assistant"}, {"content", ev.text}};
+        if (!ev.thinking.empty()) chunk["message"]["thinking"] = ev.thinking;
+      } else {
+        chunk["response"] = ev.text;
+        if (!ev.thinking.empty()) chunk["thinking"] = ev.thinking;
+      }
       chunk["done"] = false;
       return res.write_chunk(chunk.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     }
@@ -118,8 +136,13 @@ void serve_generation(Api& api, Responder& res, runtime::GenerateRequest r, bool
         calls.push_back({{"function", {{"name", call.name}, {"arguments", call.arguments}}}});
     }
     if (!stream) {
-      if (chat) last["message"]["content"] = text;
-      else last["response"] = text;
+      if (chat) {
+        last["message"]["content"] = text;
+        if (!thinking.empty()) last["message"]["thinking"] = thinking;
+      } else {
+        last["response"] = text;
+        if (!thinking.empty()) last["thinking"] = thinking;
+      }
       if (!calls.is_null()) last["message"]["tool_calls"] = calls;
       res.send(200, "application/json", last.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
@@ -172,7 +195,10 @@ void chat(Api& api, const HttpRequest& req, Responder& res) {
     if (m.contains("images") && m["images"].is_array() && !m["images"].empty())
       throw HttpError(400, p + ".images: images are not supported by this server", p + ".images");
     if (m.contains("tool_calls")) out["tool_calls"] = m["tool_calls"];
+    if (auto t = opt_string(m, "thinking", p); t && !t->empty()) out["thinking"] = *t;
     if (m.contains("name")) out["name"] = m["name"];
+    // Ollama names a tool result's function `tool_name`; Jinja templates read `name`.
+    if (auto t = opt_string(m, "tool_name", p); t && !m.contains("name")) out["name"] = *t;
     if (m.contains("tool_call_id")) out["tool_call_id"] = m["tool_call_id"];
     msgs.push_back(out);
   }

@@ -134,7 +134,7 @@ void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, co
     streams.push_back(s.value());
   }
   struct Choice {
-    std::string text;
+    std::string text, reasoning;
     Json logprobs = Json::array();
     std::string finish;
     Json tool_calls;  // null, or the reply's calls
@@ -180,12 +180,19 @@ void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, co
           else lp = {{"tokens", {ev.logprob->text}}, {"token_logprobs", {ev.logprob->logprob}}};
         }
         if (p.stream) {
-          if (!send_sse(chunk(static_cast<int>(i), chat ? Json{{"content", ev.text}} : Json(ev.text), nullptr, lp))) {
+          Json delta = chat ? Json{{"content", ev.text}} : Json(ev.text);
+          if (chat && !ev.thinking.empty()) {
+            if (ev.text.empty()) delta.erase("content");
+            delta["reasoning_content"] = ev.thinking;
+            delta["reasoning"] = ev.thinking;
+          }
+          if (!send_sse(chunk(static_cast<int>(i), delta, nullptr, lp))) {
             for (auto& s : streams) s->cancel();
             return;
           }
         } else {
           choices[i].text += ev.text;
+          choices[i].reasoning += ev.thinking;
           if (ev.logprob) choices[i].logprobs.push_back(chat_logprob(*ev.logprob));
         }
         continue;
@@ -229,6 +236,10 @@ void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, co
     Json c = {{"index", i}};
     if (chat) {
       c["message"] = {{"role", "assistant"}, {"content", choices[i].text}};
+      if (!choices[i].reasoning.empty()) {  // llama.cpp's server's name, and Ollama's
+        c["message"]["reasoning_content"] = choices[i].reasoning;
+        c["message"]["reasoning"] = choices[i].reasoning;
+      }
       if (!choices[i].tool_calls.is_null()) {
         // As OpenAI answers: content null when the reply is only calls.
         if (choices[i].text.empty()) c["message"]["content"] = nullptr;
@@ -298,6 +309,43 @@ void apply_tool_choice(const Json& choice, runtime::GenerateRequest* r) {
   r->json_schema = schema.value();
 }
 
+// Thinking: `reasoning_effort` ("none" turns it off; a level turns it on),
+// also as `reasoning: {"effort"}`, and llama.cpp's / vLLM's
+// `chat_template_kwargs`, whose variables reach the Jinja template
+// (`enable_thinking: false` turns thinking off, as for Qwen 3).
+void apply_reasoning(const Json& body, runtime::GenerateRequest* r) {
+  std::optional<std::string> effort = opt_string(body, "reasoning_effort");
+  std::string where = "reasoning_effort";
+  if (body.contains("reasoning") && !body["reasoning"].is_null()) {
+    if (!body["reasoning"].is_object()) bad_request("reasoning must be an object", "reasoning");
+    if (auto e = opt_string(body["reasoning"], "effort", "reasoning")) effort = e, where = "reasoning.effort";
+  }
+  if (effort && !effort->empty()) {
+    const std::string& e = *effort;
+    if (e == "none") {
+      r->think = false;
+    } else if (e == "minimal" || e == "low" || e == "medium" || e == "high" || e == "xhigh") {
+      r->think = true;
+      r->think_level = e == "minimal" ? "low" : e == "xhigh" ? "high" : e;
+    } else {
+      bad_request(where + " must be none, minimal, low, medium, high or xhigh, not '" + e.substr(0, 40) + "'", where);
+    }
+  }
+  if (body.contains("chat_template_kwargs") && !body["chat_template_kwargs"].is_null()) {
+    const Json& kw = body["chat_template_kwargs"];
+    if (!kw.is_object()) bad_request("chat_template_kwargs must be an object", "chat_template_kwargs");
+    for (const auto& [k, v] : kw.items()) {
+      if (k == "messages" || k == "tools" || k == "add_generation_prompt" || k == "bos_token" || k == "eos_token")
+        bad_request("chat_template_kwargs." + k + " is set by the server", "chat_template_kwargs");
+      if (k == "enable_thinking") {
+        if (!v.is_boolean()) bad_request("chat_template_kwargs.enable_thinking must be a boolean", "chat_template_kwargs");
+        r->think = v.get<bool>();
+      }
+    }
+    r->template_kwargs = kw;
+  }
+}
+
 void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
   Json body = parse_object(req.body);
   Parsed p;
@@ -330,6 +378,9 @@ void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
     }
     for (const char* k : {"tool_calls", "name", "tool_call_id"})
       if (m.contains(k)) out[k] = m[k];
+    // An earlier reply's reasoning (as this server returns it), for templates that show it.
+    for (const char* k : {"reasoning_content", "reasoning"})
+      if (auto t = opt_string(m, k, path); t && !t->empty() && !out.contains("reasoning_content")) out["reasoning_content"] = *t;
     if (out.contains("tool_calls") && !out["tool_calls"].is_null()) {
       if (!out["tool_calls"].is_array()) bad_request(path + ".tool_calls must be an array", path + ".tool_calls");
       // OpenAI sends arguments as a string of JSON; chat templates render
@@ -349,6 +400,7 @@ void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
     p.req.tools = body["tools"];
   }
   if (body.contains("tool_choice") && !body["tool_choice"].is_null()) apply_tool_choice(body["tool_choice"], &p.req);
+  apply_reasoning(body, &p.req);
   serve(api, req, res, std::move(p), true, "");
 }
 
@@ -368,6 +420,7 @@ void completions(Api& api, const HttpRequest& req, Responder& res) {
   // The prompt is used as is, unless a suffix asks the template to place both.
   p.req.suffix = opt_string(body, "suffix").value_or("");
   p.req.raw = p.req.suffix.empty();
+  p.req.think = false;  // a completion has no place for reasoning: the text is the reply
   std::string echo = opt_bool(body, "echo").value_or(false) ? p.req.prompt : "";
   serve(api, req, res, std::move(p), false, echo);
 }

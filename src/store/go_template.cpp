@@ -412,6 +412,7 @@ Result<std::shared_ptr<const GoTemplate>> GoTemplate::parse(const std::string& t
     auto t = std::shared_ptr<GoTemplate>(new GoTemplate());
     t->root_ = std::move(root);
     t->actions_ = std::move(inside);
+    t->source_ = text;
     return std::shared_ptr<const GoTemplate>(std::move(t));
   } catch (const std::exception& e) {
     return invalid_argument(std::string("TEMPLATE: ") + e.what());

@@ -22,6 +22,7 @@ class GoTemplate {
   // Whether an action refers to the field .`name` (as Ollama decides that a
   // template supports fill-in-the-middle by its use of .Suffix).
   bool uses_field(std::string_view name) const;
+  const std::string& source() const { return source_; }
   ~GoTemplate();
 
   struct Node;
@@ -29,6 +30,7 @@ class GoTemplate {
  private:
   std::unique_ptr<Node> root_;
   std::string actions_;  // the text inside every {{ }}, newline-separated
+  std::string source_;
 };
 
 }  // namespace hearth::store

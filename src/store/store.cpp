@@ -235,6 +235,8 @@ Result<Manifest> Store::create(const std::string& name_text, const std::string& 
     std::string path = mf.from;
     if (!path.empty() && path[0] == '~') path = std::string(std::getenv("HOME") ? std::getenv("HOME") : "") + path.substr(1);
     if (fs::path(path).is_relative()) path = (fs::path(base_dir) / path).string();
+    if (!fs::is_regular_file(path) && external_)
+      if (auto p = external_(mf.from)) path = *p;
     if (!fs::is_regular_file(path))
       return not_found("FROM " + mf.from + ": neither a model in the store nor a GGUF file");
     // Refuse files that are not GGUF models before copying them in.

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,6 +55,11 @@ class Store {
   Status remove(const std::string& name);
   std::string blob_path(const std::string& digest) const;
   const std::string& home() const { return home_; }
+  // Models outside the store that FROM may name (a server's models
+  // directory): a name to its GGUF path, or nullopt. Set once, before use.
+  void set_external_models(std::function<std::optional<std::string>(const std::string&)> find) {
+    external_ = std::move(find);
+  }
 
   // Writes a manifest whose blobs are already in the store (pull).
   Status put_manifest(const std::string& name, const Manifest& m);
@@ -64,6 +70,7 @@ class Store {
   Status write_manifest(const ModelName& n, const Manifest& m);
   Status collect_garbage();
   std::string home_;
+  std::function<std::optional<std::string>(const std::string&)> external_;
 };
 
 }  // namespace hearth::store

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "chat/chat_template.h"
+#include "chat/thinking.h"
 #include "chat/tool_calls.h"
 #include "common/shared_data.h"
 
@@ -91,6 +92,35 @@ TEST(ChatTemplates, RenderedToolCallsParseBack) {
     ++checked;
   }
   EXPECT_GE(checked, 4);  // Hermes 2 Pro, Qwen 2.5, Llama 3.1, Llama 3.2
+}
+
+// The reasoning models' templates (DeepSeek R1's) are found to think, with
+// <think> tags, and their generation prompt opens the block; the others do
+// not think.
+TEST(ChatTemplates, ThinkingModelsByTheirTemplates) {
+  std::ifstream in(test::shared_path("templates/expected_renders.json"));
+  auto all = nlohmann::ordered_json::parse(in);
+  int thinking = 0, plain = 0;
+  for (auto& [name, renders] : all["renders"].items()) {
+    std::ifstream tf(test::shared_path("templates/" + name));
+    const std::string src((std::istreambuf_iterator<char>(tf)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(src.empty()) << name;
+    const auto tags = infer_thinking_tags(src);
+    const bool deepseek = name.find("deepseek") != std::string::npos;
+    EXPECT_EQ(tags.has_value(), deepseek) << name;
+    if (!tags) {
+      ++plain;
+      continue;
+    }
+    EXPECT_EQ(tags->open, "<think>");
+    EXPECT_EQ(tags->close, "</think>");
+    const auto& r = renders["single_user/add_generation_prompt=true"];
+    ASSERT_TRUE(r["ok"].get<bool>()) << name;
+    EXPECT_TRUE(prompt_opens_thinking(r["text"].get<std::string>(), *tags)) << name;
+    ++thinking;
+  }
+  EXPECT_EQ(thinking, 3);
+  EXPECT_GE(plain, 8);
 }
 
 }  // namespace

@@ -358,6 +358,68 @@ test('tool calls: a reply calling an offered tool comes back as tool_calls (Open
   assert.equal(parts.at(-1).done, true);
 });
 
+test('thinking: a model whose template has thinking tags returns its reasoning apart (Ollama think / thinking, OpenAI reasoning_effort / reasoning_content)', async () => {
+  const ollama = new Ollama({ host: S.base });
+  // A template that opens a <think> block at the end of the prompt when
+  // thinking is on (as DeepSeek R1's do): the reply is reasoning until </think>.
+  const tmpl = '{{- range .Messages }}<|{{ .Role }}|>{{ .Content }}{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}\n{{ end }}<|assistant|>{{ if .Think }}<think>\n{{ end }}';
+  await ollama.create({ model: 'thinker', from: 'qwen', template: tmpl });
+  assert.deepEqual((await ollama.show({ model: 'thinker' })).capabilities, ['completion', 'thinking']);
+  assert.ok(!(await ollama.show({ model: 'qwen' })).capabilities.includes('thinking'));
+  const options = { temperature: 0, num_predict: 12 };
+  const messages = [{ role: 'user', content: 'hi' }];
+  // On by default for a model that thinks; the reasoning is the text the raw prompt continues with.
+  const c = await ollama.chat({ model: 'thinker', messages, stream: false, options });
+  const raw = await ollama.generate({ model: 'thinker', prompt: '<|user|>hi\n<|assistant|><think>\n', raw: true, stream: false, options });
+  assert.ok(!raw.response.includes('</think>'));
+  assert.equal(c.message.content, '');
+  assert.equal(c.message.thinking, raw.response.trim());
+  assert.ok(c.message.thinking.length > 0);
+  let streamed = '', content = '';
+  for await (const part of await ollama.chat({ model: 'thinker', messages, think: true, stream: true, options })) {
+    streamed += part.message.thinking ?? '';
+    content += part.message.content;
+  }
+  assert.equal(streamed, c.message.thinking);
+  assert.equal(content, '');
+  // Off: the template leaves the block closed; all text is the answer.
+  const off = await ollama.chat({ model: 'thinker', messages, think: false, stream: false, options });
+  assert.equal(off.message.thinking, undefined);
+  const rawOff = await ollama.generate({ model: 'thinker', prompt: '<|user|>hi\n<|assistant|>', raw: true, stream: false, options });
+  assert.equal(off.message.content, rawOff.response);
+  // generate: `thinking` beside `response`; a level turns thinking on.
+  const g = await ollama.generate({ model: 'thinker', prompt: 'hi', think: 'high', stream: false, options });
+  assert.equal(g.thinking, c.message.thinking);
+  assert.equal(g.response, '');
+  // An earlier turn's thinking reaches the template (.Thinking): the prompt grows by it.
+  const turn2 = await ollama.chat({ model: 'thinker', stream: false, options: { ...options, num_predict: 1 },
+    messages: [...messages, { role: 'assistant', content: 'ok', thinking: 'plan' }, { role: 'user', content: 'go' }] });
+  const turn2bare = await ollama.chat({ model: 'thinker', stream: false, options: { ...options, num_predict: 1 },
+    messages: [...messages, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'go' }] });
+  assert.ok(turn2.prompt_eval_count > turn2bare.prompt_eval_count);
+  // A model that does not think, and a bad value, are 400s.
+  await assert.rejects(ollama.chat({ model: 'qwen', messages, think: true, stream: false }), /does not support thinking/);
+  await assert.rejects(ollama.chat({ model: 'thinker', messages, think: 'max', stream: false }), /think must be/);
+
+  const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+  const o = await client.chat.completions.create({ model: 'thinker', messages, temperature: 0, max_tokens: 12 });
+  assert.equal(o.choices[0].message.reasoning_content, c.message.thinking);
+  assert.equal(o.choices[0].message.content, '');
+  let reasoning = '';
+  for await (const chunk of await client.chat.completions.create({ model: 'thinker', messages, temperature: 0, max_tokens: 12, stream: true }))
+    for (const ch of chunk.choices) reasoning += ch.delta.reasoning_content ?? '';
+  assert.equal(reasoning, c.message.thinking);
+  const none = await client.chat.completions.create({ model: 'thinker', messages, temperature: 0, max_tokens: 12, reasoning_effort: 'none' });
+  assert.equal(none.choices[0].message.reasoning_content, undefined);
+  assert.equal(none.choices[0].message.content, off.message.content);
+  const kw = await client.chat.completions.create({ model: 'thinker', messages, temperature: 0, max_tokens: 12,
+    chat_template_kwargs: { enable_thinking: false } });
+  assert.equal(kw.choices[0].message.content, off.message.content);
+  await assert.rejects(client.chat.completions.create({ model: 'thinker', messages, reasoning_effort: 'lots' }),
+    (e) => e.status === 400 && /reasoning_effort/.test(e.message));
+  await ollama.delete({ model: 'thinker' });
+});
+
 test('model store: create with SYSTEM/TEMPLATE/PARAMETERs, show, generate uses them, cp then rm keeps the blob, last rm frees it', async () => {
   const post = async (path, body, method = 'POST') => fetch(`${S.base}${path}`, { method, body: JSON.stringify(body) });
   const modelfile = `FROM ${join(SHARED, 'models/aidreams260K.gguf')}\nSYSTEM """Night"""\nTEMPLATE """{{ if .System }}{{ .System }} {{ end }}{{ .Prompt }}"""\nPARAMETER temperature 0\nPARAMETER num_predict 64\n`;

@@ -683,6 +683,23 @@ TEST(JsonConstraint, MaskAgreesWithAllowed) {
   }
 }
 
+// An answer's start that came before the constraint (in the token that
+// ended the reasoning) is taken into account; text that cannot begin the
+// value is ignored.
+TEST(JsonConstraint, AcceptsTextFromBeforeItBegan) {
+  auto pieces = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"</s>", "{", "}", "\"a\":", "1"});
+  JsonConstraint c(pieces, [](int32_t id) { return id == 0; });
+  EXPECT_TRUE(c.allowed(1));
+  c.accept_text("{");
+  EXPECT_FALSE(c.allowed(1));
+  EXPECT_TRUE(c.allowed(3));
+  EXPECT_TRUE(c.allowed(2));
+  JsonConstraint d(pieces, [](int32_t id) { return id == 0; });
+  d.accept_text("Sure: ");
+  EXPECT_TRUE(d.allowed(1));
+  EXPECT_FALSE(d.allowed(2));
+}
+
 // A schema asking for text no token can write: generation ends instead of
 // leaving the JSON.
 TEST(SamplerChain, JsonConstraintEndsWhenNoTokenFits) {
