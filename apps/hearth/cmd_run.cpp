@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "chat/chat_template.h"
+#include "chat/thinking.h"
 #include "sampling/json_schema.h"
 #include "server/http_client.h"
 #include "store/go_template.h"
@@ -44,6 +45,44 @@ struct RunOpts {
   std::shared_ptr<const sampling::JsonSchema> schema;     // null: free text
   std::vector<std::string> stops;
   sampling::SamplingParams sp;
+  std::string think;          // --think[=true|false|low|medium|high]; empty: the model's default
+  bool hide_thinking = false;  // --hidethinking
+};
+
+// --think as the request's `think`: unset, on/off, and a level (which is on).
+std::optional<bool> think_of(const RunOpts& o) {
+  if (o.think.empty()) return std::nullopt;
+  return o.think != "false";
+}
+std::string think_level_of(const RunOpts& o) { return o.think == "true" || o.think == "false" ? "" : o.think; }
+nlohmann::json think_json(const RunOpts& o) {
+  return o.think == "true" || o.think == "false" ? nlohmann::json(o.think == "true") : nlohmann::json(o.think);
+}
+
+// A thinking model's reasoning shown as `ollama run` shows it: "Thinking...",
+// the reasoning, then "...done thinking." before the answer (--hidethinking:
+// the answer alone).
+struct ThinkingDisplay {
+  bool hide = false, open = false;
+  void write(const std::string& t) {
+    std::fwrite(t.data(), 1, t.size(), stdout);
+    std::fflush(stdout);
+  }
+  void thinking(const std::string& t) {
+    if (hide || t.empty()) return;
+    if (!open) write("Thinking...\n");
+    open = true;
+    write(t);
+  }
+  void content(const std::string& t) {
+    if (t.empty()) return;
+    close();
+    write(t);
+  }
+  void close() {
+    if (open) write("\n...done thinking.\n\n");
+    open = false;
+  }
 };
 
 // --format: "json" (any object), an inline JSON schema, or a file holding
@@ -79,6 +118,47 @@ void constrain_json(sampling::SamplerChain& chain, const tokenizer::Tokenizer& t
       tok.pieces(), [t](int32_t id) { return t->is_eog(id); }, std::move(schema)));
 }
 
+// A local reply as it is generated: split into reasoning and answer when
+// the model thinks, shown, collected; JSON mode constrains the answer (from
+// the end of the reasoning, as the server does).
+struct LocalReply {
+  sampling::SamplerChain& chain;
+  const tokenizer::Tokenizer& tok;
+  std::shared_ptr<const sampling::JsonSchema> schema;
+  std::optional<chat::ThinkingParser> parser;
+  ThinkingDisplay show;
+  std::string content, reasoning;
+
+  LocalReply(sampling::SamplerChain& c, const tokenizer::Tokenizer& t, std::shared_ptr<const sampling::JsonSchema> s,
+             std::optional<chat::ThinkingParser> p, bool hide)
+      : chain(c), tok(t), schema(std::move(s)), parser(std::move(p)), show{hide} {
+    if (!parser) constrain_json(chain, tok, schema);
+  }
+  void add(const chat::ThinkingParser::Split& sp) {
+    reasoning += sp.thinking;
+    content += sp.content;
+    show.thinking(sp.thinking);
+    show.content(sp.content);
+  }
+  void push(const std::string& t) {
+    if (!parser) return add({"", t});
+    const bool was_done = parser->done();
+    chat::ThinkingParser::Split sp = parser->push(t);
+    if (!was_done && parser->done() && schema) {
+      const tokenizer::Tokenizer* tp = &tok;
+      auto c = std::make_unique<sampling::JsonConstraint>(
+          tok.pieces(), [tp](int32_t id) { return tp->is_eog(id); }, schema);
+      c->accept_text(sp.content);
+      chain.constrain(std::move(c));
+    }
+    add(sp);
+  }
+  void finish() {
+    if (parser) add(parser->finish());
+    show.close();
+  }
+};
+
 std::string read_chat_input(bool* eof) {
   std::string line;
   if (!std::getline(std::cin, line)) {
@@ -108,6 +188,11 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
   }
   auto tmpl = chat::jinja::Template::parse(source);
   if (!tmpl.ok()) return fail(tmpl.status());
+  // Thinking, as the server decides it: the template in use has thinking tags.
+  const std::optional<chat::ThinkingTags> tags = chat::infer_thinking_tags(o.go_template.empty() ? source : o.go_template);
+  const std::optional<bool> think = think_of(o);
+  if (think.value_or(false) && !tags) return fail(invalid_argument("this model does not support thinking (its template has no thinking tags)"));
+  const bool thinking_on = think.value_or(tags.has_value());
   model::Context ctx(m, o.ctx, o.threads, o.kv);
   std::vector<int32_t> history;
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
@@ -152,13 +237,17 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
     const auto& v = tok.vocab();
     if (v.bos != tokenizer::kNoToken) req.bos_token = v.tokens[v.bos].text;
     if (v.eos != tokenizer::kNoToken) req.eos_token = v.tokens[v.eos].text;
+    if (tags || think) req.enable_thinking = thinking_on;
+    req.reasoning_effort = think_level_of(o);
     Result<std::string> prompt_text = std::string();
     if (!o.go_template.empty()) {  // a Modelfile TEMPLATE (Go syntax) formats the chat
       auto gt = store::GoTemplate::parse(o.go_template);
       nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
       for (const auto& mm : messages)
         if (mm["role"] != "system") msgs.push_back({{"Role", mm["role"]}, {"Content", mm["content"]}});
-      prompt_text = gt.ok() ? gt.value()->render({{"System", o.system}, {"Prompt", input}, {"Response", ""}, {"Messages", msgs}})
+      prompt_text = gt.ok() ? gt.value()->render({{"System", o.system}, {"Prompt", input}, {"Response", ""}, {"Messages", msgs},
+                                                  {"Think", thinking_on}, {"ThinkLevel", think_level_of(o)},
+                                                  {"IsThinkSet", think.has_value()}})
                             : Result<std::string>(gt.status());
     } else {
       prompt_text = chat::render(*tmpl.value(), req);
@@ -172,13 +261,14 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
     std::vector<int32_t> prompt = tok.encode(prompt_text.value(), false, true);
     if (v.add_bos && v.bos != tokenizer::kNoToken && (prompt.empty() || prompt[0] != v.bos)) prompt.insert(prompt.begin(), v.bos);
     sampling::SamplerChain chain(o.sp, static_cast<int32_t>(m->hparams().n_vocab));
-    constrain_json(chain, tok, o.schema);
-    std::string reply;
-    auto r = generate(ctx, history, prompt, tok, chain, o.n_predict, o.stops, o.ignore_eos, [&](const std::string& t) {
-      reply += t;
-      std::fwrite(t.data(), 1, t.size(), stdout);
-      std::fflush(stdout);
-    });
+    std::optional<chat::ThinkingParser> parser;
+    if (thinking_on && tags) parser.emplace(*tags, chat::prompt_opens_thinking(prompt_text.value(), *tags));
+    LocalReply out(chain, tok, o.schema, std::move(parser), o.hide_thinking);
+    auto r = generate(ctx, history, prompt, tok, chain, o.n_predict, o.stops, o.ignore_eos,
+                      [&](const std::string& t) { out.push(t); });
+    out.finish();
+    const std::string& reply = out.content;
+    const std::string& reasoning = out.reasoning;
     std::printf("\n\n");
     if (!r.status.ok()) {
       fail(r.status);
@@ -186,6 +276,7 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
       continue;
     }
     messages.push_back({{"role", "assistant"}, {"content", reply}});
+    if (!reasoning.empty()) messages.back()["reasoning_content"] = reasoning;
   }
   return 0;
 }
@@ -208,7 +299,7 @@ nlohmann::json cli_options(const RunOpts& o) {
 
 // Streams one NDJSON request; prints the text fields as they come.
 Status stream_from_server(const server::Url& url, const std::string& path, const nlohmann::json& body, const char* field,
-                          std::string* collected) {
+                          std::string* collected, ThinkingDisplay& show) {
   std::string buf;
   Status err;
   auto r = server::http_request(url, "POST", path, body.dump(), [&](const char* d, size_t n) {
@@ -219,10 +310,11 @@ Status stream_from_server(const server::Url& url, const std::string& path, const
       buf.erase(0, nl + 1);
       if (j.is_discarded()) continue;
       if (j.contains("error")) err = invalid_argument(j["error"].get<std::string>());
-      std::string text = std::string(field) == "message" ? (j.contains("message") ? j["message"].value("content", "") : "")
-                                                          : j.value("response", "");
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      std::fflush(stdout);
+      const bool chat = std::string(field) == "message";
+      const nlohmann::json& part = chat && j.contains("message") && j["message"].is_object() ? j["message"] : j;
+      std::string text = part.value(chat ? "content" : "response", "");
+      show.thinking(part.value("thinking", ""));
+      show.content(text);
       if (collected) *collected += text;
     }
     return true;
@@ -245,7 +337,10 @@ bool run_via_server(RunOpts& o, int* rc) {
     nlohmann::json body = {{"model", o.model}, {"prompt", o.prompt}, {"options", options}};
     if (!o.system.empty()) body["system"] = o.system;
     if (o.schema) body["format"] = o.format_wire;
-    Status s = stream_from_server(url, "/api/generate", body, "response", nullptr);
+    if (!o.think.empty()) body["think"] = think_json(o);
+    ThinkingDisplay show{o.hide_thinking};
+    Status s = stream_from_server(url, "/api/generate", body, "response", nullptr, show);
+    show.close();
     if (!s.ok()) *rc = fail(s);
     if (isatty(STDOUT_FILENO)) std::printf("\n");
     return true;
@@ -267,7 +362,10 @@ bool run_via_server(RunOpts& o, int* rc) {
     std::string reply;
     nlohmann::json body = {{"model", o.model}, {"messages", messages}, {"options", options}};
     if (o.schema) body["format"] = o.format_wire;
-    Status s = stream_from_server(url, "/api/chat", body, "message", &reply);
+    if (!o.think.empty()) body["think"] = think_json(o);
+    ThinkingDisplay show{o.hide_thinking};
+    Status s = stream_from_server(url, "/api/chat", body, "message", &reply, show);
+    show.close();
     std::printf("\n\n");
     if (!s.ok()) {
       fail(s);
@@ -298,6 +396,11 @@ void add_run(CLI::App& app) {
                   "json (one JSON object, Ollama's format \"json\"), or a JSON schema (inline or a file) the output must match");
   cmd->add_option("--stop", o->stops, "stop string (repeatable)");
   cmd->add_option("--system", o->system, "system prompt (chat mode)");
+  cmd->add_option("--think", o->think, "thinking models: --think (on), --think=false (off) or a level (low, medium, high)")
+      ->expected(0, 1)
+      ->default_str("true")
+      ->check(CLI::IsMember({"true", "false", "low", "medium", "high"}));
+  cmd->add_flag("--hidethinking", o->hide_thinking, "thinking models: show the answer without the reasoning");
   cmd->add_option("--chat-template", o->template_name, "built-in chat template to use instead of the model's");
   cmd->add_flag("--local", o->local, "never use a running server (load the model in this process)");
   auto& sp = o->sp;
@@ -378,6 +481,7 @@ void add_run(CLI::App& app) {
       return;
     }
     std::vector<int32_t> prompt;
+    std::optional<chat::ThinkingParser> parser;  // a Modelfile TEMPLATE with thinking tags
     if (!o->tokens.empty()) {
       auto ids = parse_token_list(o->tokens);
       if (!ids.ok()) throw CLI::RuntimeError(fail(ids.status()));
@@ -386,24 +490,33 @@ void add_run(CLI::App& app) {
       if (!o->go_template.empty()) {  // the Modelfile TEMPLATE shapes the prompt
         auto t = store::GoTemplate::parse(o->go_template);
         if (!t.ok()) throw CLI::RuntimeError(fail(t.status()));
+        const auto tags = chat::infer_thinking_tags(o->go_template);
+        const std::optional<bool> think = think_of(*o);
+        if (think.value_or(false) && !tags)
+          throw CLI::RuntimeError(fail(invalid_argument("this model does not support thinking (its template has no thinking tags)")));
+        const bool thinking_on = think.value_or(tags.has_value());
         nlohmann::ordered_json data = {{"System", o->system}, {"Prompt", o->prompt}, {"Response", ""},
-                                       {"Messages", {{{"Role", "user"}, {"Content", o->prompt}}}}};
+                                       {"Messages", {{{"Role", "user"}, {"Content", o->prompt}}}},
+                                       {"Think", thinking_on}, {"ThinkLevel", think_level_of(*o)},
+                                       {"IsThinkSet", think.has_value()}};
         auto text = t.value()->render(data);
         if (!text.ok()) throw CLI::RuntimeError(fail(text.status()));
+        if (thinking_on && tags) parser.emplace(*tags, chat::prompt_opens_thinking(text.value(), *tags));
         prompt = tok.value()->encode(text.value(), true, true);
       } else {
+        if (think_of(*o).value_or(false))
+          throw CLI::RuntimeError(fail(invalid_argument(
+              "--think applies to chats and to Modelfile TEMPLATEs; -p on a GGUF file is a plain continuation")));
         prompt = tok.value()->encode(o->prompt, true, false);
       }
     }
     model::Context ctx(m.value(), o->ctx, o->threads, o->kv);
     sampling::SamplerChain chain(o->sp, static_cast<int32_t>(m.value()->hparams().n_vocab));
-    constrain_json(chain, *tok.value(), o->schema);
     std::vector<int32_t> history;
+    LocalReply out(chain, *tok.value(), o->schema, std::move(parser), o->hide_thinking);
     auto r = generate(ctx, history, prompt, *tok.value(), chain, o->n_predict, o->stops, o->ignore_eos,
-                      [](const std::string& t) {
-                        std::fwrite(t.data(), 1, t.size(), stdout);
-                        std::fflush(stdout);
-                      });
+                      [&](const std::string& t) { out.push(t); });
+    out.finish();
     if (!r.status.ok()) throw CLI::RuntimeError(fail(r.status));
     if (isatty(STDOUT_FILENO)) std::printf("\n");
   });

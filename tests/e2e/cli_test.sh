@@ -85,6 +85,18 @@ printf 'FROM %s\nPARAMETER temperature 0\nSYSTEM """Be brief."""\n' "$S/models/s
 "$H" run small:copy -p "hi" -n 2 > /dev/null && "$H" rm small:copy 2>/dev/null && \
 [ -z "$(ls "$HEARTH_HOME/blobs" | grep sha256-)" ]
 check "create --quantize / list / show / cp / rm / run a store name; the last rm frees the blob" $?
+# A model whose TEMPLATE opens a <think> block: run shows the reasoning as
+# `ollama run` does; --hidethinking hides it, --think=false turns it off.
+printf 'FROM %s\nTEMPLATE """<|user|>{{ .Prompt }}<|assistant|>{{ if .Think }}<think>\n{{ else }}<think></think>{{ end }}"""\n' \
+  "$S/models/synth-qwen2-bpe32k-F16.gguf" > "$T/Modelfile.think"
+"$H" create thinker -f "$T/Modelfile.think" 2>/dev/null
+out=$("$H" run thinker --local -p hi -n 6 --temp 0) && hidden=$("$H" run thinker --local -p hi -n 6 --temp 0 --hidethinking) &&
+  off=$("$H" run thinker --local -p hi -n 6 --temp 0 --think=false) && chat=$(echo hi | "$H" run thinker --local -n 6 --temp 0) &&
+  [[ "$out" == "Thinking..."$'\n'*$'\n'"...done thinking." ]] && [ -z "$hidden" ] && [ -n "$off" ] &&
+  [[ "$off" != *Thinking* ]] && [[ "$chat" == "Thinking..."* ]]
+check "run shows a thinking model's reasoning (Thinking... / ...done thinking.), --hidethinking, --think=false" $?
+out=$("$H" run "$S/models/synth-llama-spm512-F16.gguf" -p hi -n 2 --think 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "plain continuation"; check "run --think on a plain continuation is an error" $?
 out=$("$H" create "../evil" -f "$T/Modelfile" 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "invalid model name"; check "create rejects a name that would leave the store" $?
 unset HEARTH_HOME
