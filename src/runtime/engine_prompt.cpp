@@ -42,7 +42,7 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
   };
   if (go && !s.req.raw) {
     nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
-    if (mf)
+    if (mf && s.req.context.empty())  // (as Ollama: a continued context has had them)
       for (const auto& [r, c] : mf->messages) msgs.push_back({{"Role", r}, {"Content", c}});
     std::string system = s.req.system, prompt = s.req.prompt;
     if (s.req.messages) {
@@ -126,6 +126,16 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
       ids.insert(ids.begin(), v.bos);
   } else {
     ids = tok.encode(text, true, false);
+  }
+  if (!s.req.context.empty()) {  // a previous response's tokens, then this prompt without a BOS of its own
+    const int64_t n_vocab = s.lm->model->hparams().n_vocab;
+    for (int32_t id : s.req.context)
+      if (id < 0 || id >= n_vocab)
+        return invalid_argument("context holds token id " + std::to_string(id) + ", outside the model's vocabulary of " +
+                                std::to_string(n_vocab));
+    const auto& v = tok.vocab();
+    if (!ids.empty() && v.bos != tokenizer::kNoToken && ids[0] == v.bos) ids.erase(ids.begin());
+    ids.insert(ids.begin(), s.req.context.begin(), s.req.context.end());
   }
   return ids;
 }

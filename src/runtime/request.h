@@ -74,6 +74,12 @@ struct GenerateRequest {
   nlohmann::ordered_json template_kwargs;
   std::optional<double> keep_alive_s;  // seconds; < 0 forever
   std::optional<EmbedRequest> embed;   // set: this is an embedding request
+  // Ollama /api/generate `context` (deprecated there, still sent by older
+  // clients): the token ids a previous response returned, put before this
+  // prompt (which then gets no BOS of its own); `return_context`: the done
+  // event carries the prompt's and the reply's tokens to send back.
+  std::vector<int32_t> context;
+  bool return_context = false;
   // Ollama's empty prompt: load the model (waiting for the load) and set its
   // keep_alive; nothing is generated, the stream ends with a kDone event.
   bool load_only = false;
@@ -108,6 +114,7 @@ struct Event {
   // kDone of a chat that offered tools: the calls the reply made
   // (chat/tool_calls.h); the text events carried the rest of the reply.
   std::vector<chat::ToolCall> tool_calls;
+  std::vector<int32_t> context;  // kDone, when GenerateRequest::return_context
 };
 
 // The channel between the scheduler and an HTTP thread. Thread-safe.

@@ -1,5 +1,6 @@
 // Ollama wire format: /api/generate, /api/chat (NDJSON streaming by default),
 // /api/tags, /api/show, /api/ps, /api/version.
+#include <cstdint>
 #include <cstdio>
 
 #include "server/api.h"
@@ -56,6 +57,7 @@ Json final_stats(const std::string& model, const Event& ev, bool chat) {
   else j["response"] = "";
   j["done"] = true;
   j["done_reason"] = sampling::finish_reason_name(ev.finish);
+  if (!chat && !ev.context.empty()) j["context"] = ev.context;
   j["total_duration"] = ev.timings.total;
   j["load_duration"] = ev.timings.load;
   j["prompt_eval_count"] = ev.usage.prompt_tokens;
@@ -173,6 +175,19 @@ void generate(Api& api, const HttpRequest& req, Responder& res) {
     r.go_template = parsed.value();
   }
   r.suffix = opt_string(body, "suffix").value_or("");
+  // context: the token ids a previous response returned (Ollama's deprecated
+  // conversation memory); the response returns them grown by this turn.
+  if (body.contains("context") && !body["context"].is_null()) {
+    const Json& c = body["context"];
+    if (!c.is_array()) throw HttpError(400, "context must be an array of token ids", "context");
+    for (const auto& id : c) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
+        throw HttpError(400, "context must be an array of token ids", "context");
+      r.context.push_back(static_cast<int32_t>(id.get<int64_t>()));
+    }
+    if (r.raw && !r.context.empty()) throw HttpError(400, "raw mode does not support context", "context");
+  }
+  r.return_context = !r.raw;
   if (body.contains("images") && body["images"].is_array() && !body["images"].empty())
     throw HttpError(400, "images are not supported by this server", "images");
   bool stream = opt_bool(body, "stream").value_or(true);

@@ -192,6 +192,28 @@ test('ollama generate: a per-request template replaces the model\'s; a broken on
   assert.match((await bad.json()).error, /^template: /);
 });
 
+test('ollama generate: context returns the conversation\'s tokens and continues from them', async () => {
+  const ollama = new Ollama({ host: S.base });
+  const options = { temperature: 0, num_predict: 8 };
+  const g1 = await ollama.generate({ model: 'aidreams', prompt: DREAM, stream: false, options });
+  assert.equal(g1.context.length, g1.prompt_eval_count + g1.eval_count);
+  const more = execFileSync(BIN, ['tokenize', join(SHARED, 'models/aidreams260K.gguf'), ' Then', '--ids']).toString().trim().split(' ');
+  let last;
+  for await (const part of await ollama.generate({ model: 'aidreams', prompt: ' Then', context: g1.context, stream: true, options })) last = part;
+  assert.equal(last.prompt_eval_count, g1.context.length + more.length);
+  assert.deepEqual(last.context.slice(0, g1.context.length), g1.context);
+  // The same tokens sent as one prompt continue alike.
+  const text = execFileSync(BIN, ['detokenize', join(SHARED, 'models/aidreams260K.gguf'), last.context.slice(0, last.prompt_eval_count).join(',')]).toString();
+  assert.ok(text.startsWith(DREAM.trimEnd().slice(0, 20)));
+  const raw = await ollama.generate({ model: 'aidreams', prompt: DREAM + g1.response + ' Then', raw: true, stream: false, options });
+  assert.equal(typeof raw.context, 'undefined');  // raw mode returns none, as Ollama
+  for (const bad of [[-1], [1e9], 'x']) {
+    const r = await fetch(`${S.base}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'aidreams', prompt: 'a', context: bad, stream: false }) });
+    assert.equal(r.status, 400);
+    assert.match((await r.json()).error, /context/);
+  }
+});
+
 test('fill-in-the-middle: suffix is placed by a template that uses .Suffix; others answer 400 "does not support insert"', async () => {
   const ollama = new Ollama({ host: S.base });
   const opts = { temperature: 0, num_predict: 8 };
