@@ -40,10 +40,11 @@ std::string now_rfc3339_nanos() {
   return out;
 }
 
-void send_openai_error(Responder& res, int status, const std::string& message, const std::string& param) {
+void send_openai_error(Responder& res, int status, const std::string& message, const std::string& param,
+                       const std::string& code) {
   const char* type = status == 400 ? "invalid_request_error" : status == 401 ? "authentication_error"
                    : status == 404 ? "not_found_error" : status == 503 || status == 429 ? "server_overloaded" : "server_error";
-  Json e = {{"error", {{"message", message}, {"type", type}, {"param", param.empty() ? Json() : Json(param)}, {"code", Json()}}}};
+  Json e = {{"error", {{"message", message}, {"type", type}, {"param", param.empty() ? Json() : Json(param)}, {"code", code.empty() ? Json() : Json(code)}}}};
   std::map<std::string, std::string> h;
   if (status == 503) h["Retry-After"] = "1";
   res.send(status, "application/json", e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), h);
@@ -104,7 +105,7 @@ void Api::handle(const HttpRequest& req, Responder& res) {
   }
   auto it = routes_.find({req.method, req.path});
   // Routes with a parameter in the path: /api/manifests/<ns>/<name>/<tag>, /api/blobs/<digest>.
-  for (const char* prefix : {"/api/manifests/", "/api/blobs/"})
+  for (const char* prefix : {"/api/manifests/", "/api/blobs/", "/v1/models/"})
     if (it == routes_.end() && req.path.rfind(prefix, 0) == 0) it = routes_.find({req.method, prefix});
   if (it == routes_.end()) {
     bool path_exists = false;

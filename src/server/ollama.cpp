@@ -35,6 +35,11 @@ void common_fields(Api& api, const Json& body, runtime::GenerateRequest* r) {
       throw HttpError(400, "think must be true, false, \"low\", \"medium\" or \"high\"", "think");
     }
   }
+  // logprobs / top_logprobs (0-20): each token's log-probability, and the likeliest alternatives.
+  const bool logprobs = opt_bool(body, "logprobs").value_or(false);
+  const auto top = opt_int(body, "top_logprobs", 0, 20);
+  if (top && *top > 0 && !logprobs) throw HttpError(400, "top_logprobs requires logprobs to be true", "top_logprobs");
+  if (logprobs) r->top_logprobs = static_cast<int>(top.value_or(0));
   if (body.contains("format") && !body["format"].is_null()) {
     const Json& f = body["format"];
     if (f.is_object()) {
@@ -49,6 +54,21 @@ void common_fields(Api& api, const Json& body, runtime::GenerateRequest* r) {
       throw HttpError(400, "format must be \"json\" or a JSON schema object, not \"" + v.substr(0, 40) + "\"", "format");
     }
   }
+}
+
+Json bytes_of(const std::string& s) {
+  Json b = Json::array();
+  for (unsigned char c : s) b.push_back(static_cast<int>(c));
+  return b;
+}
+
+// Ollama's shape: {token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}.
+Json logprob_json(const runtime::TokenLogprob& t) {
+  Json top = Json::array();
+  for (const auto& [s, lp] : t.top) top.push_back({{"token", s}, {"logprob", lp}, {"bytes", bytes_of(s)}});
+  Json j = {{"token", t.text}, {"logprob", t.logprob}, {"bytes", bytes_of(t.text)}};
+  if (!top.empty()) j["top_logprobs"] = std::move(top);
+  return j;
 }
 
 Json final_stats(const std::string& model, const Event& ev, bool chat) {
@@ -105,6 +125,7 @@ void serve_generation(Api& api, Responder& res, runtime::GenerateRequest r, bool
   }
   auto& st = *submitted.value();
   std::string text, thinking;
+  Json logprobs = Json::array();
   api.pump(st, res, [&](Event& ev) {
     if (ev.kind == Event::Kind::kError) {
       if (!res.started()) send_ollama_error(res, http_status_for(ev.error), ev.error.message());
@@ -115,10 +136,11 @@ void serve_generation(Api& api, Responder& res, runtime::GenerateRequest r, bool
       if (!stream) {
         text += ev.text;
         thinking += ev.thinking;
+        if (ev.logprob) logprobs.push_back(logprob_json(*ev.logprob));
         return true;
       }
       if (!res.started() && !res.begin_stream(200, "application/x-ndjson")) return false;
-      if (ev.text.empty() && ev.thinking.empty()) return true;
+      if (ev.text.empty() && ev.thinking.empty() && !ev.logprob) return true;
       Json chunk = {{"model", model}, {"created_at", now_rfc3339_nanos()}};
       if (chat) {
         chunk["message"] = {{"role", "assistant"}, {"content", ev.text}};
@@ -128,6 +150,7 @@ void serve_generation(Api& api, Responder& res, runtime::GenerateRequest r, bool
         if (!ev.thinking.empty()) chunk["thinking"] = ev.thinking;
       }
       chunk["done"] = false;
+      if (ev.logprob) chunk["logprobs"] = Json::array({logprob_json(*ev.logprob)});
       return res.write_chunk(chunk.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     }
     Json last = final_stats(model, ev, chat);
@@ -146,6 +169,7 @@ void serve_generation(Api& api, Responder& res, runtime::GenerateRequest r, bool
         if (!thinking.empty()) last["thinking"] = thinking;
       }
       if (!calls.is_null()) last["message"]["tool_calls"] = calls;
+      if (!logprobs.empty()) last["logprobs"] = logprobs;
       res.send(200, "application/json", last.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
       if (!res.started()) res.begin_stream(200, "application/x-ndjson");

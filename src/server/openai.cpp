@@ -432,10 +432,23 @@ void models(Api& api, const HttpRequest&, Responder& res) {
   res.send(200, "application/json", dump({{"object", "list"}, {"data", data}}));
 }
 
+// GET /v1/models/{model}: one model, or 404 model_not_found.
+void model(Api& api, const HttpRequest& req, Responder& res) {
+  const std::string name = req.path.substr(std::string("/v1/models/").size());
+  auto info = api.engine().find_model(name);
+  if (!info.ok()) {
+    if (info.status().code() != StatusCode::kNotFound && info.status().code() != StatusCode::kInvalidArgument)
+      return send_openai_error(res, http_status_for(info.status()), info.status().message());
+    return send_openai_error(res, 404, "The model '" + name.substr(0, 200) + "' does not exist", "model", "model_not_found");
+  }
+  res.send(200, "application/json", dump({{"id", name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "hearth"}}));
+}
+
 }  // namespace
 
 void register_openai(std::map<std::pair<std::string, std::string>, std::function<void(Api&, const HttpRequest&, Responder&)>>& r) {
   r[{"GET", "/v1/models"}] = models;
+  r[{"GET", "/v1/models/"}] = model;
   r[{"POST", "/v1/chat/completions"}] = chat_completions;
   r[{"POST", "/v1/completions"}] = completions;
 }

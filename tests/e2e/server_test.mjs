@@ -97,6 +97,36 @@ test('openai: errors are OpenAI-shaped', async () => {
     (e) => e.status === 400 && /temperature/.test(e.message));
 });
 
+test('openai models.retrieve; ollama logprobs equal the OpenAI route\'s, whole and streamed', async () => {
+  const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+  assert.equal((await client.models.retrieve('aidreams')).id, 'aidreams');
+  await assert.rejects(client.models.retrieve('no-such-model'), (e) => e.status === 404 && e.code === 'model_not_found');
+  const messages = [{ role: 'user', content: 'x' }];
+  const o = await client.chat.completions.create({ model: 'aidreams', messages, max_tokens: 4, logprobs: true, top_logprobs: 3, temperature: 0 });
+  const ollama = new Ollama({ host: S.base });
+  const body = { model: 'aidreams', messages, stream: false, logprobs: true, top_logprobs: 3, options: { temperature: 0, num_predict: 4 } };
+  const c = await (await fetch(`${S.base}/api/chat`, { method: 'POST', body: JSON.stringify(body) })).json();
+  assert.equal(c.logprobs.length, 4);
+  c.logprobs.forEach((lp, i) => {
+    const want = o.choices[0].logprobs.content[i];
+    assert.equal(lp.token, want.token);
+    assert.ok(Math.abs(lp.logprob - want.logprob) < 1e-6);
+    assert.deepEqual(lp.bytes, want.bytes);
+    assert.deepEqual(lp.top_logprobs.map((t) => t.token), want.top_logprobs.map((t) => t.token));
+    assert.equal(lp.top_logprobs[0].token, lp.token);  // greedy: the likeliest
+  });
+  const streamed = [];
+  for await (const part of await ollama.chat({ ...body, stream: true })) streamed.push(...(part.logprobs ?? []));
+  assert.deepEqual(streamed, c.logprobs);
+  const g = await (await fetch(`${S.base}/api/generate`, { method: 'POST',
+    body: JSON.stringify({ model: 'aidreams', prompt: DREAM, stream: false, logprobs: true, options: { temperature: 0, num_predict: 3 } }) })).json();
+  assert.equal(g.logprobs.length, 3);
+  assert.equal(g.logprobs[0].top_logprobs, undefined);
+  const bad = await fetch(`${S.base}/api/chat`, { method: 'POST', body: JSON.stringify({ ...body, logprobs: false }) });
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /top_logprobs requires logprobs/);
+});
+
 test('ollama: generate (greedy = reference), chat streaming, list, show, ps, version', async () => {
   const ollama = new Ollama({ host: S.base });
   const g = await ollama.generate({ model: 'aidreams', prompt: DREAM, stream: false, options: { temperature: 0, num_predict: 64 } });
