@@ -6,10 +6,9 @@
 #include <random>
 
 #include "server/api.h"
+#include "server/openai_common.h"
 
 namespace hearth::server {
-
-namespace {
 
 using runtime::Event;
 
@@ -26,21 +25,17 @@ int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+namespace {
+
 Json bytes_of(const std::string& s) {
   Json b = Json::array();
   for (unsigned char c : s) b.push_back(static_cast<int>(c));
   return b;
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
-
-struct Parsed {
-  runtime::GenerateRequest req;
-  int n = 1;
-  bool stream = false, include_usage = false, logprobs = false, echo = false;
-};
-
-void parse_common(Api& api, const Json& body, Parsed* p, bool chat) {
+void parse_common(Api& api, const Json& body, ParsedChat* p, bool chat) {
   auto& r = p->req;
   r.model = req_string(body, "model");
   GenerationOptions opt;
@@ -117,7 +112,7 @@ Json chat_logprob(const runtime::TokenLogprob& t) {
 }
 
 // Runs p.n copies of the request and serves them as one OpenAI response.
-void serve(Api& api, const HttpRequest&, Responder& res, Parsed p, bool chat, const std::string& echo_prefix) {
+void serve(Api& api, const HttpRequest&, Responder& res, ParsedChat p, bool chat, const std::string& echo_prefix) {
   const std::string id = make_id(chat ? "chatcmpl" : "cmpl");
   const int64_t created = unix_now();
   const std::string model = p.req.model;
@@ -346,9 +341,10 @@ void apply_reasoning(const Json& body, runtime::GenerateRequest* r) {
   }
 }
 
-void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
-  Json body = parse_object(req.body);
-  Parsed p;
+}  // namespace
+
+ParsedChat parse_chat_request(Api& api, const Json& body) {
+  ParsedChat p;
   parse_common(api, body, &p, true);
   if (!body.contains("messages") || !body["messages"].is_array() || body["messages"].empty())
     bad_request("messages must be a non-empty array", "messages");
@@ -401,12 +397,18 @@ void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
   }
   if (body.contains("tool_choice") && !body["tool_choice"].is_null()) apply_tool_choice(body["tool_choice"], &p.req);
   apply_reasoning(body, &p.req);
-  serve(api, req, res, std::move(p), true, "");
+  return p;
+}
+
+namespace {
+
+void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
+  serve(api, req, res, parse_chat_request(api, parse_object(req.body)), true, "");
 }
 
 void completions(Api& api, const HttpRequest& req, Responder& res) {
   Json body = parse_object(req.body);
-  Parsed p;
+  ParsedChat p;
   parse_common(api, body, &p, false);
   if (!body.contains("prompt")) bad_request("prompt is required", "prompt");
   const Json& prompt = body["prompt"];
@@ -451,6 +453,7 @@ void register_openai(std::map<std::pair<std::string, std::string>, std::function
   r[{"GET", "/v1/models/"}] = model;
   r[{"POST", "/v1/chat/completions"}] = chat_completions;
   r[{"POST", "/v1/completions"}] = completions;
+  r[{"POST", "/v1/responses"}] = responses;
 }
 
 }  // namespace hearth::server

@@ -469,7 +469,61 @@ test('thinking: a model whose template has thinking tags returns its reasoning a
   assert.equal(kw.choices[0].message.content, off.message.content);
   await assert.rejects(client.chat.completions.create({ model: 'thinker', messages, reasoning_effort: 'lots' }),
     (e) => e.status === 400 && /reasoning_effort/.test(e.message));
+  // Responses API: the reasoning as a reasoning item; reasoning.effort "none" turns it off.
+  const resp = await client.responses.create({ model: 'thinker', input: 'hi', max_output_tokens: 12, temperature: 0 });
+  assert.equal(resp.output[0].type, 'reasoning');
+  assert.equal(resp.output[0].content[0].text, c.message.thinking);
+  assert.equal(resp.usage.output_tokens_details.reasoning_tokens, 12);
+  const plain = await client.responses.create({ model: 'thinker', input: 'hi', max_output_tokens: 12, temperature: 0, reasoning: { effort: 'none' } });
+  assert.equal(plain.output_text, off.message.content);
   await ollama.delete({ model: 'thinker' });
+});
+
+test('openai responses: text (whole and streamed as typed events) equals the chat completion, function tools and their results, text.format; stateful requests answer 400', async () => {
+  const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+  const chat = await client.chat.completions.create({ model: 'qwen', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }],
+    max_tokens: 6, temperature: 0 });
+  const r = await client.responses.create({ model: 'qwen', instructions: 'Be brief.', input: 'hi', max_output_tokens: 6, temperature: 0 });
+  assert.equal(r.object, 'response');
+  assert.match(r.id, /^resp_/);
+  assert.equal(r.output_text, chat.choices[0].message.content);
+  assert.equal(r.output[0].type, 'message');
+  assert.equal(r.status, 'incomplete');
+  assert.equal(r.incomplete_details.reason, 'max_output_tokens');
+  assert.equal(r.usage.input_tokens, chat.usage.prompt_tokens);
+  assert.equal(r.usage.output_tokens, 6);
+  const types = [];
+  let deltas = '', final = null;
+  for await (const ev of await client.responses.create({ model: 'qwen', instructions: 'Be brief.',
+    input: [{ role: 'user', content: [{ type: 'input_text', text: 'hi' }] }], max_output_tokens: 6, temperature: 0, stream: true })) {
+    types.push(ev.type);
+    if (ev.type === 'response.output_text.delta') deltas += ev.delta;
+    if (ev.type === 'response.incomplete' || ev.type === 'response.completed') final = ev.response;
+  }
+  assert.equal(deltas, r.output_text);
+  assert.deepEqual([types[0], types[1], types[2], types[3]], ['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
+  assert.deepEqual(types.slice(-4), ['response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.incomplete']);
+  assert.equal(final.output[0].content[0].text, r.output_text);
+  // A function tool, pinned by tool_choice; its result sent back as items.
+  const tools = [{ type: 'function', name: 'pick_city', parameters: { type: 'object', additionalProperties: false, required: ['city'],
+    properties: { city: { enum: ['Oslo', 'Lima'] } } } }];
+  const called = await client.responses.create({ model: 'qwen', input: 'Where?', tools, tool_choice: { type: 'function', name: 'pick_city' },
+    max_output_tokens: 32, temperature: 0 });
+  const fc = called.output.find((o) => o.type === 'function_call');
+  assert.equal(fc.name, 'pick_city');
+  assert.match(fc.call_id, /^call_/);
+  assert.ok(['Oslo', 'Lima'].includes(JSON.parse(fc.arguments).city));
+  const next = await client.responses.create({ model: 'qwen', tools, max_output_tokens: 4, temperature: 0,
+    input: [{ role: 'user', content: 'Where?' }, fc, { type: 'function_call_output', call_id: fc.call_id, output: '{"ok": true}' }] });
+  assert.ok(next.usage.input_tokens > called.usage.input_tokens);
+  // text.format: a JSON schema.
+  const js = await client.responses.create({ model: 'qwen', input: 'a number', max_output_tokens: 16, temperature: 0,
+    text: { format: { type: 'json_schema', name: 'n', schema: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'], additionalProperties: false } } } });
+  if (js.status === 'completed') assert.equal(typeof JSON.parse(js.output_text).n, 'number');
+  else assert.match(js.output_text, /^\s*\{/);
+  for (const [extra, param] of [[{ previous_response_id: 'resp_x' }, /previous_response_id/], [{ tools: [{ type: 'web_search' }] }, /tools\[0\]\.type/],
+    [{ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'data:,' }] }] }, /input_image/]])
+    await assert.rejects(client.responses.create({ model: 'qwen', input: 'hi', ...extra }), (e) => e.status === 400 && param.test(e.message));
 });
 
 test('model store: create with SYSTEM/TEMPLATE/PARAMETERs, show, generate uses them, cp then rm keeps the blob, last rm frees it', async () => {

@@ -1,0 +1,32 @@
+// Internal to the OpenAI adapters (openai.cpp: chat and text completions;
+// openai_responses.cpp: the Responses API): what they share.
+#pragma once
+
+#include <string>
+
+#include "runtime/request.h"
+#include "server/api.h"
+
+namespace hearth::server {
+
+// An id such as "chatcmpl-…", unique within the process.
+std::string make_id(const char* prefix);
+int64_t unix_now();
+// JSON text; invalid UTF-8 from a model becomes U+FFFD rather than an exception.
+std::string dump(const Json& j);
+
+struct ParsedChat {
+  runtime::GenerateRequest req;
+  int n = 1;
+  bool stream = false, include_usage = false, logprobs = false, echo = false;
+};
+
+// A /v1/chat/completions body, checked (HttpError naming the field) and
+// translated: sampling fields, messages, tools, tool_choice, response_format,
+// reasoning_effort, chat_template_kwargs.
+ParsedChat parse_chat_request(Api& api, const Json& body);
+
+// POST /v1/responses (openai_responses.cpp).
+void responses(Api& api, const HttpRequest& req, Responder& res);
+
+}  // namespace hearth::server
