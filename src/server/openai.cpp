@@ -2,6 +2,7 @@
 // (SSE streaming with [DONE], include_usage, n, logprobs).
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <random>
 
@@ -111,16 +112,21 @@ Json chat_logprob(const runtime::TokenLogprob& t) {
   return {{"token", t.text}, {"logprob", t.logprob}, {"bytes", bytes_of(t.text)}, {"top_logprobs", top}};
 }
 
-// Runs p.n copies of the request and serves them as one OpenAI response.
-void serve(Api& api, const HttpRequest&, Responder& res, ParsedChat p, bool chat, const std::string& echo_prefix) {
+// Runs p.n copies of each prompt's request (a chat has one; completions
+// take a batch) and serves them as one OpenAI response: choice k is copy
+// k % n of prompt k / n.
+void serve(Api& api, const HttpRequest&, Responder& res, ParsedChat p, bool chat, std::vector<std::string> echo_prefixes = {}) {
   const std::string id = make_id(chat ? "chatcmpl" : "cmpl");
   const int64_t created = unix_now();
   const std::string model = p.req.model;
   const char* object = chat ? (p.stream ? "chat.completion.chunk" : "chat.completion") : "text_completion";
+  if (p.batch.empty()) p.batch.push_back(p.req);
+  echo_prefixes.resize(p.batch.size());
+  const size_t n_choices = p.batch.size() * static_cast<size_t>(p.n);
   std::vector<std::shared_ptr<runtime::RequestStream>> streams;
-  for (int i = 0; i < p.n; ++i) {
-    runtime::GenerateRequest r = p.req;
-    if (r.sampling.seed >= 0) r.sampling.seed += i;
+  for (size_t k = 0; k < n_choices; ++k) {
+    runtime::GenerateRequest r = p.batch[k / static_cast<size_t>(p.n)];
+    if (r.sampling.seed >= 0) r.sampling.seed += static_cast<int64_t>(k % static_cast<size_t>(p.n));
     auto s = api.engine().submit(std::move(r));
     if (!s.ok()) {
       for (auto& st : streams) st->cancel();
@@ -135,7 +141,8 @@ void serve(Api& api, const HttpRequest&, Responder& res, ParsedChat p, bool chat
     Json tool_calls;  // null, or the reply's calls
     bool done = false;
   };
-  std::vector<Choice> choices(static_cast<size_t>(p.n));
+  std::vector<Choice> choices(n_choices);
+  auto echo_of = [&](size_t k) -> const std::string& { return echo_prefixes[k / static_cast<size_t>(p.n)]; };
   runtime::Usage usage;
   auto chunk = [&](int index, const Json& delta_or_text, const Json& finish, const Json& logprobs) {
     Json c = {{"index", index}};
@@ -148,10 +155,10 @@ void serve(Api& api, const HttpRequest&, Responder& res, ParsedChat p, bool chat
   auto send_sse = [&](const Json& j) { return res.write_chunk("data: " + dump(j) + "\n\n"); };
   if (p.stream) {
     if (!res.begin_stream(200, "text/event-stream")) return;
-    if (chat)
-      for (int i = 0; i < p.n; ++i) send_sse(chunk(i, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr));
-    if (!echo_prefix.empty())
-      for (int i = 0; i < p.n; ++i) send_sse(chunk(i, echo_prefix, nullptr, nullptr));
+    for (size_t k = 0; k < n_choices; ++k) {
+      if (chat) send_sse(chunk(static_cast<int>(k), {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr));
+      if (!echo_of(k).empty()) send_sse(chunk(static_cast<int>(k), echo_of(k), nullptr, nullptr));
+    }
   }
   size_t remaining = streams.size();
   while (remaining > 0) {
@@ -206,7 +213,7 @@ void serve(Api& api, const HttpRequest&, Responder& res, ParsedChat p, bool chat
         }
         if (p.stream) send_sse(chunk(static_cast<int>(i), {{"tool_calls", choices[i].tool_calls}}, nullptr, nullptr));
       }
-      usage.prompt_tokens = ev.usage.prompt_tokens;
+      if (i % static_cast<size_t>(p.n) == 0) usage.prompt_tokens += ev.usage.prompt_tokens;  // each prompt once
       usage.completion_tokens += ev.usage.completion_tokens;
       usage.cached_tokens = std::max(usage.cached_tokens, ev.usage.cached_tokens);
       if (p.stream) send_sse(chunk(static_cast<int>(i), chat ? Json::object() : Json(""), choices[i].finish, nullptr));
@@ -227,7 +234,7 @@ void serve(Api& api, const HttpRequest&, Responder& res, ParsedChat p, bool chat
     return;
   }
   Json out_choices = Json::array();
-  for (int i = 0; i < p.n; ++i) {
+  for (size_t i = 0; i < n_choices; ++i) {
     Json c = {{"index", i}};
     if (chat) {
       c["message"] = {{"role", "assistant"}, {"content", choices[i].text}};
@@ -242,7 +249,7 @@ void serve(Api& api, const HttpRequest&, Responder& res, ParsedChat p, bool chat
       }
       c["logprobs"] = p.logprobs ? Json{{"content", choices[i].logprobs}} : Json();
     } else {
-      c["text"] = echo_prefix + choices[i].text;
+      c["text"] = echo_of(i) + choices[i].text;
       c["logprobs"] = nullptr;
     }
     c["finish_reason"] = choices[i].finish;
@@ -403,7 +410,7 @@ ParsedChat parse_chat_request(Api& api, const Json& body) {
 namespace {
 
 void chat_completions(Api& api, const HttpRequest& req, Responder& res) {
-  serve(api, req, res, parse_chat_request(api, parse_object(req.body)), true, "");
+  serve(api, req, res, parse_chat_request(api, parse_object(req.body)), true);
 }
 
 void completions(Api& api, const HttpRequest& req, Responder& res) {
@@ -411,20 +418,48 @@ void completions(Api& api, const HttpRequest& req, Responder& res) {
   ParsedChat p;
   parse_common(api, body, &p, false);
   if (!body.contains("prompt")) bad_request("prompt is required", "prompt");
-  const Json& prompt = body["prompt"];
-  if (prompt.is_string()) {
-    p.req.prompt = prompt.get<std::string>();
-  } else if (prompt.is_array() && prompt.size() == 1 && prompt[0].is_string()) {
-    p.req.prompt = prompt[0].get<std::string>();
-  } else {
-    bad_request("prompt must be a string (batches of prompts are not supported)", "prompt");
-  }
   // The prompt is used as is, unless a suffix asks the template to place both.
   p.req.suffix = opt_string(body, "suffix").value_or("");
   p.req.raw = p.req.suffix.empty();
   p.req.think = false;  // a completion has no place for reasoning: the text is the reply
-  std::string echo = opt_bool(body, "echo").value_or(false) ? p.req.prompt : "";
-  serve(api, req, res, std::move(p), false, echo);
+  const bool echo = opt_bool(body, "echo").value_or(false);
+  // prompt: a string, token ids, or a batch of either (a choice per prompt and n).
+  const Json& prompt = body["prompt"];
+  auto token_ids = [&](const Json& a, const std::string& path) {
+    std::vector<int32_t> ids;
+    for (const auto& t : a) {
+      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > INT32_MAX)
+        bad_request(path + " must hold token ids (non-negative integers)", "prompt");
+      ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
+    }
+    if (ids.empty()) bad_request(path + " is empty", "prompt");
+    if (!p.req.suffix.empty()) bad_request("suffix needs a text prompt", "suffix");
+    if (echo) bad_request("echo is not supported with token-id prompts", "echo");
+    return ids;
+  };
+  std::vector<std::string> echoes;
+  auto add = [&](const Json& one, const std::string& path) {
+    runtime::GenerateRequest r = p.req;
+    if (one.is_string()) {
+      r.prompt = one.get<std::string>();
+    } else if (one.is_array()) {
+      r.context = token_ids(one, path);  // the tokens as they are (no BOS added)
+    } else {
+      bad_request(path + " must be a string or an array of token ids", "prompt");
+    }
+    echoes.push_back(echo ? r.prompt : "");
+    p.batch.push_back(std::move(r));
+  };
+  if (prompt.is_string() || (prompt.is_array() && !prompt.empty() && prompt[0].is_number())) {
+    add(prompt, "prompt");
+  } else if (prompt.is_array() && !prompt.empty()) {
+    for (size_t i = 0; i < prompt.size(); ++i) add(prompt[i], "prompt[" + std::to_string(i) + "]");
+  } else {
+    bad_request("prompt must be a string, token ids, or a non-empty array of either", "prompt");
+  }
+  if (p.batch.size() * static_cast<size_t>(p.n) > 64)
+    bad_request("prompts x n is " + std::to_string(p.batch.size() * static_cast<size_t>(p.n)) + "; at most 64 choices per request", "prompt");
+  serve(api, req, res, std::move(p), false, std::move(echoes));
 }
 
 void models(Api& api, const HttpRequest&, Responder& res) {

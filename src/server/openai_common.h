@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "runtime/request.h"
 #include "server/api.h"
@@ -17,6 +18,7 @@ std::string dump(const Json& j);
 
 struct ParsedChat {
   runtime::GenerateRequest req;
+  std::vector<runtime::GenerateRequest> batch;  // completions: one request per prompt (empty: req alone)
   int n = 1;
   bool stream = false, include_usage = false, logprobs = false, echo = false;
 };

@@ -90,6 +90,27 @@ test('openai: models, completion (greedy = reference), chat, streaming with usag
   assert.equal(n2.choices[0].text, n2.choices[1].text);
 });
 
+test('openai completions: a batch of prompts (text or token ids) gives a choice per prompt and n', async () => {
+  const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+  const ids = execFileSync(BIN, ['tokenize', join(SHARED, 'models/aidreams260K.gguf'), DREAM, '--ids', '--add-special']).toString().trim().split(' ').map(Number);
+  const c = await client.completions.create({ model: 'aidreams', prompt: [DREAM, ids, 'Once'], n: 2, max_tokens: 8, temperature: 0 });
+  assert.equal(c.choices.length, 6);
+  assert.deepEqual(c.choices.map((x) => x.index), [0, 1, 2, 3, 4, 5]);
+  for (const k of [0, 1, 2, 3]) assert.equal(c.choices[k].text, GREEDY.slice(0, c.choices[k].text.length));
+  assert.ok(c.choices[0].text.length > 0);
+  const once = await client.completions.create({ model: 'aidreams', prompt: 'Once', max_tokens: 8, temperature: 0 });
+  assert.equal(c.choices[4].text, once.choices[0].text);
+  assert.equal(c.usage.prompt_tokens, 2 * ids.length + once.usage.prompt_tokens);
+  const tok = await client.completions.create({ model: 'aidreams', prompt: ids, max_tokens: 8, temperature: 0 });
+  assert.equal(tok.choices[0].text, c.choices[0].text);
+  assert.equal(tok.usage.prompt_tokens, ids.length);
+  const echoed = await client.completions.create({ model: 'aidreams', prompt: ['a', 'b'], echo: true, max_tokens: 1, temperature: 0 });
+  assert.ok(echoed.choices[0].text.startsWith('a') && echoed.choices[1].text.startsWith('b'));
+  for (const [body, re] of [[{ prompt: [ids], echo: true }, /echo/], [{ prompt: [[-1]] }, /token ids/], [{ prompt: [] }, /prompt/],
+    [{ prompt: Array(33).fill('x'), n: 2 }, /at most 64/], [{ prompt: [[1e9]] }, /vocabulary/]])
+    await assert.rejects(client.completions.create({ model: 'aidreams', max_tokens: 1, ...body }), (e) => e.status === 400 && re.test(e.message));
+});
+
 test('openai: errors are OpenAI-shaped', async () => {
   const client = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
   await assert.rejects(client.completions.create({ model: 'no-such-model', prompt: 'x' }), (e) => e.status === 404);
