@@ -211,74 +211,111 @@ void HttpServer::accept_loop() {
   }
 }
 
+namespace {
+
+// The request line and headers as an HttpRequest (no body yet).
+template <class Message>
+HttpRequest head_of(const Message& msg) {
+  HttpRequest req;
+  req.method = std::string(msg.method_string());
+  std::string target(msg.target());
+  size_t q = target.find('?');
+  req.path = target.substr(0, q);
+  if (q != std::string::npos) req.query = target.substr(q + 1);
+  for (const auto& f : msg) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    req.headers[name] = std::string(f.value());
+  }
+  return req;
+}
+
+}  // namespace
+
 void HttpServer::serve(int fd) {
   std::string buf;
   char tmp[16384];
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<uint32_t>(cfg_.max_header_bytes));
-    parser.body_limit(cfg_.max_body_bytes);
-    parser.eager(true);
     bool have_any = !buf.empty();
-    while (!parser.is_done()) {
-      if (buf.empty()) {
-        pollfd p{fd, POLLIN, 0};
-        int pr = ::poll(&p, 1, cfg_.read_timeout_s * 1000);
-        if (pr <= 0) {
-          if (have_any) simple_response(fd, 408, "timed out reading the request");
-          return;  // idle keep-alive connection or slow client
+    // More bytes from the socket; false when the client went away or stalled.
+    auto fill = [&]() {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, cfg_.read_timeout_s * 1000) <= 0) return false;
+      ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+      if (n <= 0) return false;
+      buf.append(tmp, static_cast<size_t>(n));
+      have_any = true;
+      return true;
+    };
+    // Feeds the parser until `done` holds: 0, or the status to answer (-1:
+    // close without one: the client left, or an idle keep-alive ended).
+    // `on_body` (streamed bodies) takes what the parser put in its buffer.
+    auto feed = [&](auto& parser, auto done, auto on_body) -> int {
+      while (!done()) {
+        if (buf.empty() && !fill()) return have_any ? 408 : -1;
+        boost::beast::error_code ec;
+        size_t used = parser.put(boost::asio::buffer(buf.data(), buf.size()), ec);
+        buf.erase(0, used);
+        if (!on_body()) return 0;
+        if (ec == http::error::need_buffer) continue;
+        if (ec == http::error::need_more) {
+          if (used == 0 && !fill()) return 408;
+          continue;
         }
-        ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
-        if (n <= 0) return;
-        buf.append(tmp, static_cast<size_t>(n));
-        have_any = true;
+        if (ec == http::error::body_limit) return 413;
+        if (ec == http::error::header_limit) return 431;
+        if (ec) return 400;
       }
-      boost::beast::error_code ec;
-      size_t used = parser.put(boost::asio::buffer(buf.data(), buf.size()), ec);
-      buf.erase(0, used);
-      if (ec == http::error::need_more) {
-        if (used == 0) {
-          pollfd p{fd, POLLIN, 0};
-          if (::poll(&p, 1, cfg_.read_timeout_s * 1000) <= 0) {
-            simple_response(fd, 408, "timed out reading the request");
-            return;
-          }
-          ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
-          if (n <= 0) return;
-          buf.append(tmp, static_cast<size_t>(n));
-        }
-        continue;
+      return 0;
+    };
+    auto refuse = [&](int status) {
+      if (status > 0) {
+        simple_response(fd, status, status == 408 ? "timed out reading the request"
+                                    : status == 413 ? "request body too large"
+                                    : status == 431 ? "request headers too large" : "malformed HTTP request");
+        if (status != 408) linger_close(fd);
       }
-      if (ec == http::error::body_limit) {
-        simple_response(fd, 413, "request body too large");
-        linger_close(fd);
-        return;
-      }
-      if (ec == http::error::header_limit) {
-        simple_response(fd, 431, "request headers too large");
-        linger_close(fd);
-        return;
-      }
-      if (ec) {
-        simple_response(fd, 400, "malformed HTTP request");
-        linger_close(fd);
-        return;
-      }
+    };
+    http::request_parser<http::empty_body> head;
+    head.header_limit(static_cast<uint32_t>(cfg_.max_header_bytes));
+    head.eager(false);
+    if (int st = feed(head, [&] { return head.is_header_done(); }, [] { return true; }); st != 0) return refuse(st);
+    HttpRequest req = head_of(head.get());
+    if (boost::beast::iequals(req.header("expect"), "100-continue")) {
+      static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (::send(fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL) < 0) return;
     }
-    auto& msg = parser.get();
-    HttpRequest req;
-    req.method = std::string(msg.method_string());
-    std::string target(msg.target());
-    size_t q = target.find('?');
-    req.path = target.substr(0, q);
-    if (q != std::string::npos) req.query = target.substr(q + 1);
-    for (const auto& f : msg) {
-      std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers[name] = std::string(f.value());
+    std::shared_ptr<BodySink> sink = open_upload_ && !head.is_done() ? open_upload_(req) : nullptr;
+    bool keep_alive = false;
+    if (sink) {  // streamed: the body goes to the sink a buffer at a time
+      http::request_parser<http::buffer_body> p{std::move(head)};
+      p.body_limit(cfg_.max_upload_bytes);
+      std::vector<char> chunk(1 << 20);
+      bool sink_ok = true;
+      auto reset = [&] {
+        p.get().body().data = chunk.data();
+        p.get().body().size = chunk.size();
+        p.get().body().more = true;
+      };
+      reset();
+      int st = feed(p, [&] { return p.is_done() || !sink_ok; }, [&] {
+        const size_t got = chunk.size() - p.get().body().size;
+        if (got > 0) sink_ok = sink->write(chunk.data(), got);
+        reset();
+        return sink_ok;
+      });
+      if (st != 0) return refuse(st);
+      if (!sink_ok) keep_alive = false;  // the rest of the body is not read: this connection ends
+      else keep_alive = p.get().keep_alive();
+      req.upload = std::move(sink);
+    } else {
+      http::request_parser<http::string_body> p{std::move(head)};
+      p.body_limit(cfg_.max_body_bytes);
+      if (int st = feed(p, [&] { return p.is_done(); }, [] { return true; }); st != 0) return refuse(st);
+      req.body = std::move(p.get().body());
+      keep_alive = p.get().keep_alive();
     }
-    req.body = std::move(msg.body());
-    const bool keep_alive = msg.keep_alive() && accepting_;
+    keep_alive = keep_alive && accepting_;
     Connection conn(fd, cfg_, keep_alive);
     handler_(req, conn);
     if (!conn.started()) conn.send(500, "application/json", "{\"error\":{\"message\":\"no response\"}}", {});

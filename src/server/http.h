@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,12 +15,22 @@
 
 namespace hearth::server {
 
+// Where a streamed request body goes (a large upload: a model blob), chosen
+// from the request's head before its body is read; see HttpServer::set_uploads.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // False: stop reading (the handler answers with the sink's reason).
+  virtual bool write(const char* data, size_t n) = 0;
+};
+
 struct HttpRequest {
   std::string method;
   std::string path;   // without the query string
   std::string query;
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
+  std::shared_ptr<BodySink> upload;  // set: the body went here instead (body is empty)
   std::string header(const std::string& name) const {
     auto it = headers.find(name);
     return it == headers.end() ? "" : it->second;
@@ -52,6 +63,7 @@ struct HttpConfig {
   std::string host = "127.0.0.1";
   int port = 11434;
   size_t max_body_bytes = 16u << 20;
+  uint64_t max_upload_bytes = 1ull << 40;  // streamed bodies (BodySink)
   size_t max_header_bytes = 16u << 10;
   int read_timeout_s = 30;
   int max_connections = 512;
@@ -67,6 +79,10 @@ class HttpServer {
   // Stops accepting new connections (open ones finish their current request).
   void stop_accepting();
   int port() const { return bound_port_; }
+  // Requests for which `open` returns a sink (given the method, path and
+  // headers) have their body streamed into it, up to max_upload_bytes,
+  // rather than held in memory. Set before start().
+  void set_uploads(std::function<std::shared_ptr<BodySink>(const HttpRequest& head)> open) { open_upload_ = std::move(open); }
   int open_connections() const { return connections_.load(); }
 
  private:
@@ -75,6 +91,7 @@ class HttpServer {
 
   HttpConfig cfg_;
   Handler handler_;
+  std::function<std::shared_ptr<BodySink>(const HttpRequest& head)> open_upload_;
   int listen_fd_ = -1;
   int bound_port_ = 0;
   std::thread accept_thread_;
