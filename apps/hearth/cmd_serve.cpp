@@ -86,6 +86,7 @@ void add_serve(CLI::App& app) {
     hc.host = o->host;
     hc.port = o->port;
     server::HttpServer http(hc, [&api](const server::HttpRequest& r, server::Responder& res) { api.handle(r, res); });
+    http.set_uploads([&api](const server::HttpRequest& head) { return api.open_upload(head); });
     Status s = http.start();
     if (!s.ok()) throw CLI::RuntimeError(fail(s));
     std::fprintf(stderr, "hearth: listening on http://%s:%d (models: %s; KV cache: %s)\n", o->host.c_str(), http.port(),

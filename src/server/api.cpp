@@ -93,15 +93,11 @@ void Api::handle(const HttpRequest& req, Responder& res) {
     }
   }
   const bool liveness = req.path == "/health" || req.path == "/v2/health/live";
-  if (!cfg_.api_key.empty() && !liveness) {
-    std::string auth = req.header("authorization");
-    std::string token = auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : "";
-    if (!constant_time_equal(cfg_.api_key, token)) {
-      res.add_header("WWW-Authenticate", "Bearer");
-      if (openai) send_openai_error(res, 401, "invalid or missing API key");
-      else send_ollama_error(res, 401, "invalid or missing API key");
-      return;
-    }
+  if (!liveness && !authorized(req)) {
+    res.add_header("WWW-Authenticate", "Bearer");
+    if (openai) send_openai_error(res, 401, "invalid or missing API key");
+    else send_ollama_error(res, 401, "invalid or missing API key");
+    return;
   }
   auto it = routes_.find({req.method, req.path});
   // Routes with a parameter in the path: /api/manifests/<ns>/<name>/<tag>, /api/blobs/<digest>.
@@ -127,6 +123,24 @@ void Api::handle(const HttpRequest& req, Responder& res) {
     if (openai) send_openai_error(res, 500, std::string("internal error: ") + e.what());
     else send_ollama_error(res, 500, std::string("internal error: ") + e.what());
   }
+}
+
+bool Api::authorized(const HttpRequest& req) const {
+  if (cfg_.api_key.empty()) return true;
+  std::string auth = req.header("authorization");
+  std::string token = auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : "";
+  return constant_time_equal(cfg_.api_key, token);
+}
+
+std::shared_ptr<BodySink> Api::open_upload(const HttpRequest& head) {
+  if (head.method != "POST" || head.path.rfind("/api/blobs/", 0) != 0 || !authorized(head)) return nullptr;
+  store::Store* st = engine_.model_store();
+  if (!st || !store::normalize_digest(head.path.substr(std::string("/api/blobs/").size()))) return nullptr;
+  auto w = store::BlobWriter::open(*st);
+  if (!w.ok()) return nullptr;  // (the route reports the store's error)
+  auto up = std::make_shared<BlobUpload>();
+  up->writer = std::move(w.value());
+  return up;
 }
 
 void Api::pump(runtime::RequestStream& stream, Responder& res, const std::function<bool(runtime::Event&)>& on_event) {

@@ -13,6 +13,7 @@
 #include "runtime/engine.h"
 #include "server/fields.h"
 #include "server/http.h"
+#include "store/store.h"
 
 namespace hearth::server {
 
@@ -21,10 +22,25 @@ struct ApiConfig {
   std::vector<std::string> cors_origins;  // empty: CORS off; "*" allows any
 };
 
+// A blob upload's body (POST /api/blobs/<digest>): written into the model
+// store as it arrives, hashed on the way; the route commits it.
+struct BlobUpload : BodySink {
+  std::unique_ptr<store::BlobWriter> writer;
+  Status error;
+  bool write(const char* data, size_t n) override {
+    error = writer->write(data, n);
+    return error.ok();
+  }
+};
+
 class Api {
  public:
   Api(runtime::Engine& engine, ApiConfig cfg);
   void handle(const HttpRequest& req, Responder& res);
+  // HttpServer::set_uploads: a BlobUpload for an authorized POST
+  // /api/blobs/<digest> to a server with a store, else null (the request
+  // is then read whole and answered by handle()).
+  std::shared_ptr<BodySink> open_upload(const HttpRequest& head);
 
   // Shared by the adapters.
   runtime::Engine& engine() { return engine_; }
@@ -34,6 +50,7 @@ class Api {
 
  private:
   using Route = std::function<void(Api&, const HttpRequest&, Responder&)>;
+  bool authorized(const HttpRequest& req) const;
   runtime::Engine& engine_;
   ApiConfig cfg_;
   std::map<std::pair<std::string, std::string>, Route> routes_;

@@ -278,6 +278,7 @@ void HttpServer::serve(int fd) {
     };
     http::request_parser<http::empty_body> head;
     head.header_limit(static_cast<uint32_t>(cfg_.max_header_bytes));
+    head.body_limit(boost::none);  // (each body's parser sets its own, below)
     head.eager(false);
     if (int st = feed(head, [&] { return head.is_header_done(); }, [] { return true; }); st != 0) return refuse(st);
     HttpRequest req = head_of(head.get());
@@ -288,6 +289,7 @@ void HttpServer::serve(int fd) {
     std::shared_ptr<BodySink> sink = open_upload_ && !head.is_done() ? open_upload_(req) : nullptr;
     bool keep_alive = false;
     if (sink) {  // streamed: the body goes to the sink a buffer at a time
+      if (head.content_length() && *head.content_length() > cfg_.max_upload_bytes) return refuse(413);
       http::request_parser<http::buffer_body> p{std::move(head)};
       p.body_limit(cfg_.max_upload_bytes);
       std::vector<char> chunk(1 << 20);
@@ -309,6 +311,7 @@ void HttpServer::serve(int fd) {
       else keep_alive = p.get().keep_alive();
       req.upload = std::move(sink);
     } else {
+      if (head.content_length() && *head.content_length() > cfg_.max_body_bytes) return refuse(413);
       http::request_parser<http::string_body> p{std::move(head)};
       p.body_limit(cfg_.max_body_bytes);
       if (int st = feed(p, [&] { return p.is_done(); }, [] { return true; }); st != 0) return refuse(st);

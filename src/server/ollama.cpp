@@ -1,5 +1,6 @@
 // Ollama wire format: /api/generate, /api/chat (NDJSON streaming by default),
 // /api/tags, /api/show, /api/ps, /api/version.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 
@@ -294,21 +295,75 @@ void create(Api& api, const HttpRequest& req, Responder& res) {
   if (name.empty()) throw HttpError(400, "model is required", "model");
   store::Store* st = api.engine().model_store();
   if (!st) return send_ollama_error(res, 400, "this server has no model store");
-  // Either Modelfile text, or the structured fields of the newer API.
+  // Either Modelfile text, or the structured fields of the newer API (as the
+  // ollama CLI and clients send them: the model and adapters as blobs
+  // uploaded first with POST /api/blobs/<digest>).
   std::string text = opt_string(body, "modelfile").value_or("");
   if (text.empty()) {
+    store::Modelfile mf;
+    auto blob_of = [&](const std::string& field, const std::string& file, const Json& digest) {
+      const std::string path = field + "[\"" + file.substr(0, 80) + "\"]";
+      const auto d = digest.is_string() ? store::normalize_digest(digest.get<std::string>()) : std::nullopt;
+      if (!d) throw HttpError(400, path + " must be a sha256 digest (sha256:<64 hex digits>)", field);
+      if (!st->has_blob(*d))
+        throw HttpError(400, path + ": blob " + *d + " not found; upload it first (POST /api/blobs/" + *d + ")", field);
+      return st->blob_path(*d);
+    };
+    auto files_of = [&](const char* field) {
+      std::vector<std::string> paths;
+      if (!body.contains(field) || body[field].is_null()) return paths;
+      if (!body[field].is_object()) throw HttpError(400, std::string(field) + " must be an object of file name -> digest", field);
+      for (const auto& [file, digest] : body[field].items()) paths.push_back(blob_of(field, file, digest));
+      return paths;
+    };
+    const std::vector<std::string> files = files_of("files");
     auto from = opt_string(body, "from");
-    if (!from) throw HttpError(400, "give modelfile or from", "from");
-    text = "FROM " + *from + "\n";
-    if (auto s = opt_string(body, "system")) text += "SYSTEM \"\"\"" + *s + "\"\"\"\n";
-    if (auto t = opt_string(body, "template")) text += "TEMPLATE \"\"\"" + *t + "\"\"\"\n";
-    if (body.contains("parameters") && body["parameters"].is_object())
+    if (!files.empty()) {
+      if (from) throw HttpError(400, "give from or files, not both", "files");
+      if (files.size() != 1) throw HttpError(400, "files: one GGUF file (safetensors directories are not supported)", "files");
+      mf.from = files[0];
+    } else if (from) {
+      mf.from = *from;
+    } else {
+      throw HttpError(400, "give modelfile, from or files", "from");
+    }
+    mf.adapters = files_of("adapters");
+    if (auto s = opt_string(body, "system")) mf.system = *s, mf.has_system = true;
+    if (auto t = opt_string(body, "template")) mf.template_text = *t, mf.has_template = true;
+    if (body.contains("license") && !body["license"].is_null()) {
+      const Json& l = body["license"];
+      if (l.is_string()) mf.licenses.push_back(l.get<std::string>());
+      else if (l.is_array() && std::all_of(l.begin(), l.end(), [](const Json& x) { return x.is_string(); }))
+        for (const auto& x : l) mf.licenses.push_back(x.get<std::string>());
+      else throw HttpError(400, "license must be a string or an array of strings", "license");
+    }
+    if (body.contains("messages") && !body["messages"].is_null()) {
+      if (!body["messages"].is_array()) throw HttpError(400, "messages must be an array", "messages");
+      for (size_t i = 0; i < body["messages"].size(); ++i) {
+        const Json& m = body["messages"][i];
+        const std::string p = "messages[" + std::to_string(i) + "]";
+        if (!m.is_object()) throw HttpError(400, p + " must be an object", p);
+        mf.messages.emplace_back(req_string(m, "role", p), opt_string(m, "content", p).value_or(""));
+      }
+    }
+    text = mf.to_text();
+    // PARAMETERs as text lines: parse_modelfile checks each by name.
+    if (body.contains("parameters") && !body["parameters"].is_null()) {
+      if (!body["parameters"].is_object()) throw HttpError(400, "parameters must be an object", "parameters");
       for (const auto& [k, v] : body["parameters"].items()) {
+        auto one_line = [&](const std::string& x) {
+          if (x.find_first_of("\r\n") != std::string::npos)
+            throw HttpError(400, "parameters." + k.substr(0, 40) + ": a value of one line", "parameters");
+          return x;
+        };
+        one_line(k);
+        for (const Json& x : v.is_array() ? v : Json::array({v})) one_line(x.is_string() ? x.get<std::string>() : x.dump());
         if (v.is_array())
           for (const auto& x : v) text += "PARAMETER " + k + " " + (x.is_string() ? x.get<std::string>() : x.dump()) + "\n";
         else
           text += "PARAMETER " + k + " " + (v.is_string() ? v.get<std::string>() : v.dump()) + "\n";
       }
+    }
   }
   bool stream = opt_bool(body, "stream").value_or(true);
   std::vector<std::string> lines;
@@ -389,14 +444,13 @@ void manifest(Api& api, const HttpRequest& req, Responder& res) {
   res.send(200, "application/json", m->manifest.to_json().dump());
 }
 
-// A blob, streamed in chunks (models are large).
+// A blob, streamed in chunks (models are large). Digests as "sha256-<hex>"
+// or Ollama's "sha256:<hex>".
 void blob(Api& api, const HttpRequest& req, Responder& res) {
-  std::string digest = req.path.substr(std::string("/api/blobs/").size());
+  const auto digest = store::normalize_digest(req.path.substr(std::string("/api/blobs/").size()));
   store::Store* st = api.engine().model_store();
-  bool valid = digest.size() == 71 && digest.rfind("sha256-", 0) == 0;
-  for (size_t i = 7; valid && i < digest.size(); ++i) valid = std::isxdigit(static_cast<unsigned char>(digest[i])) != 0;
-  if (!st || !valid) return send_ollama_error(res, 404, "no such blob");
-  FILE* f = std::fopen(st->blob_path(digest).c_str(), "rb");
+  if (!st || !digest) return send_ollama_error(res, 404, "no such blob");
+  FILE* f = std::fopen(st->blob_path(*digest).c_str(), "rb");
   if (!f) return send_ollama_error(res, 404, "no such blob");
   res.begin_stream(200, "application/octet-stream");
   std::vector<char> buf(1 << 20);
@@ -406,6 +460,38 @@ void blob(Api& api, const HttpRequest& req, Responder& res) {
   }
   std::fclose(f);
   res.end_stream();
+}
+
+// HEAD /api/blobs/<digest>: 200 when the store has it (a client uploads it
+// otherwise), 404 when not; no body.
+void blob_exists(Api& api, const HttpRequest& req, Responder& res) {
+  store::Store* st = api.engine().model_store();
+  const bool have = st && st->has_blob(req.path.substr(std::string("/api/blobs/").size()));
+  res.send(have ? 200 : 404, "application/json", "");
+}
+
+// POST /api/blobs/<digest>: the body (streamed into the store as it came,
+// Api::open_upload) is kept when its sha256 is the digest: 201.
+void blob_upload(Api& api, const HttpRequest& req, Responder& res) {
+  store::Store* st = api.engine().model_store();
+  if (!st) return send_ollama_error(res, 400, "this server has no model store");
+  const std::string named = req.path.substr(std::string("/api/blobs/").size());
+  const auto digest = store::normalize_digest(named);
+  if (!digest) return send_ollama_error(res, 400, "'" + named.substr(0, 80) + "' is not a sha256 digest (sha256:<64 hex digits>)");
+  auto* up = dynamic_cast<BlobUpload*>(req.upload.get());
+  std::shared_ptr<BlobUpload> local;
+  if (!up) {  // (the upload could not be opened when the head came: try now, to report why)
+    auto w = store::BlobWriter::open(*st);
+    if (!w.ok()) return send_ollama_error(res, http_status_for(w.status()), w.status().message());
+    local = std::make_shared<BlobUpload>();
+    local->writer = std::move(w.value());
+    local->write(req.body.data(), req.body.size());
+    up = local.get();
+  }
+  if (!up->error.ok()) return send_ollama_error(res, http_status_for(up->error), up->error.message());
+  auto got = up->writer->commit(*digest);
+  if (!got.ok()) return send_ollama_error(res, http_status_for(got.status()), got.status().message());
+  res.send(201, "application/json", "");
 }
 
 }  // namespace
@@ -422,6 +508,8 @@ void register_ollama(std::map<std::pair<std::string, std::string>, std::function
   r[{"POST", "/api/pull"}] = pull;
   r[{"GET", "/api/manifests/"}] = manifest;
   r[{"GET", "/api/blobs/"}] = blob;
+  r[{"HEAD", "/api/blobs/"}] = blob_exists;
+  r[{"POST", "/api/blobs/"}] = blob_upload;
   r[{"GET", "/api/version"}] = [](Api&, const HttpRequest&, Responder& res) {
     res.send(200, "application/json", "{\"version\":\"0.1.0\"}");
   };

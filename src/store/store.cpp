@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -135,7 +137,86 @@ std::string Store::default_home() {
 
 std::string Store::blob_path(const std::string& digest) const { return home_ + "/blobs/" + digest; }
 
+bool Store::has_blob(const std::string& digest) const {
+  auto d = normalize_digest(digest);
+  return d && fs::is_regular_file(blob_path(*d));
+}
+
+std::optional<std::string> normalize_digest(const std::string& text) {
+  if (text.size() != 71 || (text.rfind("sha256-", 0) != 0 && text.rfind("sha256:", 0) != 0)) return std::nullopt;
+  std::string d = "sha256-";
+  for (size_t i = 7; i < text.size(); ++i) {
+    const char c = text[i];
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    d += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return d;
+}
+
+Result<std::unique_ptr<BlobWriter>> BlobWriter::open(const Store& store) {
+  std::unique_ptr<BlobWriter> w(new BlobWriter());
+  w->store_ = &store;
+  std::error_code ec;
+  fs::create_directories(store.home() + "/blobs", ec);
+  static std::atomic<uint64_t> counter{0};
+  w->tmp_ = store.home() + "/blobs/.upload-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  w->fd_ = ::open(w->tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (w->fd_ < 0) return io_error(w->tmp_ + ": " + std::strerror(errno));
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  w->ctx_ = ctx;
+  return w;
+}
+
+BlobWriter::~BlobWriter() {
+  if (ctx_) EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+  if (fd_ >= 0) ::close(fd_);
+  if (!tmp_.empty()) ::unlink(tmp_.c_str());
+}
+
+Status BlobWriter::write(const char* data, size_t n) {
+  if (!error_.ok()) return error_;
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, n);
+  for (size_t done = 0; done < n;) {
+    ssize_t w = ::write(fd_, data + done, n - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return error_ = io_error(tmp_ + ": " + std::strerror(errno));
+    done += static_cast<size_t>(w);
+  }
+  size_ += n;
+  return Status();
+}
+
+Result<std::string> BlobWriter::commit(const std::string& expected) {
+  if (!error_.ok()) return error_;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), md, &md_len);
+  char hex[2 * EVP_MAX_MD_SIZE + 1];
+  for (unsigned i = 0; i < md_len; ++i) std::snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  const std::string digest = std::string("sha256-") + hex;
+  if (digest != expected) return invalid_argument("digest mismatch: the upload is " + digest + ", not " + expected);
+  if (::fsync(fd_) != 0) return io_error(tmp_ + ": " + std::strerror(errno));
+  ::close(fd_);
+  fd_ = -1;
+  const std::string final_path = store_->blob_path(digest);
+  if (!fs::exists(final_path) && std::rename(tmp_.c_str(), final_path.c_str()) != 0)
+    return io_error(final_path + ": " + std::strerror(errno));
+  if (!fs::exists(tmp_)) tmp_.clear();  // moved into place
+  HEARTH_RETURN_IF_ERROR(fsync_dir(store_->home() + "/blobs"));
+  return digest;
+}
+
 Result<std::string> Store::import_blob(const std::string& path, uint64_t* size) {
+  // One of this store's own blobs (a model uploaded, then created from): already in place.
+  const fs::path p(path);
+  std::error_code ec;
+  if (auto d = normalize_digest(p.filename().string());
+      d && *d == p.filename().string() && fs::equivalent(p.parent_path(), fs::path(home_) / "blobs", ec) && !ec &&
+      fs::is_regular_file(p)) {
+    if (size) *size = fs::file_size(p);
+    return *d;
+  }
   int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) return errno == ENOENT ? not_found(path + ": no such file") : io_error(path + ": " + std::strerror(errno));
   std::string tmp = home_ + "/blobs/.tmp-" + std::to_string(getpid()) + "-" +

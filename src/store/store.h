@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -63,8 +64,10 @@ class Store {
 
   // Writes a manifest whose blobs are already in the store (pull).
   Status put_manifest(const std::string& name, const Manifest& m);
-  // Copies a file into the blob store (sha256 computed on the way); returns its digest.
+  // Copies a file into the blob store (sha256 computed on the way); returns
+  // its digest. A blob of this store is taken as it is.
   Result<std::string> import_blob(const std::string& path, uint64_t* size = nullptr);
+  bool has_blob(const std::string& digest) const;
 
  private:
   Status write_manifest(const ModelName& n, const Manifest& m);
@@ -72,5 +75,30 @@ class Store {
   std::string home_;
   std::function<std::optional<std::string>(const std::string&)> external_;
 };
+
+// A blob written as it arrives (an upload): hashed on the way into a
+// temporary file of the store; commit() moves it into place when its sha256
+// is the one expected. Dropped uncommitted, the temporary file goes.
+class BlobWriter {
+ public:
+  static Result<std::unique_ptr<BlobWriter>> open(const Store& store);
+  ~BlobWriter();
+  Status write(const char* data, size_t n);
+  // `expected`: "sha256-<hex>"; a mismatch is kInvalidArgument naming both.
+  Result<std::string> commit(const std::string& expected);
+  uint64_t size() const { return size_; }
+
+ private:
+  BlobWriter() = default;
+  const Store* store_ = nullptr;
+  std::string tmp_;
+  int fd_ = -1;
+  void* ctx_ = nullptr;  // EVP_MD_CTX
+  uint64_t size_ = 0;
+  Status error_;
+};
+
+// "sha256-<64 hex>" (also accepts Ollama's "sha256:<hex>"), or nullopt.
+std::optional<std::string> normalize_digest(const std::string& text);
 
 }  // namespace hearth::store

@@ -8,6 +8,7 @@ import { mkdtempSync, symlinkSync, readFileSync, readdirSync, writeFileSync, exi
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 
@@ -585,6 +586,43 @@ test('model store: create with SYSTEM/TEMPLATE/PARAMETERs, show, generate uses t
   assert.equal(blobs(), 0);
   assert.equal((await post('/api/delete', { model: 'copy' }, 'DELETE')).status, 404);
   assert.equal((await post('/api/create', { model: '../../evil', modelfile: modelfile })).status, 400);
+});
+
+test('blobs: a model uploaded (chunked or with a length; digest-checked), HEAD, then created from files as the ollama CLI does', async () => {
+  const data = readFileSync(join(SHARED, 'models/synth-llama-spm512-Q4_0.gguf'));
+  const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
+  const head = async (d) => (await fetch(`${S.base}/api/blobs/${d}`, { method: 'HEAD' })).status;
+  assert.equal(await head(digest), 404);
+  // Streamed in pieces, as Go's and httpx's clients send a file (chunked transfer encoding).
+  const body = new ReadableStream({ start(c) { for (let i = 0; i < data.length; i += 100000) c.enqueue(data.subarray(i, i + 100000)); c.close(); } });
+  const up = await fetch(`${S.base}/api/blobs/${digest}`, { method: 'POST', body, duplex: 'half' });
+  assert.equal(up.status, 201);
+  assert.equal(await head(digest), 200);
+  const wrong = 'sha256:' + createHash('sha256').update('other').digest('hex');
+  const bad = await fetch(`${S.base}/api/blobs/${wrong}`, { method: 'POST', body: data });
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /digest mismatch/);
+  assert.equal(await head(wrong), 404);
+  assert.equal((await fetch(`${S.base}/api/blobs/sha256:xyz`, { method: 'POST', body: 'x' })).status, 400);
+  const create = (b) => fetch(`${S.base}/api/create`, { method: 'POST', body: JSON.stringify({ stream: false, ...b }) });
+  const made = await create({ model: 'uploaded', files: { 'model.gguf': digest }, system: 'Be brief.', license: ['MIT'],
+    messages: [{ role: 'user', content: 'hello' }], parameters: { temperature: 0, stop: ['a', 'b'] } });
+  assert.equal(made.status, 200, await made.clone().text());
+  const ollama = new Ollama({ host: S.base });
+  const shown = await ollama.show({ model: 'uploaded' });
+  assert.equal(shown.system, 'Be brief.');
+  assert.equal(shown.license, 'MIT');
+  assert.match(shown.parameters, /temperature 0/);
+  assert.deepEqual(shown.messages, [{ role: 'user', content: 'hello' }]);
+  const g = await ollama.generate({ model: 'uploaded', prompt: 'hi', stream: false, options: { num_predict: 3 } });
+  assert.equal(g.eval_count, 3);
+  const missing = await create({ model: 'x', files: { 'm.gguf': wrong } });
+  assert.equal(missing.status, 400);
+  assert.match((await missing.json()).error, /not found; upload it first/);
+  const inject = await create({ model: 'x', from: 'uploaded', parameters: { temperature: '0\nADAPTER /etc/passwd' } });
+  assert.equal(inject.status, 400);
+  await ollama.delete({ model: 'uploaded' });
+  assert.equal(await head(digest), 404);  // no model uses it any more
 });
 
 test('kill -9 during create leaves a store that lists and serves every completed model', async () => {

@@ -161,6 +161,48 @@ TEST_F(StoreTest, BadInputsAreClearErrors) {
   EXPECT_TRUE(s.list().empty());
 }
 
+// Uploads: written as they come, kept only under their own sha256; a model
+// created from an uploaded blob uses it in place (no second copy).
+TEST_F(StoreTest, BlobUploadsAreCheckedAndUsedInPlace) {
+  Store s(home_);
+  const std::string model = test::shared_path("models/aidreams260K.gguf");
+  std::ifstream in(model, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto digest_of = [&](const std::string& data) {
+    auto w = BlobWriter::open(s);
+    EXPECT_TRUE(w.ok());
+    EXPECT_TRUE(w.value()->write(data.data(), data.size()).ok());
+    auto d = w.value()->commit("sha256-" + std::string(64, '0'));
+    EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);  // the mismatch names the real digest
+    const std::string msg = d.status().message();
+    return msg.substr(msg.find("sha256-"), 71);
+  };
+  const std::string digest = digest_of(bytes);
+  EXPECT_EQ(blob_count(), 0u);  // nothing kept from the mismatch
+  EXPECT_FALSE(s.has_blob(digest));
+  {
+    auto w = BlobWriter::open(s);
+    ASSERT_TRUE(w.ok());
+    for (size_t at = 0; at < bytes.size(); at += 4096)  // in pieces
+      ASSERT_TRUE(w.value()->write(bytes.data() + at, std::min<size_t>(4096, bytes.size() - at)).ok());
+    auto d = w.value()->commit(digest);
+    ASSERT_TRUE(d.ok()) << d.status().to_string();
+    EXPECT_EQ(d.value(), digest);
+  }
+  EXPECT_TRUE(s.has_blob(digest));
+  EXPECT_TRUE(s.has_blob("sha256:" + digest.substr(7)));  // Ollama's spelling
+  EXPECT_EQ(blob_count(), 1u);
+  for (const auto& e : fs::directory_iterator(home_ + "/blobs")) EXPECT_EQ(e.path().filename().string(), digest);
+  auto m = s.create("up", "FROM " + s.blob_path(digest) + "\n", "/");
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ(m->model_digest, digest);
+  EXPECT_EQ(m->model_size, bytes.size());
+  EXPECT_EQ(blob_count(), 1u);
+  EXPECT_FALSE(normalize_digest("sha256-" + std::string(63, 'a')));
+  EXPECT_FALSE(normalize_digest("sha256-" + std::string(63, 'a') + "g"));
+  EXPECT_EQ(normalize_digest("sha256:" + std::string(64, 'A')).value(), "sha256-" + std::string(64, 'a'));
+}
+
 }  // namespace
 }  // namespace hearth::store
 
