@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 
@@ -701,6 +702,19 @@ test('malformed requests answer 400/413 and the server stays healthy', async () 
   assert.equal(r.status, 413);
   r = await post('/api/generate', JSON.stringify({ model: '../../etc/passwd', prompt: 'x' }));
   assert.equal(r.status, 400);
+  // Chunked bodies: over the limit (no length to check up front) → 413; a broken chunk size → 400.
+  const big = new ReadableStream({ start(c) { for (let i = 0; i < 18; i++) c.enqueue(new Uint8Array(1 << 20)); c.close(); } });
+  r = await fetch(`${S.base}/api/generate`, { method: 'POST', body: big, duplex: 'half' });
+  assert.equal(r.status, 413);
+  const raw = (text) => new Promise((resolve) => {
+    const sock = net.connect(Number(new URL(S.base).port), '127.0.0.1', () => sock.end(text));
+    let got = '';
+    sock.on('data', (d) => { got += d; });
+    sock.on('close', () => resolve(got));
+  });
+  assert.match(await raw('POST /api/generate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n'), /^HTTP\/1\.1 400/);
+  assert.match(await raw('POST /api/blobs/sha256:' + '0'.repeat(64) + ' HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nq\r\n'), /^HTTP\/1\.1 400/);
+  assert.match(await raw('GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n'), /^HTTP\/1\.1 413/);
   assert.equal((await fetch(`${S.base}/health`)).status, 200);
 });
 
