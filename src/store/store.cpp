@@ -411,7 +411,7 @@ Status Store::collect_garbage() {
   for (const auto& e : fs::directory_iterator(home_ + "/blobs", ec)) {
     std::string f = e.path().filename().string();
     if (f.rfind("sha256-", 0) == 0 && !used.count(f)) fs::remove(e.path(), ec);
-    if (f.rfind(".tmp-", 0) == 0) {  // a create that died: remove if stale
+    if (f.rfind(".tmp-", 0) == 0 || f.rfind(".upload-", 0) == 0) {  // a create or upload that died: remove if stale
       auto age = fs::file_time_type::clock::now() - fs::last_write_time(e.path(), ec);
       if (!ec && age > std::chrono::hours(1)) fs::remove(e.path(), ec);
     }
