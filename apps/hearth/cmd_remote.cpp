@@ -1,7 +1,7 @@
 // Verbs that talk to a running server (HEARTH_HOST, default 127.0.0.1:11434):
 //   hearth ps | hearth stop NAME
-// and hearth pull SOURCE (a GGUF path or http://host:port/name), which works
-// on the local store directly.
+// and hearth pull SOURCE (a GGUF path or http://host:port/name) and hearth
+// push http://host:port/name, which work on the local store directly.
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -46,6 +46,26 @@ void add_remote_verbs(CLI::App& app) {
     cmd->callback([source] {
       store::Store st(store::Store::default_home());
       Status s = server::pull_model(st, *source, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+      if (!s.ok()) throw CLI::RuntimeError(fail(s));
+    });
+  }
+  {
+    auto dest = std::make_shared<std::string>();
+    auto from = std::make_shared<std::string>();
+    auto* cmd = app.add_subcommand("push", "Send a model of the store (or a GGUF file) to another hearth or Ollama server");
+    cmd->add_option("destination", *dest, "http://host:port/[namespace/]name[:tag]")->required();
+    cmd->add_option("--from", *from, "the local model or GGUF file to send (default: the destination's name)");
+    cmd->callback([dest, from] {
+      store::Store st(store::Store::default_home());
+      std::string local = *from;
+      if (local.empty()) {
+        auto url = server::parse_url(*dest);
+        if (!url.ok()) throw CLI::RuntimeError(fail(url.status()));
+        local = url->path.size() > 1 ? url->path.substr(1) : "";
+      }
+      auto src = server::push_source(&st, local);
+      if (!src.ok()) throw CLI::RuntimeError(fail(src.status()));
+      Status s = server::push_model(src.value(), *dest, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
       if (!s.ok()) throw CLI::RuntimeError(fail(s));
     });
   }

@@ -63,6 +63,7 @@ Result<HttpResponse> http_request(const Url& url, const std::string& method, con
     beast::flat_buffer buf;
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);
+    if (method == "HEAD") parser.skip(true);  // a length but no body
     HttpResponse out;
     http::read_header(stream, buf, parser);
     out.status = static_cast<int>(parser.get().result_int());
@@ -86,8 +87,37 @@ Result<HttpResponse> http_request(const Url& url, const std::string& method, con
     beast::error_code ec;
     stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
     return out;
+  } catch (const boost::system::system_error& e) {  // (its what() carries source locations)
+    return unavailable("cannot reach " + url.host + ":" + url.port + ": " + e.code().message());
   } catch (const std::exception& e) {
     return unavailable("cannot reach " + url.host + ":" + url.port + ": " + e.what());
+  }
+}
+
+Result<HttpResponse> http_upload_file(const Url& url, const std::string& path, const std::string& file) {
+  try {
+    net::io_context ioc;
+    net::ip::tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    stream.connect(resolver.resolve(url.host, url.port));
+    http::request<http::file_body> req(http::verb::post, path, 11);
+    req.set(http::field::host, url.host);
+    req.set(http::field::user_agent, "hearth");
+    req.set(http::field::content_type, "application/octet-stream");
+    beast::error_code ec;
+    req.body().open(file.c_str(), beast::file_mode::scan, ec);
+    if (ec) return io_error(file + ": " + ec.message());
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(stream, buf, res);
+    stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+    return HttpResponse{static_cast<int>(res.result_int()), res.body()};
+  } catch (const boost::system::system_error& e) {
+    return unavailable("cannot upload to " + url.host + ":" + url.port + ": " + e.code().message());
+  } catch (const std::exception& e) {
+    return unavailable("cannot upload to " + url.host + ":" + url.port + ": " + e.what());
   }
 }
 

@@ -26,6 +26,9 @@ Result<HttpResponse> http_request(const Url& url, const std::string& method, con
                                   const std::string& body = "",
                                   const std::function<bool(const char*, size_t)>& on_data = {});
 
+// POSTs a file as the body (streamed from disk, with its length): blob uploads.
+Result<HttpResponse> http_upload_file(const Url& url, const std::string& path, const std::string& file);
+
 // HEARTH_HOST (host:port) or 127.0.0.1:11434.
 Url local_server();
 

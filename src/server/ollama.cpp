@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "server/api.h"
+#include "server/http_client.h"
 #include "server/pull.h"
 
 namespace hearth::server {
@@ -427,6 +428,42 @@ void pull(Api& api, const HttpRequest& req, Responder& res) {
   else res.send(200, "application/json", Json{{"status", "success"}}.dump());
 }
 
+// POST /api/push {"model": "http://host:port/name[:tag]"}: the local model
+// name[:tag] (the store's, or a file of the models directory) goes to that
+// server (hearth or Ollama): blobs it lacks uploaded, then created there.
+void push(Api& api, const HttpRequest& req, Responder& res) {
+  Json body = parse_object(req.body);
+  const std::string dest = opt_string(body, "model").value_or(opt_string(body, "name").value_or(""));
+  if (dest.rfind("http://", 0) != 0)
+    throw HttpError(400, "model must be the destination, http://host:port/name[:tag] (the local model of that name is pushed)", "model");
+  auto url = parse_url(dest);
+  if (!url.ok()) throw HttpError(400, url.status().message(), "model");
+  const std::string local = url->path.size() > 1 ? url->path.substr(1) : "";
+  store::Store* st = api.engine().model_store();
+  Result<PushSource> src = st && st->get(local).ok() ? push_source(st, local) : Result<PushSource>(not_found(""));
+  if (!src.ok()) {
+    auto info = api.engine().find_model(local);
+    if (!info.ok()) return send_ollama_error(res, http_status_for(info.status()), info.status().message());
+    src = push_source(nullptr, info->path);
+    if (!src.ok()) return send_ollama_error(res, http_status_for(src.status()), src.status().message());
+  }
+  const bool stream = opt_bool(body, "stream").value_or(true);
+  auto progress = [&](const std::string& s) {
+    if (!stream) return;
+    if (!res.started()) res.begin_stream(200, "application/x-ndjson");
+    res.write_chunk(Json{{"status", s}}.dump() + "\n");
+  };
+  Status s = push_model(src.value(), dest, progress);
+  if (!s.ok()) {
+    if (!res.started()) return send_ollama_error(res, http_status_for(s), s.message());
+    res.write_chunk(Json{{"error", s.message()}}.dump() + "\n");
+    res.end_stream();
+    return;
+  }
+  if (stream) res.end_stream();
+  else res.send(200, "application/json", Json{{"status", "success"}}.dump());
+}
+
 // The store's manifest of a model, for another server pulling it.
 void manifest(Api& api, const HttpRequest& req, Responder& res) {
   std::string rest = req.path.substr(std::string("/api/manifests/").size());
@@ -506,6 +543,7 @@ void register_ollama(std::map<std::pair<std::string, std::string>, std::function
   r[{"POST", "/api/copy"}] = copy;
   r[{"DELETE", "/api/delete"}] = remove;
   r[{"POST", "/api/pull"}] = pull;
+  r[{"POST", "/api/push"}] = push;
   r[{"GET", "/api/manifests/"}] = manifest;
   r[{"GET", "/api/blobs/"}] = blob;
   r[{"HEAD", "/api/blobs/"}] = blob_exists;

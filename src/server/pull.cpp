@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gguf/file.h"
 #include "server/http_client.h"
 #include "model/quantize.h"
 #include "store/modelfile.h"
@@ -64,6 +65,77 @@ Status pull_model(store::Store& st, const std::string& source, const std::functi
   say("writing manifest");
   // The same manifest, under the same name locally (its blobs are all present now).
   HEARTH_RETURN_IF_ERROR(st.put_manifest(name, m));
+  say("success");
+  return Status();
+}
+
+Result<PushSource> push_source(store::Store* st, const std::string& name_or_path) {
+  PushSource src;
+  if (st) {
+    auto sm = st->get(name_or_path);
+    if (sm.ok()) {
+      src.model_digest = sm->manifest.model_digest;
+      src.model_path = st->blob_path(src.model_digest);
+      for (const auto& d : sm->manifest.adapter_digests) src.adapters.emplace_back(st->blob_path(d), d);
+      src.modelfile = sm->manifest.modelfile;
+      return src;
+    }
+    if (sm.status().code() != StatusCode::kNotFound && sm.status().code() != StatusCode::kInvalidArgument) return sm.status();
+  }
+  if (!fs::is_regular_file(name_or_path)) return not_found(name_or_path + ": neither a model in the store nor a GGUF file");
+  HEARTH_ASSIGN_OR_RETURN(gguf::File check, gguf::File::open(name_or_path));
+  (void)check;
+  src.model_path = name_or_path;
+  HEARTH_ASSIGN_OR_RETURN(src.model_digest, store::sha256_file(name_or_path));
+  return src;
+}
+
+Status push_model(const PushSource& src, const std::string& destination,
+                  const std::function<void(const std::string&)>& progress) {
+  auto say = [&](const std::string& s) {
+    if (progress) progress(s);
+  };
+  HEARTH_ASSIGN_OR_RETURN(Url url, parse_url(destination));
+  const std::string name = url.path.size() > 1 ? url.path.substr(1) : "";
+  HEARTH_ASSIGN_OR_RETURN(store::ModelName mn, store::parse_model_name(name));
+  (void)mn;
+  // Ollama's spelling of a digest in URLs and create requests.
+  auto colon = [](const std::string& d) { return "sha256:" + d.substr(7); };
+  std::vector<std::pair<std::string, std::string>> blobs = {{src.model_path, src.model_digest}};
+  blobs.insert(blobs.end(), src.adapters.begin(), src.adapters.end());
+  for (const auto& [path, digest] : blobs) {
+    HEARTH_ASSIGN_OR_RETURN(HttpResponse head, http_request(url, "HEAD", "/api/blobs/" + colon(digest)));
+    if (head.status == 200) {
+      say("using existing " + digest);
+      continue;
+    }
+    say("pushing " + digest);
+    HEARTH_ASSIGN_OR_RETURN(HttpResponse up, http_upload_file(url, "/api/blobs/" + colon(digest), path));
+    if (up.status != 200 && up.status != 201)
+      return unavailable(destination + ": uploading " + digest + " answered " + std::to_string(up.status) + ": " + up.body.substr(0, 300));
+  }
+  const store::Modelfile& mf = src.modelfile;
+  nlohmann::ordered_json req = {{"model", name}, {"files", {{"model.gguf", colon(src.model_digest)}}}, {"stream", false}};
+  if (!src.adapters.empty()) {
+    nlohmann::ordered_json a = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < src.adapters.size(); ++i) a["adapter-" + std::to_string(i) + ".gguf"] = colon(src.adapters[i].second);
+    req["adapters"] = a;
+  }
+  if (mf.has_template) req["template"] = mf.template_text;
+  if (mf.has_system) req["system"] = mf.system;
+  if (!mf.parameters.empty()) req["parameters"] = mf.parameters;
+  if (!mf.messages.empty()) {
+    req["messages"] = nlohmann::ordered_json::array();
+    for (const auto& [r, c] : mf.messages) req["messages"].push_back({{"role", r}, {"content", c}});
+  }
+  if (!mf.licenses.empty()) req["license"] = mf.licenses;
+  say("creating " + name);
+  HEARTH_ASSIGN_OR_RETURN(HttpResponse made, http_request(url, "POST", "/api/create", req.dump()));
+  if (made.status != 200) {
+    auto j = nlohmann::ordered_json::parse(made.body, nullptr, false);
+    const std::string why = !j.is_discarded() && j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : made.body.substr(0, 300);
+    return unavailable(destination + ": creating the model answered " + std::to_string(made.status) + ": " + why);
+  }
   say("success");
   return Status();
 }

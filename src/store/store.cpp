@@ -142,6 +142,31 @@ bool Store::has_blob(const std::string& digest) const {
   return d && fs::is_regular_file(blob_path(*d));
 }
 
+Result<std::string> sha256_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? not_found(path + ": no such file") : io_error(path + ": " + std::strerror(errno));
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 20);
+  Status st;
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) st = io_error(path + ": " + std::strerror(errno));
+    if (n <= 0) break;
+    EVP_DigestUpdate(ctx, buf.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  EVP_DigestFinal_ex(ctx, md, &md_len);
+  EVP_MD_CTX_free(ctx);
+  if (!st.ok()) return st;
+  char hex[2 * EVP_MAX_MD_SIZE + 1];
+  for (unsigned i = 0; i < md_len; ++i) std::snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  return std::string("sha256-") + hex;
+}
+
 std::optional<std::string> normalize_digest(const std::string& text) {
   if (text.size() != 71 || (text.rfind("sha256-", 0) != 0 && text.rfind("sha256:", 0) != 0)) return std::nullopt;
   std::string d = "sha256-";

@@ -98,6 +98,9 @@ class BlobWriter {
   Status error_;
 };
 
+// A file's digest, "sha256-<hex>" (read through, not copied).
+Result<std::string> sha256_file(const std::string& path);
+
 // "sha256-<64 hex>" (also accepts Ollama's "sha256:<hex>"), or nullopt.
 std::optional<std::string> normalize_digest(const std::string& text);
 

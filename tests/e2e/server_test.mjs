@@ -38,10 +38,10 @@ let nextPort = 20000 + Math.floor(Math.random() * 20000);
 
 const storeHome = tempDir('hearth-home-');
 
-async function startServer(extra = [], models = modelsDir) {
+async function startServer(extra = [], models = modelsDir, home = storeHome) {
   const port = nextPort++;
   const proc = spawn(BIN, ['serve', '--port', String(port), '--models', models, '--threads', '2', ...extra],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HEARTH_HOME: storeHome } });
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HEARTH_HOME: home } });
   let log = '';
   proc.stderr.on('data', (d) => { log += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
@@ -647,7 +647,7 @@ test('kill -9 during create leaves a store that lists and serves every completed
   }
 });
 
-test('pull from another server (digest-verified blobs), ps and stop through the CLI', async () => {
+test('pull from and push to another server (digest-verified blobs), ps and stop through the CLI', async () => {
   const post = (path, body) => fetch(`${S.base}${path}`, { method: 'POST', body: JSON.stringify(body) });
   const r = await post('/api/create', { model: 'shared/dream:v2', modelfile: `FROM ${join(SHARED, 'models/aidreams260K.gguf')}\nPARAMETER temperature 0\n` });
   assert.match(await r.text(), /success/);
@@ -669,6 +669,28 @@ test('pull from another server (digest-verified blobs), ps and stop through the 
   assert.match(execFileSync(BIN, ['ps'], { env }).toString(), /aidreams/);
   execFileSync(BIN, ['stop', 'aidreams'], { env });
   assert.doesNotMatch(execFileSync(BIN, ['ps'], { env }).toString(), /aidreams:latest/);
+  // push: to a second server, which gets the blob (uploaded) and the model created from it with its settings.
+  const B = await startServer([], tempDir('hearth-empty-models-'), tempDir('hearth-home-b-'));
+  try {
+    const pushed = await (await post('/api/push', { model: `${B.base}/shared/dream:v2` })).text();
+    assert.match(pushed, /pushing sha256-[0-9a-f]{64}/);
+    assert.match(pushed, /success/);
+    const b = new Ollama({ host: B.base });
+    const g = await b.generate({ model: 'shared/dream:v2', prompt: DREAM, stream: false, options: { num_predict: 64 } });
+    assert.equal(g.response, GREEDY);  // temperature 0 came along
+    assert.match(await (await post('/api/push', { model: `${B.base}/shared/dream:v2` })).text(), /using existing/);
+    // A models-directory file, and from the CLI a GGUF under another name.
+    assert.match(await (await post('/api/push', { model: `${B.base}/aidreams`, stream: false })).text(), /success/);
+    execFileSync(BIN, ['push', `${B.base}/cli:v1`, '--from', join(SHARED, 'models/aidreams260K.gguf')], { env, stdio: 'ignore' });
+    const names = (await b.list()).models.map((m) => m.name).sort();
+    assert.deepEqual(names, ['aidreams:latest', 'cli:v1', 'shared/dream:v2']);
+    const down = await post('/api/push', { model: 'http://127.0.0.1:1/aidreams', stream: false });
+    assert.equal(down.status, 503);
+    assert.match((await down.json()).error, /cannot reach 127\.0\.0\.1:1/);
+  } finally {
+    B.proc.kill('SIGTERM');
+    await B.exited;
+  }
   assert.equal((await fetch(`${S.base}/api/delete`, { method: 'DELETE', body: JSON.stringify({ model: 'shared/dream:v2' }) })).status, 200);
 });
 
