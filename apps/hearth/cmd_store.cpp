@@ -7,6 +7,8 @@
 #include <iterator>
 
 #include "commands.h"
+#include "gguf/file.h"
+#include "runtime/capabilities.h"
 #include "server/pull.h"
 #include "store/store.h"
 
@@ -75,11 +77,20 @@ void add_store_verbs(CLI::App& app) {
       else if (o->system) std::printf("%s\n", mf.system.c_str());
       else if (o->license)
         for (const auto& l : mf.licenses) std::printf("%s\n", l.c_str());
-      else
+      else {
         std::printf("name: %s\nfrom: %s\nblob: %s (%llu bytes)\nparameters: %s\nsystem: %s\ntemplate: %s\n",
                     m->name.display().c_str(), m->manifest.from.c_str(), m->manifest.model_digest.c_str(),
                     static_cast<unsigned long long>(m->manifest.model_size), mf.parameters.dump().c_str(),
                     mf.has_system ? "yes" : "no", mf.has_template ? "yes" : "(the GGUF's)");
+        auto f = gguf::File::open(store().blob_path(m->manifest.model_digest));
+        if (f.ok()) {
+          std::string caps;
+          for (const auto& c : runtime::model_capabilities(f->get_string_or("general.architecture", ""),
+                                                           f->get_string_or("tokenizer.chat_template", ""), &mf))
+            caps += (caps.empty() ? "" : ", ") + c;
+          std::printf("capabilities: %s\n", caps.c_str());
+        }
+      }
     });
   }
   {

@@ -12,6 +12,7 @@
 #include <new>
 
 #include "chat/chat_template.h"
+#include "runtime/capabilities.h"
 #include "runtime/engine_impl.h"
 
 namespace hearth::runtime {
@@ -377,23 +378,8 @@ Result<nlohmann::ordered_json> Engine::show(const std::string& raw) const {
                     {"families", {info.architecture}}, {"parameter_size", info.parameter_size},
                     {"quantization_level", info.quantization}};
   out["model_info"] = mi;
-  // As Ollama derives them: embedding models embed; the rest complete, and
-  // their template tells whether they take tools, fill in the middle
-  // (.Suffix) and think (a pair of thinking tags).
-  nlohmann::ordered_json caps = nlohmann::ordered_json::array();
-  if (info.architecture == "bert") {
-    caps.push_back("embedding");
-  } else {
-    caps.push_back("completion");
-    const std::string tmpl = out["template"].get<std::string>();
-    std::shared_ptr<const store::GoTemplate> go;
-    if (res.ok() && res->manifest && res->manifest->modelfile.has_template)
-      if (auto g = store::GoTemplate::parse(tmpl); g.ok()) go = g.value();
-    if (go ? go->uses_field("Tools") : tmpl.find("tools") != std::string::npos) caps.push_back("tools");
-    if (go && go->uses_field("Suffix")) caps.push_back("insert");
-    if (chat::infer_thinking_tags(tmpl)) caps.push_back("thinking");
-  }
-  out["capabilities"] = caps;
+  out["capabilities"] = model_capabilities(info.architecture, f.get_string_or("tokenizer.chat_template", ""),
+                                           res.ok() && res->manifest ? &res->manifest->modelfile : nullptr);
   out["modified_at"] = info.modified_at;
   return out;
 }

@@ -93,8 +93,9 @@ printf 'FROM %s\nTEMPLATE """<|user|>{{ .Prompt }}<|assistant|>{{ if .Think }}<t
 out=$("$H" run thinker --local -p hi -n 6 --temp 0) && hidden=$("$H" run thinker --local -p hi -n 6 --temp 0 --hidethinking) &&
   off=$("$H" run thinker --local -p hi -n 6 --temp 0 --think=false) && chat=$(echo hi | "$H" run thinker --local -n 6 --temp 0) &&
   [[ "$out" == "Thinking..."$'\n'*$'\n'"...done thinking." ]] && [ -z "$hidden" ] && [ -n "$off" ] &&
-  [[ "$off" != *Thinking* ]] && [[ "$chat" == "Thinking..."* ]]
-check "run shows a thinking model's reasoning (Thinking... / ...done thinking.), --hidethinking, --think=false" $?
+  [[ "$off" != *Thinking* ]] && [[ "$chat" == "Thinking..."* ]] &&
+  "$H" show thinker | grep -q "^capabilities: completion, thinking$"
+check "run shows a thinking model's reasoning (Thinking... / ...done thinking.), --hidethinking, --think=false; show lists its capabilities" $?
 out=$("$H" run "$S/models/synth-llama-spm512-F16.gguf" -p hi -n 2 --think 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "plain continuation"; check "run --think on a plain continuation is an error" $?
 out=$("$H" create "../evil" -f "$T/Modelfile" 2>&1); rc=$?
