@@ -2,7 +2,7 @@
 // With a prompt: prints the continuation as it is generated (exactly its
 // bytes; a final newline only on a terminal). Without one: an interactive
 // chat using the model's chat template (multi-line input between """,
-// /bye, /clear, /set parameter NAME VALUE, /set system TEXT).
+// /bye, /clear, /set parameter NAME VALUE, /set system TEXT, /set think [LEVEL], /set nothink).
 #include <fstream>
 #include <unistd.h>
 
@@ -159,6 +159,23 @@ struct LocalReply {
   }
 };
 
+// /set think [low|medium|high], /set nothink (as in `ollama run`): true
+// when `input` was one of them.
+bool set_think_command(const std::string& input, RunOpts& o, bool can_think) {
+  std::string value;
+  if (input == "/set think") value = "true";
+  else if (input == "/set nothink") value = "false";
+  else if (input == "/set think low" || input == "/set think medium" || input == "/set think high") value = input.substr(11);
+  else return false;
+  if (value != "false" && !can_think) {
+    std::fprintf(stderr, "this model does not support thinking\n");
+    return true;
+  }
+  o.think = value;
+  std::fprintf(stderr, "Set '%s' mode.\n", value == "false" ? "nothink" : "think");
+  return true;
+}
+
 std::string read_chat_input(bool* eof) {
   std::string line;
   if (!std::getline(std::cin, line)) {
@@ -190,9 +207,8 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
   if (!tmpl.ok()) return fail(tmpl.status());
   // Thinking, as the server decides it: the template in use has thinking tags.
   const std::optional<chat::ThinkingTags> tags = chat::infer_thinking_tags(o.go_template.empty() ? source : o.go_template);
-  const std::optional<bool> think = think_of(o);
-  if (think.value_or(false) && !tags) return fail(invalid_argument("this model does not support thinking (its template has no thinking tags)"));
-  const bool thinking_on = think.value_or(tags.has_value());
+  if (think_of(o).value_or(false) && !tags)
+    return fail(invalid_argument("this model does not support thinking (its template has no thinking tags)"));
   model::Context ctx(m, o.ctx, o.threads, o.kv);
   std::vector<int32_t> history;
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
@@ -213,6 +229,9 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
       std::fprintf(stderr, "Cleared session context\n");
       continue;
     }
+    if (set_think_command(input, o, tags.has_value())) continue;
+    const std::optional<bool> think = think_of(o);  // (/set think may change it)
+    const bool thinking_on = think.value_or(tags.has_value());
     if (input.rfind("/set system ", 0) == 0) {
       o.system = input.substr(12);
       reset();
@@ -357,6 +376,7 @@ bool run_via_server(RunOpts& o, int* rc) {
       messages = nlohmann::json::array();
       continue;
     }
+    if (set_think_command(input, o, true)) continue;  // (the server says when the model cannot)
     if (input.empty()) continue;
     messages.push_back({{"role", "user"}, {"content", input}});
     std::string reply;

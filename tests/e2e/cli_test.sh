@@ -96,6 +96,9 @@ out=$("$H" run thinker --local -p hi -n 6 --temp 0) && hidden=$("$H" run thinker
   [[ "$off" != *Thinking* ]] && [[ "$chat" == "Thinking..."* ]] &&
   "$H" show thinker | grep -q "^capabilities: completion, thinking$"
 check "run shows a thinking model's reasoning (Thinking... / ...done thinking.), --hidethinking, --think=false; show lists its capabilities" $?
+out=$(printf 'hi\n/set nothink\nhi\n' | "$H" run thinker --local -n 4 --temp 0 2>&1)
+[ "$(echo "$out" | grep -c '^Thinking\.\.\.$')" -eq 1 ] && echo "$out" | grep -q "^Set 'nothink' mode.$"
+check "run: /set nothink turns thinking off for the next turns" $?
 out=$("$H" run "$S/models/synth-llama-spm512-F16.gguf" -p hi -n 2 --think 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "plain continuation"; check "run --think on a plain continuation is an error" $?
 out=$("$H" create "../evil" -f "$T/Modelfile" 2>&1); rc=$?
