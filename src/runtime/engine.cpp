@@ -215,6 +215,7 @@ void Engine::Impl::finish(Sequence& s, sampling::FinishReason why) {
   ev.finish = why;
   ev.tool_calls = std::move(calls);
   if (s.req.return_context) ev.context = s.history;  // the prompt, then each generated token
+  if (s.stop->stopped()) ev.stop_sequence = s.stop->matched();
   ev.usage = {static_cast<int64_t>(s.prompt.size()), s.n_generated, static_cast<int64_t>(s.n_cached)};
   ev.timings.total = ns_between(s.t_submit, now);
   ev.timings.load = s.lm->load_ns;

@@ -115,6 +115,7 @@ struct Event {
   // (chat/tool_calls.h); the text events carried the rest of the reply.
   std::vector<chat::ToolCall> tool_calls;
   std::vector<int32_t> context;  // kDone, when GenerateRequest::return_context
+  std::string stop_sequence;     // kDone: the stop string that ended it, if one did
 };
 
 // The channel between the scheduler and an HTTP thread. Thread-safe.

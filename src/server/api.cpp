@@ -70,12 +70,20 @@ Api::Api(runtime::Engine& engine, ApiConfig cfg) : engine_(engine), cfg_(std::mo
   };
   routes_[{"GET", "/"}] = [](Api&, const HttpRequest&, Responder& r) { r.send(200, "text/plain", "hearth is running"); };
   register_openai(routes_);
+  register_anthropic(routes_);
   register_ollama(routes_);
   register_embeddings(routes_);
 }
 
 void Api::handle(const HttpRequest& req, Responder& res) {
-  const bool openai = req.path.rfind("/v1/", 0) == 0;
+  const bool anthropic = req.path == "/v1/messages";
+  const bool openai = req.path.rfind("/v1/", 0) == 0 && !anthropic;
+  // Errors in the shape of the route's protocol.
+  auto error = [&](int status, const std::string& msg, const std::string& param = "") {
+    if (anthropic) send_anthropic_error(res, status, msg);
+    else if (openai) send_openai_error(res, status, msg, param);
+    else send_ollama_error(res, status, msg);
+  };
   // CORS: only origins on the allow-list get the headers.
   std::string origin = req.header("origin");
   if (!origin.empty() && !cfg_.cors_origins.empty()) {
@@ -86,7 +94,7 @@ void Api::handle(const HttpRequest& req, Responder& res) {
       res.add_header("Vary", "Origin");
       if (req.method == "OPTIONS") {
         res.add_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
-        res.add_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        res.add_header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Api-Key, Anthropic-Version");
         res.send(204, "", "");
         return;
       }
@@ -95,8 +103,7 @@ void Api::handle(const HttpRequest& req, Responder& res) {
   const bool liveness = req.path == "/health" || req.path == "/v2/health/live";
   if (!liveness && !authorized(req)) {
     res.add_header("WWW-Authenticate", "Bearer");
-    if (openai) send_openai_error(res, 401, "invalid or missing API key");
-    else send_ollama_error(res, 401, "invalid or missing API key");
+    error(401, "invalid or missing API key");
     return;
   }
   auto it = routes_.find({req.method, req.path});
@@ -108,27 +115,25 @@ void Api::handle(const HttpRequest& req, Responder& res) {
     for (const auto& [k, _] : routes_) path_exists |= k.second == req.path;
     int status = path_exists ? 405 : 404;
     std::string msg = path_exists ? "method " + req.method + " not allowed on " + req.path : "no route " + req.path;
-    if (openai) send_openai_error(res, status, msg);
-    else send_ollama_error(res, status, msg);
+    error(status, msg);
     return;
   }
   try {
     it->second(*this, req, res);
   } catch (const HttpError& e) {
     if (res.started()) return;
-    if (openai) send_openai_error(res, e.status, e.what(), e.param);
-    else send_ollama_error(res, e.status, e.what());
+    error(e.status, e.what(), e.param);
   } catch (const std::exception& e) {
     if (res.started()) return;
-    if (openai) send_openai_error(res, 500, std::string("internal error: ") + e.what());
-    else send_ollama_error(res, 500, std::string("internal error: ") + e.what());
+    error(500, std::string("internal error: ") + e.what());
   }
 }
 
 bool Api::authorized(const HttpRequest& req) const {
   if (cfg_.api_key.empty()) return true;
   std::string auth = req.header("authorization");
-  std::string token = auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : "";
+  // Bearer (OpenAI, Ollama), or x-api-key (Anthropic's clients).
+  std::string token = auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : req.header("x-api-key");
   return constant_time_equal(cfg_.api_key, token);
 }
 

@@ -59,12 +59,14 @@ class Api {
 // Adapters (one file each).
 void register_openai(std::map<std::pair<std::string, std::string>, std::function<void(Api&, const HttpRequest&, Responder&)>>& r);
 void register_ollama(std::map<std::pair<std::string, std::string>, std::function<void(Api&, const HttpRequest&, Responder&)>>& r);
+void register_anthropic(std::map<std::pair<std::string, std::string>, std::function<void(Api&, const HttpRequest&, Responder&)>>& r);
 void register_embeddings(std::map<std::pair<std::string, std::string>, std::function<void(Api&, const HttpRequest&, Responder&)>>& r);
 
 // JSON error bodies in each protocol's shape.
 void send_openai_error(Responder& res, int status, const std::string& message, const std::string& param = "",
                        const std::string& code = "");
 void send_ollama_error(Responder& res, int status, const std::string& message);
+void send_anthropic_error(Responder& res, int status, const std::string& message);
 int http_status_for(const Status& s);
 std::string now_rfc3339_nanos();
 

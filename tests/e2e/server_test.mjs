@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
+import Anthropic from '@anthropic-ai/sdk';
 
 const BIN = process.env.HEARTH_BIN;
 const SHARED = process.env.HEARTH_SHARED || process.env.HEARTH_SHARED_FALLBACK;
@@ -499,6 +500,16 @@ test('thinking: a model whose template has thinking tags returns its reasoning a
   assert.equal(resp.usage.output_tokens_details.reasoning_tokens, 12);
   const plain = await client.responses.create({ model: 'thinker', input: 'hi', max_output_tokens: 12, temperature: 0, reasoning: { effort: 'none' } });
   assert.equal(plain.output_text, off.message.content);
+  // Anthropic Messages: a thinking block, streamed as thinking_delta; thinking disabled: text only.
+  const anthropic = new Anthropic({ baseURL: S.base, apiKey: 'unused' });
+  const am = await anthropic.messages.create({ model: 'thinker', max_tokens: 12, temperature: 0, messages });
+  assert.equal(am.content[0].type, 'thinking');
+  assert.equal(am.content[0].thinking, c.message.thinking);
+  const streamedThinking = await anthropic.messages.stream({ model: 'thinker', max_tokens: 12, temperature: 0, messages }).finalMessage();
+  assert.equal(streamedThinking.content[0].thinking, c.message.thinking);
+  const noThinking = await anthropic.messages.create({ model: 'thinker', max_tokens: 12, temperature: 0, messages, thinking: { type: 'disabled' } });
+  assert.deepEqual(noThinking.content.map((b) => b.type), ['text']);
+  assert.equal(noThinking.content[0].text, off.message.content);
   await ollama.delete({ model: 'thinker' });
 });
 
@@ -547,6 +558,67 @@ test('openai responses: text (whole and streamed as typed events) equals the cha
   for (const [extra, param] of [[{ previous_response_id: 'resp_x' }, /previous_response_id/], [{ tools: [{ type: 'web_search' }] }, /tools\[0\]\.type/],
     [{ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'data:,' }] }] }, /input_image/]])
     await assert.rejects(client.responses.create({ model: 'qwen', input: 'hi', ...extra }), (e) => e.status === 400 && param.test(e.message));
+});
+
+test('anthropic messages: text (whole and streamed) equals the chat completion, stop_sequences, tools and tool results, errors in Anthropic\'s shape', async () => {
+  const openai = new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' });
+  const client = new Anthropic({ baseURL: S.base, apiKey: 'unused' });
+  const chat = await openai.chat.completions.create({ model: 'aidreams', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }],
+    max_tokens: 12, temperature: 0 });
+  const full = chat.choices[0].message.content;
+  const base = { model: 'aidreams', system: 'Be brief.', max_tokens: 12, temperature: 0, messages: [{ role: 'user', content: 'hi' }] };
+  const m = await client.messages.create(base);
+  assert.equal(m.type, 'message');
+  assert.match(m.id, /^msg_/);
+  assert.equal(m.role, 'assistant');
+  assert.equal(m.content[0].type, 'text');
+  assert.equal(m.content[0].text, full);
+  assert.equal(m.stop_reason, 'max_tokens');
+  assert.equal(m.usage.input_tokens, chat.usage.prompt_tokens);
+  assert.equal(m.usage.output_tokens, 12);
+  const events = [];
+  const stream = client.messages.stream(base);
+  stream.on('streamEvent', (e) => events.push(e.type));
+  const final = await stream.finalMessage();
+  assert.equal(final.content[0].text, full);
+  assert.equal(final.stop_reason, 'max_tokens');
+  assert.equal(final.usage.output_tokens, 12);
+  assert.deepEqual([events[0], events[1], events.at(-3), events.at(-2), events.at(-1)],
+    ['message_start', 'content_block_start', 'content_block_stop', 'message_delta', 'message_stop']);
+  // A stop sequence ends the text before it, and is named.
+  const q = { ...base, model: 'qwen', max_tokens: 16 };
+  const qfull = (await client.messages.create(q)).content[0].text;
+  // (a piece of the text before any U+FFFD: the reply is random, its bytes need not be whole UTF-8)
+  const clean = qfull.split('\ufffd')[0];
+  let at = 3;
+  while (at + 2 <= clean.length && clean.indexOf(clean.slice(at, at + 2)) !== at) at++;
+  const stop = clean.slice(at, at + 2);
+  assert.ok(at + 2 <= clean.length && !/[\ud800-\udfff]/.test(clean), qfull);
+  const stopped = await client.messages.create({ ...q, stop_sequences: [stop] });
+  assert.equal(stopped.stop_reason, 'stop_sequence');
+  assert.equal(stopped.stop_sequence, stop);
+  assert.equal(stopped.content[0].text, qfull.slice(0, at));
+  // Tools: a forced tool_use, then its result sent back.
+  const tools = [{ name: 'pick_city', description: 'Pick a city', input_schema: { type: 'object', additionalProperties: false, required: ['city'],
+    properties: { city: { enum: ['Oslo', 'Lima'] } } } }];
+  const used = await client.messages.create({ model: 'qwen', max_tokens: 32, temperature: 0, tools, tool_choice: { type: 'tool', name: 'pick_city' },
+    messages: [{ role: 'user', content: 'Where?' }] });
+  assert.equal(used.stop_reason, 'tool_use');
+  const tu = used.content.find((b) => b.type === 'tool_use');
+  assert.equal(tu.name, 'pick_city');
+  assert.match(tu.id, /^toolu_/);
+  assert.ok(['Oslo', 'Lima'].includes(tu.input.city));
+  const next = await client.messages.create({ model: 'qwen', max_tokens: 4, temperature: 0, tools, messages: [
+    { role: 'user', content: 'Where?' }, { role: 'assistant', content: used.content },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: tu.id, content: 'ok' }, { type: 'text', text: 'thanks' }] }] });
+  assert.ok(next.usage.input_tokens > used.usage.input_tokens);
+  // Errors: Anthropic's shape.
+  await assert.rejects(client.messages.create({ ...base, messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AA==' } }] }] }),
+    (e) => e.status === 400 && e.error.type === 'error' && e.error.error.type === 'invalid_request_error' && /image/.test(e.error.error.message));
+  const missing = await fetch(`${S.base}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'aidreams', messages: base.messages }) });
+  assert.equal(missing.status, 400);
+  assert.match((await missing.json()).error.message, /max_tokens is required/);
+  await assert.rejects(client.messages.create({ ...base, model: 'no-such-model' }), (e) => e.status === 404 && e.error.error.type === 'not_found_error');
 });
 
 test('model store: create with SYSTEM/TEMPLATE/PARAMETERs, show, generate uses them, cp then rm keeps the blob, last rm frees it', async () => {
@@ -876,6 +948,11 @@ test('API key is required on every route but liveness', async () => {
     assert.equal((await fetch(`${T.base}/api/tags`, { headers: { authorization: 'Bearer sekret' } })).status, 200);
     const client = new OpenAI({ baseURL: `${T.base}/v1`, apiKey: 'wrong' });
     await assert.rejects(client.models.list(), (e) => e.status === 401);
+    // Anthropic's clients send x-api-key.
+    const ask = (apiKey) => new Anthropic({ baseURL: T.base, apiKey }).messages.create({ model: 'aidreams', max_tokens: 1,
+      messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal((await ask('sekret')).type, 'message');
+    await assert.rejects(ask('wrong'), (e) => e.status === 401 && e.error.error.type === 'authentication_error');
   } finally { T.proc.kill('SIGTERM'); await T.exited; }
 });
 
