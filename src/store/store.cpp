@@ -225,8 +225,9 @@ Result<std::string> BlobWriter::commit(const std::string& expected) {
   ::close(fd_);
   fd_ = -1;
   const std::string final_path = store_->blob_path(digest);
-  if (!fs::exists(final_path) && std::rename(tmp_.c_str(), final_path.c_str()) != 0)
-    return io_error(final_path + ": " + std::strerror(errno));
+  std::error_code ec;
+  if (fs::exists(final_path)) fs::last_write_time(final_path, fs::file_time_type::clock::now(), ec);  // fresh again
+  else if (std::rename(tmp_.c_str(), final_path.c_str()) != 0) return io_error(final_path + ": " + std::strerror(errno));
   if (!fs::exists(tmp_)) tmp_.clear();  // moved into place
   HEARTH_RETURN_IF_ERROR(fsync_dir(store_->home() + "/blobs"));
   return digest;
@@ -421,12 +422,17 @@ Status Store::remove(const std::string& name_text) {
   StoreLock lock(home_);
   std::string path = home_ + "/manifests/" + name.manifest_path();
   if (!fs::exists(path)) return not_found("model '" + name.display() + "' not found");
+  std::set<std::string> freed;  // its blobs: gone now unless another model uses them
+  if (auto m = get(name_text); m.ok()) {
+    freed.insert(m->manifest.model_digest);
+    freed.insert(m->manifest.adapter_digests.begin(), m->manifest.adapter_digests.end());
+  }
   if (::unlink(path.c_str()) != 0) return io_error(path + ": " + std::strerror(errno));
   HEARTH_RETURN_IF_ERROR(fsync_dir(fs::path(path).parent_path().string()));
-  return collect_garbage();
+  return collect_garbage(freed);
 }
 
-Status Store::collect_garbage() {
+Status Store::collect_garbage(const std::set<std::string>& freed) {
   std::set<std::string> used;
   for (const auto& m : list()) {
     used.insert(m.manifest.model_digest);
@@ -435,7 +441,13 @@ Status Store::collect_garbage() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(home_ + "/blobs", ec)) {
     std::string f = e.path().filename().string();
-    if (f.rfind("sha256-", 0) == 0 && !used.count(f)) fs::remove(e.path(), ec);
+    // Unused blobs go: those of the model just removed at once, others (an
+    // upload that no model uses yet: a client creates from it next) once
+    // they are ten minutes old.
+    if (f.rfind("sha256-", 0) == 0 && !used.count(f)) {
+      const auto age = fs::file_time_type::clock::now() - fs::last_write_time(e.path(), ec);
+      if (freed.count(f) || (!ec && age > std::chrono::minutes(10))) fs::remove(e.path(), ec);
+    }
     if (f.rfind(".tmp-", 0) == 0 || f.rfind(".upload-", 0) == 0) {  // a create or upload that died: remove if stale
       auto age = fs::file_time_type::clock::now() - fs::last_write_time(e.path(), ec);
       if (!ec && age > std::chrono::hours(1)) fs::remove(e.path(), ec);

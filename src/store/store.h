@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,7 +53,8 @@ class Store {
   Result<StoredModel> get(const std::string& name) const;
   std::vector<StoredModel> list() const;
   Status copy(const std::string& src, const std::string& dst);
-  // Removes the name, then every blob no manifest refers to.
+  // Removes the name, then the blobs no manifest refers to: its own at once,
+  // others (uploads not used yet) once they are ten minutes old.
   Status remove(const std::string& name);
   std::string blob_path(const std::string& digest) const;
   const std::string& home() const { return home_; }
@@ -71,7 +73,7 @@ class Store {
 
  private:
   Status write_manifest(const ModelName& n, const Manifest& m);
-  Status collect_garbage();
+  Status collect_garbage(const std::set<std::string>& freed);
   std::string home_;
   std::function<std::optional<std::string>(const std::string&)> external_;
 };

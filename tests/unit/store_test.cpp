@@ -193,6 +193,10 @@ TEST_F(StoreTest, BlobUploadsAreCheckedAndUsedInPlace) {
   EXPECT_TRUE(s.has_blob("sha256:" + digest.substr(7)));  // Ollama's spelling
   EXPECT_EQ(blob_count(), 1u);
   for (const auto& e : fs::directory_iterator(home_ + "/blobs")) EXPECT_EQ(e.path().filename().string(), digest);
+  // Another model's removal leaves the fresh upload (a client creates from it next).
+  ASSERT_TRUE(s.create("other", "FROM " + test::shared_path("models/synth-llama-spm512-Q4_0.gguf") + "\n", "/").ok());
+  ASSERT_TRUE(s.remove("other").ok());
+  EXPECT_TRUE(s.has_blob(digest));
   auto m = s.create("up", "FROM " + s.blob_path(digest) + "\n", "/");
   ASSERT_TRUE(m.ok()) << m.status().to_string();
   EXPECT_EQ(m->model_digest, digest);
