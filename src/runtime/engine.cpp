@@ -102,6 +102,18 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
     return Admission::kDone;
   }
   s.prompt = std::move(prompt.value());
+  if (s.req.count_only) {
+    s.t_admit = Clock::now();
+    hold_model(s);  // (release gives it back and sets its keep_alive)
+    Event ev;
+    ev.kind = Event::Kind::kDone;
+    ev.usage.prompt_tokens = static_cast<int64_t>(s.prompt.size());
+    ev.timings.total = ns_between(s.t_submit, s.t_admit);
+    ev.timings.load = s.lm->load_ns;
+    s.stream->push(std::move(ev));
+    s.done = true;
+    return Admission::kDone;
+  }
   if (s.prompt.empty()) {
     fail(s, invalid_argument("the prompt is empty"));
     return Admission::kDone;

@@ -83,6 +83,10 @@ struct GenerateRequest {
   // Ollama's empty prompt: load the model (waiting for the load) and set its
   // keep_alive; nothing is generated, the stream ends with a kDone event.
   bool load_only = false;
+  // Count the prompt's tokens (rendered as for generation) and end: the done
+  // event's usage.prompt_tokens; nothing is evaluated (Anthropic's
+  // count_tokens, OpenAI's input_tokens).
+  bool count_only = false;
 };
 
 struct Usage {

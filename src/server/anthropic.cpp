@@ -104,12 +104,13 @@ Json chat_messages(const Json& body) {
   return msgs;
 }
 
-Json chat_body(const Json& body) {
+// `counting`: for count_tokens, where max_tokens is not asked for.
+Json chat_body(const Json& body, bool counting = false) {
   Json cb = {{"messages", chat_messages(body)}};
   for (const char* k : {"model", "stream", "temperature", "top_p", "top_k"})
     if (body.contains(k)) cb[k] = body[k];
-  if (!body.contains("max_tokens")) bad_request("max_tokens is required", "max_tokens");
-  cb["max_completion_tokens"] = opt_int(body, "max_tokens", 1, 1 << 24).value();
+  if (!body.contains("max_tokens") && !counting) bad_request("max_tokens is required", "max_tokens");
+  if (auto n = opt_int(body, "max_tokens", 1, 1 << 24)) cb["max_completion_tokens"] = *n;
   if (body.contains("stop_sequences") && !body["stop_sequences"].is_null()) cb["stop"] = body["stop_sequences"];
   if (body.contains("tools") && !body["tools"].is_null()) {
     if (!body["tools"].is_array()) bad_request("tools must be an array", "tools");
@@ -261,6 +262,14 @@ void messages(Api& api, const HttpRequest& req, Responder& res) {
   });
 }
 
+// POST /v1/messages/count_tokens: {"input_tokens"}.
+void count_tokens(Api& api, const HttpRequest& req, Responder& res) {
+  ParsedChat p = parse_chat_request(api, chat_body(parse_object(req.body), true));
+  auto n = count_prompt_tokens(api, std::move(p.req));
+  if (!n.ok()) return send_anthropic_error(res, http_status_for(n.status()), n.status().message());
+  res.send(200, "application/json", dump({{"input_tokens", n.value()}}));
+}
+
 }  // namespace
 
 void send_anthropic_error(Responder& res, int status, const std::string& message) {
@@ -274,6 +283,7 @@ void send_anthropic_error(Responder& res, int status, const std::string& message
 
 void register_anthropic(std::map<std::pair<std::string, std::string>, std::function<void(Api&, const HttpRequest&, Responder&)>>& r) {
   r[{"POST", "/v1/messages"}] = messages;
+  r[{"POST", "/v1/messages/count_tokens"}] = count_tokens;
 }
 
 }  // namespace hearth::server

@@ -76,7 +76,7 @@ Api::Api(runtime::Engine& engine, ApiConfig cfg) : engine_(engine), cfg_(std::mo
 }
 
 void Api::handle(const HttpRequest& req, Responder& res) {
-  const bool anthropic = req.path == "/v1/messages";
+  const bool anthropic = req.path == "/v1/messages" || req.path == "/v1/messages/count_tokens";
   const bool openai = req.path.rfind("/v1/", 0) == 0 && !anthropic;
   // Errors in the shape of the route's protocol.
   auto error = [&](int status, const std::string& msg, const std::string& param = "") {

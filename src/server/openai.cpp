@@ -350,6 +350,17 @@ void apply_reasoning(const Json& body, runtime::GenerateRequest* r) {
 
 }  // namespace
 
+Result<int64_t> count_prompt_tokens(Api& api, runtime::GenerateRequest r) {
+  r.count_only = true;
+  HEARTH_ASSIGN_OR_RETURN(auto stream, api.engine().submit(std::move(r)));
+  for (;;) {
+    Event ev;
+    if (!stream->next(&ev, std::chrono::milliseconds(100))) continue;
+    if (ev.kind == Event::Kind::kError) return ev.error;
+    if (ev.kind == Event::Kind::kDone) return ev.usage.prompt_tokens;
+  }
+}
+
 ParsedChat parse_chat_request(Api& api, const Json& body) {
   ParsedChat p;
   parse_common(api, body, &p, true);
@@ -489,6 +500,7 @@ void register_openai(std::map<std::pair<std::string, std::string>, std::function
   r[{"POST", "/v1/chat/completions"}] = chat_completions;
   r[{"POST", "/v1/completions"}] = completions;
   r[{"POST", "/v1/responses"}] = responses;
+  r[{"POST", "/v1/responses/input_tokens"}] = responses_input_tokens;
 }
 
 }  // namespace hearth::server

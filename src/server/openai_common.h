@@ -28,7 +28,13 @@ struct ParsedChat {
 // reasoning_effort, chat_template_kwargs.
 ParsedChat parse_chat_request(Api& api, const Json& body);
 
+// The prompt's tokens as the request would render them (loading the model
+// if need be); nothing is generated.
+Result<int64_t> count_prompt_tokens(Api& api, runtime::GenerateRequest r);
+
 // POST /v1/responses (openai_responses.cpp).
 void responses(Api& api, const HttpRequest& req, Responder& res);
+// POST /v1/responses/input_tokens: {"object": "response.input_tokens", "input_tokens"}.
+void responses_input_tokens(Api& api, const HttpRequest& req, Responder& res);
 
 }  // namespace hearth::server

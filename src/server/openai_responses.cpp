@@ -311,6 +311,13 @@ double rounded(float x) { return std::round(static_cast<double>(x) * 1e6) / 1e6;
 
 }  // namespace
 
+void responses_input_tokens(Api& api, const HttpRequest& req, Responder& res) {
+  ParsedChat p = parse_chat_request(api, chat_body(parse_object(req.body)));
+  auto n = count_prompt_tokens(api, std::move(p.req));
+  if (!n.ok()) return send_openai_error(res, http_status_for(n.status()), n.status().message());
+  res.send(200, "application/json", dump({{"object", "response.input_tokens"}, {"input_tokens", n.value()}}));
+}
+
 void responses(Api& api, const HttpRequest& req, Responder& res) {
   Json body = parse_object(req.body);
   ParsedChat p = parse_chat_request(api, chat_body(body));

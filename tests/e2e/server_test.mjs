@@ -526,6 +526,9 @@ test('openai responses: text (whole and streamed as typed events) equals the cha
   assert.equal(r.incomplete_details.reason, 'max_output_tokens');
   assert.equal(r.usage.input_tokens, chat.usage.prompt_tokens);
   assert.equal(r.usage.output_tokens, 6);
+  const it = await (await fetch(`${S.base}/v1/responses/input_tokens`, { method: 'POST',
+    body: JSON.stringify({ model: 'qwen', instructions: 'Be brief.', input: 'hi' }) })).json();
+  assert.deepEqual(it, { object: 'response.input_tokens', input_tokens: r.usage.input_tokens });
   const types = [];
   let deltas = '', final = null;
   for await (const ev of await client.responses.create({ model: 'qwen', instructions: 'Be brief.',
@@ -576,6 +579,8 @@ test('anthropic messages: text (whole and streamed) equals the chat completion, 
   assert.equal(m.stop_reason, 'max_tokens');
   assert.equal(m.usage.input_tokens, chat.usage.prompt_tokens);
   assert.equal(m.usage.output_tokens, 12);
+  const counted = await client.messages.countTokens({ model: 'aidreams', system: 'Be brief.', messages: base.messages });
+  assert.equal(counted.input_tokens, m.usage.input_tokens);
   const events = [];
   const stream = client.messages.stream(base);
   stream.on('streamEvent', (e) => events.push(e.type));
