@@ -109,7 +109,8 @@ Json chat_body(const Json& body, bool counting = false) {
   Json cb = {{"messages", chat_messages(body)}};
   for (const char* k : {"model", "stream", "temperature", "top_p", "top_k"})
     if (body.contains(k)) cb[k] = body[k];
-  if (!body.contains("max_tokens") && !counting) bad_request("max_tokens is required", "max_tokens");
+  if ((!body.contains("max_tokens") || body["max_tokens"].is_null()) && !counting)
+    bad_request("max_tokens is required", "max_tokens");
   if (auto n = opt_int(body, "max_tokens", 1, 1 << 24)) cb["max_completion_tokens"] = *n;
   if (body.contains("stop_sequences") && !body["stop_sequences"].is_null()) cb["stop"] = body["stop_sequences"];
   if (body.contains("tools") && !body["tools"].is_null()) {

@@ -801,6 +801,27 @@ test('malformed requests answer 400/413 and the server stays healthy', async () 
   assert.equal(r.status, 413);
   r = await post('/api/generate', JSON.stringify({ model: '../../etc/passwd', prompt: 'x' }));
   assert.equal(r.status, 400);
+  // The newer routes' bodies: wrong shapes are 400s naming the field.
+  for (const [path, body, field] of [
+    ['/v1/messages', { model: 'aidreams', max_tokens: null, messages: [{ role: 'user', content: 'x' }] }, /max_tokens/],
+    ['/v1/messages', { model: 'aidreams', max_tokens: 4, messages: 'x' }, /messages/],
+    ['/v1/messages', { model: 'aidreams', max_tokens: 4, messages: [{ role: 'user', content: [1] }] }, /messages\[0\]\.content\[0\]/],
+    ['/v1/messages', { model: 'aidreams', max_tokens: 4, messages: [{ role: 'system', content: 'x' }] }, /role/],
+    ['/v1/messages', { model: 'aidreams', max_tokens: 4, messages: [{ role: 'user', content: 'x' }], tool_choice: { type: 'some' } }, /tool_choice/],
+    ['/v1/responses', { model: 'aidreams', input: 5 }, /input/],
+    ['/v1/responses', { model: 'aidreams', input: [{ type: 'function_call', name: 'f' }] }, /call_id/],
+    ['/v1/responses', { model: 'aidreams', input: 'x', text: { format: { type: 'xml' } } }, /text\.format/],
+    ['/v1/chat/completions', { model: 'aidreams', messages: [{ role: 'user', content: 'x' }], reasoning_effort: 3 }, /reasoning_effort/],
+    ['/v1/chat/completions', { model: 'aidreams', messages: [{ role: 'user', content: 'x' }], chat_template_kwargs: { messages: [] } }, /chat_template_kwargs/],
+    ['/api/create', { model: 'x', files: { 'a.gguf': 5 } }, /files/],
+    ['/api/create', { model: 'x', from: 'aidreams', files: { 'a.gguf': 'sha256:' + '0'.repeat(64) } }, /files/],
+    ['/api/generate', { model: 'aidreams', prompt: 'x', context: [1, 'a'] }, /context/],
+    ['/api/chat', { model: 'aidreams', messages: [{ role: 'user', content: 'x' }], top_logprobs: 99, logprobs: true }, /top_logprobs/],
+  ]) {
+    const res = await post(path, JSON.stringify(body));
+    assert.equal(res.status, 400, `${path} ${JSON.stringify(body)}`);
+    assert.match(JSON.stringify(await res.json()), field, path);
+  }
   // Chunked bodies: over the limit (no length to check up front) → 413; a broken chunk size → 400.
   const big = new ReadableStream({ start(c) { for (let i = 0; i < 18; i++) c.enqueue(new Uint8Array(1 << 20)); c.close(); } });
   r = await fetch(`${S.base}/api/generate`, { method: 'POST', body: big, duplex: 'half' });
