@@ -132,7 +132,7 @@ struct LocalReply {
   LocalReply(sampling::SamplerChain& c, const tokenizer::Tokenizer& t, std::shared_ptr<const sampling::JsonSchema> s,
              std::optional<chat::ThinkingParser> p, bool hide)
       : chain(c), tok(t), schema(std::move(s)), parser(std::move(p)), show{hide} {
-    if (!parser) constrain_json(chain, tok, schema);
+    if (!parser || !parser->inside()) constrain_json(chain, tok, schema);
   }
   void add(const chat::ThinkingParser::Split& sp) {
     reasoning += sp.thinking;
@@ -144,7 +144,7 @@ struct LocalReply {
     if (!parser) return add({"", t});
     const bool was_done = parser->done();
     chat::ThinkingParser::Split sp = parser->push(t);
-    if (!was_done && parser->done() && schema) {
+    if (!was_done && parser->done() && schema && !chain.constrained()) {
       const tokenizer::Tokenizer* tp = &tok;
       auto c = std::make_unique<sampling::JsonConstraint>(
           tok.pieces(), [tp](int32_t id) { return tp->is_eog(id); }, schema);

@@ -45,6 +45,8 @@ class ThinkingParser {
   // The reasoning is over (the closing tag was seen, or the reply did not
   // begin with the opening one): what follows is the answer.
   bool done() const { return state_ == State::kAnswerStarting || state_ == State::kAnswer; }
+  // Inside the reasoning (the prompt opened it, or the opening tag came).
+  bool inside() const { return state_ == State::kThinkingStarting || state_ == State::kThinking; }
 
  private:
   enum class State { kLookingForOpen, kThinkingStarting, kThinking, kAnswerStarting, kAnswer };

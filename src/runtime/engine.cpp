@@ -161,9 +161,10 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
     return Admission::kDone;
   }
   s.chain = std::make_unique<sampling::SamplerChain>(s.req.sampling, static_cast<int32_t>(hp.n_vocab));
-  // JSON mode constrains the answer: with thinking on, from the end of the
-  // reasoning (split_reply), else from the first token.
-  if (s.req.json_schema && !s.thinking) constrain_json(s, "");
+  // JSON mode constrains the answer: from the end of the reasoning when the
+  // prompt opened it (split_reply), else from the first token (a reply that
+  // must be JSON cannot open a reasoning block of its own).
+  if (s.req.json_schema && !(s.thinking && s.thinking->inside())) constrain_json(s, "");
   s.detok = std::make_unique<tokenizer::IncrementalDetokenizer>(*s.lm->tok, false);
   s.stop = std::make_unique<sampling::StopMatcher>(s.req.stop);
   if (s.req.messages && s.req.tools) {
@@ -198,7 +199,7 @@ void Engine::Impl::split_reply(Sequence& s, std::string text, Event& ev, bool en
     }
     ev.thinking = std::move(sp.thinking);
     text = std::move(sp.content);
-    if (!was_done && s.thinking->done() && s.req.json_schema && !end) constrain_json(s, text);
+    if (!was_done && s.thinking->done() && s.req.json_schema && !s.chain->constrained() && !end) constrain_json(s, text);
   }
   if (s.tool_calls) text = s.tool_calls->push(text);
   ev.text = std::move(text);

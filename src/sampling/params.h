@@ -56,6 +56,7 @@ class SamplerChain {
   // over the allowed tokens alone, so unconstrained steps cost nothing), and
   // each sampled token is committed to it.
   void constrain(std::unique_ptr<JsonConstraint> c) { json_ = std::move(c); }
+  bool constrained() const { return json_ != nullptr; }
 
  private:
   int32_t draw(std::span<const float> logits, std::span<const int32_t> history);

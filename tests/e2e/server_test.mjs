@@ -473,6 +473,17 @@ test('thinking: a model whose template has thinking tags returns its reasoning a
   const turn2bare = await ollama.chat({ model: 'thinker', stream: false, options: { ...options, num_predict: 1 },
     messages: [...messages, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'go' }] });
   assert.ok(turn2.prompt_eval_count > turn2bare.prompt_eval_count);
+  // JSON mode: when the prompt opened the reasoning, the reasoning stays free (the answer would be JSON);
+  // when it did not, the reply is JSON from its first token.
+  const fj = await ollama.chat({ model: 'thinker', messages, format: 'json', stream: false, options });
+  assert.equal(fj.message.thinking, c.message.thinking);
+  assert.equal(fj.message.content, '');
+  await ollama.create({ model: 'thinker2', from: 'qwen', template: tmpl.replace('{{ if .Think }}<think>\n{{ end }}', '') });
+  assert.ok((await ollama.show({ model: 'thinker2' })).capabilities.includes('thinking'));
+  const j2 = await ollama.chat({ model: 'thinker2', messages, format: 'json', stream: false, options });
+  assert.match(j2.message.content, /^\s{0,2}\{/);
+  assert.equal(j2.message.thinking, undefined);
+  await ollama.delete({ model: 'thinker2' });
   // A model that does not think, and a bad value, are 400s.
   await assert.rejects(ollama.chat({ model: 'qwen', messages, think: true, stream: false }), /does not support thinking/);
   await assert.rejects(ollama.chat({ model: 'thinker', messages, think: 'max', stream: false }), /think must be/);
