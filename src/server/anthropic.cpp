@@ -5,7 +5,6 @@
 // checked by the same parser and run on the same engine path; the answer is
 // a message with thinking, text and tool_use content blocks, streamed as
 // message_start / content_block_* / message_delta / message_stop events.
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -17,12 +16,6 @@ namespace hearth::server {
 namespace {
 
 using runtime::Event;
-
-std::string anthropic_id(const char* prefix) {  // msg_…, toolu_…
-  std::string id = make_id(prefix);
-  id[std::strlen(prefix)] = '_';
-  return id;
-}
 
 // A content value's text: a string, or text blocks.
 std::string text_of(const Json& content, const std::string& path) {
@@ -173,7 +166,7 @@ class MessageWriter {
   void finish(const Event& ev, const std::string& stop_sequence) {
     close_block();
     for (const chat::ToolCall& call : ev.tool_calls) {
-      Json block = {{"type", "tool_use"}, {"id", anthropic_id("toolu")}, {"name", call.name}, {"input", Json::object()}};
+      Json block = {{"type", "tool_use"}, {"id", make_id("toolu", '_')}, {"name", call.name}, {"input", Json::object()}};
       open_block(Block::kTool, block);
       emit("content_block_delta", {{"index", index_}, {"delta", {{"type", "input_json_delta"}, {"partial_json", call.arguments.dump()}}}});
       block["input"] = call.arguments;
@@ -230,7 +223,7 @@ class MessageWriter {
 
   Responder& res_;
   bool stream_;
-  std::string model_, id_ = anthropic_id("msg");
+  std::string model_, id_ = make_id("msg", '_');
   Json content_ = Json::array();
   Block open_ = Block::kNone;
   int index_ = -1;

@@ -289,7 +289,27 @@ void ps(Api& api, const HttpRequest&, Responder& res) {
   res.send(200, "application/json", Json{{"models", models}}.dump());
 }
 
-// Streams Ollama-style status lines ({"status": "..."}) for create/pull.
+// Runs a store operation (create, pull, push) answering as Ollama does:
+// its status lines streamed as NDJSON ({"status": "..."}), or with stream
+// false one {"status": "success"} at the end; a failure is the last line, or
+// a plain error when nothing was sent yet.
+using Progress = std::function<void(const std::string&)>;
+void serve_status(Responder& res, bool stream, const std::function<Status(const Progress&)>& op) {
+  Status s = op([&](const std::string& line) {
+    if (!stream) return;
+    if (!res.started()) res.begin_stream(200, "application/x-ndjson");
+    res.write_chunk(Json{{"status", line}}.dump() + "\n");
+  });
+  if (!s.ok()) {
+    if (!res.started()) return send_ollama_error(res, http_status_for(s), s.message());
+    res.write_chunk(Json{{"error", s.message()}}.dump() + "\n");
+    res.end_stream();
+    return;
+  }
+  if (stream) res.end_stream();
+  else res.send(200, "application/json", Json{{"status", "success"}}.dump());
+}
+
 void create(Api& api, const HttpRequest& req, Responder& res) {
   Json body = parse_object(req.body);
   std::string name = opt_string(body, "model").value_or(opt_string(body, "name").value_or(""));
@@ -366,23 +386,11 @@ void create(Api& api, const HttpRequest& req, Responder& res) {
       }
     }
   }
-  bool stream = opt_bool(body, "stream").value_or(true);
-  std::vector<std::string> lines;
-  auto progress = [&](const std::string& s) {
-    if (stream) {
-      if (!res.started()) res.begin_stream(200, "application/x-ndjson");
-      res.write_chunk(Json{{"status", s}}.dump() + "\n");
-    }
-  };
-  auto m = create_model(*st, name, text, "/", opt_string(body, "quantize").value_or(""), progress);
-  if (!m.ok()) {
-    if (!res.started()) return send_ollama_error(res, http_status_for(m.status()), m.status().message());
-    res.write_chunk(Json{{"error", m.status().message()}}.dump() + "\n");
-    res.end_stream();
-    return;
-  }
-  if (stream) res.end_stream();
-  else res.send(200, "application/json", Json{{"status", "success"}}.dump());
+  const std::string quantize = opt_string(body, "quantize").value_or("");
+  serve_status(res, opt_bool(body, "stream").value_or(true), [&](const Progress& progress) {
+    auto m = create_model(*st, name, text, "/", quantize, progress);
+    return m.ok() ? Status() : m.status();
+  });
 }
 
 void copy(Api& api, const HttpRequest& req, Responder& res) {
@@ -411,21 +419,8 @@ void pull(Api& api, const HttpRequest& req, Responder& res) {
   if (source.empty()) throw HttpError(400, "model is required (a path or http://host:port/name)", "model");
   store::Store* st = api.engine().model_store();
   if (!st) return send_ollama_error(res, 400, "this server has no model store");
-  bool stream = opt_bool(body, "stream").value_or(true);
-  auto progress = [&](const std::string& s) {
-    if (!stream) return;
-    if (!res.started()) res.begin_stream(200, "application/x-ndjson");
-    res.write_chunk(Json{{"status", s}}.dump() + "\n");
-  };
-  Status s = pull_model(*st, source, progress);
-  if (!s.ok()) {
-    if (!res.started()) return send_ollama_error(res, http_status_for(s), s.message());
-    res.write_chunk(Json{{"error", s.message()}}.dump() + "\n");
-    res.end_stream();
-    return;
-  }
-  if (stream) res.end_stream();
-  else res.send(200, "application/json", Json{{"status", "success"}}.dump());
+  serve_status(res, opt_bool(body, "stream").value_or(true),
+               [&](const Progress& progress) { return pull_model(*st, source, progress); });
 }
 
 // POST /api/push {"model": "http://host:port/name[:tag]"}: the local model
@@ -447,21 +442,8 @@ void push(Api& api, const HttpRequest& req, Responder& res) {
     src = push_source(nullptr, info->path);
     if (!src.ok()) return send_ollama_error(res, http_status_for(src.status()), src.status().message());
   }
-  const bool stream = opt_bool(body, "stream").value_or(true);
-  auto progress = [&](const std::string& s) {
-    if (!stream) return;
-    if (!res.started()) res.begin_stream(200, "application/x-ndjson");
-    res.write_chunk(Json{{"status", s}}.dump() + "\n");
-  };
-  Status s = push_model(src.value(), dest, progress);
-  if (!s.ok()) {
-    if (!res.started()) return send_ollama_error(res, http_status_for(s), s.message());
-    res.write_chunk(Json{{"error", s.message()}}.dump() + "\n");
-    res.end_stream();
-    return;
-  }
-  if (stream) res.end_stream();
-  else res.send(200, "application/json", Json{{"status", "success"}}.dump());
+  serve_status(res, opt_bool(body, "stream").value_or(true),
+               [&](const Progress& progress) { return push_model(src.value(), dest, progress); });
 }
 
 // The store's manifest of a model, for another server pulling it.

@@ -13,11 +13,11 @@ namespace hearth::server {
 
 using runtime::Event;
 
-std::string make_id(const char* prefix) {
+std::string make_id(const char* prefix, char sep) {
   static std::atomic<uint64_t> counter{0};
   static const uint64_t salt = std::random_device{}();
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%s-%016llx%04llx", prefix, static_cast<unsigned long long>(salt),
+  std::snprintf(buf, sizeof buf, "%s%c%016llx%04llx", prefix, sep, static_cast<unsigned long long>(salt),
                 static_cast<unsigned long long>(counter++ & 0xffff));
   return buf;
 }

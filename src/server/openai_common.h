@@ -10,8 +10,8 @@
 
 namespace hearth::server {
 
-// An id such as "chatcmpl-…", unique within the process.
-std::string make_id(const char* prefix);
+// An id such as "chatcmpl-…" (or "resp_…" with sep '_'), unique within the process.
+std::string make_id(const char* prefix, char sep = '-');
 int64_t unix_now();
 // JSON text; invalid UTF-8 from a model becomes U+FFFD rather than an exception.
 std::string dump(const Json& j);

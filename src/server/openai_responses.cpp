@@ -6,7 +6,6 @@
 // `message` (output_text) and `function_call`; streamed as typed SSE events
 // (response.created ... response.output_text.delta ... response.completed).
 #include <cmath>
-#include <cstring>
 #include <map>
 #include <optional>
 #include <utility>
@@ -19,13 +18,6 @@ namespace hearth::server {
 namespace {
 
 using runtime::Event;
-
-// OpenAI's ids for this API use '_' (resp_…, msg_…, rs_…, fc_…, call_…).
-std::string item_id(const char* prefix) {
-  std::string id = make_id(prefix);
-  id[std::strlen(prefix)] = '_';
-  return id;
-}
 
 // The text of a content array's parts (input_text / output_text / text).
 std::string parts_text(const Json& content, const std::string& path) {
@@ -183,7 +175,7 @@ class ResponseWriter {
     }
     if (!reasoning_open_) {
       reasoning_open_ = true;
-      reasoning_id_ = item_id("rs");
+      reasoning_id_ = make_id("rs", '_');
       reasoning_index_ = next_index_++;
       emit("response.output_item.added", {{"output_index", reasoning_index_}, {"item", reasoning_item(false)}});
       emit("response.content_part.added", {{"item_id", reasoning_id_}, {"output_index", reasoning_index_},
@@ -198,7 +190,7 @@ class ResponseWriter {
     close_reasoning();
     if (!message_open_) {
       message_open_ = true;
-      message_id_ = item_id("msg");
+      message_id_ = make_id("msg", '_');
       message_index_ = next_index_++;
       emit("response.output_item.added", {{"output_index", message_index_}, {"item", message_item("in_progress")}});
       emit("response.content_part.added", {{"item_id", message_id_}, {"output_index", message_index_}, {"content_index", 0},
@@ -220,8 +212,8 @@ class ResponseWriter {
     }
     for (const chat::ToolCall& call : ev.tool_calls) {
       const int index = next_index_++;
-      Json item = {{"id", item_id("fc")}, {"type", "function_call"}, {"status", "in_progress"}, {"arguments", ""},
-                   {"call_id", item_id("call")}, {"name", call.name}};
+      Json item = {{"id", make_id("fc", '_')}, {"type", "function_call"}, {"status", "in_progress"}, {"arguments", ""},
+                   {"call_id", make_id("call", '_')}, {"name", call.name}};
       const std::string args = call.arguments.dump();
       emit("response.output_item.added", {{"output_index", index}, {"item", item}});
       emit("response.function_call_arguments.delta", {{"item_id", item["id"]}, {"output_index", index}, {"delta", args}});
@@ -279,7 +271,7 @@ class ResponseWriter {
   void close_reasoning() {
     if (!reasoning_open_ && (reasoning_text_.empty() || reasoning_done_)) return;
     if (!reasoning_open_) {  // reasoning that came after the answer began (not streamed): an item of its own
-      reasoning_id_ = item_id("rs");
+      reasoning_id_ = make_id("rs", '_');
       reasoning_index_ = next_index_++;
     } else {
       emit("response.reasoning_text.done",
@@ -323,7 +315,7 @@ void responses(Api& api, const HttpRequest& req, Responder& res) {
   ParsedChat p = parse_chat_request(api, chat_body(body));
   const runtime::GenerateRequest& r = p.req;
   // The response object echoes the settings it ran with.
-  Json base = {{"id", item_id("resp")}, {"object", "response"}, {"created_at", unix_now()}, {"status", "in_progress"},
+  Json base = {{"id", make_id("resp", '_')}, {"object", "response"}, {"created_at", unix_now()}, {"status", "in_progress"},
                {"error", nullptr}, {"incomplete_details", nullptr},
                {"instructions", body.contains("instructions") ? body["instructions"] : Json()},
                {"max_output_tokens", r.num_predict >= 0 ? Json(r.num_predict) : Json()}, {"model", r.model},
