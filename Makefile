@@ -22,7 +22,7 @@ test: setup npm build test-release build-asan test-asan build-fuzz test-fuzz
 setup:
 	@./scripts/setup
 
-# The official OpenAI and Ollama clients for the end-to-end tests (package.json).
+# The official OpenAI, Ollama and Anthropic clients for the end-to-end tests (package.json).
 npm:
 	npm ci --no-audit --no-fund --loglevel=error
 
