@@ -109,13 +109,15 @@ Status parse_format(RunOpts& o) {
   return Status();
 }
 
-// JSON mode for the local model (the server does the same per request).
+// JSON mode for the local model (the server does the same per request);
+// `answer_so_far`: text of the answer generated before the constraint began.
 void constrain_json(sampling::SamplerChain& chain, const tokenizer::Tokenizer& tok,
-                    std::shared_ptr<const sampling::JsonSchema> schema) {
+                    std::shared_ptr<const sampling::JsonSchema> schema, std::string_view answer_so_far = "") {
   if (!schema) return;
   const tokenizer::Tokenizer* t = &tok;
-  chain.constrain(std::make_unique<sampling::JsonConstraint>(
-      tok.pieces(), [t](int32_t id) { return t->is_eog(id); }, std::move(schema)));
+  auto c = std::make_unique<sampling::JsonConstraint>(tok.pieces(), [t](int32_t id) { return t->is_eog(id); }, std::move(schema));
+  c->accept_text(answer_so_far);
+  chain.constrain(std::move(c));
 }
 
 // A local reply as it is generated: split into reasoning and answer when
@@ -144,13 +146,7 @@ struct LocalReply {
     if (!parser) return add({"", t});
     const bool was_done = parser->done();
     chat::ThinkingParser::Split sp = parser->push(t);
-    if (!was_done && parser->done() && schema && !chain.constrained()) {
-      const tokenizer::Tokenizer* tp = &tok;
-      auto c = std::make_unique<sampling::JsonConstraint>(
-          tok.pieces(), [tp](int32_t id) { return tp->is_eog(id); }, schema);
-      c->accept_text(sp.content);
-      chain.constrain(std::move(c));
-    }
+    if (!was_done && parser->done() && !chain.constrained()) constrain_json(chain, tok, schema, sp.content);
     add(sp);
   }
   void finish() {

@@ -52,6 +52,11 @@ bool prompt_opens_thinking(std::string_view prompt, const ThinkingTags& tags) {
 ThinkingParser::ThinkingParser(ThinkingTags tags, bool inside)
     : tags_(std::move(tags)), state_(inside ? State::kThinkingStarting : State::kLookingForOpen) {}
 
+bool ThinkingParser::drop_leading_space() {
+  held_.erase(0, held_.size() - ltrim(held_).size());
+  return !held_.empty();
+}
+
 ThinkingParser::Split ThinkingParser::push(std::string_view text) {
   Split out;
   held_.append(text);
@@ -70,16 +75,10 @@ ThinkingParser::Split ThinkingParser::push(std::string_view text) {
         state_ = State::kAnswer;
         continue;
       }
-      case State::kThinkingStarting: {
-        std::string_view t = ltrim(held_);
-        if (t.empty()) {
-          held_.clear();
-          return out;
-        }
-        held_ = std::string(t);
+      case State::kThinkingStarting:
+        if (!drop_leading_space()) return out;
         state_ = State::kThinking;
         continue;
-      }
       case State::kThinking: {
         size_t at = held_.find(tags_.close);
         if (at != std::string::npos) {
@@ -97,16 +96,10 @@ ThinkingParser::Split ThinkingParser::push(std::string_view text) {
         held_.erase(0, h.size() - keep);
         return out;
       }
-      case State::kAnswerStarting: {
-        std::string_view t = ltrim(held_);
-        if (t.empty()) {
-          held_.clear();
-          return out;
-        }
-        held_ = std::string(t);
+      case State::kAnswerStarting:
+        if (!drop_leading_space()) return out;
         state_ = State::kAnswer;
         continue;
-      }
       case State::kAnswer:
         out.content.append(held_);
         held_.clear();

@@ -50,6 +50,8 @@ class ThinkingParser {
 
  private:
   enum class State { kLookingForOpen, kThinkingStarting, kThinking, kAnswerStarting, kAnswer };
+  // Drops the whitespace held at the start; false when nothing else is held yet.
+  bool drop_leading_space();
   ThinkingTags tags_;
   State state_;
   std::string held_;

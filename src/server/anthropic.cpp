@@ -17,30 +17,13 @@ namespace {
 
 using runtime::Event;
 
-// A content value's text: a string, or text blocks.
-std::string text_of(const Json& content, const std::string& path) {
-  if (content.is_string()) return content.get<std::string>();
-  if (content.is_null()) return "";
-  if (!content.is_array()) bad_request(path + " must be a string or an array of content blocks", path);
-  std::string text;
-  for (size_t j = 0; j < content.size(); ++j) {
-    const Json& b = content[j];
-    const std::string bp = path + "[" + std::to_string(j) + "]";
-    if (!b.is_object() || opt_string(b, "type", bp).value_or("") != "text")
-      bad_request(bp + ": only text blocks are supported here", bp);
-    if (!text.empty()) text += "\n";
-    text += req_string(b, "text", bp);
-  }
-  return text;
-}
-
 // Messages to chat messages: a user turn's tool_result blocks become tool
 // messages (before its text), an assistant turn's tool_use blocks its
 // tool_calls and its thinking blocks its reasoning.
 Json chat_messages(const Json& body) {
   Json msgs = Json::array();
   if (body.contains("system") && !body["system"].is_null()) {
-    std::string system = text_of(body["system"], "system");
+    std::string system = content_text(body["system"], "system", {"text"}, "\n");
     if (!system.empty()) msgs.push_back({{"role", "system"}, {"content", system}});
   }
   if (!body.contains("messages") || !body["messages"].is_array() || body["messages"].empty())
@@ -70,7 +53,7 @@ Json chat_messages(const Json& body) {
         text += req_string(b, "text", bp);
       } else if (type == "tool_result" && role == "user") {
         const std::string id = req_string(b, "tool_use_id", bp);
-        std::string out = text_of(b.contains("content") ? b["content"] : Json(), bp + ".content");
+        std::string out = content_text(b.contains("content") ? b["content"] : Json(), bp + ".content", {"text"}, "\n");
         if (opt_bool(b, "is_error", bp).value_or(false)) out = "Error: " + out;
         Json tm = {{"role", "tool"}, {"tool_call_id", id}, {"content", out}};
         if (auto it = tool_names.find(id); it != tool_names.end()) tm["name"] = it->second;

@@ -28,6 +28,25 @@ int64_t unix_now() {
 
 std::string dump(const Json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
+std::string content_text(const Json& content, const std::string& path, std::initializer_list<const char*> types,
+                         const char* sep) {
+  if (content.is_string()) return content.get<std::string>();
+  if (content.is_null()) return "";
+  if (!content.is_array()) bad_request(path + " must be a string or an array of parts", path);
+  std::string text;
+  for (size_t j = 0; j < content.size(); ++j) {
+    const Json& part = content[j];
+    const std::string pp = path + "[" + std::to_string(j) + "]";
+    if (!part.is_object()) bad_request(pp + " must be an object", pp);
+    const std::string type = opt_string(part, "type", pp).value_or("");
+    if (std::none_of(types.begin(), types.end(), [&](const char* t) { return type == t; }))
+      bad_request(pp + ": parts of type '" + type.substr(0, 40) + "' are not supported here (text only)", pp);
+    if (j > 0) text += sep;
+    text += req_string(part, "text", pp);
+  }
+  return text;
+}
+
 namespace {
 
 Json bytes_of(const std::string& s) {
@@ -376,20 +395,7 @@ ParsedChat parse_chat_request(Api& api, const Json& body) {
       bad_request(path + ".role must be one of system, user, assistant, tool, developer", path + ".role");
     if (role == "developer") role = "system";
     Json out = {{"role", role}};
-    const Json content = m.contains("content") ? m["content"] : Json();
-    if (content.is_string() || content.is_null()) {
-      out["content"] = content.is_null() ? Json("") : content;
-    } else if (content.is_array()) {
-      std::string text;
-      for (const auto& part : content) {
-        if (!part.is_object() || opt_string(part, "type", path + ".content").value_or("") != "text")
-          bad_request(path + ".content: only {\"type\": \"text\"} parts are supported", path + ".content");
-        text += req_string(part, "text", path + ".content");
-      }
-      out["content"] = text;
-    } else {
-      bad_request(path + ".content must be a string or an array of parts", path + ".content");
-    }
+    out["content"] = content_text(m.contains("content") ? m["content"] : Json(), path + ".content", {"text"});
     for (const char* k : {"tool_calls", "name", "tool_call_id"})
       if (m.contains(k)) out[k] = m[k];
     // An earlier reply's reasoning (as this server returns it), for templates that show it.

@@ -2,6 +2,7 @@
 // openai_responses.cpp: the Responses API): what they share.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,13 @@ std::string make_id(const char* prefix, char sep = '-');
 int64_t unix_now();
 // JSON text; invalid UTF-8 from a model becomes U+FFFD rather than an exception.
 std::string dump(const Json& j);
+
+// A message content's text: a string, null (""), or an array of text parts
+// whose `type` is one of `types`, joined by `sep`; any other part answers 400
+// naming its place and type. (Chat completions' parts, Responses' input and
+// output parts, Anthropic's text blocks.)
+std::string content_text(const Json& content, const std::string& path, std::initializer_list<const char*> types,
+                         const char* sep = "");
 
 struct ParsedChat {
   runtime::GenerateRequest req;

@@ -19,22 +19,9 @@ namespace {
 
 using runtime::Event;
 
-// The text of a content array's parts (input_text / output_text / text).
+// Text parts as Responses input carries them (input, output, reasoning).
 std::string parts_text(const Json& content, const std::string& path) {
-  if (content.is_string()) return content.get<std::string>();
-  if (content.is_null()) return "";
-  if (!content.is_array()) bad_request(path + " must be a string or an array of parts", path);
-  std::string text;
-  for (size_t j = 0; j < content.size(); ++j) {
-    const Json& part = content[j];
-    const std::string pp = path + "[" + std::to_string(j) + "]";
-    if (!part.is_object()) bad_request(pp + " must be an object", pp);
-    const std::string type = opt_string(part, "type", pp).value_or("");
-    if (type != "input_text" && type != "output_text" && type != "text" && type != "reasoning_text" && type != "summary_text")
-      bad_request(pp + ": parts of type '" + type.substr(0, 40) + "' are not supported (text only)", pp);
-    text += req_string(part, "text", pp);
-  }
-  return text;
+  return content_text(content, path, {"input_text", "output_text", "text", "reasoning_text", "summary_text"});
 }
 
 // Input items to chat messages: messages by role; function_call items become
