@@ -49,6 +49,12 @@ Engine::Impl::~Impl() {
   loader.join();
 }
 
+void Engine::Impl::push_done(Sequence& s, Event ev) {
+  settle_keep_alive(s);
+  s.stream->push(std::move(ev));
+  s.done = true;
+}
+
 void Engine::Impl::fail(Sequence& s, Status st) {
   Event ev;
   ev.kind = Event::Kind::kError;
@@ -80,8 +86,7 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
     ev.kind = Event::Kind::kDone;
     ev.timings.total = ns_between(s.t_submit, s.t_admit);
     ev.timings.load = s.lm->load_ns;
-    s.stream->push(std::move(ev));
-    s.done = true;
+    push_done(s, std::move(ev));
     return Admission::kDone;
   }
   if (s.req.embed) {
@@ -110,8 +115,7 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
     ev.usage.prompt_tokens = static_cast<int64_t>(s.prompt.size());
     ev.timings.total = ns_between(s.t_submit, s.t_admit);
     ev.timings.load = s.lm->load_ns;
-    s.stream->push(std::move(ev));
-    s.done = true;
+    push_done(s, std::move(ev));
     return Admission::kDone;
   }
   if (s.prompt.empty()) {
@@ -235,11 +239,10 @@ void Engine::Impl::finish(Sequence& s, sampling::FinishReason why) {
   ev.timings.queue = ns_between(s.t_submit, s.t_admit);
   ev.timings.prompt_eval = ns_between(s.t_admit, s.n_generated ? s.t_first : now);
   ev.timings.eval = s.n_generated ? ns_between(s.t_first, now) : 0;
-  s.stream->push(std::move(ev));
   e.metrics_.observe("e2e_request_latency_seconds", s.req.model, seconds_between(s.t_submit, now));
   e.metrics_.add("generation_tokens_total", s.req.model, s.n_generated);
   e.metrics_.add("requests_total", s.req.model, 1);
-  s.done = true;
+  push_done(s, std::move(ev));
 }
 
 void Engine::Impl::release(Sequence& s) {

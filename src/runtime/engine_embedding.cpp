@@ -84,8 +84,7 @@ void Engine::Impl::finish_embedding(Sequence& s) {
   ev.timings.prompt_eval = ns_between(s.t_submit, now);
   e.metrics_.add("prompt_tokens_total", s.req.model, static_cast<double>(ev.usage.prompt_tokens));
   e.metrics_.add("requests_total", s.req.model, 1);
-  s.stream->push(std::move(ev));
-  s.done = true;
+  push_done(s, std::move(ev));
 }
 
 }  // namespace hearth::runtime

@@ -91,6 +91,10 @@ struct Engine::Impl {
   // A sequence starts or stops using its model (under mu: loaded() reads it).
   void hold_model(Sequence& s);
   void drop_model(Sequence& s);
+  // The request's keep_alive takes effect before its last event goes out, so
+  // a client that reads /api/ps after it sees the expiry it asked for
+  // (drop_model sets it again when the sequence is released).
+  void settle_keep_alive(Sequence& s);
 
   // engine_prompt.cpp
   Result<std::vector<int32_t>> tokenize_prompt(Sequence& s);
@@ -104,6 +108,7 @@ struct Engine::Impl {
 
   // engine.cpp
   void fail(Sequence& s, Status st);
+  void push_done(Sequence& s, Event ev);  // the last event of a request that succeeded
   enum class Admission { kDone, kNoMemory, kParked };  // admitted or finished; wait for KV memory; wait for its model
   Admission admit(Sequence& s);
   void finish(Sequence& s, sampling::FinishReason why);

@@ -257,6 +257,12 @@ void Engine::Impl::hold_model(Sequence& s) {
 
 // Back to idle: it stays loaded for the request's keep_alive (the server's
 // default when the request gives none; negative: until unloaded).
+void Engine::Impl::settle_keep_alive(Sequence& s) {
+  if (!s.lm) return;
+  std::lock_guard<std::mutex> lock(mu);
+  keep_alive(*s.lm, s.req.keep_alive_s.value_or(cfg.default_keep_alive_s));
+}
+
 void Engine::Impl::drop_model(Sequence& s) {
   if (!s.lm || !s.counted) return;
   std::lock_guard<std::mutex> lock(mu);

@@ -11,6 +11,9 @@ fails=0
 check() {  # check NAME CONDITION-EXIT-CODE
   if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails + 1)); fi
 }
+# Output is matched with `grep -q PATTERN <<<"$out"`, never `echo "$out" | grep -q`:
+# grep -q exits at the first match, and a writer still writing the next line
+# then dies of SIGPIPE, which pipefail turns into a failed check.
 hex() { od -An -tx1 -v | tr -d ' \n'; }
 json_str() { grep -o "\"$1\": *\"[^\"]*\"" "$2" | sed 's/.*: *"\(.*\)"/\1/'; }
 
@@ -36,23 +39,23 @@ ids=$("$H" tokenize "$S/models/llama-2-tiny-random.gguf" --file "$T/in.txt" --id
 # 4. Bad input: clear errors, non-zero exit, no crash.
 head -c 100 "$S/models/aidreams260K.gguf" > "$T/trunc.gguf"
 out=$("$H" inspect "$T/trunc.gguf" 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "corrupt: .*trunc.gguf: .* at offset"; check "inspect of a truncated file fails with a message naming the offset" $?
+[ $rc -eq 1 ] && grep -q "corrupt: .*trunc.gguf: .* at offset" <<<"$out"; check "inspect of a truncated file fails with a message naming the offset" $?
 # JSON mode: the greedy text starts another way; constrained, it opens an object.
 out=$("$H" run "$S/models/aidreams260K.gguf" -p "I dream" -n 24 --temp 0 --format json 2>/dev/null)
 free=$("$H" run "$S/models/aidreams260K.gguf" -p "I dream" -n 24 --temp 0 2>/dev/null)
 printf '%s' "$out" | python3 -c 'import re, sys; t = sys.stdin.read(); sys.exit(0 if re.match(r"\s{0,2}\{", t) else 1)' &&
-  ! printf '%s' "$free" | grep -q '^ *{'
+  ! grep -q '^ *{' <<<"$free"
 check "run --format json constrains the output to a JSON object" $?
 printf '%s' '{"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"], "additionalProperties": false}' > "$T/schema.json"
 out=$("$H" run "$S/models/aidreams260K.gguf" -p "I dream" -n 48 --temp 0 --format "$T/schema.json" 2>/dev/null)
 printf '%s' "$out" | python3 -c 'import json, sys; v = json.loads(sys.stdin.read()); sys.exit(0 if list(v) == ["ok"] and isinstance(v["ok"], bool) else 1)'
 check "run --format SCHEMA_FILE: the output is JSON matching the schema" $?
 out=$("$H" run "$S/models/aidreams260K.gguf" -p "I dream" -n 4 --format '{"type": "integer", "multipleOf": 3}' 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "keyword 'multipleOf' is not supported"; check "run --format with an unsupported schema keyword fails naming it" $?
+[ $rc -eq 1 ] && grep -q "keyword 'multipleOf' is not supported" <<<"$out"; check "run --format with an unsupported schema keyword fails naming it" $?
 out=$("$H" run "$S/models/aidreams260K.gguf" --tokens 1,99999 -n 1 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "outside the vocabulary"; check "run rejects an out-of-vocabulary id" $?
+[ $rc -eq 1 ] && grep -q "outside the vocabulary" <<<"$out"; check "run rejects an out-of-vocabulary id" $?
 out=$("$H" run "$S/models/aidreams260K.gguf" -p "$(head -c 2000 /dev/zero | tr '\0' a)" -n 1 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "context holds"; check "run reports a prompt longer than the context" $?
+[ $rc -eq 1 ] && grep -q "context holds" <<<"$out"; check "run reports a prompt longer than the context" $?
 
 # 5. logits: batch and one-by-one agree.
 "$H" logits "$S/models/aidreams260K.gguf" --tokens 1,303,281 --out "$T/a.f32" && \
@@ -72,15 +75,15 @@ out=$("$H" template render --template "$S/templates/Qwen-Qwen2.5-7B-Instruct.jin
 [ "$out" = "617373697374616e740a" ]; check "template render prints the text exactly (ends with the generation prompt, no extra newline)" $?
 printf '[{"role":"system","content":"S"},{"role":"user","content":"Hi"}]' > "$T/s.json"
 out=$("$H" template render --template "$S/templates/google-gemma-2-2b-it.jinja" --messages "$T/s.json" 2>&1); rc=$?
-[ $rc -ne 0 ] && echo "$out" | grep -q "System role not supported"; check "template render exits non-zero with the template's error" $?
+[ $rc -ne 0 ] && grep -q "System role not supported" <<<"$out"; check "template render exits non-zero with the template's error" $?
 
 # 8. The store from the CLI: create (with --quantize), list, show, cp, rm.
 export HEARTH_HOME="$T/home"
 printf 'FROM %s\nPARAMETER temperature 0\nSYSTEM """Be brief."""\n' "$S/models/synth-llama-spm512-F16.gguf" > "$T/Modelfile"
 "$H" create small -f "$T/Modelfile" --quantize Q8_0 2>/dev/null && \
-"$H" list | grep -q "small:latest" && \
-"$H" show small --system | grep -q "Be brief." && \
-"$H" show small --parameters | grep -q temperature && \
+grep -q "small:latest" <<<"$("$H" list)" && \
+grep -q "Be brief." <<<"$("$H" show small --system)" && \
+grep -q temperature <<<"$("$H" show small --parameters)" && \
 "$H" cp small small:copy 2>/dev/null && "$H" rm small 2>/dev/null && \
 "$H" run small:copy -p "hi" -n 2 > /dev/null && "$H" rm small:copy 2>/dev/null && \
 [ -z "$(ls "$HEARTH_HOME/blobs" | grep sha256-)" ]
@@ -94,15 +97,15 @@ out=$("$H" run thinker --local -p hi -n 6 --temp 0) && hidden=$("$H" run thinker
   off=$("$H" run thinker --local -p hi -n 6 --temp 0 --think=false) && chat=$(echo hi | "$H" run thinker --local -n 6 --temp 0) &&
   [[ "$out" == "Thinking..."$'\n'*$'\n'"...done thinking." ]] && [ -z "$hidden" ] && [ -n "$off" ] &&
   [[ "$off" != *Thinking* ]] && [[ "$chat" == "Thinking..."* ]] &&
-  "$H" show thinker | grep -q "^capabilities: completion, thinking$"
+  grep -q "^capabilities: completion, thinking$" <<<"$("$H" show thinker)"
 check "run shows a thinking model's reasoning (Thinking... / ...done thinking.), --hidethinking, --think=false; show lists its capabilities" $?
 out=$(printf 'hi\n/set nothink\nhi\n' | "$H" run thinker --local -n 4 --temp 0 2>&1)
-[ "$(echo "$out" | grep -c '^Thinking\.\.\.$')" -eq 1 ] && echo "$out" | grep -q "^Set 'nothink' mode.$"
+[ "$(echo "$out" | grep -c '^Thinking\.\.\.$')" -eq 1 ] && grep -q "^Set 'nothink' mode.$" <<<"$out"
 check "run: /set nothink turns thinking off for the next turns" $?
 out=$("$H" run "$S/models/synth-llama-spm512-F16.gguf" -p hi -n 2 --think 2>&1); rc=$?
-[ $rc -ne 0 ] && echo "$out" | grep -q "plain continuation"; check "run --think on a plain continuation is an error" $?
+[ $rc -ne 0 ] && grep -q "plain continuation" <<<"$out"; check "run --think on a plain continuation is an error" $?
 out=$("$H" create "../evil" -f "$T/Modelfile" 2>&1); rc=$?
-[ $rc -ne 0 ] && echo "$out" | grep -q "invalid model name"; check "create rejects a name that would leave the store" $?
+[ $rc -ne 0 ] && grep -q "invalid model name" <<<"$out"; check "create rejects a name that would leave the store" $?
 unset HEARTH_HOME
 
 # 9. bench: the JSON report carries the figures and they are plausible.
@@ -182,13 +185,13 @@ check "bench --kv-cache-type q8_0 runs with a cache of 34/64 the bytes" $?
 out=$("$H" run "$S/models/synth-llama-spm512-F16.gguf" --tokens 1,2,3 -n 4 --temp 0 --kv-cache-type q8_0 2>&1); rc=$?
 [ $rc -eq 0 ] && [ -n "$out" ]; check "run --kv-cache-type q8_0 generates" $?
 out=$("$H" run "$S/models/aidreams260K.gguf" --tokens 1,2,3 -n 4 --kv-cache-type q8_0 2>&1); rc=$?
-[ $rc -ne 0 ] && echo "$out" | grep -q "multiple of 32 values; this model.s have 16"; check "run --kv-cache-type q8_0 refuses heads that are not whole blocks, naming the size" $?
+[ $rc -ne 0 ] && grep -q "multiple of 32 values; this model.s have 16" <<<"$out"; check "run --kv-cache-type q8_0 refuses heads that are not whole blocks, naming the size" $?
 out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 16 -n 4 --kv-cache-type q4_1 2>&1); rc=$?
-[ $rc -ne 0 ] && echo "$out" | grep -q "q4_1 not in"; check "bench rejects an unknown KV cache type" $?
+[ $rc -ne 0 ] && grep -q "q4_1 not in" <<<"$out"; check "bench rejects an unknown KV cache type" $?
 out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 16 -n 4 -d 1010 2>&1); rc=$?
-[ $rc -ne 0 ] && echo "$out" | grep -q "d + p + n = 1030 exceeds the model's context (1024)"; check "bench refuses d + p + n beyond the context" $?
+[ $rc -ne 0 ] && grep -q "d + p + n = 1030 exceeds the model's context (1024)" <<<"$out"; check "bench refuses d + p + n beyond the context" $?
 out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 60000 -n 1 2>&1); rc=$?
-[ $rc -ne 0 ] && echo "$out" | grep -q "exceeds the model's context"; check "bench refuses p + n beyond the context" $?
+[ $rc -ne 0 ] && grep -q "exceeds the model's context" <<<"$out"; check "bench refuses p + n beyond the context" $?
 
 # An encoder: synth --arch bert, then bench measures embedding speed.
 "$H" synth --arch bert --dim 64 --layers 2 --heads 2 --ffn 128 --ctx 128 --vocab-from "$S/models/synth-bert-wordpiece-F16.gguf" "$T/bert.gguf" >/dev/null 2>&1 &&
@@ -196,9 +199,9 @@ out=$("$H" bench "$S/models/synth-llama-spm512-Q4_0.gguf" -p 60000 -n 1 2>&1); r
 import json, sys
 j = json.load(sys.stdin)
 assert j["architecture"] == "bert" and j["n_prompt"] == 64 and j["pp_tokens_per_s"] > 0 and j["tg_tokens_per_s"] == 0, j
-' && "$H" bench "$T/bert.gguf" -p 64 -r 1 -t 1 | grep -q "| embed64 "
+' && grep -q "| embed64 " <<<"$("$H" bench "$T/bert.gguf" -p 64 -r 1 -t 1)"
 check "synth --arch bert writes an encoder; bench reports its embedding speed" $?
 out=$("$H" bench "$T/bert.gguf" -p 200 -r 1 2>&1); rc=$?
-[ $rc -ne 0 ] && echo "$out" | grep -q "p = 200 exceeds the model's context (128)"; check "bench refuses an encoder input beyond its context" $?
+[ $rc -ne 0 ] && grep -q "p = 200 exceeds the model's context (128)" <<<"$out"; check "bench refuses an encoder input beyond its context" $?
 
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
