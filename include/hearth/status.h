@@ -18,6 +18,7 @@ enum class StatusCode {
   kOutOfRange,       // e.g. context length exceeded
   kIo,               // the operating system said no
   kUnavailable,      // overloaded or shutting down: retry later
+  kNoSpace,          // the disk (or a configured reserve of it) is full
   kInternal,
 };
 
@@ -47,6 +48,7 @@ inline Status unsupported(std::string m) { return {StatusCode::kUnsupported, std
 inline Status out_of_range(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 inline Status io_error(std::string m) { return {StatusCode::kIo, std::move(m)}; }
 inline Status unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+inline Status no_space(std::string m) { return {StatusCode::kNoSpace, std::move(m)}; }
 
 // Either a value or a non-ok Status.
 template <class T>

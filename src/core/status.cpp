@@ -12,6 +12,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kOutOfRange: return "out of range";
     case StatusCode::kIo: return "i/o error";
     case StatusCode::kUnavailable: return "unavailable";
+    case StatusCode::kNoSpace: return "no space";
     case StatusCode::kInternal: return "internal error";
   }
   return "unknown";

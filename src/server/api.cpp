@@ -1,7 +1,11 @@
 #include "server/api.h"
 
+#include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
+#include <optional>
 
 namespace hearth::server {
 
@@ -23,6 +27,7 @@ int http_status_for(const Status& s) {
     case StatusCode::kInvalidArgument: case StatusCode::kOutOfRange: return 400;
     case StatusCode::kNotFound: return 404;
     case StatusCode::kUnavailable: return 503;
+    case StatusCode::kNoSpace: return 507;  // Insufficient Storage
     default: return 500;
   }
 }
@@ -141,10 +146,17 @@ std::shared_ptr<BodySink> Api::open_upload(const HttpRequest& head) {
   if (head.method != "POST" || head.path.rfind("/api/blobs/", 0) != 0 || !authorized(head)) return nullptr;
   store::Store* st = engine_.model_store();
   if (!st || !store::normalize_digest(head.path.substr(std::string("/api/blobs/").size()))) return nullptr;
-  auto w = store::BlobWriter::open(*st);
-  if (!w.ok()) return nullptr;  // (the route reports the store's error)
+  std::optional<uint64_t> length;
+  if (const std::string cl = head.header("content-length"); !cl.empty()) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(cl.c_str(), &end, 10);
+    if (errno == 0 && end && *end == '\0' && std::isdigit(static_cast<unsigned char>(cl[0]))) length = n;
+  }
   auto up = std::make_shared<BlobUpload>();
-  up->writer = std::move(w.value());
+  auto w = store::BlobWriter::open(*st, length);
+  if (w.ok()) up->writer = std::move(w.value());
+  else up->error = w.status();  // answered from the head (too large for the disk, or no blobs folder)
   return up;
 }
 

@@ -25,12 +25,13 @@ struct ApiConfig {
 // A blob upload's body (POST /api/blobs/<digest>): written into the model
 // store as it arrives, hashed on the way; the route commits it.
 struct BlobUpload : BodySink {
-  std::unique_ptr<store::BlobWriter> writer;
+  std::unique_ptr<store::BlobWriter> writer;  // null: could not open (error says why)
   Status error;
   bool write(const char* data, size_t n) override {
-    error = writer->write(data, n);
+    if (error.ok()) error = writer->write(data, n);
     return error.ok();
   }
+  bool accepting() const override { return error.ok(); }
 };
 
 class Api {

@@ -33,6 +33,7 @@ const char* reason(int status) {
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
+    case 507: return "Insufficient Storage";
     default: return "Unknown";
   }
 }
@@ -282,12 +283,20 @@ void HttpServer::serve(int fd) {
     head.eager(false);
     if (int st = feed(head, [&] { return head.is_header_done(); }, [] { return true; }); st != 0) return refuse(st);
     HttpRequest req = head_of(head.get());
+    std::shared_ptr<BodySink> sink = open_upload_ && !head.is_done() ? open_upload_(req) : nullptr;
+    if (sink && !sink->accepting()) {  // answered from the head; the body is left unread
+      req.upload = std::move(sink);
+      Connection conn(fd, cfg_, false);
+      handler_(req, conn);
+      if (!conn.started()) conn.send(500, "application/json", "{\"error\":{\"message\":\"no response\"}}", {});
+      if (conn.ok()) linger_close(fd);
+      return;
+    }
     if (boost::beast::iequals(req.header("expect"), "100-continue")) {
       static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
       if (::send(fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL) < 0) return;
     }
-    std::shared_ptr<BodySink> sink = open_upload_ && !head.is_done() ? open_upload_(req) : nullptr;
-    bool keep_alive = false;
+    bool keep_alive = false, body_left = false;
     if (sink) {  // streamed: the body goes to the sink a buffer at a time
       if (head.content_length() && *head.content_length() > cfg_.max_upload_bytes) return refuse(413);
       http::request_parser<http::buffer_body> p{std::move(head)};
@@ -307,7 +316,8 @@ void HttpServer::serve(int fd) {
         return sink_ok;
       });
       if (st != 0) return refuse(st);
-      if (!sink_ok) keep_alive = false;  // the rest of the body is not read: this connection ends
+      body_left = !sink_ok;  // the rest of the body is not read: this connection ends
+      if (body_left) keep_alive = false;
       else keep_alive = p.get().keep_alive();
       req.upload = std::move(sink);
     } else {
@@ -322,6 +332,7 @@ void HttpServer::serve(int fd) {
     Connection conn(fd, cfg_, keep_alive);
     handler_(req, conn);
     if (!conn.started()) conn.send(500, "application/json", "{\"error\":{\"message\":\"no response\"}}", {});
+    if (body_left && conn.ok()) linger_close(fd);  // (so that the client reads the answer)
     if (!conn.ok() || !keep_alive) return;
   }
 }

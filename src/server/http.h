@@ -22,6 +22,9 @@ class BodySink {
   virtual ~BodySink() = default;
   // False: stop reading (the handler answers with the sink's reason).
   virtual bool write(const char* data, size_t n) = 0;
+  // False: refused from the head alone (e.g. too large for the disk); the
+  // body is not read, nor a 100 Continue sent, and the handler answers.
+  virtual bool accepting() const { return true; }
 };
 
 struct HttpRequest {

@@ -372,9 +372,10 @@ void create(Api& api, const HttpRequest& req, Responder& res) {
     if (body.contains("parameters") && !body["parameters"].is_null()) {
       if (!body["parameters"].is_object()) throw HttpError(400, "parameters must be an object", "parameters");
       for (const auto& [k, v] : body["parameters"].items()) {
+        const std::string& key = k;  // (a structured binding cannot be captured before C++20 compilers caught up)
         auto one_line = [&](const std::string& x) {
           if (x.find_first_of("\r\n") != std::string::npos)
-            throw HttpError(400, "parameters." + k.substr(0, 40) + ": a value of one line", "parameters");
+            throw HttpError(400, "parameters." + key.substr(0, 40) + ": a value of one line", "parameters");
           return x;
         };
         one_line(k);
@@ -508,6 +509,7 @@ void blob_upload(Api& api, const HttpRequest& req, Responder& res) {
     up = local.get();
   }
   if (!up->error.ok()) return send_ollama_error(res, http_status_for(up->error), up->error.message());
+  if (!up->writer) return send_ollama_error(res, 500, "the upload was not stored");
   auto got = up->writer->commit(*digest);
   if (!got.ok()) return send_ollama_error(res, http_status_for(got.status()), got.status().message());
   res.send(201, "application/json", "");

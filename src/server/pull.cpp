@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 
@@ -43,24 +44,21 @@ Status pull_model(store::Store& st, const std::string& source, const std::functi
       continue;
     }
     say("pulling " + d);
-    std::string tmp = st.home() + "/blobs/.tmp-pull-" + std::to_string(getpid());
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) return io_error(tmp + ": cannot write");
-    auto dl = http_request(url, "GET", "/api/blobs/" + d, "",
-                           [&](const char* data, size_t n) { return std::fwrite(data, 1, n, f) == n; });
-    std::fclose(f);
-    if (!dl.ok() || dl->status != 200) {
-      fs::remove(tmp);
+    // Streamed into the store, hashed on the way: kept only when its sha256 is d.
+    HEARTH_ASSIGN_OR_RETURN(auto w, store::BlobWriter::open(st));
+    Status wrote;
+    auto dl = http_request(url, "GET", "/api/blobs/" + d, "", [&](const char* data, size_t n) {
+      wrote = w->write(data, n);
+      return wrote.ok();
+    });
+    if (!wrote.ok()) return wrote;
+    if (!dl.ok() || dl->status != 200)
       return dl.ok() ? not_found(source + ": blob " + d + " answered " + std::to_string(dl->status)) : dl.status();
-    }
     say("verifying sha256 digest");
-    auto got = st.import_blob(tmp);
-    fs::remove(tmp);
-    if (!got.ok()) return got.status();
-    if (got.value() != d) {
-      fs::remove(st.blob_path(got.value()));
-      return corrupt(source + ": blob digest mismatch (expected " + d + ", got " + got.value() + ")");
-    }
+    auto got = w->commit(d);
+    if (!got.ok())
+      return got.status().code() == StatusCode::kInvalidArgument ? corrupt(source + ": blob " + got.status().message())
+                                                                 : got.status();
   }
   say("writing manifest");
   // The same manifest, under the same name locally (its blobs are all present now).
@@ -157,7 +155,10 @@ Result<store::Manifest> create_model(store::Store& st, const std::string& name, 
     from = (fs::path(base_dir) / from).string();
   }
   if (!fs::is_regular_file(from)) return not_found("FROM " + mf.from + ": neither a model in the store nor a GGUF file");
-  std::string tmp = st.home() + "/blobs/.tmp-quantize-" + std::to_string(getpid()) + ".gguf";
+  HEARTH_RETURN_IF_ERROR(st.check_space(0));  // (the quantizer's own writes report a full disk too)
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp =
+      st.home() + "/blobs/.tmp-quantize-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".gguf";
   if (progress) progress("quantizing to " + quantize);
   model::QuantizeOptions qo;
   qo.type = quantize;
@@ -166,12 +167,16 @@ Result<store::Manifest> create_model(store::Store& st, const std::string& name, 
     fs::remove(tmp);
     return s;
   }
-  // Same Modelfile, FROM the quantized file.
+  // The quantized file becomes a blob where it is (no copy); the same
+  // Modelfile, FROM that blob.
+  auto digest = st.adopt_blob(tmp);
+  if (!digest.ok()) {
+    fs::remove(tmp);
+    return digest.status();
+  }
   std::string rest = mf.to_text();
   rest = rest.substr(rest.find('\n') + 1);
-  auto m = st.create(name, "FROM " + tmp + "\n" + rest, base_dir, progress);
-  fs::remove(tmp);
-  return m;
+  return st.create(name, "FROM " + st.blob_path(digest.value()) + "\n" + rest, base_dir, progress);
 }
 
 }  // namespace hearth::server

@@ -4,12 +4,16 @@
 #include <openssl/evp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cctype>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -123,7 +127,12 @@ Result<Manifest> Manifest::from_json(const nlohmann::ordered_json& j) {
   }
 }
 
-Store::Store(std::string home) : home_(std::move(home)) {
+Store::Store(std::string home) : home_(std::move(home)), min_free_(128u << 20) {
+  if (const char* m = std::getenv("HEARTH_MIN_FREE_DISK"); m && *m) {
+    if (auto n = parse_byte_size(m)) min_free_ = *n;
+    else std::fprintf(stderr, "hearth: HEARTH_MIN_FREE_DISK=%s is not a size (e.g. 2G); keeping %llu MiB free\n", m,
+                      static_cast<unsigned long long>(min_free_ >> 20));
+  }
   std::error_code ec;
   fs::create_directories(home_ + "/blobs", ec);
   fs::create_directories(home_ + "/manifests", ec);
@@ -178,7 +187,57 @@ std::optional<std::string> normalize_digest(const std::string& text) {
   return d;
 }
 
-Result<std::unique_ptr<BlobWriter>> BlobWriter::open(const Store& store) {
+namespace {
+std::string size_text(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 5) v /= 1024, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+}  // namespace
+
+std::optional<uint64_t> parse_byte_size(const std::string& text) {
+  size_t i = 0;
+  uint64_t n = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    if (n > (UINT64_MAX - 9) / 10) return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(text[i++] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  std::string unit;
+  for (; i < text.size(); ++i) unit += static_cast<char>(std::toupper(static_cast<unsigned char>(text[i])));
+  int shift = 0;
+  if (!unit.empty() && std::string("KMGT").find(unit[0]) != std::string::npos) {
+    shift = 10 * (1 + static_cast<int>(std::string("KMGT").find(unit[0])));
+    unit.erase(0, 1);
+    if (unit == "IB" || unit == "B") unit.clear();
+  } else if (unit == "B") {
+    unit.clear();
+  }
+  if (!unit.empty() || (shift > 0 && n > (UINT64_MAX >> shift))) return std::nullopt;
+  return n << shift;
+}
+
+Status Store::check_space(uint64_t more) const {
+  struct statvfs sv {};
+  const std::string dir = home_ + "/blobs";
+  if (::statvfs(dir.c_str(), &sv) != 0) return io_error(dir + ": " + std::strerror(errno));
+  const uint64_t free_bytes = static_cast<uint64_t>(sv.f_bavail) * static_cast<uint64_t>(sv.f_frsize);
+  if (free_bytes >= min_free_ && free_bytes - min_free_ >= more) return Status();
+  return no_space("not enough disk space for the model store at " + home_ + ": " + size_text(free_bytes) +
+                  " free" + (more ? ", " + size_text(more) + " more needed" : "") + ", and " + size_text(min_free_) +
+                  " is kept free (HEARTH_MIN_FREE_DISK)");
+}
+
+namespace {
+constexpr uint64_t kSpaceCheckEvery = 16u << 20;
+}  // namespace
+
+Result<std::unique_ptr<BlobWriter>> BlobWriter::open(const Store& store, std::optional<uint64_t> expected_size) {
+  if (expected_size) HEARTH_RETURN_IF_ERROR(store.check_space(*expected_size));
   std::unique_ptr<BlobWriter> w(new BlobWriter());
   w->store_ = &store;
   std::error_code ec;
@@ -186,7 +245,11 @@ Result<std::unique_ptr<BlobWriter>> BlobWriter::open(const Store& store) {
   static std::atomic<uint64_t> counter{0};
   w->tmp_ = store.home() + "/blobs/.upload-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
   w->fd_ = ::open(w->tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (w->fd_ < 0) return io_error(w->tmp_ + ": " + std::strerror(errno));
+  if (w->fd_ < 0) {
+    const int e = errno;
+    w->tmp_.clear();
+    return io_error(store.home() + "/blobs: " + std::strerror(e));
+  }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   w->ctx_ = ctx;
@@ -201,10 +264,15 @@ BlobWriter::~BlobWriter() {
 
 Status BlobWriter::write(const char* data, size_t n) {
   if (!error_.ok()) return error_;
+  if (size_ + n >= next_check_) {  // (the first write checks too)
+    if (Status st = store_->check_space(n); !st.ok()) return error_ = st;
+    next_check_ = size_ + n + kSpaceCheckEvery;
+  }
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, n);
   for (size_t done = 0; done < n;) {
     ssize_t w = ::write(fd_, data + done, n - done);
     if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == ENOSPC) return error_ = no_space(store_->home() + ": the disk is full");
     if (w < 0) return error_ = io_error(tmp_ + ": " + std::strerror(errno));
     done += static_cast<size_t>(w);
   }
@@ -220,14 +288,15 @@ Result<std::string> BlobWriter::commit(const std::string& expected) {
   char hex[2 * EVP_MAX_MD_SIZE + 1];
   for (unsigned i = 0; i < md_len; ++i) std::snprintf(hex + 2 * i, 3, "%02x", md[i]);
   const std::string digest = std::string("sha256-") + hex;
-  if (digest != expected) return invalid_argument("digest mismatch: the upload is " + digest + ", not " + expected);
-  if (::fsync(fd_) != 0) return io_error(tmp_ + ": " + std::strerror(errno));
+  if (!expected.empty() && digest != expected)
+    return error_ = invalid_argument("digest mismatch: the upload is " + digest + ", not " + expected);
+  if (::fsync(fd_) != 0) return error_ = io_error(tmp_ + ": " + std::strerror(errno));
   ::close(fd_);
   fd_ = -1;
   const std::string final_path = store_->blob_path(digest);
   std::error_code ec;
   if (fs::exists(final_path)) fs::last_write_time(final_path, fs::file_time_type::clock::now(), ec);  // fresh again
-  else if (std::rename(tmp_.c_str(), final_path.c_str()) != 0) return io_error(final_path + ": " + std::strerror(errno));
+  else if (std::rename(tmp_.c_str(), final_path.c_str()) != 0) return error_ = io_error(final_path + ": " + std::strerror(errno));
   if (!fs::exists(tmp_)) tmp_.clear();  // moved into place
   HEARTH_RETURN_IF_ERROR(fsync_dir(store_->home() + "/blobs"));
   return digest;
@@ -245,63 +314,41 @@ Result<std::string> Store::import_blob(const std::string& path, uint64_t* size) 
   }
   int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) return errno == ENOENT ? not_found(path + ": no such file") : io_error(path + ": " + std::strerror(errno));
-  std::string tmp = home_ + "/blobs/.tmp-" + std::to_string(getpid()) + "-" +
-                    std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (out < 0) {
+  struct stat sb {};
+  const bool sized = ::fstat(in, &sb) == 0 && S_ISREG(sb.st_mode);
+  auto w = BlobWriter::open(*this, sized ? std::optional<uint64_t>(static_cast<uint64_t>(sb.st_size)) : std::nullopt);
+  if (!w.ok()) {
     ::close(in);
-    return io_error(tmp + ": " + std::strerror(errno));
+    return w.status();
   }
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   std::vector<char> buf(1 << 20);
-  uint64_t total = 0;
   Status st;
   for (;;) {
     ssize_t n = ::read(in, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      st = io_error(path + ": " + std::strerror(errno));
-      break;
-    }
-    if (n == 0) break;
-    EVP_DigestUpdate(ctx, buf.data(), static_cast<size_t>(n));
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::write(out, buf.data() + done, static_cast<size_t>(n - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        st = io_error(tmp + ": " + std::strerror(errno));
-        break;
-      }
-      done += w;
-    }
+    if (n < 0) st = io_error(path + ": " + std::strerror(errno));
+    if (n <= 0) break;
+    st = w.value()->write(buf.data(), static_cast<size_t>(n));
     if (!st.ok()) break;
-    total += static_cast<uint64_t>(n);
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  EVP_DigestFinal_ex(ctx, md, &md_len);
-  EVP_MD_CTX_free(ctx);
   ::close(in);
-  if (st.ok() && ::fsync(out) != 0) st = io_error(tmp + ": " + std::strerror(errno));
-  ::close(out);
-  if (!st.ok()) {
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  char hex[2 * EVP_MAX_MD_SIZE + 1];
-  for (unsigned i = 0; i < md_len; ++i) std::snprintf(hex + 2 * i, 3, "%02x", md[i]);
-  std::string digest = std::string("sha256-") + hex;
-  std::string final_path = blob_path(digest);
+  if (!st.ok()) return st;
+  HEARTH_ASSIGN_OR_RETURN(std::string digest, w.value()->commit(""));
+  if (size) *size = w.value()->size();
+  return digest;
+}
+
+Result<std::string> Store::adopt_blob(const std::string& path) {
+  HEARTH_ASSIGN_OR_RETURN(std::string digest, sha256_file(path));
+  const std::string final_path = blob_path(digest);
+  std::error_code ec;
   if (fs::exists(final_path)) {
-    ::unlink(tmp.c_str());  // shared with another model: stored once
-  } else if (std::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return io_error(final_path + ": " + std::strerror(e));
+    fs::last_write_time(final_path, fs::file_time_type::clock::now(), ec);  // the same bytes: stored once
+    fs::remove(path, ec);
+  } else if (std::rename(path.c_str(), final_path.c_str()) != 0) {
+    return io_error(final_path + ": " + std::strerror(errno));
   }
   HEARTH_RETURN_IF_ERROR(fsync_dir(home_ + "/blobs"));
-  if (size) *size = total;
   return digest;
 }
 

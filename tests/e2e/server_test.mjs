@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, symlinkSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync, statfsSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -677,7 +677,7 @@ test('model store: create with SYSTEM/TEMPLATE/PARAMETERs, show, generate uses t
   assert.equal((await post('/api/create', { model: '../../evil', modelfile: modelfile })).status, 400);
 });
 
-test('blobs: a model uploaded (chunked or with a length; digest-checked), HEAD, then created from files as the ollama CLI does', async () => {
+test('blobs: a model uploaded (chunked or with a length; digest-checked; refused when the disk cannot hold it), HEAD, then created from files as the ollama CLI does', async () => {
   const data = readFileSync(join(SHARED, 'models/synth-llama-spm512-Q4_0.gguf'));
   const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
   const head = async (d) => (await fetch(`${S.base}/api/blobs/${d}`, { method: 'HEAD' })).status;
@@ -693,6 +693,22 @@ test('blobs: a model uploaded (chunked or with a length; digest-checked), HEAD, 
   assert.match((await bad.json()).error, /digest mismatch/);
   assert.equal(await head(wrong), 404);
   assert.equal((await fetch(`${S.base}/api/blobs/sha256:xyz`, { method: 'POST', body: 'x' })).status, 400);
+  // A length the store's disk cannot hold is refused from the head: 507, no 100 Continue, nothing written.
+  const huge = 2 ** 40;  // (the largest upload the server takes)
+  const fsInfo = statfsSync(join(storeHome, 'blobs'));
+  if (fsInfo.bavail * fsInfo.bsize < huge) {
+    const answer = await new Promise((resolve, reject) => {
+      let got = '';
+      const sock = net.connect(Number(new URL(S.base).port), '127.0.0.1', () => sock.write(
+        `POST /api/blobs/${wrong} HTTP/1.1\r\nHost: x\r\nContent-Length: ${huge}\r\nExpect: 100-continue\r\n\r\n`));
+      sock.on('data', (d) => { got += d; });
+      sock.on('end', () => resolve(got));
+      sock.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 507 /, answer);
+    assert.match(answer, /not enough disk space for the model store/);
+    assert.ok(!readdirSync(join(storeHome, 'blobs')).some((f) => f.startsWith('.upload-')));
+  }
   const create = (b) => fetch(`${S.base}/api/create`, { method: 'POST', body: JSON.stringify({ stream: false, ...b }) });
   const made = await create({ model: 'uploaded', files: { 'model.gguf': digest }, system: 'Be brief.', license: ['MIT'],
     messages: [{ role: 'user', content: 'hello' }], parameters: { temperature: 0, stop: ['a', 'b'] } });

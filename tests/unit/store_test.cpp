@@ -207,6 +207,69 @@ TEST_F(StoreTest, BlobUploadsAreCheckedAndUsedInPlace) {
   EXPECT_EQ(normalize_digest("sha256:" + std::string(64, 'A')).value(), "sha256-" + std::string(64, 'a'));
 }
 
+// Writes into the store stop above its free-space reserve with kNoSpace and
+// leave nothing behind; nothing already stored is touched.
+TEST_F(StoreTest, WritesKeepTheDiskReserveFree) {
+  Store s(home_);
+  const std::string model = test::shared_path("models/aidreams260K.gguf");
+  auto kept = s.import_blob(model);
+  ASSERT_TRUE(kept.ok()) << kept.status().to_string();
+  auto entries = [&] {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(home_ + "/blobs")) ++n;
+    return n;
+  };
+  ASSERT_EQ(entries(), 1u);
+  EXPECT_TRUE(s.check_space(1 << 20).ok());
+  EXPECT_EQ(s.check_space(~0ull >> 1).code(), StatusCode::kNoSpace);  // more than any disk
+  // A size known up front is refused at once.
+  auto big = BlobWriter::open(s, ~0ull >> 1);
+  EXPECT_EQ(big.status().code(), StatusCode::kNoSpace);
+  EXPECT_NE(big.status().message().find("not enough disk space"), std::string::npos) << big.status().message();
+  s.set_min_free_bytes(~0ull >> 1);  // a reserve no disk has: every write stops
+  {
+    auto w = BlobWriter::open(s);  // (no size: a chunked upload)
+    ASSERT_TRUE(w.ok());
+    const std::string data(1000, 'x');
+    EXPECT_EQ(w.value()->write(data.data(), data.size()).code(), StatusCode::kNoSpace);
+    EXPECT_EQ(w.value()->commit("").status().code(), StatusCode::kNoSpace);  // and stays failed
+  }
+  EXPECT_EQ(s.import_blob(test::shared_path("models/synth-llama-spm512-Q4_0.gguf")).status().code(), StatusCode::kNoSpace);
+  EXPECT_EQ(entries(), 1u);  // no temporary file left, the stored blob kept
+  EXPECT_TRUE(s.has_blob(kept.value()));
+  auto again = s.import_blob(s.blob_path(kept.value()));  // a blob of the store: taken as it is, nothing written
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(again.value(), kept.value());
+  // Reserve sizes as users write them.
+  EXPECT_EQ(parse_byte_size("1048576"), 1048576u);
+  EXPECT_EQ(parse_byte_size("2G"), 2ull << 30);
+  EXPECT_EQ(parse_byte_size("512MiB"), 512ull << 20);
+  EXPECT_EQ(parse_byte_size("1tb"), 1ull << 40);
+  EXPECT_EQ(parse_byte_size("0"), 0u);
+  EXPECT_FALSE(parse_byte_size(""));
+  EXPECT_FALSE(parse_byte_size("G"));
+  EXPECT_FALSE(parse_byte_size("2X"));
+  EXPECT_FALSE(parse_byte_size("-1"));
+  EXPECT_FALSE(parse_byte_size("99999999999999999999"));
+  EXPECT_FALSE(parse_byte_size("99999999999T"));
+}
+
+// A file written inside the store (a quantized model) is moved into place.
+TEST_F(StoreTest, AdoptBlobMovesAFileIntoPlace) {
+  Store s(home_);
+  const std::string tmp = home_ + "/blobs/.tmp-test";
+  fs::copy_file(test::shared_path("models/aidreams260K.gguf"), tmp);
+  auto d = s.adopt_blob(tmp);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_FALSE(fs::exists(tmp));
+  EXPECT_TRUE(s.has_blob(d.value()));
+  EXPECT_EQ(sha256_file(s.blob_path(d.value())).value(), d.value());
+  fs::copy_file(test::shared_path("models/aidreams260K.gguf"), tmp);  // the same bytes again: stored once
+  EXPECT_EQ(s.adopt_blob(tmp).value(), d.value());
+  EXPECT_FALSE(fs::exists(tmp));
+  EXPECT_EQ(blob_count(), 1u);
+}
+
 }  // namespace
 }  // namespace hearth::store
 
