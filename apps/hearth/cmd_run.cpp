@@ -1,11 +1,12 @@
 // hearth run MODEL.gguf [-p "prompt" | --tokens 1,2,3] [sampling options]
 // With a prompt: prints the continuation as it is generated (exactly its
 // bytes; a final newline only on a terminal). Without one: an interactive
-// chat using the model's chat template (multi-line input between """,
-// /bye, /clear, /set parameter NAME VALUE, /set system TEXT, /set think [LEVEL], /set nothink).
+// chat using the model's chat template, with `ollama run`'s slash commands
+// (chat_commands.h). A model name with a server running goes through it.
 #include <fstream>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -20,44 +21,15 @@
 #include "server/http_client.h"
 #include "store/go_template.h"
 #include "store/store.h"
+#include "runtime/model_show.h"
+#include "chat_commands.h"
 #include "commands.h"
 #include "generation.h"
+#include "run_options.h"
 
 namespace hearth::app {
 
 namespace {
-
-struct RunOpts {
-  std::string model, tokens, prompt, system, template_name, go_template;
-  std::vector<std::string> adapters;
-  std::set<std::string> cli_set;  // sampling options given on the command line
-  bool n_predict_set = false;
-  bool local = false;
-  int n_predict = -1;
-  int threads = 0;
-  int64_t ctx = 0;
-  std::string kv_type = "f16";
-  tensor::KvType kv = tensor::KvType::kF16;
-  bool kv_type_set = false;
-  bool ignore_eos = false;
-  std::string format;  // "json", a JSON schema or a file holding one: JSON mode (sampling/json_grammar.h)
-  nlohmann::json format_wire;                             // as sent to a server ("json" or the schema)
-  std::shared_ptr<const sampling::JsonSchema> schema;     // null: free text
-  std::vector<std::string> stops;
-  sampling::SamplingParams sp;
-  std::string think;          // --think[=true|false|low|medium|high]; empty: the model's default
-  bool hide_thinking = false;  // --hidethinking
-};
-
-// --think as the request's `think`: unset, on/off, and a level (which is on).
-std::optional<bool> think_of(const RunOpts& o) {
-  if (o.think.empty()) return std::nullopt;
-  return o.think != "false";
-}
-std::string think_level_of(const RunOpts& o) { return o.think == "true" || o.think == "false" ? "" : o.think; }
-nlohmann::json think_json(const RunOpts& o) {
-  return o.think == "true" || o.think == "false" ? nlohmann::json(o.think == "true") : nlohmann::json(o.think);
-}
 
 // A thinking model's reasoning shown as `ollama run` shows it: "Thinking...",
 // the reasoning, then "...done thinking." before the answer (--hidethinking:
@@ -84,30 +56,6 @@ struct ThinkingDisplay {
     open = false;
   }
 };
-
-// --format: "json" (any object), an inline JSON schema, or a file holding
-// one (as Ollama's format "json" or a schema).
-Status parse_format(RunOpts& o) {
-  if (o.format.empty()) return Status();
-  if (o.format == "json") {
-    o.format_wire = "json";
-    o.schema = sampling::JsonSchema::any_object();
-    return Status();
-  }
-  std::string text = o.format;
-  if (text.find('{') == std::string::npos) {  // a path
-    std::ifstream in(o.format, std::ios::binary);
-    if (!in) return invalid_argument("--format: '" + o.format + "' is neither json, a JSON schema nor a readable file");
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return invalid_argument("--format: the schema is not a JSON object");
-  auto schema = sampling::JsonSchema::compile(j, "--format");
-  if (!schema.ok()) return schema.status();
-  o.format_wire = std::move(j);
-  o.schema = schema.value();
-  return Status();
-}
 
 // JSON mode for the local model (the server does the same per request);
 // `answer_so_far`: text of the answer generated before the constraint began.
@@ -155,44 +103,29 @@ struct LocalReply {
   }
 };
 
-// /set think [low|medium|high], /set nothink (as in `ollama run`): true
-// when `input` was one of them.
-bool set_think_command(const std::string& input, RunOpts& o, bool can_think) {
-  std::string value;
-  if (input == "/set think") value = "true";
-  else if (input == "/set nothink") value = "false";
-  else if (input == "/set think low" || input == "/set think medium" || input == "/set think high") value = input.substr(11);
-  else return false;
-  if (value != "false" && !can_think) {
-    std::fprintf(stderr, "this model does not support thinking\n");
-    return true;
-  }
-  o.think = value;
-  std::fprintf(stderr, "Set '%s' mode.\n", value == "false" ? "nothink" : "think");
-  return true;
+// --verbose figures of a local reply.
+ReplyStats local_stats(const GenerationResult& r, double load_s = 0) {
+  ReplyStats st;
+  st.load_s = load_s;
+  st.prompt_eval_count = r.prompt_eval_count;
+  st.prompt_eval_s = r.prompt_eval_s;
+  st.eval_count = static_cast<int64_t>(r.tokens.size());
+  st.eval_s = r.eval_s;
+  st.total_s = load_s + r.prompt_eval_s + r.eval_s;
+  return st;
 }
 
-std::string read_chat_input(bool* eof) {
-  std::string line;
-  if (!std::getline(std::cin, line)) {
-    *eof = true;
-    return {};
+// The conversation so far, reset by /clear (then only the system message).
+struct Conversation {
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  void reset(const std::string& system) {
+    messages = nlohmann::ordered_json::array();
+    if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
   }
-  if (line.rfind("\"\"\"", 0) != 0) return line;
-  std::string text = line.substr(3), more;
-  while (std::getline(std::cin, more)) {
-    size_t end = more.find("\"\"\"");
-    if (end != std::string::npos) {
-      text += "\n" + more.substr(0, end);
-      return text;
-    }
-    text += "\n" + more;
-  }
-  *eof = true;
-  return text;
-}
+};
 
-int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenizer::Tokenizer& tok) {
+int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenizer::Tokenizer& tok,
+              const store::Manifest* manifest, const std::string& path) {
   std::string source = m->file().get_string_or("tokenizer.chat_template", "");
   if (!o.template_name.empty() || source.empty()) {
     auto b = chat::builtin_template_source(o.template_name.empty() ? "chatml" : o.template_name);
@@ -207,44 +140,24 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
     return fail(invalid_argument("this model does not support thinking (its template has no thinking tags)"));
   model::Context ctx(m, o.ctx, o.threads, o.kv);
   std::vector<int32_t> history;
-  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-  auto reset = [&] {
-    messages = nlohmann::ordered_json::array();
-    if (!o.system.empty()) messages.push_back({{"role", "system"}, {"content", o.system}});
-  };
-  reset();
+  ChatSession session{o, runtime::show_model(m->file(), path, manifest, ""), tags.has_value(),
+                      static_cast<int32_t>(m->hparams().n_vocab), /*local=*/true};
+  Conversation conv;
+  conv.reset(o.system);
   const bool tty = isatty(STDIN_FILENO);
   for (;;) {
     if (tty) std::fprintf(stderr, ">>> ");
     bool eof = false;
     std::string input = read_chat_input(&eof);
     if (eof && input.empty()) break;
-    if (input == "/bye") break;
-    if (input == "/clear") {
-      reset();
-      std::fprintf(stderr, "Cleared session context\n");
-      continue;
-    }
-    if (set_think_command(input, o, tags.has_value())) continue;
+    const ChatCommand c = chat_command(input, session);
+    if (c == ChatCommand::kBye) break;
+    if (c == ChatCommand::kClear) conv.reset(o.system);
+    if (c == ChatCommand::kSystem) conv.messages.push_back({{"role", "system"}, {"content", o.system}});
+    if (c != ChatCommand::kMessage || input.empty()) continue;
     const std::optional<bool> think = think_of(o);  // (/set think may change it)
     const bool thinking_on = think.value_or(tags.has_value());
-    if (input.rfind("/set system ", 0) == 0) {
-      o.system = input.substr(12);
-      reset();
-      continue;
-    }
-    if (input.rfind("/set parameter ", 0) == 0) {
-      std::string rest = input.substr(15);
-      size_t sp = rest.find(' ');
-      std::string name = rest.substr(0, sp), value = sp == std::string::npos ? "" : rest.substr(sp + 1);
-      Status s = name == "num_predict" ? Status() : name == "stop" ? Status() : sampling::set_option(o.sp, name, value);
-      if (name == "num_predict") o.n_predict = std::atoi(value.c_str());
-      if (name == "stop") o.stops.push_back(value);
-      if (s.ok()) s = o.sp.validate(static_cast<int32_t>(m->hparams().n_vocab));
-      std::fprintf(stderr, "%s\n", s.ok() ? ("Set parameter '" + name + "' to '" + value + "'").c_str() : s.message().c_str());
-      continue;
-    }
-    if (input.empty()) continue;
+    auto& messages = conv.messages;
     messages.push_back({{"role", "user"}, {"content", input}});
     chat::RenderRequest req;
     req.messages = messages;
@@ -258,9 +171,11 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
     if (!o.go_template.empty()) {  // a Modelfile TEMPLATE (Go syntax) formats the chat
       auto gt = store::GoTemplate::parse(o.go_template);
       nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
+      std::string system;
       for (const auto& mm : messages)
         if (mm["role"] != "system") msgs.push_back({{"Role", mm["role"]}, {"Content", mm["content"]}});
-      prompt_text = gt.ok() ? gt.value()->render({{"System", o.system}, {"Prompt", input}, {"Response", ""}, {"Messages", msgs},
+        else system = mm["content"].get<std::string>();
+      prompt_text = gt.ok() ? gt.value()->render({{"System", system}, {"Prompt", input}, {"Response", ""}, {"Messages", msgs},
                                                   {"Think", thinking_on}, {"ThinkLevel", think_level_of(o)},
                                                   {"IsThinkSet", think.has_value()}})
                             : Result<std::string>(gt.status());
@@ -282,39 +197,23 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
     auto r = generate(ctx, history, prompt, tok, chain, o.n_predict, o.stops, o.ignore_eos,
                       [&](const std::string& t) { out.push(t); });
     out.finish();
-    const std::string& reply = out.content;
-    const std::string& reasoning = out.reasoning;
     std::printf("\n\n");
     if (!r.status.ok()) {
       fail(r.status);
       messages.erase(messages.end() - 1);
       continue;
     }
-    messages.push_back({{"role", "assistant"}, {"content", reply}});
-    if (!reasoning.empty()) messages.back()["reasoning_content"] = reasoning;
+    if (o.verbose) print_stats(local_stats(r));
+    messages.push_back({{"role", "assistant"}, {"content", out.content}});
+    if (!out.reasoning.empty()) messages.back()["reasoning_content"] = out.reasoning;
   }
   return 0;
 }
 
-// Options the user set on the command line, by their Ollama names.
-nlohmann::json cli_options(const RunOpts& o) {
-  nlohmann::json opt = nlohmann::json::object();
-  const auto& sp = o.sp;
-  const std::map<std::string, nlohmann::json> values = {
-      {"temperature", sp.temperature}, {"top_k", sp.top_k}, {"top_p", sp.top_p}, {"min_p", sp.min_p}, {"tfs_z", sp.tfs_z},
-      {"typical_p", sp.typical_p}, {"repeat_penalty", sp.repeat_penalty}, {"repeat_last_n", sp.repeat_last_n},
-      {"presence_penalty", sp.presence_penalty}, {"frequency_penalty", sp.frequency_penalty}, {"mirostat", sp.mirostat},
-      {"mirostat_tau", sp.mirostat_tau}, {"mirostat_eta", sp.mirostat_eta}, {"seed", sp.seed}};
-  for (const auto& name : o.cli_set) opt[name] = values.at(name);
-  if (o.n_predict_set) opt["num_predict"] = o.n_predict;
-  if (o.ctx > 0) opt["num_ctx"] = o.ctx;
-  if (!o.stops.empty()) opt["stop"] = o.stops;
-  return opt;
-}
-
-// Streams one NDJSON request; prints the text fields as they come.
+// Streams one NDJSON request; prints the text fields as they come. *done:
+// the last object (its timings).
 Status stream_from_server(const server::Url& url, const std::string& path, const nlohmann::json& body, const char* field,
-                          std::string* collected, ThinkingDisplay& show) {
+                          std::string* collected, ThinkingDisplay& show, nlohmann::json* done) {
   std::string buf;
   Status err;
   auto r = server::http_request(url, "POST", path, body.dump(), [&](const char* d, size_t n) {
@@ -324,13 +223,14 @@ Status stream_from_server(const server::Url& url, const std::string& path, const
       auto j = nlohmann::json::parse(buf.substr(0, nl), nullptr, false);
       buf.erase(0, nl + 1);
       if (j.is_discarded()) continue;
-      if (j.contains("error")) err = invalid_argument(j["error"].get<std::string>());
+      if (j.contains("error")) err = invalid_argument(j["error"].is_string() ? j["error"].get<std::string>() : j["error"].dump());
       const bool chat = std::string(field) == "message";
       const nlohmann::json& part = chat && j.contains("message") && j["message"].is_object() ? j["message"] : j;
       std::string text = part.value(chat ? "content" : "response", "");
       show.thinking(part.value("thinking", ""));
       show.content(text);
       if (collected) *collected += text;
+      if (done && j.value("done", false)) *done = j;
     }
     return true;
   });
@@ -345,42 +245,48 @@ Status stream_from_server(const server::Url& url, const std::string& path, const
 // True when a server is running and knows the model (then *rc is the exit code).
 bool run_via_server(RunOpts& o, int* rc) {
   server::Url url = server::local_server();
-  auto show = server::http_request(url, "POST", "/api/show", nlohmann::json{{"model", o.model}}.dump());
-  if (!show.ok() || show->status != 200) return false;
-  nlohmann::json options = cli_options(o);
+  auto shown = server::http_request(url, "POST", "/api/show", nlohmann::json{{"model", o.model}}.dump());
+  if (!shown.ok() || shown->status != 200) return false;
+  auto info = nlohmann::ordered_json::parse(shown->body, nullptr, false);
+  if (info.is_discarded()) info = nlohmann::ordered_json::object();
   if (!o.prompt.empty()) {
-    nlohmann::json body = {{"model", o.model}, {"prompt", o.prompt}, {"options", options}};
+    nlohmann::json body = {{"model", o.model}, {"prompt", o.prompt}, {"options", user_options(o)}};
     if (!o.system.empty()) body["system"] = o.system;
     if (o.schema) body["format"] = o.format_wire;
     if (!o.think.empty()) body["think"] = think_json(o);
     ThinkingDisplay show{o.hide_thinking};
-    Status s = stream_from_server(url, "/api/generate", body, "response", nullptr, show);
+    nlohmann::json done;
+    Status s = stream_from_server(url, "/api/generate", body, "response", nullptr, show, &done);
     show.close();
     if (!s.ok()) *rc = fail(s);
     if (isatty(STDOUT_FILENO)) std::printf("\n");
+    if (s.ok() && o.verbose) print_stats(stats_from_response(done));
     return true;
   }
-  nlohmann::json messages = nlohmann::json::array();
-  if (!o.system.empty()) messages.push_back({{"role", "system"}, {"content", o.system}});
+  // (Whether the model thinks is the server's to say: /set think is passed on.)
+  ChatSession session{o, info, /*can_think=*/true, /*n_vocab=*/0, /*local=*/false};
+  Conversation conv;
+  conv.reset(o.system);
   const bool tty = isatty(STDIN_FILENO);
   for (;;) {
     if (tty) std::fprintf(stderr, ">>> ");
     bool eof = false;
     std::string input = read_chat_input(&eof);
-    if ((eof && input.empty()) || input == "/bye") break;
-    if (input == "/clear") {
-      messages = nlohmann::json::array();
-      continue;
-    }
-    if (set_think_command(input, o, true)) continue;  // (the server says when the model cannot)
-    if (input.empty()) continue;
+    if (eof && input.empty()) break;
+    const ChatCommand c = chat_command(input, session);
+    if (c == ChatCommand::kBye) break;
+    if (c == ChatCommand::kClear) conv.reset(o.system);
+    if (c == ChatCommand::kSystem) conv.messages.push_back({{"role", "system"}, {"content", o.system}});
+    if (c != ChatCommand::kMessage || input.empty()) continue;
+    auto& messages = conv.messages;
     messages.push_back({{"role", "user"}, {"content", input}});
     std::string reply;
-    nlohmann::json body = {{"model", o.model}, {"messages", messages}, {"options", options}};
+    nlohmann::json body = {{"model", o.model}, {"messages", messages}, {"options", user_options(o)}};
     if (o.schema) body["format"] = o.format_wire;
     if (!o.think.empty()) body["think"] = think_json(o);
     ThinkingDisplay show{o.hide_thinking};
-    Status s = stream_from_server(url, "/api/chat", body, "message", &reply, show);
+    nlohmann::json done;
+    Status s = stream_from_server(url, "/api/chat", body, "message", &reply, show, &done);
     show.close();
     std::printf("\n\n");
     if (!s.ok()) {
@@ -388,6 +294,7 @@ bool run_via_server(RunOpts& o, int* rc) {
       messages.erase(messages.end() - 1);
       continue;
     }
+    if (o.verbose) print_stats(stats_from_response(done));
     messages.push_back({{"role", "assistant"}, {"content", reply}});
   }
   return true;
@@ -417,6 +324,7 @@ void add_run(CLI::App& app) {
       ->default_str("true")
       ->check(CLI::IsMember({"true", "false", "low", "medium", "high"}));
   cmd->add_flag("--hidethinking", o->hide_thinking, "thinking models: show the answer without the reasoning");
+  cmd->add_flag("--verbose", o->verbose, "print timings after each reply (as `ollama run --verbose`)");
   cmd->add_option("--chat-template", o->template_name, "built-in chat template to use instead of the model's");
   cmd->add_flag("--local", o->local, "never use a running server (load the model in this process)");
   auto& sp = o->sp;
@@ -478,7 +386,9 @@ void add_run(CLI::App& app) {
       if (sm->manifest.modelfile.has_template) o->go_template = sm->manifest.modelfile.template_text;
       for (const auto& digest : sm->manifest.adapter_digests) o->adapters.push_back(st.blob_path(digest));
     }
+    const auto t_load = std::chrono::steady_clock::now();
     auto m = model::Model::load(path);
+    const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
     if (!m.ok()) throw CLI::RuntimeError(fail(m.status()));
     if (Status st = model::check_kv_type(m.value()->hparams(), o->kv); !st.ok()) throw CLI::RuntimeError(fail(st));
     for (const auto& a : o->adapters) {
@@ -492,7 +402,7 @@ void add_run(CLI::App& app) {
     Status valid = o->sp.validate(static_cast<int32_t>(m.value()->hparams().n_vocab));
     if (!valid.ok()) throw CLI::RuntimeError(fail(valid));
     if (o->prompt.empty() && o->tokens.empty()) {
-      int rc = chat_loop(*o, m.value(), *tok.value());
+      int rc = chat_loop(*o, m.value(), *tok.value(), manifest ? &*manifest : nullptr, path);
       if (rc != 0) throw CLI::RuntimeError(rc);
       return;
     }
@@ -535,6 +445,7 @@ void add_run(CLI::App& app) {
     out.finish();
     if (!r.status.ok()) throw CLI::RuntimeError(fail(r.status));
     if (isatty(STDOUT_FILENO)) std::printf("\n");
+    if (o->verbose) print_stats(local_stats(r, load_s));
   });
 }
 

@@ -1,11 +1,19 @@
 #include "generation.h"
 
+#include <chrono>
+
 namespace hearth::app {
 
-GenerationResult generate(model::Context& ctx, std::vector<int32_t>& history, const std::vector<int32_t>& prompt,
-                          const tokenizer::Tokenizer& tok, sampling::SamplerChain& chain, int n_predict,
-                          const std::vector<std::string>& stops, bool ignore_eos,
-                          const std::function<void(const std::string&)>& emit) {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// generate() without the timings' end: sets prompt_eval_s when the first token is sampled.
+GenerationResult run(Clock::time_point t0, model::Context& ctx, std::vector<int32_t>& history,
+                     const std::vector<int32_t>& prompt, const tokenizer::Tokenizer& tok, sampling::SamplerChain& chain,
+                     int n_predict, const std::vector<std::string>& stops, bool ignore_eos,
+                     const std::function<void(const std::string&)>& emit) {
   GenerationResult r;
   // Reuse the longest common prefix already evaluated (at least one token is
   // re-evaluated so there are logits to sample from).
@@ -24,6 +32,7 @@ GenerationResult generate(model::Context& ctx, std::vector<int32_t>& history, co
   sampling::StopMatcher stop(stops);
   std::vector<float> logits;
   std::vector<int32_t> window = prompt;
+  r.prompt_eval_count = static_cast<int64_t>(batch.size());
   for (int i = 0; n_predict < 0 || i < n_predict; ++i) {
     if (ctx.n_past() + static_cast<int64_t>(batch.size()) > ctx.n_ctx()) {
       r.finish = sampling::FinishReason::kContext;
@@ -33,6 +42,7 @@ GenerationResult generate(model::Context& ctx, std::vector<int32_t>& history, co
     if (!r.status.ok()) return r;
     history.insert(history.end(), batch.begin(), batch.end());
     int32_t next = chain.sample(logits, window);
+    if (i == 0) r.prompt_eval_s = seconds_since(t0);
     if (!ignore_eos && tok.is_eog(next)) {
       r.finish = sampling::FinishReason::kStop;
       break;
@@ -51,6 +61,20 @@ GenerationResult generate(model::Context& ctx, std::vector<int32_t>& history, co
   std::string rest = stop.push(detok.flush());
   if (!stop.stopped()) rest += stop.flush();
   if (!rest.empty()) emit(rest);
+  return r;
+}
+
+}  // namespace
+
+GenerationResult generate(model::Context& ctx, std::vector<int32_t>& history, const std::vector<int32_t>& prompt,
+                          const tokenizer::Tokenizer& tok, sampling::SamplerChain& chain, int n_predict,
+                          const std::vector<std::string>& stops, bool ignore_eos,
+                          const std::function<void(const std::string&)>& emit) {
+  const auto t0 = Clock::now();
+  GenerationResult r = run(t0, ctx, history, prompt, tok, chain, n_predict, stops, ignore_eos, emit);
+  const double total = seconds_since(t0);
+  if (r.tokens.empty() && r.prompt_eval_s == 0) r.prompt_eval_s = total;  // (nothing was sampled)
+  r.eval_s = total - r.prompt_eval_s;
   return r;
 }
 

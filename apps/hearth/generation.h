@@ -18,6 +18,9 @@ struct GenerationResult {
   Status status;
   sampling::FinishReason finish = sampling::FinishReason::kNone;
   std::vector<int32_t> tokens;  // generated tokens
+  int64_t prompt_eval_count = 0;  // prompt tokens evaluated (those not already in the cache)
+  double prompt_eval_s = 0;       // until the first token was sampled
+  double eval_s = 0;              // the rest
 };
 
 // `history` holds the tokens currently in ctx's KV cache and is kept in step.

@@ -85,7 +85,7 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
     Event ev;
     ev.kind = Event::Kind::kDone;
     ev.timings.total = ns_between(s.t_submit, s.t_admit);
-    ev.timings.load = s.lm->load_ns;
+    ev.timings.load = s.load_ns;
     push_done(s, std::move(ev));
     return Admission::kDone;
   }
@@ -114,7 +114,7 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
     ev.kind = Event::Kind::kDone;
     ev.usage.prompt_tokens = static_cast<int64_t>(s.prompt.size());
     ev.timings.total = ns_between(s.t_submit, s.t_admit);
-    ev.timings.load = s.lm->load_ns;
+    ev.timings.load = s.load_ns;
     push_done(s, std::move(ev));
     return Admission::kDone;
   }
@@ -235,7 +235,7 @@ void Engine::Impl::finish(Sequence& s, sampling::FinishReason why) {
   if (s.stop->stopped()) ev.stop_sequence = s.stop->matched();
   ev.usage = {static_cast<int64_t>(s.prompt.size()), s.n_generated, static_cast<int64_t>(s.n_cached)};
   ev.timings.total = ns_between(s.t_submit, now);
-  ev.timings.load = s.lm->load_ns;
+  ev.timings.load = s.load_ns;
   ev.timings.queue = ns_between(s.t_submit, s.t_admit);
   ev.timings.prompt_eval = ns_between(s.t_admit, s.n_generated ? s.t_first : now);
   ev.timings.eval = s.n_generated ? ns_between(s.t_first, now) : 0;

@@ -80,7 +80,7 @@ void Engine::Impl::finish_embedding(Sequence& s) {
   Event& ev = s.embed_done;
   auto now = Clock::now();
   ev.timings.total = ns_between(s.t_submit, now);
-  ev.timings.load = s.lm->load_ns;
+  ev.timings.load = s.load_ns;
   ev.timings.prompt_eval = ns_between(s.t_submit, now);
   e.metrics_.add("prompt_tokens_total", s.req.model, static_cast<double>(ev.usage.prompt_tokens));
   e.metrics_.add("requests_total", s.req.model, 1);

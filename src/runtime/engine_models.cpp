@@ -8,12 +8,11 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <map>
 #include <new>
 
 #include "chat/chat_template.h"
-#include "runtime/capabilities.h"
 #include "runtime/engine_impl.h"
+#include "runtime/model_show.h"
 
 namespace hearth::runtime {
 
@@ -190,6 +189,7 @@ void Engine::Impl::collect_loads() {
         // It keeps the model, even if an unload or the memory budget takes
         // it out of `models` before it is admitted.
         (*it)->lm = r.value();
+        (*it)->load_ns = r.value()->load_ns;  // (it waited for this load: its load_duration)
         back.push_back(std::move(*it));
       } else {
         fail(**it, r.status());
@@ -308,24 +308,10 @@ Result<ModelFileInfo> Engine::find_model(const std::string& raw) const {
   }
   auto f = gguf::File::open(i.path);
   if (f.ok()) {
-    i.architecture = f->get_string_or("general.architecture", "");
-    int64_t params = 0;
-    std::map<std::string, size_t> bytes;
-    for (const auto& t : f->tensors()) {
-      params += t.n_elements();
-      if (t.n_dims >= 2) bytes[dtype_name(t.type)] += t.n_bytes;
-    }
-    size_t best = 0;
-    for (const auto& [n, b] : bytes)
-      if (b > best) {
-        best = b;
-        i.quantization = n;
-      }
-    char p[32];
-    if (params >= 1000000000) std::snprintf(p, sizeof p, "%.1fB", params / 1e9);
-    else if (params >= 1000000) std::snprintf(p, sizeof p, "%.1fM", params / 1e6);
-    else std::snprintf(p, sizeof p, "%.0fK", params / 1e3);
-    i.parameter_size = p;
+    const ModelFacts facts = model_facts(f.value());
+    i.architecture = facts.architecture;
+    i.quantization = facts.quantization;
+    i.parameter_size = facts.parameter_size;
   }
   return i;
 }
@@ -344,50 +330,8 @@ std::vector<LoadedModelInfo> Engine::loaded() const {
 Result<nlohmann::ordered_json> Engine::show(const std::string& raw) const {
   HEARTH_ASSIGN_OR_RETURN(ModelFileInfo info, find_model(raw));
   HEARTH_ASSIGN_OR_RETURN(gguf::File f, gguf::File::open(info.path));
-  nlohmann::ordered_json mi = nlohmann::ordered_json::object();
-  for (const auto& [k, v] : f.metadata()) {
-    if (k.rfind("tokenizer.ggml.", 0) == 0 && v.type == gguf::ValueType::kArray) continue;  // huge arrays
-    switch (v.type) {
-      case gguf::ValueType::kString: mi[k] = v.s; break;
-      case gguf::ValueType::kBool: mi[k] = v.u != 0; break;
-      case gguf::ValueType::kFloat32: case gguf::ValueType::kFloat64: mi[k] = v.f; break;
-      case gguf::ValueType::kArray: break;
-      default:
-        if (auto i = v.as_int()) mi[k] = *i;
-    }
-  }
-  nlohmann::ordered_json out;
   auto res = impl_->resolve(raw);
-  if (res.ok() && res->manifest) {
-    const store::Modelfile& mf = res->manifest->modelfile;
-    out["modelfile"] = mf.to_text();
-    std::string params;
-    for (const auto& [k, v] : mf.parameters.items()) {
-      if (v.is_array())
-        for (const auto& x : v) params += k + " " + x.dump() + "\n";
-      else
-        params += k + " " + v.dump() + "\n";
-    }
-    out["parameters"] = params;
-    out["template"] = mf.has_template ? mf.template_text : f.get_string_or("tokenizer.chat_template", "");
-    out["system"] = mf.system;
-    out["license"] = mf.licenses.empty() ? "" : mf.licenses[0];
-    nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
-    for (const auto& [r, c] : mf.messages) msgs.push_back({{"role", r}, {"content", c}});
-    out["messages"] = msgs;
-  } else {
-    out["modelfile"] = "FROM " + info.path + "\n";
-    out["parameters"] = "";
-    out["template"] = f.get_string_or("tokenizer.chat_template", "");
-  }
-  out["details"] = {{"parent_model", ""}, {"format", "gguf"}, {"family", info.architecture},
-                    {"families", {info.architecture}}, {"parameter_size", info.parameter_size},
-                    {"quantization_level", info.quantization}};
-  out["model_info"] = mi;
-  out["capabilities"] = model_capabilities(info.architecture, f.get_string_or("tokenizer.chat_template", ""),
-                                           res.ok() && res->manifest ? &res->manifest->modelfile : nullptr);
-  out["modified_at"] = info.modified_at;
-  return out;
+  return show_model(f, info.path, res.ok() && res->manifest ? &*res->manifest : nullptr, info.modified_at);
 }
 
 nlohmann::ordered_json Engine::model_parameters(const std::string& name) const {

@@ -70,7 +70,7 @@ struct Sequence {
   // Set when thinking is on: splits the reasoning from the answer.
   std::unique_ptr<chat::ThinkingParser> thinking;
   Clock::time_point t_submit, t_admit, t_first, t_last;
-  int64_t load_ns = 0;
+  int64_t load_ns = 0;  // the load of its model it waited for (0: it was loaded already)
   bool done = false;
   bool counted = false;  // holds one of lm->active
 };

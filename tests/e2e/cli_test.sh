@@ -102,6 +102,18 @@ check "run shows a thinking model's reasoning (Thinking... / ...done thinking.),
 out=$(printf 'hi\n/set nothink\nhi\n' | "$H" run thinker --local -n 4 --temp 0 2>&1)
 [ "$(echo "$out" | grep -c '^Thinking\.\.\.$')" -eq 1 ] && grep -q "^Set 'nothink' mode.$" <<<"$out"
 check "run: /set nothink turns thinking off for the next turns" $?
+# The slash commands of an interactive session, as `ollama run` has them.
+out=$(printf '/show info\n/show system\n/set system Be brief.\n/show system\n/set parameter temperature -1\n/set parameter stop zzzq qqqz\n/show parameters\n/set verbose\nhi\n/frobnicate\n/?\n/bye\nnever sent\n' |
+  "$H" run "$S/models/synth-qwen2-bpe32k-F16.gguf" -n 3 --temp 0 2>&1)
+grep -q "^    architecture        qwen2$" <<<"$out" && grep -q "^No system message was specified for this model.$" <<<"$out" &&
+  grep -q "^Be brief.$" <<<"$out" && grep -q "^Couldn't set parameter: temperature" <<<"$out" &&
+  grep -q "^stop \[\"zzzq\",\"qqqz\"\]$" <<<"$out" && grep -q "^eval count:           3 token(s)$" <<<"$out" &&
+  grep -q "^Unknown command '/frobnicate'. Type /? for help$" <<<"$out" && grep -q "^  /show           Show model information$" <<<"$out" &&
+  [ "$(grep -c "^eval count:" <<<"$out")" -eq 1 ]
+check "run: /show, /set system|parameter|verbose, /?, unknown commands are not sent, /bye ends the session" $?
+out=$("$H" run "$S/models/aidreams260K.gguf" -p "I dream" -n 5 --temp 0 --verbose 2>&1 >/dev/null)
+grep -q "^eval count:           5 token(s)$" <<<"$out" && grep -q "^prompt eval rate: " <<<"$out"
+check "run --verbose prints the reply's timings" $?
 out=$("$H" run "$S/models/synth-llama-spm512-F16.gguf" -p hi -n 2 --think 2>&1); rc=$?
 [ $rc -ne 0 ] && grep -q "plain continuation" <<<"$out"; check "run --think on a plain continuation is an error" $?
 out=$("$H" create "../evil" -f "$T/Modelfile" 2>&1); rc=$?

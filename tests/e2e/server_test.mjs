@@ -768,6 +768,18 @@ test('pull from and push to another server (digest-verified blobs), ps and stop 
   // With a server running, `hearth run NAME` goes through it (aidreams lives only in the server's models dir).
   const viaServer = execFileSync(BIN, ['run', 'aidreams', '-p', DREAM, '-n', '64', '--temp', '0'], { env }).toString();
   assert.equal(viaServer, GREEDY);
+  // ... and so does an interactive session, with `ollama run`'s slash commands.
+  const session = spawnSync(BIN, ['run', 'aidreams', '-n', '4', '--temp', '0'],
+    { env, input: '/show info\n/set parameter num_ctx 128\n/set parameter top_k x\n/set verbose\nI dream\n/nope\n/bye\n' });
+  const said = session.stdout.toString(), noted = session.stderr.toString();
+  assert.equal(session.status, 0, noted);
+  assert.match(said, /^ {4}architecture {8}llama$/m);
+  assert.match(said, /^ {4}context length {6}\d+$/m);
+  assert.match(noted, /Set parameter 'num_ctx' to '128'/);
+  assert.match(noted, /Couldn't set parameter: .*top_k/);
+  assert.match(noted, /^eval count: +4 token\(s\)$/m);
+  assert.match(noted, /^load duration: +0µs$/m);  // (loaded by the run above)
+  assert.match(noted, /Unknown command '\/nope'/);
   // ps / stop talk to the running server.
   await new Ollama({ host: S.base }).generate({ model: 'aidreams', prompt: 'I', stream: false, keep_alive: '10m', options: { num_predict: 1 } });
   assert.match(execFileSync(BIN, ['ps'], { env }).toString(), /aidreams/);
