@@ -115,12 +115,16 @@ ReplyStats local_stats(const GenerationResult& r, double load_s = 0) {
   return st;
 }
 
-// The conversation so far, reset by /clear (then only the system message).
+// The conversation so far, reset by /clear (then only the system message
+// and the opening messages: a store model's MESSAGEs, in a local session; a
+// server puts them in itself).
 struct Conversation {
+  nlohmann::ordered_json opening = nlohmann::ordered_json::array();
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   void reset(const std::string& system) {
     messages = nlohmann::ordered_json::array();
     if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
+    for (const auto& m : opening) messages.push_back(m);
   }
 };
 
@@ -143,6 +147,8 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
   ChatSession session{o, runtime::show_model(m->file(), path, manifest, ""), tags.has_value(),
                       static_cast<int32_t>(m->hparams().n_vocab), /*local=*/true};
   Conversation conv;
+  if (manifest)
+    for (const auto& [role, content] : manifest->modelfile.messages) conv.opening.push_back({{"role", role}, {"content", content}});
   conv.reset(o.system);
   const bool tty = isatty(STDIN_FILENO);
   for (;;) {

@@ -101,7 +101,19 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
     if (tags || s.req.think) rr.enable_thinking = think;
     rr.reasoning_effort = s.req.think_level;
     if (s.req.template_kwargs.is_object()) rr.extra = s.req.template_kwargs;
-    if (!s.req.system.empty()) rr.messages.insert(rr.messages.begin(), {{"role", "system"}, {"content", s.req.system}});
+    // The Modelfile's MESSAGEs open the conversation, as in Ollama (not when
+    // a previous response's context continues it), after a system message
+    // the request begins with (templates may insist that it comes first).
+    if (mf && s.req.context.empty() && !mf->messages.empty()) {
+      auto at = rr.messages.begin();
+      if (at != rr.messages.end() && at->is_object() && at->value("role", "") == "system") ++at;
+      nlohmann::ordered_json pre = nlohmann::ordered_json::array();
+      for (const auto& [r, c] : mf->messages) pre.push_back({{"role", r}, {"content", c}});
+      rr.messages.insert(at, pre.begin(), pre.end());
+    }
+    // (One value: insert() of a braced list would insert its two pairs as two messages.)
+    if (!s.req.system.empty())
+      rr.messages.insert(rr.messages.begin(), nlohmann::ordered_json{{"role", "system"}, {"content", s.req.system}});
     rr.tools = s.req.tools;
     rr.add_generation_prompt = true;
     const auto& v = tok.vocab();

@@ -721,6 +721,14 @@ test('blobs: a model uploaded (chunked or with a length; digest-checked; refused
   assert.deepEqual(shown.messages, [{ role: 'user', content: 'hello' }]);
   const g = await ollama.generate({ model: 'uploaded', prompt: 'hi', stream: false, options: { num_predict: 3 } });
   assert.equal(g.eval_count, 3);
+  // The MESSAGEs open every chat with the model (as Ollama): the same prompt as sending them.
+  assert.equal((await create({ model: 'nomsg', files: { 'model.gguf': digest }, system: 'Be brief.' })).status, 200);
+  const promptTokens = async (model, messages) =>
+    (await ollama.chat({ model, messages, stream: false, options: { num_predict: 1 } })).prompt_eval_count;
+  const hi = { role: 'user', content: 'hi' };
+  assert.equal(await promptTokens('uploaded', [hi]), await promptTokens('nomsg', [{ role: 'user', content: 'hello' }, hi]));
+  assert.ok(await promptTokens('uploaded', [hi]) > await promptTokens('nomsg', [hi]));
+  await ollama.delete({ model: 'nomsg' });
   const missing = await create({ model: 'x', files: { 'm.gguf': wrong } });
   assert.equal(missing.status, 400);
   assert.match((await missing.json()).error, /not found; upload it first/);
