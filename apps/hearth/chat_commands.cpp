@@ -2,11 +2,15 @@
 
 #include <climits>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <vector>
 
 #include "sampling/params.h"
+#include "server/http_client.h"
+#include "store/modelfile.h"
+#include "store/store.h"
 
 namespace hearth::app {
 
@@ -36,6 +40,8 @@ const char kHelp[] =
     "Available Commands:\n"
     "  /set            Set session variables\n"
     "  /show           Show model information\n"
+    "  /load <model>   Load a session or model\n"
+    "  /save <model>   Save your current session\n"
     "  /clear          Clear session context\n"
     "  /bye            Exit\n"
     "  /?, /help       Help for a command\n"
@@ -206,6 +212,14 @@ ChatCommand chat_command(const std::string& input, ChatSession& s) {
     else out(kHelp);
     return ChatCommand::kHandled;
   }
+  if (cmd == "/save" || cmd == "/load") {
+    if (w.size() != 2) {
+      note("Usage:\n  " + cmd + " <modelname>");
+      return ChatCommand::kHandled;
+    }
+    s.arg = w[1];
+    return cmd == "/save" ? ChatCommand::kSave : ChatCommand::kLoad;
+  }
   if (cmd == "/show") {
     show(s, w.size() > 1 ? w[1] : "");
     return ChatCommand::kHandled;
@@ -260,6 +274,42 @@ ChatCommand chat_command(const std::string& input, ChatSession& s) {
   }
   note("Unknown command '" + cmd + "'. Type /? for help");
   return ChatCommand::kHandled;
+}
+
+Status save_session(const ChatSession& s, const nlohmann::ordered_json& messages, const std::string& name, bool server) {
+  const RunOpts& o = s.o;
+  store::Modelfile mf;
+  mf.from = o.model;
+  if (!o.system.empty()) mf.system = o.system, mf.has_system = true;
+  const nlohmann::json set = user_options(o);
+  for (const auto& [k, v] : set.items()) mf.parameters[k] = v;
+  // Via a server, the model's own MESSAGEs are not in `messages` (the server puts them in).
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
+  if (server && s.show.contains("messages") && s.show["messages"].is_array()) all = s.show["messages"];
+  for (const auto& m : messages) all.push_back(m);
+  for (const auto& m : all) {
+    const std::string role = m.value("role", "");
+    if (role == "system" || role.empty()) continue;
+    mf.messages.emplace_back(role, m.contains("content") && m["content"].is_string() ? m["content"].get<std::string>() : "");
+  }
+  if (server) {
+    nlohmann::ordered_json body = {{"model", name}, {"from", o.model}, {"stream", false}};
+    if (mf.has_system) body["system"] = mf.system;
+    if (!mf.parameters.empty()) body["parameters"] = mf.parameters;
+    nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
+    for (const auto& [r, c] : mf.messages) msgs.push_back({{"role", r}, {"content", c}});
+    if (!msgs.empty()) body["messages"] = msgs;
+    HEARTH_ASSIGN_OR_RETURN(server::HttpResponse r, server::http_request(server::local_server(), "POST", "/api/create", body.dump()));
+    if (r.status != 200) {
+      auto j = nlohmann::json::parse(r.body, nullptr, false);
+      return invalid_argument(!j.is_discarded() && j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>()
+                                                                                             : r.body);
+    }
+    return Status();
+  }
+  if (std::filesystem::is_regular_file(o.model)) mf.from = std::filesystem::absolute(o.model).string();
+  store::Store st(store::Store::default_home());
+  return st.create(name, mf.to_text(), std::filesystem::current_path().string()).status();
 }
 
 namespace {

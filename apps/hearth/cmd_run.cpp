@@ -115,6 +115,13 @@ ReplyStats local_stats(const GenerationResult& r, double load_s = 0) {
   return st;
 }
 
+// /save NAME, reported as `ollama run` reports it.
+void save(const ChatSession& session, const nlohmann::ordered_json& messages, bool server) {
+  Status st = save_session(session, messages, session.arg, server);
+  if (st.ok()) std::fprintf(stderr, "Created new model '%s'\n", session.arg.c_str());
+  else std::fprintf(stderr, "Couldn't save '%s': %s\n", session.arg.c_str(), st.message().c_str());
+}
+
 // The conversation so far, reset by /clear (then only the system message
 // and the opening messages: a store model's MESSAGEs, in a local session; a
 // server puts them in itself).
@@ -145,7 +152,7 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
   model::Context ctx(m, o.ctx, o.threads, o.kv);
   std::vector<int32_t> history;
   ChatSession session{o, runtime::show_model(m->file(), path, manifest, ""), tags.has_value(),
-                      static_cast<int32_t>(m->hparams().n_vocab), /*local=*/true};
+                      static_cast<int32_t>(m->hparams().n_vocab), /*local=*/true, {}};
   Conversation conv;
   if (manifest)
     for (const auto& [role, content] : manifest->modelfile.messages) conv.opening.push_back({{"role", role}, {"content", content}});
@@ -160,6 +167,11 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
     if (c == ChatCommand::kBye) break;
     if (c == ChatCommand::kClear) conv.reset(o.system);
     if (c == ChatCommand::kSystem) conv.messages.push_back({{"role", "system"}, {"content", o.system}});
+    if (c == ChatCommand::kSave) save(session, conv.messages, /*server=*/false);
+    if (c == ChatCommand::kLoad)
+      std::fprintf(stderr, "Couldn't load '%s': this session runs its model in this process; /load switches models "
+                           "through a running server (hearth serve), or start `hearth run %s`\n",
+                   session.arg.c_str(), session.arg.c_str());
     if (c != ChatCommand::kMessage || input.empty()) continue;
     const std::optional<bool> think = think_of(o);  // (/set think may change it)
     const bool thinking_on = think.value_or(tags.has_value());
@@ -270,7 +282,7 @@ bool run_via_server(RunOpts& o, int* rc) {
     return true;
   }
   // (Whether the model thinks is the server's to say: /set think is passed on.)
-  ChatSession session{o, info, /*can_think=*/true, /*n_vocab=*/0, /*local=*/false};
+  ChatSession session{o, info, /*can_think=*/true, /*n_vocab=*/0, /*local=*/false, {}};
   Conversation conv;
   conv.reset(o.system);
   const bool tty = isatty(STDIN_FILENO);
@@ -283,6 +295,21 @@ bool run_via_server(RunOpts& o, int* rc) {
     if (c == ChatCommand::kBye) break;
     if (c == ChatCommand::kClear) conv.reset(o.system);
     if (c == ChatCommand::kSystem) conv.messages.push_back({{"role", "system"}, {"content", o.system}});
+    if (c == ChatCommand::kSave) save(session, conv.messages, /*server=*/true);
+    if (c == ChatCommand::kLoad) {  // another model of the server, a new conversation
+      auto next = server::http_request(url, "POST", "/api/show", nlohmann::json{{"model", session.arg}}.dump());
+      auto next_info = next.ok() && next->status == 200 ? nlohmann::ordered_json::parse(next->body, nullptr, false)
+                                                        : nlohmann::ordered_json();
+      if (!next_info.is_object()) {
+        std::fprintf(stderr, "Couldn't load '%s': the server does not have it\n", session.arg.c_str());
+        continue;
+      }
+      std::fprintf(stderr, "Loading model '%s'\n", session.arg.c_str());
+      o.model = session.arg;
+      session.show = std::move(next_info);
+      conv.reset(o.system);
+      (void)server::http_request(url, "POST", "/api/chat", nlohmann::json{{"model", o.model}, {"messages", nlohmann::json::array()}}.dump());
+    }
     if (c != ChatCommand::kMessage || input.empty()) continue;
     auto& messages = conv.messages;
     messages.push_back({{"role", "user"}, {"content", input}});

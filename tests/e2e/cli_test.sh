@@ -111,6 +111,11 @@ grep -q "^    architecture        qwen2$" <<<"$out" && grep -q "^No system messa
   grep -q "^Unknown command '/frobnicate'. Type /? for help$" <<<"$out" && grep -q "^  /show           Show model information$" <<<"$out" &&
   [ "$(grep -c "^eval count:" <<<"$out")" -eq 1 ]
 check "run: /show, /set system|parameter|verbose, /?, unknown commands are not sent, /bye ends the session" $?
+# /save: a model of the session (the local store), with its system message, parameters and conversation.
+out=$(printf '/set system Be kind.\n/set parameter top_k 7\nhi\n/save kind\n/bye\n' | "$H" run "$S/models/synth-qwen2-bpe32k-F16.gguf" -n 2 --temp 0 2>&1) &&
+  mf=$("$H" show kind --modelfile) && grep -q "^Created new model 'kind'$" <<<"$out" && grep -q "^SYSTEM Be kind.$" <<<"$mf" &&
+  grep -q "^PARAMETER top_k 7$" <<<"$mf" && grep -q "^MESSAGE user hi$" <<<"$mf" && grep -q "^MESSAGE assistant " <<<"$mf"
+check "run: /save makes a store model of the session" $?
 out=$("$H" run "$S/models/aidreams260K.gguf" -p "I dream" -n 5 --temp 0 --verbose 2>&1 >/dev/null)
 grep -q "^eval count:           5 token(s)$" <<<"$out" && grep -q "^prompt eval rate: " <<<"$out"
 check "run --verbose prints the reply's timings" $?

@@ -778,7 +778,8 @@ test('pull from and push to another server (digest-verified blobs), ps and stop 
   assert.equal(viaServer, GREEDY);
   // ... and so does an interactive session, with `ollama run`'s slash commands.
   const session = spawnSync(BIN, ['run', 'aidreams', '-n', '4', '--temp', '0'],
-    { env, input: '/show info\n/set parameter num_ctx 128\n/set parameter top_k x\n/set verbose\nI dream\n/nope\n/bye\n' });
+    { env, input: '/show info\n/set parameter num_ctx 128\n/set parameter top_k x\n/set verbose\nI dream\n/nope\n' +
+      '/set system Be brief.\n/save session-saved\n/load qwen\n/show info\n/bye\n' });
   const said = session.stdout.toString(), noted = session.stderr.toString();
   assert.equal(session.status, 0, noted);
   assert.match(said, /^ {4}architecture {8}llama$/m);
@@ -788,6 +789,16 @@ test('pull from and push to another server (digest-verified blobs), ps and stop 
   assert.match(noted, /^eval count: +4 token\(s\)$/m);
   assert.match(noted, /^load duration: +0µs$/m);  // (loaded by the run above)
   assert.match(noted, /Unknown command '\/nope'/);
+  // /save made a model of the session (its system message, parameters, the conversation); /load switched models.
+  assert.match(noted, /Created new model 'session-saved'/);
+  const saved = await new Ollama({ host: S.base }).show({ model: 'session-saved' });
+  assert.equal(saved.system, 'Be brief.');
+  assert.match(saved.parameters, /num_ctx 128/);
+  assert.equal(saved.messages[0].content, 'I dream');
+  assert.equal(saved.messages[1].role, 'assistant');
+  assert.match(noted, /Loading model 'qwen'/);
+  assert.match(said, /^ {4}architecture {8}qwen2$/m);
+  await new Ollama({ host: S.base }).delete({ model: 'session-saved' });
   // ps / stop talk to the running server.
   await new Ollama({ host: S.base }).generate({ model: 'aidreams', prompt: 'I', stream: false, keep_alive: '10m', options: { num_predict: 1 } });
   assert.match(execFileSync(BIN, ['ps'], { env }).toString(), /aidreams/);
