@@ -1,6 +1,9 @@
 // hearth serve [--host H] [--port P] [--models DIR] [--api-key K] [--threads N] ...
 // OpenAI- and Ollama-compatible HTTP server. SIGTERM/SIGINT: stop accepting,
 // report not-ready, let in-flight requests finish (grace period), exit 0.
+// Settings also come from the environment, named as Ollama's (HEARTH_HOST,
+// HEARTH_MODELS, HEARTH_KEEP_ALIVE, HEARTH_ORIGINS, HEARTH_CONTEXT_LENGTH,
+// HEARTH_NUM_PARALLEL, HEARTH_MAX_QUEUE, HEARTH_KV_CACHE_TYPE, ...); a flag wins.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -9,13 +12,14 @@
 #include "commands.h"
 #include "runtime/engine.h"
 #include "server/api.h"
+#include "server/fields.h"
 #include "server/http.h"
 
 namespace hearth::app {
 
 void add_serve(CLI::App& app) {
   struct Opts {
-    std::string host = "127.0.0.1", models, api_key, kv_type = "f16";
+    std::string host = "127.0.0.1", models, api_key, kv_type = "f16", keep_alive = "5m";
     int port = 11434, threads = 0, grace_s = 30;
     std::vector<std::string> cors;
     runtime::EngineConfig engine;
@@ -26,12 +30,20 @@ void add_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve the OpenAI and Ollama APIs");
   auto* host = cmd->add_option("--host", o->host, "address to bind (default 127.0.0.1)");
   auto* port = cmd->add_option("--port", o->port, "port (default 11434)")->check(CLI::Range(0, 65535));
-  cmd->add_option("--models", o->models, "directory of GGUF files served by file name (default $HEARTH_HOME/models); store models (hearth create) are served too");
+  cmd->add_option("--models", o->models, "directory of GGUF files served by file name (default $HEARTH_HOME/models); store models (hearth create) are served too")
+      ->envname("HEARTH_MODELS");
   cmd->add_option("--api-key", o->api_key, "require this key as 'Authorization: Bearer KEY' (also HEARTH_API_KEY)");
   cmd->add_option("--threads,-t", o->threads, "threads for inference (default: physical cores)");
-  cmd->add_option("--cors", o->cors, "allowed CORS origin (repeatable; '*' for any)");
-  cmd->add_option("--max-queue", o->engine.max_waiting, "requests waiting beyond which the server answers 503");
-  cmd->add_option("--max-running", o->engine.max_running, "sequences decoding at once");
+  cmd->add_option("--cors", o->cors, "allowed CORS origin (repeatable; '*' for any; HEARTH_ORIGINS: comma-separated)")
+      ->envname("HEARTH_ORIGINS")
+      ->delimiter(',');
+  cmd->add_option("--max-queue", o->engine.max_waiting, "requests waiting beyond which the server answers 503")
+      ->envname("HEARTH_MAX_QUEUE");
+  cmd->add_option("--max-running", o->engine.max_running, "sequences decoding at once")->envname("HEARTH_NUM_PARALLEL");
+  cmd->add_option("--keep-alive", o->keep_alive,
+                  "how long an idle model stays loaded when a request does not say (default 5m; \"1h30m\", seconds, "
+                  "-1: forever, 0: unload at once)")
+      ->envname("HEARTH_KEEP_ALIVE");
   cmd->add_option("--batch-tokens", o->engine.max_batch_tokens,
                   "tokens per forward pass (decode tokens first, then prompt chunks; default 64)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
@@ -40,7 +52,8 @@ void add_serve(CLI::App& app) {
                   "finished requests' KV caches kept so that a prompt starting with the same tokens (a chat's "
                   "next turn) skips evaluating them (default 8; 0: off); they give way to new requests")
       ->check(CLI::Range(size_t{0}, size_t{1024}));
-  cmd->add_option("--ctx", o->engine.default_num_ctx, "default context per request (num_ctx overrides)");
+  cmd->add_option("--ctx", o->engine.default_num_ctx, "default context per request (num_ctx overrides)")
+      ->envname("HEARTH_CONTEXT_LENGTH");
   auto* kv_type = cmd->add_option("--kv-cache-type", o->kv_type,
                                   "KV cache type: f16 (default) or q8_0, half the memory per token (also "
                                   "HEARTH_KV_CACHE_TYPE); models whose heads do not fit q8_0 blocks use f16")
@@ -66,6 +79,11 @@ void add_serve(CLI::App& app) {
     o->engine.models_dir = o->models;
     o->engine.store_home = home;
     o->engine.threads = o->threads;
+    const std::optional<double> keep = server::parse_duration(o->keep_alive);
+    if (!keep)
+      throw CLI::RuntimeError(fail(invalid_argument("--keep-alive / HEARTH_KEEP_ALIVE '" + o->keep_alive +
+                                                    "' is not a duration (e.g. 5m, 1h30m, 300, -1)")));
+    o->engine.default_keep_alive_s = *keep;
     if (const char* e = std::getenv("HEARTH_KV_CACHE_TYPE"); e && kv_type->count() == 0) o->kv_type = e;
     const std::optional<tensor::KvType> kv = tensor::parse_kv_type(o->kv_type);
     if (!kv)

@@ -1,6 +1,8 @@
 #include "server/fields.h"
 
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 
 namespace hearth::server {
 
@@ -114,15 +116,45 @@ std::optional<double> parse_keep_alive(const Json& j) {
   if (!v.is_string()) bad_request("keep_alive must be a duration string (e.g. \"5m\") or a number of seconds", "keep_alive");
   std::string s = v.get<std::string>();
   if (s.empty()) return std::nullopt;
+  if (auto d = parse_duration(s)) return d;
+  bad_request("keep_alive '" + s.substr(0, 40) + "' is not a duration (e.g. \"5m\", \"1h30m\", \"-1\", or seconds)",
+              "keep_alive");
+}
+
+std::optional<double> parse_duration(const std::string& text) {
+  if (text.empty() || text.size() > 64) return std::nullopt;
   char* end = nullptr;
-  double n = std::strtod(s.c_str(), &end);
-  std::string unit = end ? end : "";
-  if (end == s.c_str() || !std::isfinite(n)) bad_request("keep_alive '" + s + "' is not a duration", "keep_alive");
-  if (unit.empty() || unit == "s") return n;
-  if (unit == "ms") return n / 1000;
-  if (unit == "m") return n * 60;
-  if (unit == "h") return n * 3600;
-  bad_request("keep_alive '" + s + "' has an unknown unit (use ms, s, m or h)", "keep_alive");
+  const double whole = std::strtod(text.c_str(), &end);
+  if (end && *end == '\0') return std::isfinite(whole) ? std::optional<double>(whole) : std::nullopt;  // seconds
+  size_t i = 0;
+  double sign = 1;
+  if (text[0] == '-' || text[0] == '+') sign = text[0] == '-' ? -1 : 1, i = 1;
+  double total = 0;
+  bool any = false;
+  while (i < text.size()) {
+    const size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+    if (i == start) return std::nullopt;
+    const std::string num = text.substr(start, i - start);
+    char* e = nullptr;
+    const double n = std::strtod(num.c_str(), &e);
+    if (!e || *e != '\0') return std::nullopt;
+    const size_t u0 = i;
+    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) && text[i] != '.') ++i;
+    const std::string unit = text.substr(u0, i - u0);
+    double scale = 0;
+    if (unit == "h") scale = 3600;
+    else if (unit == "m") scale = 60;
+    else if (unit == "s") scale = 1;
+    else if (unit == "ms") scale = 1e-3;
+    else if (unit == "us" || unit == "\u00b5s") scale = 1e-6;
+    else if (unit == "ns") scale = 1e-9;
+    else return std::nullopt;  // (a number needs its unit after the first)
+    total += n * scale;
+    any = true;
+  }
+  if (!any || !std::isfinite(total)) return std::nullopt;
+  return sign * total;
 }
 
 }  // namespace hearth::server

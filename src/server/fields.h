@@ -51,4 +51,9 @@ void apply_options(const Json& options, GenerationOptions* out, const std::strin
 // keep_alive: "5m", "30s", "1h", "0", "-1", or a number of seconds.
 std::optional<double> parse_keep_alive(const Json& j);
 
+// A duration as Ollama reads keep_alive (and OLLAMA_KEEP_ALIVE): a number
+// of seconds ("300", "-1"), or Go's duration syntax ("5m", "1h30m", "1.5h",
+// "500ms", "-1s"); in seconds, or nullopt when it is neither.
+std::optional<double> parse_duration(const std::string& text);
+
 }  // namespace hearth::server

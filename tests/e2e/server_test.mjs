@@ -1084,8 +1084,8 @@ test('a model loads on its own thread: a completion for a loaded model finishes 
   }
 });
 
-test('ollama: an empty prompt loads the model and answers when it is loaded; keep_alive 0 unloads it', async () => {
-  const T = await startServer();
+test('ollama: an empty prompt loads the model and answers when it is loaded; keep_alive 0 unloads it; --keep-alive sets the default', async () => {
+  const T = await startServer(['--keep-alive', '1h30m']);
   try {
     const names = async () => (await (await fetch(`${T.base}/api/ps`)).json()).models.map((m) => m.name).sort();
     assert.deepEqual(await names(), []);
@@ -1112,6 +1112,10 @@ test('ollama: an empty prompt loads the model and answers when it is loaded; kee
     assert.equal(r.status, 200);
     assert.equal((await r.json()).done_reason, 'load');
     assert.deepEqual(await names(), ['aidreams:latest', 'bert:latest']);
+    // (no keep_alive in the request: the server's --keep-alive)
+    const bert = (await (await fetch(`${T.base}/api/ps`)).json()).models.find((m) => m.name === 'bert:latest');
+    const bertLeft = Date.parse(bert.expires_at) - Date.now();
+    assert.ok(bertLeft > 85 * 60e3 && bertLeft <= 90 * 60e3 + 5e3, `bert expires in ${bertLeft} ms, not about 90 minutes`);
   } finally {
     T.proc.kill('SIGTERM');
     await T.exited;
