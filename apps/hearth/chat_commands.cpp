@@ -299,13 +299,9 @@ Status save_session(const ChatSession& s, const nlohmann::ordered_json& messages
     nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
     for (const auto& [r, c] : mf.messages) msgs.push_back({{"role", r}, {"content", c}});
     if (!msgs.empty()) body["messages"] = msgs;
-    HEARTH_ASSIGN_OR_RETURN(server::HttpResponse r, server::http_request(server::local_server(), "POST", "/api/create", body.dump()));
-    if (r.status != 200) {
-      auto j = nlohmann::json::parse(r.body, nullptr, false);
-      return invalid_argument(!j.is_discarded() && j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>()
-                                                                                             : r.body);
-    }
-    return Status();
+    const server::Url url = server::local_server();
+    HEARTH_ASSIGN_OR_RETURN(server::HttpResponse r, server::http_request(url, "POST", "/api/create", body.dump()));
+    return r.status == 200 ? Status() : server::answer_error(url, r);
   }
   if (std::filesystem::is_regular_file(o.model)) mf.from = std::filesystem::absolute(o.model).string();
   store::Store st(store::Store::default_home());

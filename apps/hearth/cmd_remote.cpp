@@ -20,6 +20,7 @@ void add_remote_verbs(CLI::App& app) {
       auto url = server::local_server();
       auto r = server::http_request(url, "GET", "/api/ps");
       if (!r.ok()) throw CLI::RuntimeError(fail(unavailable("no hearth server at " + url.host + ":" + url.port + " (" + r.status().message() + ")")));
+      if (r->status != 200) throw CLI::RuntimeError(fail(server::answer_error(url, r.value())));
       auto j = nlohmann::json::parse(r->body, nullptr, false);
       if (j.is_discarded() || !j.contains("models")) throw CLI::RuntimeError(fail(corrupt("unexpected answer from the server")));
       std::printf("%-32s %10s  %-10s %s\n", "NAME", "SIZE", "ACTIVE", "UNTIL");
@@ -36,7 +37,7 @@ void add_remote_verbs(CLI::App& app) {
       auto url = server::local_server();
       auto r = server::http_request(url, "POST", "/api/generate", nlohmann::json{{"model", *name}, {"keep_alive", 0}}.dump());
       if (!r.ok()) throw CLI::RuntimeError(fail(unavailable("no hearth server at " + url.host + ":" + url.port)));
-      if (r->status != 200) throw CLI::RuntimeError(fail(invalid_argument(r->body)));
+      if (r->status != 200) throw CLI::RuntimeError(fail(server::answer_error(url, r.value())));
     });
   }
   {

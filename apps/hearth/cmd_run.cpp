@@ -264,6 +264,10 @@ Status stream_from_server(const server::Url& url, const std::string& path, const
 bool run_via_server(RunOpts& o, int* rc) {
   server::Url url = server::local_server();
   auto shown = server::http_request(url, "POST", "/api/show", nlohmann::json{{"model", o.model}}.dump());
+  if (shown.ok() && shown->status == 401) {  // a server, which refuses the key
+    *rc = fail(server::answer_error(url, shown.value()));
+    return true;
+  }
   if (!shown.ok() || shown->status != 200) return false;
   auto info = nlohmann::ordered_json::parse(shown->body, nullptr, false);
   if (info.is_discarded()) info = nlohmann::ordered_json::object();

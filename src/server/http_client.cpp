@@ -6,6 +6,8 @@
 #include <boost/beast/http.hpp>
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
 namespace hearth::server {
 
 namespace beast = boost::beast;
@@ -33,13 +35,29 @@ Result<Url> parse_url(const std::string& text) {
   return u;
 }
 
+Status answer_error(const Url& url, const HttpResponse& r) {
+  std::string message = r.body.substr(0, 300);
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (!j.is_discarded() && j.contains("error")) {
+    const auto& e = j["error"];
+    if (e.is_string()) message = e.get<std::string>();
+    else if (e.is_object() && e.contains("message") && e["message"].is_string()) message = e["message"].get<std::string>();
+  }
+  const std::string where = "the server at " + url.host + ":" + url.port + " answered " + std::to_string(r.status);
+  if (r.status == 401)
+    return invalid_argument(where + ": " + message + (url.api_key.empty() ? " (set HEARTH_API_KEY to its key)" : " (check HEARTH_API_KEY)"));
+  if (r.status == 404) return not_found(where + ": " + message);
+  return r.status >= 500 ? unavailable(where + ": " + message) : invalid_argument(where + ": " + message);
+}
+
 Url local_server() {
   Url u;
   u.host = "127.0.0.1";
   if (const char* h = std::getenv("HEARTH_HOST")) {
     auto p = parse_url(h);
-    if (p.ok()) return p.value();
+    if (p.ok()) u = p.value();
   }
+  if (const char* k = std::getenv("HEARTH_API_KEY")) u.api_key = k;
   return u;
 }
 
@@ -54,6 +72,7 @@ Result<HttpResponse> http_request(const Url& url, const std::string& method, con
     http::request<http::string_body> req(http::string_to_verb(method), path, 11);
     req.set(http::field::host, url.host);
     req.set(http::field::user_agent, "hearth");
+    if (!url.api_key.empty()) req.set(http::field::authorization, "Bearer " + url.api_key);
     if (!body.empty()) {
       req.set(http::field::content_type, "application/json");
       req.body() = body;
@@ -103,6 +122,7 @@ Result<HttpResponse> http_upload_file(const Url& url, const std::string& path, c
     http::request<http::file_body> req(http::verb::post, path, 11);
     req.set(http::field::host, url.host);
     req.set(http::field::user_agent, "hearth");
+    if (!url.api_key.empty()) req.set(http::field::authorization, "Bearer " + url.api_key);
     req.set(http::field::content_type, "application/octet-stream");
     beast::error_code ec;
     req.body().open(file.c_str(), beast::file_mode::scan, ec);

@@ -1037,6 +1037,11 @@ test('API key is required on every route but liveness', async () => {
       messages: [{ role: 'user', content: 'hi' }] });
     assert.equal((await ask('sekret')).type, 'message');
     await assert.rejects(ask('wrong'), (e) => e.status === 401 && e.error.error.type === 'authentication_error');
+    // The CLI talks to its server with the key `hearth serve` reads from the same variable.
+    const cli = (key) => spawnSync(BIN, ['run', 'aidreams', '-p', 'I', '-n', '2'],
+      { env: { ...process.env, HEARTH_HOST: T.base.replace('http://', ''), HEARTH_API_KEY: key, HEARTH_HOME: tempDir('hearth-nohome-') } });
+    assert.equal(cli('sekret').status, 0);
+    assert.match(cli('wrong').stderr.toString(), /answered 401: .*\(check HEARTH_API_KEY\)/);
   } finally { T.proc.kill('SIGTERM'); await T.exited; }
 });
 
