@@ -1,6 +1,8 @@
 // Model store verbs (standalone, on $HEARTH_HOME):
 //   hearth create NAME -f Modelfile | hearth list | hearth show NAME [--modelfile|--parameters|--template|--system|--license]
 //   hearth cp SRC DST | hearth rm NAME...
+// `show` also describes a GGUF file, or a model of the running server (its
+// models directory).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -9,10 +11,37 @@
 #include "commands.h"
 #include "gguf/file.h"
 #include "runtime/capabilities.h"
+#include "runtime/model_show.h"
+#include "server/http_client.h"
 #include "server/pull.h"
 #include "store/store.h"
 
 namespace hearth::app {
+
+namespace {
+
+// `hearth show` for a model outside the store, from its /api/show object.
+void print_show(const nlohmann::ordered_json& j, const std::string& name, bool modelfile, bool parameters, bool tmpl,
+                bool system, bool license) {
+  auto text = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  if (modelfile) return (void)std::printf("%s", text("modelfile").c_str());
+  if (parameters) return (void)std::printf("%s", text("parameters").c_str());
+  if (tmpl) return (void)std::printf("%s\n", text("template").c_str());
+  if (system) return (void)std::printf("%s\n", text("system").c_str());
+  if (license) return (void)std::printf("%s\n", text("license").c_str());
+  const auto d = j.value("details", nlohmann::ordered_json::object());
+  std::string from = text("modelfile");
+  from = from.rfind("FROM ", 0) == 0 ? from.substr(5, from.find('\n') - 5) : "";
+  std::string caps;
+  for (const auto& c : j.value("capabilities", nlohmann::ordered_json::array())) caps += (caps.empty() ? "" : ", ") + c.get<std::string>();
+  std::printf("name: %s\nfrom: %s\narchitecture: %s\nparameters: %s\nquantization: %s\nsystem: %s\ntemplate: %s\n"
+              "capabilities: %s\n",
+              name.c_str(), from.c_str(), d.value("family", "").c_str(), d.value("parameter_size", "").c_str(),
+              d.value("quantization_level", "").c_str(), text("system").empty() ? "no" : "yes",
+              text("template").empty() ? "none" : "(the GGUF's)", caps.c_str());
+}
+
+}  // namespace
 
 void add_store_verbs(CLI::App& app) {
   auto home = std::make_shared<std::string>();
@@ -63,7 +92,22 @@ void add_store_verbs(CLI::App& app) {
     cmd->add_flag("--license", o->license);
     cmd->callback([o, store] {
       auto m = store().get(o->name);
-      if (!m.ok()) throw CLI::RuntimeError(fail(m.status()));
+      if (!m.ok()) {
+        nlohmann::ordered_json j;
+        if (std::filesystem::is_regular_file(o->name)) {  // a GGUF file
+          auto f = gguf::File::open(o->name);
+          if (!f.ok()) throw CLI::RuntimeError(fail(f.status()));
+          j = runtime::show_model(f.value(), std::filesystem::absolute(o->name).string(), nullptr, "");
+        } else {  // a model the running server has (its models directory)
+          const server::Url url = server::local_server();
+          auto r = server::http_request(url, "POST", "/api/show", nlohmann::json{{"model", o->name}}.dump());
+          if (!r.ok()) throw CLI::RuntimeError(fail(m.status()));  // no server: the store's answer
+          if (r->status != 200) throw CLI::RuntimeError(fail(server::answer_error(url, r.value())));
+          j = nlohmann::ordered_json::parse(r->body, nullptr, false);
+          if (j.is_discarded()) throw CLI::RuntimeError(fail(corrupt("the server's /api/show answer is not JSON")));
+        }
+        return print_show(j, o->name, o->modelfile, o->parameters, o->tmpl, o->system, o->license);
+      }
       const store::Modelfile& mf = m->manifest.modelfile;
       if (o->modelfile) std::printf("%s", mf.to_text().c_str());
       else if (o->parameters)

@@ -123,6 +123,9 @@ out=$("$H" run "$S/models/synth-llama-spm512-F16.gguf" -p hi -n 2 --think 2>&1);
 [ $rc -ne 0 ] && grep -q "plain continuation" <<<"$out"; check "run --think on a plain continuation is an error" $?
 out=$("$H" create "../evil" -f "$T/Modelfile" 2>&1); rc=$?
 [ $rc -ne 0 ] && grep -q "invalid model name" <<<"$out"; check "create rejects a name that would leave the store" $?
+out=$("$H" show "$S/models/synth-qwen2-bpe32k-F16.gguf") && grep -q "^architecture: qwen2$" <<<"$out" &&
+  grep -q "^capabilities: completion$" <<<"$out" && grep -q "^FROM .*synth-qwen2-bpe32k-F16.gguf$" <<<"$("$H" show "$S/models/synth-qwen2-bpe32k-F16.gguf" --modelfile)"
+check "show describes a GGUF file outside the store" $?
 unset HEARTH_HOME
 
 # 9. bench: the JSON report carries the figures and they are plausible.

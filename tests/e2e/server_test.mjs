@@ -776,6 +776,7 @@ test('pull from and push to another server (digest-verified blobs), ps and stop 
   // With a server running, `hearth run NAME` goes through it (aidreams lives only in the server's models dir).
   const viaServer = execFileSync(BIN, ['run', 'aidreams', '-p', DREAM, '-n', '64', '--temp', '0'], { env }).toString();
   assert.equal(viaServer, GREEDY);
+  assert.match(execFileSync(BIN, ['show', 'aidreams'], { env }).toString(), /^architecture: llama$/m);  // (the server's model)
   // ... and so does an interactive session, with `ollama run`'s slash commands.
   const session = spawnSync(BIN, ['run', 'aidreams', '-n', '4', '--temp', '0'],
     { env, input: '/show info\n/set parameter num_ctx 128\n/set parameter top_k x\n/set verbose\nI dream\n/nope\n' +
