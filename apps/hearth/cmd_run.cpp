@@ -3,25 +3,20 @@
 // bytes; a final newline only on a terminal). Without one: an interactive
 // chat using the model's chat template, with `ollama run`'s slash commands
 // (chat_commands.h). A model name with a server running goes through it.
-#include <fstream>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <iostream>
-#include <map>
-#include <optional>
-#include <set>
-
 #include <filesystem>
+#include <optional>
 
 #include "chat/chat_template.h"
 #include "chat/thinking.h"
+#include "runtime/model_show.h"
 #include "sampling/json_schema.h"
 #include "server/http_client.h"
 #include "store/go_template.h"
 #include "store/store.h"
-#include "runtime/model_show.h"
 #include "chat_commands.h"
 #include "commands.h"
 #include "generation.h"
