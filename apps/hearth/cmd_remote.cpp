@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "human_time.h"
 #include "server/http_client.h"
 #include "server/pull.h"
 #include "store/store.h"
@@ -24,9 +25,10 @@ void add_remote_verbs(CLI::App& app) {
       auto j = nlohmann::json::parse(r->body, nullptr, false);
       if (j.is_discarded() || !j.contains("models")) throw CLI::RuntimeError(fail(corrupt("unexpected answer from the server")));
       std::printf("%-32s %10s  %-10s %s\n", "NAME", "SIZE", "ACTIVE", "UNTIL");
+      const std::time_t now = std::time(nullptr);
       for (const auto& m : j["models"])
         std::printf("%-32s %8.1f MB  %-10d %s\n", m.value("name", "").c_str(), m.value("size", 0.0) / 1e6,
-                    m.value("active_requests", 0), m.value("expires_at", "").c_str());
+                    m.value("active_requests", 0), human_time(m.value("expires_at", ""), now).c_str());
     });
   }
   {

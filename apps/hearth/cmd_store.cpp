@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "commands.h"
+#include "human_time.h"
 #include "gguf/file.h"
 #include "runtime/capabilities.h"
 #include "runtime/model_show.h"
@@ -72,9 +73,10 @@ void add_store_verbs(CLI::App& app) {
     cmd->alias("ls");
     cmd->callback([store] {
       std::printf("%-32s %-14s %10s  %s\n", "NAME", "ID", "SIZE", "MODIFIED");
+      const std::time_t now = std::time(nullptr);
       for (const auto& m : store().list())
         std::printf("%-32s %-14s %8.1f MB  %s\n", m.name.display().c_str(), m.manifest.model_digest.substr(7, 12).c_str(),
-                    m.manifest.model_size / 1e6, m.modified_at.c_str());
+                    m.manifest.model_size / 1e6, human_time(m.modified_at, now).c_str());
     });
   }
   {

@@ -81,7 +81,7 @@ out=$("$H" template render --template "$S/templates/google-gemma-2-2b-it.jinja" 
 export HEARTH_HOME="$T/home"
 printf 'FROM %s\nPARAMETER temperature 0\nSYSTEM """Be brief."""\n' "$S/models/synth-llama-spm512-F16.gguf" > "$T/Modelfile"
 "$H" create small -f "$T/Modelfile" --quantize Q8_0 2>/dev/null && \
-grep -q "small:latest" <<<"$("$H" list)" && \
+grep -Eq "^small:latest .* (Less than a second|1 second|[0-9]+ seconds) ago$" <<<"$("$H" list)" && \
 grep -q "Be brief." <<<"$("$H" show small --system)" && \
 grep -q temperature <<<"$("$H" show small --parameters)" && \
 "$H" cp small small:copy 2>/dev/null && "$H" rm small 2>/dev/null && \

@@ -802,7 +802,7 @@ test('pull from and push to another server (digest-verified blobs), ps and stop 
   await new Ollama({ host: S.base }).delete({ model: 'session-saved' });
   // ps / stop talk to the running server.
   await new Ollama({ host: S.base }).generate({ model: 'aidreams', prompt: 'I', stream: false, keep_alive: '10m', options: { num_predict: 1 } });
-  assert.match(execFileSync(BIN, ['ps'], { env }).toString(), /aidreams/);
+  assert.match(execFileSync(BIN, ['ps'], { env }).toString(), /^aidreams:latest .* (9|10) minutes from now$/m);
   execFileSync(BIN, ['stop', 'aidreams'], { env });
   assert.doesNotMatch(execFileSync(BIN, ['ps'], { env }).toString(), /aidreams:latest/);
   // push: to a second server, which gets the blob (uploaded) and the model created from it with its settings.
