@@ -14,6 +14,7 @@
 #include "chat/thinking.h"
 #include "runtime/model_show.h"
 #include "sampling/json_schema.h"
+#include "server/fields.h"
 #include "server/http_client.h"
 #include "store/go_template.h"
 #include "store/store.h"
@@ -268,6 +269,7 @@ bool run_via_server(RunOpts& o, int* rc) {
   if (info.is_discarded()) info = nlohmann::ordered_json::object();
   if (!o.prompt.empty()) {
     nlohmann::json body = {{"model", o.model}, {"prompt", o.prompt}, {"options", user_options(o)}};
+    if (!o.keep_alive.empty()) body["keep_alive"] = o.keep_alive;
     if (!o.system.empty()) body["system"] = o.system;
     if (o.schema) body["format"] = o.format_wire;
     if (!o.think.empty()) body["think"] = think_json(o);
@@ -307,13 +309,16 @@ bool run_via_server(RunOpts& o, int* rc) {
       o.model = session.arg;
       session.show = std::move(next_info);
       conv.reset(o.system);
-      (void)server::http_request(url, "POST", "/api/chat", nlohmann::json{{"model", o.model}, {"messages", nlohmann::json::array()}}.dump());
+      nlohmann::json load = {{"model", o.model}, {"messages", nlohmann::json::array()}};
+      if (!o.keep_alive.empty()) load["keep_alive"] = o.keep_alive;
+      (void)server::http_request(url, "POST", "/api/chat", load.dump());
     }
     if (c != ChatCommand::kMessage || input.empty()) continue;
     auto& messages = conv.messages;
     messages.push_back({{"role", "user"}, {"content", input}});
     std::string reply;
     nlohmann::json body = {{"model", o.model}, {"messages", messages}, {"options", user_options(o)}};
+    if (!o.keep_alive.empty()) body["keep_alive"] = o.keep_alive;
     if (o.schema) body["format"] = o.format_wire;
     if (!o.think.empty()) body["think"] = think_json(o);
     ThinkingDisplay show{o.hide_thinking};
@@ -357,6 +362,11 @@ void add_run(CLI::App& app) {
       ->check(CLI::IsMember({"true", "false", "low", "medium", "high"}));
   cmd->add_flag("--hidethinking", o->hide_thinking, "thinking models: show the answer without the reasoning");
   cmd->add_flag("--verbose", o->verbose, "print timings after each reply (as `ollama run --verbose`)");
+  cmd->add_option("--keepalive", o->keep_alive,
+                  "through a server: how long it keeps the model loaded after each request (e.g. 5m, 1h, -1)")
+      ->check([](const std::string& v) {
+        return server::parse_duration(v) ? std::string() : "'" + v + "' is not a duration (e.g. 5m, 1h30m, 300, -1)";
+      });
   cmd->add_option("--chat-template", o->template_name, "built-in chat template to use instead of the model's");
   cmd->add_flag("--local", o->local, "never use a running server (load the model in this process)");
   auto& sp = o->sp;

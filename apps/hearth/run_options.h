@@ -41,6 +41,7 @@ struct RunOpts {
   std::string think;           // --think[=true|false|low|medium|high]; empty: the model's default
   bool hide_thinking = false;  // --hidethinking
   bool verbose = false;        // --verbose, /set verbose: timings after each reply
+  std::string keep_alive;      // --keepalive: how long the server keeps the model loaded after this session's requests
 };
 
 // --think as the request's `think`: unset, on/off, and a level (which is on).

@@ -774,8 +774,9 @@ test('pull from and push to another server (digest-verified blobs), ps and stop 
   const bad = await fetch(`${S.base}/api/blobs/sha256-${'0'.repeat(64)}`);
   assert.equal(bad.status, 404);
   // With a server running, `hearth run NAME` goes through it (aidreams lives only in the server's models dir).
-  const viaServer = execFileSync(BIN, ['run', 'aidreams', '-p', DREAM, '-n', '64', '--temp', '0'], { env }).toString();
+  const viaServer = execFileSync(BIN, ['run', 'aidreams', '-p', DREAM, '-n', '64', '--temp', '0', '--keepalive', '3h'], { env }).toString();
   assert.equal(viaServer, GREEDY);
+  assert.match(execFileSync(BIN, ['ps'], { env }).toString(), /^aidreams:latest .* [23] hours from now$/m);  // (--keepalive 3h)
   assert.match(execFileSync(BIN, ['show', 'aidreams'], { env }).toString(), /^architecture: llama$/m);  // (the server's model)
   // ... and so does an interactive session, with `ollama run`'s slash commands.
   const session = spawnSync(BIN, ['run', 'aidreams', '-n', '4', '--temp', '0'],
