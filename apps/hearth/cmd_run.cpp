@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include "chat/chat_template.h"
@@ -131,6 +132,33 @@ struct Conversation {
   }
 };
 
+// The read loop of a session, local or through a server: the commands that
+// touch the conversation are handled here; each message goes to `answer`
+// (which adds the turn to the conversation when it succeeds), /load NAME to
+// `load`.
+void run_session(ChatSession& session, Conversation& conv, bool server,
+                 const std::function<void(const std::string&)>& answer,
+                 const std::function<void(const std::string&)>& load) {
+  const bool tty = isatty(STDIN_FILENO);
+  for (;;) {
+    if (tty) std::fprintf(stderr, ">>> ");
+    bool eof = false;
+    const std::string input = read_chat_input(&eof);
+    if (eof && input.empty()) return;
+    switch (chat_command(input, session)) {
+      case ChatCommand::kBye: return;
+      case ChatCommand::kClear: conv.reset(session.o.system); break;
+      case ChatCommand::kSystem: conv.messages.push_back({{"role", "system"}, {"content", session.o.system}}); break;
+      case ChatCommand::kSave: save(session, conv.messages, server); break;
+      case ChatCommand::kLoad: load(session.arg); break;
+      case ChatCommand::kHandled: break;
+      case ChatCommand::kMessage:
+        if (!input.empty()) answer(input);
+        break;
+    }
+  }
+}
+
 int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenizer::Tokenizer& tok,
               const store::Manifest* manifest, const std::string& path) {
   std::string source = m->file().get_string_or("tokenizer.chat_template", "");
@@ -153,22 +181,12 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
   if (manifest)
     for (const auto& [role, content] : manifest->modelfile.messages) conv.opening.push_back({{"role", role}, {"content", content}});
   conv.reset(o.system);
-  const bool tty = isatty(STDIN_FILENO);
-  for (;;) {
-    if (tty) std::fprintf(stderr, ">>> ");
-    bool eof = false;
-    std::string input = read_chat_input(&eof);
-    if (eof && input.empty()) break;
-    const ChatCommand c = chat_command(input, session);
-    if (c == ChatCommand::kBye) break;
-    if (c == ChatCommand::kClear) conv.reset(o.system);
-    if (c == ChatCommand::kSystem) conv.messages.push_back({{"role", "system"}, {"content", o.system}});
-    if (c == ChatCommand::kSave) save(session, conv.messages, /*server=*/false);
-    if (c == ChatCommand::kLoad)
-      std::fprintf(stderr, "Couldn't load '%s': this session runs its model in this process; /load switches models "
-                           "through a running server (hearth serve), or start `hearth run %s`\n",
-                   session.arg.c_str(), session.arg.c_str());
-    if (c != ChatCommand::kMessage || input.empty()) continue;
+  auto load = [](const std::string& name) {
+    std::fprintf(stderr, "Couldn't load '%s': this session runs its model in this process; /load switches models "
+                         "through a running server (hearth serve), or start `hearth run %s`\n",
+                 name.c_str(), name.c_str());
+  };
+  auto answer = [&](const std::string& input) {
     const std::optional<bool> think = think_of(o);  // (/set think may change it)
     const bool thinking_on = think.value_or(tags.has_value());
     auto& messages = conv.messages;
@@ -199,7 +217,7 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
     if (!prompt_text.ok()) {
       fail(prompt_text.status());
       messages.erase(messages.end() - 1);
-      continue;
+      return;
     }
     // The template writes BOS itself when it wants one; parse special tokens.
     std::vector<int32_t> prompt = tok.encode(prompt_text.value(), false, true);
@@ -215,12 +233,13 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
     if (!r.status.ok()) {
       fail(r.status);
       messages.erase(messages.end() - 1);
-      continue;
+      return;
     }
     if (o.verbose) print_stats(local_stats(r));
     messages.push_back({{"role", "assistant"}, {"content", out.content}});
     if (!out.reasoning.empty()) messages.back()["reasoning_content"] = out.reasoning;
-  }
+  };
+  run_session(session, conv, /*server=*/false, answer, load);
   return 0;
 }
 
@@ -286,34 +305,23 @@ bool run_via_server(RunOpts& o, int* rc) {
   ChatSession session{o, info, /*can_think=*/true, /*n_vocab=*/0, /*local=*/false, {}};
   Conversation conv;
   conv.reset(o.system);
-  const bool tty = isatty(STDIN_FILENO);
-  for (;;) {
-    if (tty) std::fprintf(stderr, ">>> ");
-    bool eof = false;
-    std::string input = read_chat_input(&eof);
-    if (eof && input.empty()) break;
-    const ChatCommand c = chat_command(input, session);
-    if (c == ChatCommand::kBye) break;
-    if (c == ChatCommand::kClear) conv.reset(o.system);
-    if (c == ChatCommand::kSystem) conv.messages.push_back({{"role", "system"}, {"content", o.system}});
-    if (c == ChatCommand::kSave) save(session, conv.messages, /*server=*/true);
-    if (c == ChatCommand::kLoad) {  // another model of the server, a new conversation
-      auto next = server::http_request(url, "POST", "/api/show", nlohmann::json{{"model", session.arg}}.dump());
-      auto next_info = next.ok() && next->status == 200 ? nlohmann::ordered_json::parse(next->body, nullptr, false)
-                                                        : nlohmann::ordered_json();
-      if (!next_info.is_object()) {
-        std::fprintf(stderr, "Couldn't load '%s': the server does not have it\n", session.arg.c_str());
-        continue;
-      }
-      std::fprintf(stderr, "Loading model '%s'\n", session.arg.c_str());
-      o.model = session.arg;
-      session.show = std::move(next_info);
-      conv.reset(o.system);
-      nlohmann::json load = {{"model", o.model}, {"messages", nlohmann::json::array()}};
-      if (!o.keep_alive.empty()) load["keep_alive"] = o.keep_alive;
-      (void)server::http_request(url, "POST", "/api/chat", load.dump());
+  auto load = [&](const std::string& name) {  // another model of the server, a new conversation
+    auto next = server::http_request(url, "POST", "/api/show", nlohmann::json{{"model", name}}.dump());
+    auto next_info = next.ok() && next->status == 200 ? nlohmann::ordered_json::parse(next->body, nullptr, false)
+                                                      : nlohmann::ordered_json();
+    if (!next_info.is_object()) {
+      std::fprintf(stderr, "Couldn't load '%s': the server does not have it\n", name.c_str());
+      return;
     }
-    if (c != ChatCommand::kMessage || input.empty()) continue;
+    std::fprintf(stderr, "Loading model '%s'\n", name.c_str());
+    o.model = name;
+    session.show = std::move(next_info);
+    conv.reset(o.system);
+    nlohmann::json body = {{"model", o.model}, {"messages", nlohmann::json::array()}};
+    if (!o.keep_alive.empty()) body["keep_alive"] = o.keep_alive;
+    (void)server::http_request(url, "POST", "/api/chat", body.dump());
+  };
+  auto answer = [&](const std::string& input) {
     auto& messages = conv.messages;
     messages.push_back({{"role", "user"}, {"content", input}});
     std::string reply;
@@ -329,11 +337,12 @@ bool run_via_server(RunOpts& o, int* rc) {
     if (!s.ok()) {
       fail(s);
       messages.erase(messages.end() - 1);
-      continue;
+      return;
     }
     if (o.verbose) print_stats(stats_from_response(done));
     messages.push_back({{"role", "assistant"}, {"content", reply}});
-  }
+  };
+  run_session(session, conv, /*server=*/true, answer, load);
   return true;
 }
 
