@@ -8,7 +8,7 @@ FUZZ ?= build/fuzz
 HEARTH_SHARED ?= $(abspath ../shared)
 JOBS ?= $(shell nproc)
 ARGS ?= serve
-FUZZ_SECONDS ?= 28
+FUZZ_SECONDS ?= 15
 export HEARTH_SHARED
 
 .PHONY: run test setup build build-asan build-fuzz test-release test-asan test-fuzz npm clean
