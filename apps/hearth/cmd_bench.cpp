@@ -321,6 +321,7 @@ void add_bench(CLI::App& app) {
                           {"huge_pages", huge_way(huge.way)},
                           {"huge_pages_mib", static_cast<double>(huge.huge_bytes) / 1048576.0},
                           {"huge_pages_ms", huge.ms}, {"fresh_huge_page_ms", huge.fresh_page_ms},
+                          {"small_pages_2mib_ms", huge.small_pages_ms},
                           {"huge_pages_at_load_mib", static_cast<double>(huge.up_front_bytes) / 1048576.0},
                           {"peak_rss_mib", rss_mib}, {"kv_cache_mib", kv_mib},
                           {"weight_bytes_per_token", bytes_per_token}};
@@ -381,12 +382,17 @@ void add_bench(CLI::App& app) {
     std::printf("\nload: %.0f ms, first token: %.0f ms; peak RSS %.0f MiB = %.2f x (file %.0f MiB + KV cache %.0f MiB)\n",
                 load_ms, first_token_ms, rss_mib, rss_mib / (size_mib + kv_mib), size_mib, kv_mib);
     using Way = core::AnonMemory::Promotion::Way;
-    if (huge.way == Way::kUpFront)
+    char small[96] = "";
+    if (huge.small_pages_ms > 0) std::snprintf(small, sizeof small, " (2 MiB of small pages: %.2f ms)", huge.small_pages_ms);
+    if (huge.way == Way::kUpFront && huge.small_pages_ms > 0)
+      std::printf("weights in huge pages from the start: a fresh one took %.2f ms to commit%s, so the loading threads "
+                  "committed the rest\n", huge.fresh_page_ms, small);
+    else if (huge.way == Way::kUpFront)
       std::printf("weights in huge pages from the start (each committed in at most %.2f ms)\n", huge.fresh_page_ms);
     else if (huge.way == Way::kCollapsed)
-      std::printf("weights: %.0f MiB in huge pages at load, until one took %.2f ms to commit; the rest in small pages, "
+      std::printf("weights: %.0f MiB in huge pages at load, until one took %.2f ms to commit%s; the rest in small pages, "
                   "moved into huge pages in the background (%.0f MiB in all, %.0f ms after load)\n",
-                  static_cast<double>(huge.up_front_bytes) / 1048576.0, huge.fresh_page_ms,
+                  static_cast<double>(huge.up_front_bytes) / 1048576.0, huge.fresh_page_ms, small,
                   static_cast<double>(huge.huge_bytes) / 1048576.0, huge.ms);
     else if (huge.way == Way::kAdvised)
       std::printf("weights in small pages, advised for huge pages (this kernel cannot collapse on request)\n");

@@ -31,6 +31,9 @@ constexpr size_t kHugePage = size_t(2) << 20;
 // than this (measured: 0.2-0.6 ms when the memory is backed, 6.5-10 ms when
 // the host has to back it again). HEARTH_HUGE_PAGE_LIMIT_MS overrides (0:
 // small pages after the first huge one; a large value: huge pages always).
+// kHugeAuto, after a slow huge page: small pages first (and huge ones in
+// the background) only when 2 MiB of them commit this many times faster.
+constexpr double kSmallPagesAdvantage = 3.0;
 double fresh_page_limit_ms() {
   constexpr double kDefault = 2.0;
   const char* v = std::getenv("HEARTH_HUGE_PAGE_LIMIT_MS");
@@ -176,6 +179,31 @@ Result<AnonMemory> AnonMemory::allocate(size_t bytes, Pages pages) {
       m.chosen_.way = Promotion::Way::kUpFront;
       m.chosen_.huge_bytes = huge_done;
       return m;
+    }
+    // A fresh huge page was slow: the host is backing the memory. Small
+    // pages are cheaper when they come from memory the guest freed recently,
+    // not when the host backs them too (then each costs its own fault, and
+    // moving them into huge pages later costs as much again): 2 MiB of them,
+    // the region's last, are timed to choose.
+    if (slow && limit_ms > 0 && huge_done + kHugePage <= whole) {
+      uint8_t* probe = m.data_ + whole - kHugePage;
+      madvise(probe, kHugePage, MADV_NOHUGEPAGE);
+      const auto t0 = std::chrono::steady_clock::now();
+      madvise(probe, kHugePage, MADV_POPULATE_WRITE);
+      // A host that backs a page at its first write from user space (not at
+      // the kernel's zeroing) is timed by that write; zero keeps the contents.
+      for (size_t off = 0; off < kHugePage; off += 4096) *reinterpret_cast<volatile uint8_t*>(probe + off) = 0;
+      const double small_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      m.chosen_.small_pages_ms = small_ms;
+      if (small_ms * kSmallPagesAdvantage >= m.chosen_.fresh_page_ms) {
+        // Huge pages after all, committed as the caller fills the region
+        // (several threads' populate() calls back it in parallel).
+        madvise(probe, kHugePage, MADV_DONTNEED);
+        madvise(m.data_ + huge_done, bytes - huge_done, MADV_HUGEPAGE);
+        m.chosen_.way = Promotion::Way::kUpFront;
+        m.chosen_.huge_bytes = whole;
+        return m;
+      }
     }
   }
   // Small pages while filling, even where the system default is "always".

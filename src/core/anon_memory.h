@@ -27,12 +27,18 @@ class AnonMemory {
   // page is zeroed whole at its first touch: 2 MiB of work per scattered
   // write). kHugeLater: small pages while the caller fills the region, then
   // huge pages from promote_in_background(). kHugeAuto: commits the
-  // region's huge pages in order while each takes under 2 ms, and leaves the
-  // rest, if any, to be filled in small pages and promoted like kHugeLater.
-  // In a VM whose free memory the host takes back (free page reporting), a
-  // fresh huge page costs the host's backing of 512 small ones at its first
-  // touch (6.5-10 ms instead of 0.2-0.6; 1.0-1.8 s for a 600 MiB model),
-  // while small pages come first from memory the guest freed recently.
+  // region's huge pages in order while each takes under 2 ms. After a slower
+  // one it times 2 MiB of small pages: when they are at least 3 times as
+  // quick, the rest is filled in small pages and promoted like kHugeLater;
+  // otherwise the rest stays huge, committed as the caller fills it (best
+  // by several threads, each populate()-ing its part). In a VM whose free
+  // memory the host takes back (free page reporting), a fresh huge page
+  // costs the host's backing of 512 small ones at its first touch (4-10 ms
+  // instead of 0.2-0.6; 1.0-1.8 s for a 600 MiB model on one thread). Small
+  // pages were quick on some hosts (they come first from memory the guest
+  // freed recently) and as costly on others (2-4 ms per 2 MiB, paid at the
+  // first write from user space): then small pages and their promotion
+  // would back the memory twice.
   // kHugeLater and kHugeAuto regions start on a 2 MiB boundary so that all
   // of them can be in huge pages.
   enum class Pages { kHuge, kSmall, kHugeLater, kHugeAuto };
@@ -74,6 +80,7 @@ class AnonMemory {
     size_t up_front_bytes = 0;  // kHugeAuto: committed in huge pages at allocation
     double ms = 0;              // kCollapsed: from promote_in_background() to the end
     double fresh_page_ms = 0;   // kHugeAuto: the slowest commit of those pages
+    double small_pages_ms = 0;  // kHugeAuto: 2 MiB in small pages, timed after a slow huge page (else 0)
   };
   // Blocks until the background promotion has ended (at once for regions
   // that have none).

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstdio>
@@ -156,15 +158,18 @@ TEST(AnonMemory, MoveAndDestroyDuringPromotion) {
 }
 
 // kHugeAuto commits huge pages while they are cheap: all of them (then
-// nothing is left to promote), or up to the first slow one, the rest filled
-// in small pages and promoted like kHugeLater; either way the contents stay
-// and what it reports is what the kernel shows. HEARTH_HUGE_PAGE_LIMIT_MS
-// forces each way (0: every page is slow; 1e9: none is); unset, the
-// machine's state decides.
+// nothing is left to promote), or up to the first slow one; then 2 MiB of
+// small pages are timed, and the rest is either requested in huge pages
+// (committed as it is filled) or filled in small pages and promoted like
+// kHugeLater; either way the contents stay and what it reports is what the
+// kernel shows. HEARTH_HUGE_PAGE_LIMIT_MS forces the first two ways (0:
+// small pages after the first, untimed; 1e9: no page is slow); 1e-6: the
+// first page is slow and the small pages' time chooses, as unset when the
+// host backs fresh memory slowly.
 TEST(AnonMemory, AutoChoosesByTheFreshPageTime) {
   using Way = AnonMemory::Promotion::Way;
   const size_t n = 6 * kHuge + 100;
-  for (const char* limit : {"0", "1e9", ""}) {
+  for (const char* limit : {"0", "1e9", "1e-6", ""}) {
     SCOPED_TRACE(std::string("HEARTH_HUGE_PAGE_LIMIT_MS=") + limit);
     setenv("HEARTH_HUGE_PAGE_LIMIT_MS", limit, 1);
     auto r = AnonMemory::allocate(n, AnonMemory::Pages::kHugeAuto);
@@ -178,19 +183,34 @@ TEST(AnonMemory, AutoChoosesByTheFreshPageTime) {
     if (std::string(limit) == "0") {
       EXPECT_EQ(chosen.way, Way::kNone);
       EXPECT_EQ(chosen.up_front_bytes, kHuge);  // the first page, found slow
+      EXPECT_EQ(chosen.small_pages_ms, 0);
     } else if (std::string(limit) == "1e9") {
       EXPECT_EQ(chosen.way, Way::kUpFront);
+      EXPECT_EQ(chosen.small_pages_ms, 0);
+    } else if (std::string(limit) == "1e-6") {
+      EXPECT_EQ(chosen.up_front_bytes, kHuge);
+      EXPECT_GT(chosen.small_pages_ms, 0);
     }
+    // Fresh memory reads as zeros whatever was committed or timed.
+    EXPECT_EQ(std::count(mem.data(), mem.data() + n, uint8_t{0}), static_cast<std::ptrdiff_t>(n));
     fill(mem.data(), n);
     mem.promote_in_background();
     const AnonMemory::Promotion p = mem.wait_for_huge_pages();
     EXPECT_EQ(first_mismatch(mem.data(), n), n);
     EXPECT_EQ(p.fresh_page_ms, chosen.fresh_page_ms);
     EXPECT_EQ(p.up_front_bytes, chosen.up_front_bytes);
+    EXPECT_EQ(p.small_pages_ms, chosen.small_pages_ms);
     if (chosen.way == Way::kUpFront) {
       EXPECT_EQ(p.way, Way::kUpFront);
       EXPECT_EQ(p.huge_bytes, 6 * kHuge);
-      EXPECT_EQ(p.up_front_bytes, 6 * kHuge);
+      // All committed at allocation, or the rest left to the filling after
+      // small pages were found no quicker.
+      if (chosen.small_pages_ms > 0) {
+        EXPECT_GE(p.up_front_bytes, kHuge);
+        EXPECT_LE(p.up_front_bytes, 5 * kHuge);
+      } else {
+        EXPECT_EQ(p.up_front_bytes, 6 * kHuge);
+      }
     } else {
       EXPECT_EQ(chosen.way, Way::kNone);
       EXPECT_GE(chosen.up_front_bytes, kHuge);
