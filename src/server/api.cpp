@@ -105,7 +105,7 @@ void Api::handle(const HttpRequest& req, Responder& res) {
       }
     }
   }
-  const bool liveness = req.path == "/health" || req.path == "/v2/health/live";
+  const bool liveness = req.path == "/health" || req.path == "/v2/health/live";  // (as in open_upload)
   if (!liveness && !authorized(req)) {
     res.add_header("WWW-Authenticate", "Bearer");
     error(401, "invalid or missing API key");
@@ -142,8 +142,20 @@ bool Api::authorized(const HttpRequest& req) const {
   return constant_time_equal(cfg_.api_key, token);
 }
 
+namespace {
+// A body left unread: the request is answered from its head.
+struct Unread final : BodySink {
+  bool write(const char*, size_t) override { return false; }
+  bool accepting() const override { return false; }
+};
+}  // namespace
+
 std::shared_ptr<BodySink> Api::open_upload(const HttpRequest& head) {
-  if (head.method != "POST" || head.path.rfind("/api/blobs/", 0) != 0 || !authorized(head)) return nullptr;
+  // A request the key refuses is answered 401 whatever its body (which is
+  // not read: a large one would otherwise be refused as too large first).
+  const bool liveness = head.path == "/health" || head.path == "/v2/health/live";
+  if (head.method != "OPTIONS" && !liveness && !authorized(head)) return std::make_shared<Unread>();
+  if (head.method != "POST" || head.path.rfind("/api/blobs/", 0) != 0) return nullptr;
   store::Store* st = engine_.model_store();
   if (!st || !store::normalize_digest(head.path.substr(std::string("/api/blobs/").size()))) return nullptr;
   std::optional<uint64_t> length;

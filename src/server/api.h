@@ -38,9 +38,10 @@ class Api {
  public:
   Api(runtime::Engine& engine, ApiConfig cfg);
   void handle(const HttpRequest& req, Responder& res);
-  // HttpServer::set_uploads: a BlobUpload for an authorized POST
-  // /api/blobs/<digest> to a server with a store, else null (the request
-  // is then read whole and answered by handle()).
+  // HttpServer::set_uploads: for a request the API key refuses, a sink that
+  // leaves the body unread (handle() answers 401 from the head); a BlobUpload
+  // for an authorized POST /api/blobs/<digest> to a server with a store;
+  // else null (the request is then read whole and answered by handle()).
   std::shared_ptr<BodySink> open_upload(const HttpRequest& head);
 
   // Shared by the adapters.

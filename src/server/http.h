@@ -84,7 +84,9 @@ class HttpServer {
   int port() const { return bound_port_; }
   // Requests for which `open` returns a sink (given the method, path and
   // headers) have their body streamed into it, up to max_upload_bytes,
-  // rather than held in memory. Set before start().
+  // rather than held in memory; a sink that is not accepting() has the
+  // request answered from its head (e.g. one the API key refuses). Set
+  // before start().
   void set_uploads(std::function<std::shared_ptr<BodySink>(const HttpRequest& head)> open) { open_upload_ = std::move(open); }
   int open_connections() const { return connections_.load(); }
 

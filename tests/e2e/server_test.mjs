@@ -1032,6 +1032,13 @@ test('API key is required on every route but liveness', async () => {
     assert.equal((await fetch(`${T.base}/health`)).status, 200);
     assert.equal((await fetch(`${T.base}/api/tags`)).status, 401);
     assert.equal((await fetch(`${T.base}/api/tags`, { headers: { authorization: 'Bearer sekret' } })).status, 200);
+    // Refused from the head, the body unread: a body over the 16 MiB limit
+    // is not answered 413 first, nor a blob upload with 507 or 400.
+    for (const path of ['/api/chat', '/api/blobs/sha256:' + '0'.repeat(64)]) {
+      const r = await fetch(`${T.base}${path}`, { method: 'POST', body: Buffer.alloc(20 << 20) });
+      assert.equal(r.status, 401, path);
+      assert.match((await r.json()).error, /API key/);  // (Ollama's form on /api/)
+    }
     const client = new OpenAI({ baseURL: `${T.base}/v1`, apiKey: 'wrong' });
     await assert.rejects(client.models.list(), (e) => e.status === 401);
     // Anthropic's clients send x-api-key.
