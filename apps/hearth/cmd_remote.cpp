@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "core/json_depth.h"
 #include "human_time.h"
 #include "server/http_client.h"
 #include "server/pull.h"
@@ -22,7 +23,7 @@ void add_remote_verbs(CLI::App& app) {
       auto r = server::http_request(url, "GET", "/api/ps");
       if (!r.ok()) throw CLI::RuntimeError(fail(unavailable("no hearth server at " + url.host + ":" + url.port + " (" + r.status().message() + ")")));
       if (r->status != 200) throw CLI::RuntimeError(fail(server::answer_error(url, r.value())));
-      auto j = nlohmann::json::parse(r->body, nullptr, false);
+      auto j = core::parse_json_bounded<nlohmann::json>(r->body);
       if (j.is_discarded() || !j.contains("models")) throw CLI::RuntimeError(fail(corrupt("unexpected answer from the server")));
       std::printf("%-32s %10s  %-10s %s\n", "NAME", "SIZE", "ACTIVE", "UNTIL");
       const std::time_t now = std::time(nullptr);

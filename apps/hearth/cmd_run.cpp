@@ -13,6 +13,7 @@
 
 #include "chat/chat_template.h"
 #include "chat/thinking.h"
+#include "core/json_depth.h"
 #include "runtime/model_show.h"
 #include "sampling/json_schema.h"
 #include "server/fields.h"
@@ -253,7 +254,7 @@ Status stream_from_server(const server::Url& url, const std::string& path, const
     buf.append(d, n);
     size_t nl;
     while ((nl = buf.find('\n')) != std::string::npos) {
-      auto j = nlohmann::json::parse(buf.substr(0, nl), nullptr, false);
+      auto j = core::parse_json_bounded<nlohmann::json>(buf.substr(0, nl));
       buf.erase(0, nl + 1);
       if (j.is_discarded()) continue;
       if (j.contains("error")) err = invalid_argument(j["error"].is_string() ? j["error"].get<std::string>() : j["error"].dump());
@@ -269,7 +270,7 @@ Status stream_from_server(const server::Url& url, const std::string& path, const
   });
   if (!r.ok()) return r.status();
   if (r->status != 200) {
-    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    auto j = core::parse_json_bounded<nlohmann::json>(r->body);
     return invalid_argument(!j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : r->body);
   }
   return err;
@@ -284,7 +285,7 @@ bool run_via_server(RunOpts& o, int* rc) {
     return true;
   }
   if (!shown.ok() || shown->status != 200) return false;
-  auto info = nlohmann::ordered_json::parse(shown->body, nullptr, false);
+  auto info = core::parse_json_bounded<nlohmann::ordered_json>(shown->body);
   if (info.is_discarded()) info = nlohmann::ordered_json::object();
   if (!o.prompt.empty()) {
     nlohmann::json body = {{"model", o.model}, {"prompt", o.prompt}, {"options", user_options(o)}};
@@ -307,7 +308,7 @@ bool run_via_server(RunOpts& o, int* rc) {
   conv.reset(o.system);
   auto load = [&](const std::string& name) {  // another model of the server, a new conversation
     auto next = server::http_request(url, "POST", "/api/show", nlohmann::json{{"model", name}}.dump());
-    auto next_info = next.ok() && next->status == 200 ? nlohmann::ordered_json::parse(next->body, nullptr, false)
+    auto next_info = next.ok() && next->status == 200 ? core::parse_json_bounded<nlohmann::ordered_json>(next->body)
                                                       : nlohmann::ordered_json();
     if (!next_info.is_object()) {
       std::fprintf(stderr, "Couldn't load '%s': the server does not have it\n", name.c_str());

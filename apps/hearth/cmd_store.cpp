@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "commands.h"
+#include "core/json_depth.h"
 #include "human_time.h"
 #include "gguf/file.h"
 #include "runtime/capabilities.h"
@@ -105,7 +106,7 @@ void add_store_verbs(CLI::App& app) {
           auto r = server::http_request(url, "POST", "/api/show", nlohmann::json{{"model", o->name}}.dump());
           if (!r.ok()) throw CLI::RuntimeError(fail(m.status()));  // no server: the store's answer
           if (r->status != 200) throw CLI::RuntimeError(fail(server::answer_error(url, r.value())));
-          j = nlohmann::ordered_json::parse(r->body, nullptr, false);
+          j = core::parse_json_bounded<nlohmann::ordered_json>(r->body);
           if (j.is_discarded()) throw CLI::RuntimeError(fail(corrupt("the server's /api/show answer is not JSON")));
         }
         return print_show(j, o->name, o->modelfile, o->parameters, o->tmpl, o->system, o->license);

@@ -8,6 +8,7 @@
 
 #include "chat/chat_template.h"
 #include "commands.h"
+#include "core/json_depth.h"
 #include "gguf/file.h"
 #include "tokenizer/vocab.h"
 
@@ -23,7 +24,7 @@ Result<std::string> read_file(const std::string& path) {
 
 Result<nlohmann::ordered_json> read_json(const std::string& path) {
   HEARTH_ASSIGN_OR_RETURN(std::string text, read_file(path));
-  auto j = nlohmann::ordered_json::parse(text, nullptr, false);
+  auto j = core::parse_json_bounded<nlohmann::ordered_json>(text);
   if (j.is_discarded()) return invalid_argument(path + ": not valid JSON");
   return j;
 }

@@ -1,3 +1,4 @@
+#include "core/json_depth.h"
 #include "run_options.h"
 
 #include <fstream>
@@ -32,7 +33,7 @@ Status parse_format(RunOpts& o) {
     if (!in) return invalid_argument("--format: '" + o.format + "' is neither json, a JSON schema nor a readable file");
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j = core::parse_json_bounded<nlohmann::json>(text);
   if (j.is_discarded() || !j.is_object()) return invalid_argument("--format: the schema is not a JSON object");
   auto schema = sampling::JsonSchema::compile(j, "--format");
   if (!schema.ok()) return schema.status();

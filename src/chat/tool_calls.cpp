@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/json_depth.h"
+
 namespace hearth::chat {
 
 namespace {
@@ -64,7 +66,7 @@ std::optional<ToolCall> to_call(const Json& j, const std::vector<std::string>& n
   for (const char* key : {"arguments", "parameters"}) {
     if (!f->contains(key)) continue;
     Json args = (*f)[key];
-    if (args.is_string()) args = Json::parse(args.get<std::string>(), nullptr, /*allow_exceptions=*/false);
+    if (args.is_string()) args = core::parse_json_bounded<Json>(args.get<std::string>());
     if (args.is_null()) args = Json::object();
     if (!args.is_object()) return std::nullopt;
     call.arguments = std::move(args);
@@ -96,7 +98,7 @@ bool parse_values(std::string_view s, const std::vector<std::string>& names, std
     if (s[p] != '{' && s[p] != '[') return false;
     const size_t e = json_value_end(s, p);
     if (e == std::string_view::npos) return false;
-    const Json v = Json::parse(s.substr(p, e - p), nullptr, /*allow_exceptions=*/false);
+    const Json v = core::parse_json_bounded<Json>(s.substr(p, e - p));
     if (v.is_discarded() || !add_value(v, names, out)) return false;
     p = skip_ws(s, e);
     if (p < s.size() && (s[p] == ';' || s[p] == ',')) p = skip_ws(s, p + 1);
@@ -135,7 +137,7 @@ ParsedReply parse_tool_calls(std::string_view s, const std::vector<std::string>&
       if (p >= s.size() || (s[p] != '{' && s[p] != '[')) return text;
       const size_t e = json_value_end(s, p);
       if (e == std::string_view::npos) return text;
-      const Json v = Json::parse(s.substr(p, e - p), nullptr, /*allow_exceptions=*/false);
+      const Json v = core::parse_json_bounded<Json>(s.substr(p, e - p));
       if (v.is_discarded() || !add_value(v, names, calls)) return text;
       p = skip_ws(s, e);
       if (starts(s, p, kClose)) p = skip_ws(s, p + kClose.size());

@@ -1,5 +1,6 @@
 // A generate or chat request's prompt, rendered and tokenized.
 #include "chat/chat_template.h"
+#include "core/json_depth.h"
 #include "runtime/engine_impl.h"
 
 namespace hearth::runtime {
@@ -66,7 +67,7 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
             if (!f.is_object() || !f.contains("name")) continue;
             nlohmann::ordered_json args = f.contains("arguments") ? f["arguments"] : nlohmann::ordered_json::object();
             if (args.is_string()) {
-              auto parsed = nlohmann::ordered_json::parse(args.get<std::string>(), nullptr, false);
+              auto parsed = core::parse_json_bounded<nlohmann::ordered_json>(args.get<std::string>());
               if (parsed.is_object()) args = std::move(parsed);
             }
             calls.push_back({{"function", {{"name", f["name"]}, {"arguments", args}}}});

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "core/json_depth.h"
+
 namespace hearth::server {
 
 namespace {
@@ -15,6 +17,8 @@ std::string name_of(const std::string& path, const std::string& key) { return pa
 void bad_request(const std::string& message, const std::string& param) { throw HttpError(400, message, param); }
 
 Json parse_object(const std::string& body) {
+  if (core::json_depth(body) > core::kMaxJsonDepth)
+    bad_request("invalid JSON body: arrays and objects nest deeper than " + std::to_string(core::kMaxJsonDepth) + " levels");
   Json j;
   try {
     j = Json::parse(body);

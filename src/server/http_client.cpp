@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_depth.h"
+
 namespace hearth::server {
 
 namespace beast = boost::beast;
@@ -37,7 +39,7 @@ Result<Url> parse_url(const std::string& text) {
 
 Status answer_error(const Url& url, const HttpResponse& r) {
   std::string message = r.body.substr(0, 300);
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  auto j = core::parse_json_bounded<nlohmann::json>(r.body);
   if (!j.is_discarded() && j.contains("error")) {
     const auto& e = j["error"];
     if (e.is_string()) message = e.get<std::string>();

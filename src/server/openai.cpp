@@ -6,6 +6,7 @@
 #include <chrono>
 #include <random>
 
+#include "core/json_depth.h"
 #include "server/api.h"
 #include "server/openai_common.h"
 
@@ -408,7 +409,7 @@ ParsedChat parse_chat_request(Api& api, const Json& body) {
       for (Json& call : out["tool_calls"])
         if (call.is_object() && call.contains("function") && call["function"].is_object() &&
             call["function"].contains("arguments") && call["function"]["arguments"].is_string()) {
-          Json args = Json::parse(call["function"]["arguments"].get<std::string>(), nullptr, false);
+          Json args = core::parse_json_bounded<Json>(call["function"]["arguments"].get<std::string>());
           if (args.is_object()) call["function"]["arguments"] = std::move(args);
         }
     }

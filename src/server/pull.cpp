@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_depth.h"
 #include "gguf/file.h"
 #include "server/http_client.h"
 #include "model/quantize.h"
@@ -33,7 +34,7 @@ Status pull_model(store::Store& st, const std::string& source, const std::functi
   say("pulling manifest");
   HEARTH_ASSIGN_OR_RETURN(HttpResponse r, http_request(url, "GET", "/api/manifests/" + mn.manifest_path()));
   if (r.status != 200) return not_found(source + ": the server answered " + std::to_string(r.status) + " for the manifest");
-  auto j = nlohmann::ordered_json::parse(r.body, nullptr, false);
+  auto j = core::parse_json_bounded<nlohmann::ordered_json>(r.body);
   if (j.is_discarded()) return corrupt(source + ": the manifest is not JSON");
   HEARTH_ASSIGN_OR_RETURN(store::Manifest m, store::Manifest::from_json(j));
   std::vector<std::string> digests = {m.model_digest};
@@ -130,7 +131,7 @@ Status push_model(const PushSource& src, const std::string& destination,
   say("creating " + name);
   HEARTH_ASSIGN_OR_RETURN(HttpResponse made, http_request(url, "POST", "/api/create", req.dump()));
   if (made.status != 200) {
-    auto j = nlohmann::ordered_json::parse(made.body, nullptr, false);
+    auto j = core::parse_json_bounded<nlohmann::ordered_json>(made.body);
     const std::string why = !j.is_discarded() && j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : made.body.substr(0, 300);
     return unavailable(destination + ": creating the model answered " + std::to_string(made.status) + ": " + why);
   }

@@ -50,14 +50,19 @@ std::vector<std::string> split_words(const std::string& s) {
   return out;
 }
 
-Term parse_term(const std::vector<std::string>& w, size_t& i);
+// Terms nest (parentheses, calls as arguments) at most this deep: parsing
+// and evaluating them recurse once per level.
+constexpr int kMaxTermDepth = 100;
 
-Term parse_operand(const std::vector<std::string>& w, size_t& i) {
+Term parse_term(const std::vector<std::string>& w, size_t& i, int depth = 0);
+
+Term parse_operand(const std::vector<std::string>& w, size_t& i, int depth) {
+  if (depth > kMaxTermDepth) throw Error("template action nests deeper than " + std::to_string(kMaxTermDepth));
   if (i >= w.size()) throw Error("missing operand in template action");
   const std::string& t = w[i];
   if (t == "(") {
     ++i;
-    Term inner = parse_term(w, i);
+    Term inner = parse_term(w, i, depth + 1);
     if (i >= w.size() || w[i] != ")") throw Error("missing ')' in template action");
     ++i;
     return inner;
@@ -95,12 +100,13 @@ Term parse_operand(const std::vector<std::string>& w, size_t& i) {
     term.number = std::stod(t);
   } else {
     --i;
-    return parse_term(w, i);
+    return parse_term(w, i, depth + 1);
   }
   return term;
 }
 
-Term parse_term(const std::vector<std::string>& w, size_t& i) {
+Term parse_term(const std::vector<std::string>& w, size_t& i, int depth) {
+  if (depth > kMaxTermDepth) throw Error("template action nests deeper than " + std::to_string(kMaxTermDepth));
   if (i >= w.size()) throw Error("empty template action");
   const std::string& t = w[i];
   static const char* kFuncs[] = {"eq", "ne", "and", "or", "not", "len", "json", "lt", "gt", "le", "ge"};
@@ -110,12 +116,12 @@ Term parse_term(const std::vector<std::string>& w, size_t& i) {
       call.kind = Term::kCall;
       call.text = t;
       ++i;
-      while (i < w.size() && w[i] != ")") call.args.push_back(parse_operand(w, i));
+      while (i < w.size() && w[i] != ")") call.args.push_back(parse_operand(w, i, depth + 1));
       return call;
     }
   if (t[0] == '.' || t[0] == '$' || t[0] == '"' || t == "(" || t == "true" || t == "false" ||
       std::isdigit(static_cast<unsigned char>(t[0])))
-    return parse_operand(w, i);
+    return parse_operand(w, i, depth);
   throw Error("unknown function '" + t + "' in template");
 }
 

@@ -18,8 +18,10 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 
+#include "core/json_depth.h"
 #include "gguf/file.h"
 
 namespace fs = std::filesystem;
@@ -418,7 +420,8 @@ Result<StoredModel> Store::get(const std::string& name_text) const {
   std::string path = home_ + "/manifests/" + name.manifest_path();
   std::ifstream in(path);
   if (!in) return not_found("model '" + name.display() + "' not found");
-  auto j = nlohmann::ordered_json::parse(in, nullptr, false);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto j = core::parse_json_bounded<nlohmann::ordered_json>(text);
   if (j.is_discarded()) return corrupt("manifest of '" + name.display() + "' is not valid JSON");
   HEARTH_ASSIGN_OR_RETURN(Manifest m, Manifest::from_json(j));
   StoredModel s{name, m, ""};

@@ -861,6 +861,16 @@ test('malformed requests answer 400/413 and the server stays healthy', async () 
   assert.equal(r.status, 413);
   r = await post('/api/generate', JSON.stringify({ model: '../../etc/passwd', prompt: 'x' }));
   assert.equal(r.status, 400);
+  // Deep nesting: a 50000-level schema in `format` (its copy recursed once per
+  // level and overflowed the stack), a Go template whose action nests 50000
+  // parentheses. Refused by name; the server lives on.
+  const deep = '{"type":"array","items":'.repeat(50000) + '{}' + '}'.repeat(50000);
+  r = await post('/api/chat', `{"model":"aidreams","format":${deep},"messages":[{"role":"user","content":"x"}]}`);
+  assert.equal(r.status, 400);
+  assert.match((await r.json()).error, /nest deeper than 512 levels/);
+  r = await post('/api/generate', JSON.stringify({ model: 'aidreams', prompt: 'x', template: `{{ ${'('.repeat(50000)}1${')'.repeat(50000)} }}` }));
+  assert.equal(r.status, 400);
+  assert.match((await r.json()).error, /nests deeper than 100/);
   // The newer routes' bodies: wrong shapes are 400s naming the field.
   for (const [path, body, field] of [
     ['/v1/messages', { model: 'aidreams', max_tokens: null, messages: [{ role: 'user', content: 'x' }] }, /max_tokens/],

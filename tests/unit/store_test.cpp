@@ -303,6 +303,19 @@ TEST(GoTemplate, OllamaTemplateFeatures) {
     EXPECT_FALSE(GoTemplate::parse(bad).ok()) << bad;
 }
 
+// A hostile template (an API request's `template`) nests terms 100000 deep:
+// refused by name, not a stack overflow; 100 levels still parse.
+TEST(GoTemplate, DeepNestingIsRefused) {
+  for (const std::string& deep : {"{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}",
+                                  [] { std::string s = "{{ "; for (int i = 0; i < 100000; ++i) s += "not "; return s + "1 }}"; }()}) {
+    auto t = GoTemplate::parse(deep);
+    ASSERT_FALSE(t.ok());
+    EXPECT_NE(t.status().message().find("nests deeper than 100"), std::string::npos) << t.status().message();
+  }
+  nlohmann::ordered_json d = {{"Prompt", "P"}};
+  EXPECT_EQ(go("{{ " + std::string(50, '(') + "not .Prompt" + std::string(50, ')') + " }}", d), "false");
+}
+
 // Ollama's tool templates read Go struct fields (.Function.Name) of data
 // that print as lower-case JSON: tools and calls are passed as that JSON and
 // found by the field with its first letter lowered.
