@@ -28,6 +28,7 @@ Engine::Impl::Impl(Engine& eng, EngineConfig c)
       });
   }
   loader = std::thread([this] { load_loop(); });
+  preparer = std::thread([this] { prepare_loop(); });
   thread = std::thread([this] { loop(); });
 }
 
@@ -47,6 +48,12 @@ Engine::Impl::~Impl() {
   }
   loader_cv.notify_all();
   loader.join();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stop_preparer = true;
+  }
+  prepare_cv.notify_all();
+  preparer.join();
 }
 
 void Engine::Impl::push_done(Sequence& s, Event ev) {
@@ -63,8 +70,8 @@ void Engine::Impl::fail(Sequence& s, Status st) {
   s.done = true;
 }
 
-// Finds its model (or has it loaded and parks the request), renders,
-// tokenizes and reserves the KV cache.
+// Finds its model (or has it loaded and parks the request), has its prompt
+// rendered and tokenized on the preparer thread, then reserves the KV cache.
 Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
   if (!s.lm) {  // (set when it comes back from waiting for the load)
     auto res = resolve(s.req.model);
@@ -89,24 +96,27 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
     push_done(s, std::move(ev));
     return Admission::kDone;
   }
-  if (s.req.embed) {
-    if (prepare_embedding(s)) {  // embedded one input per step (embed_step)
-      s.t_admit = Clock::now();
-      hold_model(s);
-    }
-    return Admission::kDone;
-  }
-  if (!s.lm->model) {
+  if (!s.req.embed && !s.lm->model) {
     fail(s, invalid_argument("model '" + s.req.model + "' is an embedding model; it cannot generate text"));
     return Admission::kDone;
   }
-  const auto& hp = s.lm->model->hparams();
-  auto prompt = tokenize_prompt(s);
-  if (!prompt.ok()) {
-    fail(s, prompt.status());
+  if (!s.prepared) {
+    if (request_text_bytes(s.req) > kInlinePrepareBytes) {
+      hold_model(s);  // (its model stays loaded meanwhile)
+      return Admission::kPreparing;
+    }
+    prepare(s);
+    s.prepared = true;
+  }
+  if (s.req.embed) {
+    if (prepare_embedding(s)) s.t_admit = Clock::now();  // embedded one input per step (embed_step)
     return Admission::kDone;
   }
-  s.prompt = std::move(prompt.value());
+  const auto& hp = s.lm->model->hparams();
+  if (!s.prompt_status.ok()) {
+    fail(s, s.prompt_status);
+    return Admission::kDone;
+  }
   if (s.req.count_only) {
     s.t_admit = Clock::now();
     hold_model(s);  // (release gives it back and sets its keep_alive)
@@ -367,9 +377,15 @@ void Engine::Impl::loop() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu);
-      cv.wait_for(lock, std::chrono::milliseconds(running.empty() ? 200 : 0),
-                  [&] { return (stop && parked.empty()) || !waiting.empty() || !running.empty() || loads_finished > 0; });
-      if (stop && waiting.empty() && running.empty() && parked.empty()) return;
+      cv.wait_for(lock, std::chrono::milliseconds(running.empty() ? 200 : 0), [&] {
+        return (stop && parked.empty() && n_preparing == 0) || !waiting.empty() || !running.empty() ||
+               loads_finished > 0 || !prepared.empty();
+      });
+      if (stop && waiting.empty() && running.empty() && parked.empty() && n_preparing == 0) return;
+      // Prepared prompts go back to the front of the queue, in the order they were handed over.
+      for (auto it = prepared.rbegin(); it != prepared.rend(); ++it) waiting.push_front(std::move(*it));
+      n_preparing -= prepared.size();
+      prepared.clear();
     }
     collect_loads();
     const size_t n_parked_before = parked.size();
@@ -406,6 +422,15 @@ void Engine::Impl::loop() {
         count_parked();
         continue;
       }
+      if (a == Admission::kPreparing) {  // its prompt is tokenized on the preparer thread: the others go on
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          to_prepare.push_back(std::move(s));
+          ++n_preparing;
+        }
+        prepare_cv.notify_one();
+        continue;
+      }
       if (s->done) {
         release(*s);
         continue;
@@ -432,7 +457,7 @@ void Engine::Impl::loop() {
     size_t n_wait;
     {
       std::lock_guard<std::mutex> lock(mu);
-      n_wait = waiting.size() + parked.size();  // parked: waiting for their model to load
+      n_wait = waiting.size() + parked.size() + n_preparing;  // parked: waiting for their model to load
     }
     e.metrics_.set_gauge("num_requests_running", static_cast<double>(running.size()));
     e.metrics_.set_gauge("num_requests_waiting", static_cast<double>(n_wait));
@@ -457,7 +482,8 @@ Result<std::shared_ptr<RequestStream>> Engine::submit(GenerateRequest request) {
   auto stream = s->stream;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    if (impl_->waiting.size() + impl_->n_parked >= impl_->cfg.max_waiting) return unavailable("too many requests are waiting");
+    if (impl_->waiting.size() + impl_->n_parked + impl_->n_preparing >= impl_->cfg.max_waiting)
+      return unavailable("too many requests are waiting");
     impl_->waiting.push_back(std::move(s));
     in_flight_++;
   }

@@ -5,16 +5,23 @@
 
 namespace hearth::runtime {
 
-// Embedding requests run beside the decoding: checked at admission, then
-// one input per scheduler step (embed_step), so that a long batch of
-// documents delays each step of the running chats by one input's time,
-// not by the whole batch. This tokenizes and checks every input; false
-// (and the request failed) when one is unusable.
-bool Engine::Impl::prepare_embedding(Sequence& s) {
+// Embedding requests run beside the decoding: tokenized on the preparer
+// thread, checked at admission, then one input per scheduler step
+// (embed_step), so that a long batch of documents delays each step of the
+// running chats by one input's time, not by the whole batch.
+void Engine::Impl::tokenize_embedding(Sequence& s) {
   const EmbedRequest& er = *s.req.embed;
   const tokenizer::Tokenizer& tok = *s.lm->tok;
-  std::vector<std::vector<int32_t>> inputs = er.token_inputs;
-  for (const auto& text : er.inputs) inputs.push_back(tok.encode(text, true, false));
+  s.embed_inputs = er.token_inputs;
+  for (const auto& text : er.inputs) s.embed_inputs.push_back(tok.encode(text, true, false));
+}
+
+// Checks every tokenized input; false (and the request failed) when one is
+// unusable.
+bool Engine::Impl::prepare_embedding(Sequence& s) {
+  const tokenizer::Tokenizer& tok = *s.lm->tok;
+  const EmbedRequest& er = *s.req.embed;
+  std::vector<std::vector<int32_t>>& inputs = s.embed_inputs;
   const int64_t n_ctx = s.lm->bert ? s.lm->bert->n_ctx() : s.lm->model->hparams().n_ctx_train;
   const int64_t n_vocab = s.lm->bert ? static_cast<int64_t>(tok.vocab().n_tokens()) : s.lm->model->hparams().n_vocab;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -37,7 +44,6 @@ bool Engine::Impl::prepare_embedding(Sequence& s) {
       ids.resize(static_cast<size_t>(n_ctx));
     }
   }
-  s.embed_inputs = std::move(inputs);
   s.embed_done.kind = Event::Kind::kDone;
   if (s.embed_inputs.empty()) finish_embedding(s);
   return true;

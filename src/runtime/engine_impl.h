@@ -6,10 +6,13 @@
 //   engine_models.cpp     finding, loading and unloading models; the model API
 //
 // Threads: `loop()` and everything it calls run on the scheduler thread,
-// which alone changes `running`, `parked`, sequences and the KV caches;
-// `load_loop()` runs on the loader thread. `mu` guards `waiting`, `stop`,
-// the load jobs, the `models` list and each LoadedModel's use count and
-// expiry (read by Engine::loaded and Engine::unload on HTTP threads).
+// which alone changes `running`, `parked`, the KV caches and the sequences
+// it holds; `load_loop()` runs on the loader thread; `prepare_loop()`
+// renders and tokenizes prompts on the preparer thread, which owns a
+// sequence from `to_prepare` until it puts it in `prepared`. `mu` guards
+// `waiting`, `stop`, the load jobs, both preparation queues, the `models`
+// list and each LoadedModel's use count and expiry (read by Engine::loaded
+// and Engine::unload on HTTP threads).
 #pragma once
 
 #include <condition_variable>
@@ -30,6 +33,8 @@
 namespace hearth::runtime {
 
 int64_t ns_between(Clock::time_point a, Clock::time_point b);
+// About how many bytes of text a request brings to render and tokenize.
+size_t request_text_bytes(const GenerateRequest& r);
 double seconds_between(Clock::time_point a, Clock::time_point b);
 
 struct Engine::Impl {
@@ -56,7 +61,16 @@ struct Engine::Impl {
     std::lock_guard<std::mutex> lock(mu);
     n_parked = parked.size();
   }
-  std::thread thread, loader;
+  // Prompts are rendered and tokenized on their own thread: a 16 MiB prompt
+  // takes seconds, which on the scheduler thread stalled every running
+  // stream. Admission hands a sequence over (kPreparing) once its model is
+  // loaded and takes it back, at the front of the queue, when it is ready.
+  std::deque<std::unique_ptr<Sequence>> to_prepare;  // guarded by mu
+  std::vector<std::unique_ptr<Sequence>> prepared;   // guarded by mu
+  size_t n_preparing = 0;  // guarded by mu: handed over and not yet taken back
+  bool stop_preparer = false;                        // guarded by mu
+  std::condition_variable prepare_cv;
+  std::thread thread, loader, preparer;
 
   Impl(Engine& eng, EngineConfig c);
   ~Impl();
@@ -98,10 +112,18 @@ struct Engine::Impl {
 
   // engine_prompt.cpp
   Result<std::vector<int32_t>> tokenize_prompt(Sequence& s);
+  // The prompt or the inputs as tokens: on the scheduler thread for
+  // requests of up to kInlinePrepareBytes of text (a few milliseconds),
+  // else on the preparer thread, so that a small request never waits
+  // behind a large one's tokenization either.
+  static constexpr size_t kInlinePrepareBytes = 16 << 10;
+  void prepare(Sequence& s);
+  void prepare_loop();
   void constrain_json(Sequence& s, std::string_view answer_so_far);
   void split_reply(Sequence& s, std::string text, Event& ev, bool end);
 
   // engine_embedding.cpp
+  void tokenize_embedding(Sequence& s);  // preparer thread
   bool prepare_embedding(Sequence& s);
   void embed_step(Sequence& s);
   void finish_embedding(Sequence& s);
@@ -109,7 +131,8 @@ struct Engine::Impl {
   // engine.cpp
   void fail(Sequence& s, Status st);
   void push_done(Sequence& s, Event ev);  // the last event of a request that succeeded
-  enum class Admission { kDone, kNoMemory, kParked };  // admitted or finished; wait for KV memory; wait for its model
+  // Admitted or finished; wait for KV memory; wait for its model; wait for its prompt's tokens.
+  enum class Admission { kDone, kNoMemory, kParked, kPreparing };
   Admission admit(Sequence& s);
   void finish(Sequence& s, sampling::FinishReason why);
   void release(Sequence& s);

@@ -250,6 +250,7 @@ void Engine::Impl::evict_expired() {
 }
 
 void Engine::Impl::hold_model(Sequence& s) {
+  if (s.counted) return;  // (held from before its prompt was prepared)
   std::lock_guard<std::mutex> lock(mu);
   s.lm->active++;
   s.counted = true;

@@ -153,4 +153,64 @@ Result<std::vector<int32_t>> Engine::Impl::tokenize_prompt(Sequence& s) {
   return ids;
 }
 
+size_t request_text_bytes(const GenerateRequest& r) {
+  size_t n = r.prompt.size() + r.system.size() + r.suffix.size();
+  // The strings inside messages and tools (iteratively: no recursion per level).
+  std::vector<const nlohmann::ordered_json*> todo;
+  if (r.messages) todo.push_back(&*r.messages);
+  if (r.tools) todo.push_back(&*r.tools);
+  while (!todo.empty()) {
+    const nlohmann::ordered_json* j = todo.back();
+    todo.pop_back();
+    if (j->is_string()) n += j->get_ref<const std::string&>().size();
+    else if (j->is_structured())
+      for (const auto& v : *j) todo.push_back(&v);
+  }
+  if (r.embed)
+    for (const auto& t : r.embed->inputs) n += t.size();
+  return n;
+}
+
+// On the preparer thread, which owns `s` meanwhile: what admission needs
+// from the request's text. Reads only the sequence and its loaded model
+// (immutable after load; tokenizers and templates may be used from several
+// threads at once).
+void Engine::Impl::prepare(Sequence& s) {
+  if (s.req.embed) {
+    tokenize_embedding(s);
+    return;
+  }
+  auto prompt = tokenize_prompt(s);
+  if (prompt.ok()) s.prompt = std::move(prompt.value());
+  else s.prompt_status = prompt.status();
+}
+
+void Engine::Impl::prepare_loop() {
+  for (;;) {
+    std::unique_ptr<Sequence> s;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      prepare_cv.wait(lock, [&] { return stop_preparer || !to_prepare.empty(); });
+      if (to_prepare.empty()) return;  // stopping, nothing handed over
+      s = std::move(to_prepare.front());
+      to_prepare.pop_front();
+    }
+    if (!s->stream->cancelled()) {  // (a cancelled one goes back to be released)
+      try {
+        prepare(*s);
+      } catch (const std::bad_alloc&) {
+        s->prompt_status = unavailable("not enough memory to tokenize the request");
+      } catch (const std::exception& ex) {
+        s->prompt_status = Status(StatusCode::kInternal, std::string("preparing the prompt failed: ") + ex.what());
+      }
+    }
+    s->prepared = true;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      prepared.push_back(std::move(s));
+    }
+    cv.notify_one();
+  }
+}
+
 }  // namespace hearth::runtime

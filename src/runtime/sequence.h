@@ -50,6 +50,12 @@ struct Sequence {
   std::string load_key;           // the model it waits for, while parked
   std::unique_ptr<model::KvCache> kv;
   std::vector<int32_t> prompt;
+  // Rendered and tokenized off the scheduler thread (Engine::Impl::
+  // prepare_loop): until then `prepared` is false; then `prompt_status` is
+  // why the prompt could not be made, or `prompt` (embeddings:
+  // `embed_inputs`) holds it.
+  bool prepared = false;
+  Status prompt_status;
   size_t n_prefilled = 0;
   size_t n_cached = 0;            // prompt tokens whose KV came from the prompt cache
   bool kv_valid = true;           // false after a failed forward pass: not for the prompt cache

@@ -231,6 +231,26 @@ test('a long embedding batch runs beside a chat: the chat finishes while the bat
   assert.match((await bad.json()).error, /input\[1\] has \d+ tokens; the context is 512/);
 });
 
+test('a long prompt is tokenized beside the running requests: a completion finishes while it is', async () => {
+  // 2 MiB without a space take the BPE tokenizer seconds; on the scheduler
+  // thread that stalled every stream (8.7 s between two tokens for 8 MiB).
+  // The request then fails (its tokens exceed the context), after the
+  // completion that came in while it was tokenized.
+  const waiting = async () => Number((await (await fetch(`${S.base}/metrics`)).text()).match(/^hearth:num_requests_waiting (\S+)$/m)?.[1]);
+  await fetch(`${S.base}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'qwen', prompt: '' }) });  // loaded
+  let longDone = false;
+  const long = fetch(`${S.base}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'qwen', prompt: 'a'.repeat(2 << 20), stream: false }) })
+    .then(async (r) => { longDone = true; return { status: r.status, body: await r.json() }; });
+  for (let i = 0; i < 1000 && (await waiting()) < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  const c = await new OpenAI({ baseURL: `${S.base}/v1`, apiKey: 'unused' }).completions
+    .create({ model: 'aidreams', prompt: DREAM, max_tokens: 6, temperature: 0 });
+  assert.equal(longDone, false, 'the completion waited for the long prompt to be tokenized');
+  assert.equal(c.choices[0].text, GREEDY.slice(0, c.choices[0].text.length));
+  const r = await long;
+  assert.equal(r.status, 400);
+  assert.match(r.body.error, /the prompt has \d+ tokens but the context is/);
+});
+
 test('ollama generate: a per-request template replaces the model\'s; a broken one is a 400 naming it', async () => {
   const ollama = new Ollama({ host: S.base });
   const g = await ollama.generate({ model: 'aidreams', prompt: DREAM, system: 'Night', template: '{{ .System }} {{ .Prompt }}',
