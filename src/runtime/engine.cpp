@@ -109,7 +109,10 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
     s.prepared = true;
   }
   if (s.req.embed) {
-    if (prepare_embedding(s)) s.t_admit = Clock::now();  // embedded one input per step (embed_step)
+    if (prepare_embedding(s)) {  // embedded one input per step (embed_step)
+      s.t_admit = Clock::now();
+      hold_model(s);
+    }
     return Admission::kDone;
   }
   const auto& hp = s.lm->model->hparams();

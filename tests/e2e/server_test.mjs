@@ -939,6 +939,19 @@ test('keep_alive 0 unloads the model after the request; /api/ps shows what is lo
     present = (await ollama.ps()).models.some((m) => m.name === 'aidreams:latest');
   }
   assert.equal(present, false);
+  // Embedding requests too, small (prepared at admission) or large (on the preparer thread).
+  for (const input of ['stars', 'stars and rain '.repeat(2000)]) {
+    await ollama.embed({ model: 'bert', input, keep_alive: '10m' });
+    const expiry = (await ollama.ps()).models.find((m) => m.name === 'bert:latest')?.expires_at;
+    assert.ok(new Date(expiry) - Date.now() > 5 * 60e3, `keep_alive 10m: expires ${expiry}`);
+    await ollama.embed({ model: 'bert', input, keep_alive: 0 });
+    present = true;
+    for (let i = 0; i < 40 && present; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      present = (await ollama.ps()).models.some((m) => m.name === 'bert:latest');
+    }
+    assert.equal(present, false, `keep_alive 0 after an embedding of ${input.length} bytes`);
+  }
 });
 
 test('cancellation frees the sequence', async () => {
