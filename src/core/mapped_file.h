@@ -1,5 +1,12 @@
 // A read-only memory mapping of a whole file. Move-only; unmaps on destruction.
 // Thread-safe for concurrent reads.
+//
+// A file that shrinks while mapped (truncated, or rewritten in place by `cp`)
+// would kill the process with SIGBUS at the next read of a page past its new
+// end. A process-wide SIGBUS handler (installed with the first mapping)
+// puts zero pages in place of the lost ones instead and marks the mapping:
+// contents_lost() tells its users that what they read is no longer the file.
+// Faults outside these mappings keep their usual fate.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +32,9 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // True once a read reached past the end of the file as it is now (the
+  // file shrank while mapped): those pages read as zeros.
+  bool contents_lost() const;
 
   // Copies [offset, offset + n) of the file into dst with pread on the
   // mapped file's descriptor (kept open), without mapping those pages into
@@ -44,6 +54,7 @@ class MappedFile {
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   int fd_ = -1;
+  int slot_ = -1;  // in the SIGBUS handler's table of mappings
   std::string path_;
 };
 

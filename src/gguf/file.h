@@ -63,6 +63,8 @@ class File {
   uint64_t data_offset() const { return data_offset_; }
   const std::string& label() const { return label_; }
   size_t file_size() const { return size_; }
+  // The mapped file shrank under this File (core::MappedFile::contents_lost).
+  bool contents_lost() const { return mapping_ && mapping_->contents_lost(); }
 
   const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }
   const Value* find(const std::string& key) const;

@@ -79,7 +79,7 @@ Engine::Impl::Admission Engine::Impl::admit(Sequence& s) {
       fail(s, res.status());
       return Admission::kDone;
     }
-    s.lm = find_loaded(res->key);
+    s.lm = find_loaded(res.value());
     if (!s.lm) {
       s.load_key = res->key;
       request_load(std::move(res.value()));
@@ -444,6 +444,15 @@ void Engine::Impl::loop() {
     for (auto& s : running)
       if (!s->done && s->stream->cancelled()) s->done = true;
     step();
+    // A model whose file shrank under it (rewritten in place while loaded)
+    // has read zeros since: its requests end with the reason, new ones load
+    // the file again.
+    for (auto& s : running)
+      if (!s->done && s->lm && s->lm->file_lost()) {
+        mark_stale(*s->lm);
+        fail(*s, unavailable("model '" + s->req.model + "': its file " + s->lm->path +
+                             " shrank on disk while in use; the request was stopped (the next one loads the file again)"));
+      }
     // A finished sequence may hold the last reference to its model (since
     // unloaded): the pool stops reading ahead into its weights first.
     if (std::any_of(running.begin(), running.end(), [](const auto& s) { return s->done; })) ws.pool.stop_warming();

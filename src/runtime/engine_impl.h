@@ -84,7 +84,10 @@ struct Engine::Impl {
   };
   std::string path_for(const std::string& name) const { return cfg.models_dir + "/" + name + ".gguf"; }
   Result<Resolved> resolve(const std::string& raw) const;
-  std::shared_ptr<LoadedModel> find_loaded(const std::string& key);
+  // The loaded model for `res`, unless its file changed since it was loaded
+  // (then it is marked stale: unloaded once idle) or none is.
+  std::shared_ptr<LoadedModel> find_loaded(const Resolved& res);
+  void mark_stale(LoadedModel& m);
   // Models load on the loader thread, one at a time in request order, so
   // that the running sequences go on decoding while a model loads; the
   // requests for it wait in `parked` meanwhile. The scheduler thread adds a

@@ -57,11 +57,31 @@ Result<Engine::Impl::Resolved> Engine::Impl::resolve(const std::string& raw) con
   return Resolved{n.value(), path, std::nullopt, ""};
 }
 
-std::shared_ptr<LoadedModel> Engine::Impl::find_loaded(const std::string& key) {
+namespace {
+std::optional<FileStamp> stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileStamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<uint64_t>(st.st_size),
+                   static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+}  // namespace
+
+std::shared_ptr<LoadedModel> Engine::Impl::find_loaded(const Resolved& res) {
+  const std::optional<FileStamp> now = stamp_of(res.path);
   std::lock_guard<std::mutex> lock(mu);
-  for (auto& m : models)
-    if (m->name == key) return m;
+  for (auto& m : models) {
+    if (m->name != res.key || m->stale) continue;
+    if (now && *now == m->stamp && m->path == res.path) return m;
+    // Its file changed since it was loaded (or the name now means another
+    // file): the running requests finish with it, new ones load the file again.
+    m->stale = true;
+  }
   return nullptr;
+}
+
+void Engine::Impl::mark_stale(LoadedModel& m) {
+  std::lock_guard<std::mutex> lock(mu);
+  m.stale = true;
 }
 
 // Reads a model from its GGUF (and the store's Modelfile layers): the slow
@@ -73,6 +93,8 @@ Result<std::shared_ptr<LoadedModel>> Engine::Impl::load(const Resolved& res) {
   auto lm = std::make_shared<LoadedModel>();
   lm->name = res.key;
   lm->path = res.path;
+  // (Taken before the file is read: a change while it loads shows next time.)
+  if (auto st = stamp_of(res.path)) lm->stamp = *st;
   lm->bytes = file->file_size();
   lm->manifest = res.manifest;
   HEARTH_ASSIGN_OR_RETURN(lm->tok, tokenizer::Tokenizer::load(*file));
@@ -243,7 +265,7 @@ void Engine::Impl::register_model(std::shared_ptr<LoadedModel> lm) {
 void Engine::Impl::evict_expired() {
   std::lock_guard<std::mutex> lock(mu);
   auto now = Clock::now();
-  auto expired = [&](const auto& m) { return m->active == 0 && !m->forever && now >= m->expires; };
+  auto expired = [&](const auto& m) { return m->active == 0 && (m->stale || (!m->forever && now >= m->expires)); };
   if (std::none_of(models.begin(), models.end(), expired)) return;
   ws.pool.stop_warming();
   models.erase(std::remove_if(models.begin(), models.end(), expired), models.end());
@@ -322,7 +344,7 @@ std::vector<LoadedModelInfo> Engine::loaded() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   const auto now = Clock::now();
   for (const auto& m : impl_->models) {
-    if (m->active == 0 && !m->forever && now >= m->expires) continue;  // being unloaded
+    if (m->active == 0 && (m->stale || (!m->forever && now >= m->expires))) continue;  // being unloaded
     out.push_back({m->name, m->bytes, m->forever ? "forever" : rfc3339(m->expires_wall), m->active});
   }
   return out;

@@ -24,8 +24,17 @@ namespace hearth::runtime {
 
 using Clock = std::chrono::steady_clock;
 
+// Which file a model was loaded from, as it was then: a file changed since
+// (rewritten, replaced, touched) is loaded again for the next request.
+struct FileStamp {
+  uint64_t dev = 0, ino = 0, size = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
 struct LoadedModel {
   std::string name, path;
+  FileStamp stamp;
   std::shared_ptr<model::Model> model;        // decoders
   std::shared_ptr<model::BertModel> bert;     // encoders (embeddings only)
   std::shared_ptr<const tokenizer::Tokenizer> tok;
@@ -41,6 +50,13 @@ struct LoadedModel {
   Clock::time_point last_used;
   std::chrono::system_clock::time_point expires_wall;
   int64_t load_ns = 0;
+  // Guarded by Engine::Impl::mu. Its file changed on disk: no new request
+  // uses it; unloaded once idle.
+  bool stale = false;
+  // Its GGUF shrank under the mapping: weights read since are zeros.
+  bool file_lost() const {
+    return (model && model->file().contents_lost()) || (bert && bert->file().contents_lost());
+  }
 };
 
 struct Sequence {

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, symlinkSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync, statfsSync, copyFileSync, truncateSync, statSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -1177,6 +1177,36 @@ test('ollama: an empty prompt loads the model and answers when it is loaded; kee
     T.proc.kill('SIGTERM');
     await T.exited;
   }
+});
+
+test('a model file rewritten while loaded: the running stream ends with the reason, the server lives on, the next request loads the new file', async () => {
+  // `cp other.gguf m.gguf` truncates m.gguf in place: reads of the mapped
+  // weights past its new end raised SIGBUS and killed the server. With
+  // HEARTH_REPACK=0 every weight is read from the mapping, at every token.
+  const dir = tempDir('hearth-rewrite-');
+  const file = join(dir, 'm.gguf');
+  copyFileSync(join(SHARED, 'models/synth-llama-bpe32k-F16.gguf'), file);
+  process.env.HEARTH_REPACK = '0';
+  let T;
+  try { T = await startServer([], dir); } finally { delete process.env.HEARTH_REPACK; }
+  try {
+    const r = await fetch(`${T.base}/api/generate`, { method: 'POST',
+      body: JSON.stringify({ model: 'm', prompt: 'hi', options: { num_predict: 1000, num_ctx: 1024 } }) });
+    const reader = r.body.getReader();
+    const dec = new TextDecoder();
+    let text = dec.decode((await reader.read()).value);
+    truncateSync(file, 0);
+    for (let c = await reader.read(); !c.done; c = await reader.read()) text += dec.decode(c.value);
+    const last = JSON.parse(text.trim().split('\n').at(-1));
+    assert.match(last.error ?? '', /its file .*m\.gguf shrank on disk while in use/, text.slice(-300));
+    assert.equal((await fetch(`${T.base}/health`)).status, 200);
+    // The file's new contents are another model: the next request loads it.
+    copyFileSync(join(SHARED, 'models/synth-llama-spm512-Q4_0.gguf'), file);
+    const g = await fetch(`${T.base}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'm', prompt: 'hi', stream: false, options: { num_predict: 2 } }) });
+    assert.equal(g.status, 200);
+    const ps = (await (await fetch(`${T.base}/api/ps`)).json()).models;
+    assert.deepEqual(ps.map((m) => [m.name, m.size]), [['m:latest', statSync(file).size]]);
+  } finally { T.proc.kill('SIGTERM'); await T.exited; }
 });
 
 test('SIGTERM drains a running stream, then exits 0', async () => {
