@@ -148,7 +148,9 @@ void MappedFile::read_ahead(size_t offset, size_t n) const {
 }
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (a models folder entry named like a GGUF)
+  // would otherwise wait for a writer forever; no effect on regular files.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int e = errno;
     if (e == ENOENT) return not_found(path + ": no such file");

@@ -23,7 +23,8 @@ Engine::Impl::Impl(Engine& eng, EngineConfig c)
     if (!cfg.models_dir.empty())
       store->set_external_models([this](const std::string& name) -> std::optional<std::string> {
         auto n = normalize_model_name(name);
-        if (!n.ok() || !std::filesystem::is_regular_file(path_for(n.value()))) return std::nullopt;
+        std::error_code ec;
+        if (!n.ok() || !std::filesystem::is_regular_file(path_for(n.value()), ec)) return std::nullopt;
         return path_for(n.value());
       });
   }

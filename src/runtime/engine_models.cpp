@@ -53,7 +53,10 @@ Result<Engine::Impl::Resolved> Engine::Impl::resolve(const std::string& raw) con
     return n.status();
   }
   std::string path = path_for(n.value());
-  if (!std::filesystem::exists(path)) return not_found("model '" + raw + "' not found");
+  std::error_code ec;
+  const bool there = std::filesystem::exists(path, ec);  // (no throwing: a symlink loop is an answer too)
+  if (ec) return not_found("model '" + raw + "' not found: " + path + ": " + ec.message());
+  if (!there) return not_found("model '" + raw + "' not found");
   return Resolved{n.value(), path, std::nullopt, ""};
 }
 
@@ -303,7 +306,8 @@ std::vector<ModelFileInfo> Engine::list_models() const {
     }
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(impl_->cfg.models_dir, ec)) {
-    if (entry.path().extension() != ".gguf") continue;
+    std::error_code kind;
+    if (entry.path().extension() != ".gguf" || !entry.is_regular_file(kind)) continue;  // (directories, FIFOs, broken links)
     auto info = find_model(entry.path().stem().string());
     if (info.ok()) out.push_back(info.value());
   }

@@ -23,7 +23,7 @@ Status pull_model(store::Store& st, const std::string& source, const std::functi
     if (progress) progress(s);
   };
   if (source.rfind("http://", 0) != 0 && source.rfind("https://", 0) != 0) {
-    if (!fs::is_regular_file(source)) return not_found(source + ": no such file (and not an http:// URL)");
+    if (std::error_code ec; !fs::is_regular_file(source, ec)) return not_found(source + ": no such file (and not an http:// URL)");
     std::string name = fs::path(source).stem().string();
     auto m = st.create(name, "FROM " + fs::absolute(source).string() + "\n", "/", progress);
     return m.ok() ? Status() : m.status();
@@ -81,7 +81,7 @@ Result<PushSource> push_source(store::Store* st, const std::string& name_or_path
     }
     if (sm.status().code() != StatusCode::kNotFound && sm.status().code() != StatusCode::kInvalidArgument) return sm.status();
   }
-  if (!fs::is_regular_file(name_or_path)) return not_found(name_or_path + ": neither a model in the store nor a GGUF file");
+  if (std::error_code ec; !fs::is_regular_file(name_or_path, ec)) return not_found(name_or_path + ": neither a model in the store nor a GGUF file");
   HEARTH_ASSIGN_OR_RETURN(gguf::File check, gguf::File::open(name_or_path));
   (void)check;
   src.model_path = name_or_path;
@@ -155,7 +155,7 @@ Result<store::Manifest> create_model(store::Store& st, const std::string& name, 
   } else if (fs::path(from).is_relative()) {
     from = (fs::path(base_dir) / from).string();
   }
-  if (!fs::is_regular_file(from)) return not_found("FROM " + mf.from + ": neither a model in the store nor a GGUF file");
+  if (std::error_code ec; !fs::is_regular_file(from, ec)) return not_found("FROM " + mf.from + ": neither a model in the store nor a GGUF file");
   HEARTH_RETURN_IF_ERROR(st.check_space(0));  // (the quantizer's own writes report a full disk too)
   static std::atomic<uint64_t> counter{0};
   const std::string tmp =

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, symlinkSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync, statfsSync, copyFileSync, truncateSync, statSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync, statfsSync, copyFileSync, truncateSync, statSync, mkdirSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -1135,6 +1135,23 @@ test('a model loads on its own thread: a completion for a loaded model finishes 
     assert.equal(again.status, 500);
     const ok = await client.completions.create({ model: 'aidreams', prompt: DREAM, max_tokens: 4, temperature: 0 });
     assert.equal(ok.choices[0].text, GREEDY.slice(0, ok.choices[0].text.length));
+    // Entries named like models that are not files: a FIFO (opening it waited
+    // for a writer forever, and every later load behind it), a directory, a
+    // symlink loop (a 500 "filesystem error" before). Not listed; refused by
+    // name; the loader goes on.
+    execFileSync('mkfifo', [join(dir, 'fifo.gguf')]);
+    mkdirSync(join(dir, 'folder.gguf'));
+    symlinkSync(join(dir, 'loop.gguf'), join(dir, 'loop.gguf'));
+    const names = (await (await fetch(`${T.base}/api/tags`)).json()).models.map((m) => m.name);
+    assert.deepEqual(names.filter((n) => /fifo|folder|loop/.test(n)), []);
+    for (const [model, status, why] of [['fifo', 400, /fifo\.gguf: not a regular file/], ['folder', 400, /not a regular file/],
+      ['loop', 404, /Too many levels of symbolic links/]]) {
+      const r = await fetch(`${T.base}/api/generate`, { method: 'POST', body: JSON.stringify({ model, prompt: 'hi', stream: false }) });
+      assert.equal(r.status, status, model);
+      assert.match((await r.json()).error, why);
+    }
+    const after = await client.completions.create({ model: 'aidreams', prompt: DREAM, max_tokens: 2, temperature: 0 });
+    assert.equal(after.choices[0].text, GREEDY.slice(0, after.choices[0].text.length));
   } finally {
     T.proc.kill('SIGTERM');
     await T.exited;
