@@ -175,8 +175,9 @@ size_t request_text_bytes(const GenerateRequest& r) {
   return n;
 }
 
-// On the preparer thread, which owns `s` meanwhile: what admission needs
-// from the request's text. Reads only the sequence and its loaded model
+// What admission needs from the request's text: on the scheduler thread
+// for small requests, else on the preparer thread, which owns `s`
+// meanwhile. Reads only the sequence and its loaded model
 // (immutable after load; tokenizers and templates may be used from several
 // threads at once).
 void Engine::Impl::prepare(Sequence& s) {
