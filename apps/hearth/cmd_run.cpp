@@ -121,12 +121,14 @@ void save(const ChatSession& session, const nlohmann::ordered_json& messages, bo
 }
 
 // The conversation so far, reset by /clear (then only the system message
-// and the opening messages: a store model's MESSAGEs, in a local session; a
-// server puts them in itself).
+// and the opening messages: a store model's SYSTEM and MESSAGEs, in a local
+// session; a server puts them in itself).
 struct Conversation {
+  std::string model_system;  // the system message when the user set none
   nlohmann::ordered_json opening = nlohmann::ordered_json::array();
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-  void reset(const std::string& system) {
+  void reset(const std::string& user_system) {
+    const std::string& system = user_system.empty() ? model_system : user_system;
     messages = nlohmann::ordered_json::array();
     if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
     for (const auto& m : opening) messages.push_back(m);
@@ -136,10 +138,11 @@ struct Conversation {
 // The read loop of a session, local or through a server: the commands that
 // touch the conversation are handled here; each message goes to `answer`
 // (which adds the turn to the conversation when it succeeds), /load NAME to
-// `load`.
+// `load` (which returns true when the session is to end there: a local
+// session starts again with the model it loaded).
 void run_session(ChatSession& session, Conversation& conv, bool server,
                  const std::function<void(const std::string&)>& answer,
-                 const std::function<void(const std::string&)>& load) {
+                 const std::function<bool(const std::string&)>& load) {
   const bool tty = isatty(STDIN_FILENO);
   for (;;) {
     if (tty) std::fprintf(stderr, ">>> ");
@@ -151,7 +154,9 @@ void run_session(ChatSession& session, Conversation& conv, bool server,
       case ChatCommand::kClear: conv.reset(session.o.system); break;
       case ChatCommand::kSystem: conv.messages.push_back({{"role", "system"}, {"content", session.o.system}}); break;
       case ChatCommand::kSave: save(session, conv.messages, server); break;
-      case ChatCommand::kLoad: load(session.arg); break;
+      case ChatCommand::kLoad:
+        if (load(session.arg)) return;
+        break;
       case ChatCommand::kHandled: break;
       case ChatCommand::kMessage:
         if (!input.empty()) answer(input);
@@ -160,35 +165,116 @@ void run_session(ChatSession& session, Conversation& conv, bool server,
   }
 }
 
-int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenizer::Tokenizer& tok,
-              const store::Manifest* manifest, const std::string& path) {
+// A model loaded in this process for `hearth run`: a GGUF file, or a model
+// of the store with its Modelfile.
+struct LocalModel {
+  std::shared_ptr<model::Model> model;
+  std::shared_ptr<const tokenizer::Tokenizer> tok;
+  std::optional<store::Manifest> manifest;
+  std::string path;  // the GGUF file
+  double load_s = 0;
+  const store::Manifest* manifest_or_null() const { return manifest ? &*manifest : nullptr; }
+};
+
+// Resolves `name` (a GGUF path or a model of the store), loads the weights,
+// the store model's adapters and the tokenizer, and checks the KV cache type
+// against the model.
+Result<LocalModel> load_local(const std::string& name, tensor::KvType kv) {
+  LocalModel lm;
+  lm.path = name;
+  std::vector<std::string> adapters;
+  if (!std::filesystem::is_regular_file(name)) {
+    store::Store st(store::Store::default_home());
+    auto sm = st.get(name);
+    if (!sm.ok()) return not_found(name + ": neither a GGUF file nor a model in the store");
+    lm.manifest = sm->manifest;
+    lm.path = st.blob_path(sm->manifest.model_digest);
+    for (const auto& digest : sm->manifest.adapter_digests) adapters.push_back(st.blob_path(digest));
+  }
+  const auto t_load = std::chrono::steady_clock::now();
+  HEARTH_ASSIGN_OR_RETURN(lm.model, model::Model::load(lm.path));
+  lm.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+  HEARTH_RETURN_IF_ERROR(model::check_kv_type(lm.model->hparams(), kv));
+  for (const auto& a : adapters) {
+    HEARTH_ASSIGN_OR_RETURN(gguf::File af, gguf::File::open(a));
+    HEARTH_RETURN_IF_ERROR(lm.model->apply_lora(std::make_shared<gguf::File>(std::move(af))));
+  }
+  HEARTH_ASSIGN_OR_RETURN(lm.tok, tokenizer::Tokenizer::load(lm.model->file()));
+  return lm;
+}
+
+// What a local run uses: the options the user set (command line, /set), and
+// a store model's Modelfile for the rest (PARAMETERs, SYSTEM, TEMPLATE).
+RunOpts with_modelfile(const RunOpts& user, const store::Manifest* m) {
+  RunOpts o = user;
+  if (!m) return o;
+  for (const auto& [k, v] : m->modelfile.parameters.items()) {
+    if (k == "stop") {
+      if (user.stops.empty())
+        for (const auto& x : v) o.stops.push_back(x.get<std::string>());
+    } else if (k == "num_predict") {
+      if (!o.n_predict_set) o.n_predict = v.get<int>();
+    } else if (k == "num_ctx") {
+      if (o.ctx == 0) o.ctx = v.get<int64_t>();
+    } else if (!o.cli_set.count(k)) {
+      (void)sampling::set_option(o.sp, k, v.is_string() ? v.get<std::string>() : v.dump());
+    }
+  }
+  if (o.system.empty() && m->modelfile.has_system) o.system = m->modelfile.system;
+  if (m->modelfile.has_template) o.go_template = m->modelfile.template_text;
+  return o;
+}
+
+// A chat with one local model until /bye, the end of input, or /load of
+// another model (then *next holds it, loaded). `user`: the options the user
+// set, which /set changes and which carry over to the next model.
+int chat_with_model(RunOpts& user, const LocalModel& lm, bool first, std::optional<LocalModel>* next) {
+  const std::shared_ptr<model::Model>& m = lm.model;
+  const tokenizer::Tokenizer& tok = *lm.tok;
+  const store::Manifest* manifest = lm.manifest_or_null();
+  const RunOpts start = with_modelfile(user, manifest);
   std::string source = m->file().get_string_or("tokenizer.chat_template", "");
-  if (!o.template_name.empty() || source.empty()) {
-    auto b = chat::builtin_template_source(o.template_name.empty() ? "chatml" : o.template_name);
+  if (!user.template_name.empty() || source.empty()) {
+    auto b = chat::builtin_template_source(user.template_name.empty() ? "chatml" : user.template_name);
     if (!b.ok()) return fail(b.status());
     source = b.value();
   }
   auto tmpl = chat::jinja::Template::parse(source);
   if (!tmpl.ok()) return fail(tmpl.status());
   // Thinking, as the server decides it: the template in use has thinking tags.
-  const std::optional<chat::ThinkingTags> tags = chat::infer_thinking_tags(o.go_template.empty() ? source : o.go_template);
-  if (think_of(o).value_or(false) && !tags)
-    return fail(invalid_argument("this model does not support thinking (its template has no thinking tags)"));
-  model::Context ctx(m, o.ctx, o.threads, o.kv);
+  const std::optional<chat::ThinkingTags> tags =
+      chat::infer_thinking_tags(start.go_template.empty() ? source : start.go_template);
+  if (think_of(user).value_or(false) && !tags) {
+    if (first) return fail(invalid_argument("this model does not support thinking (its template has no thinking tags)"));
+    std::fprintf(stderr, "This model does not support thinking: thinking is off\n");
+    user.think.clear();
+  }
+  model::Context ctx(m, start.ctx, user.threads, user.kv);
   std::vector<int32_t> history;
-  ChatSession session{o, runtime::show_model(m->file(), path, manifest, ""), tags.has_value(),
+  ChatSession session{user, runtime::show_model(m->file(), lm.path, manifest, ""), tags.has_value(),
                       static_cast<int32_t>(m->hparams().n_vocab), /*local=*/true, {}};
   Conversation conv;
-  if (manifest)
+  if (manifest) {
+    if (manifest->modelfile.has_system) conv.model_system = manifest->modelfile.system;
     for (const auto& [role, content] : manifest->modelfile.messages) conv.opening.push_back({{"role", role}, {"content", content}});
-  conv.reset(o.system);
-  auto load = [](const std::string& name) {
-    std::fprintf(stderr, "Couldn't load '%s': this session runs its model in this process; /load switches models "
-                         "through a running server (hearth serve), or start `hearth run %s`\n",
-                 name.c_str(), name.c_str());
+  }
+  conv.reset(user.system);
+  auto load = [&](const std::string& name) -> bool {  // another model in its place, a new conversation
+    std::fprintf(stderr, "Loading model '%s'\n", name.c_str());
+    auto l = load_local(name, user.kv);
+    Status st = l.ok() ? with_modelfile(user, l->manifest_or_null()).sp.validate(static_cast<int32_t>(l->model->hparams().n_vocab))
+                       : l.status();
+    if (!st.ok()) {
+      std::fprintf(stderr, "Couldn't load '%s': %s\n", name.c_str(), st.message().c_str());
+      return false;
+    }
+    user.model = name;
+    *next = std::move(l).value();
+    return true;
   };
   auto answer = [&](const std::string& input) {
-    const std::optional<bool> think = think_of(o);  // (/set think may change it)
+    const RunOpts o = with_modelfile(user, manifest);  // (/set may have changed what the user set)
+    const std::optional<bool> think = think_of(o);
     const bool thinking_on = think.value_or(tags.has_value());
     auto& messages = conv.messages;
     messages.push_back({{"role", "user"}, {"content", input}});
@@ -244,6 +330,19 @@ int chat_loop(RunOpts& o, const std::shared_ptr<model::Model>& m, const tokenize
   return 0;
 }
 
+// An interactive local session; /load NAME goes on with another model (a new
+// conversation; the options the user set carry over, the Modelfile's are the
+// new model's). The next model loads before the current one is let go, so
+// a failed /load leaves the session as it was.
+int chat_loop(RunOpts& user, LocalModel lm) {
+  for (bool first = true;; first = false) {
+    std::optional<LocalModel> next;
+    const int rc = chat_with_model(user, lm, first, &next);
+    if (rc != 0 || !next) return rc;
+    lm = std::move(*next);
+  }
+}
+
 // Streams one NDJSON request; prints the text fields as they come. *done:
 // the last object (its timings).
 Status stream_from_server(const server::Url& url, const std::string& path, const nlohmann::json& body, const char* field,
@@ -269,10 +368,7 @@ Status stream_from_server(const server::Url& url, const std::string& path, const
     return true;
   });
   if (!r.ok()) return r.status();
-  if (r->status != 200) {
-    auto j = core::parse_json_bounded<nlohmann::json>(r->body);
-    return invalid_argument(!j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : r->body);
-  }
+  if (r->status != 200) return server::answer_error(url, r.value());
   return err;
 }
 
@@ -306,13 +402,13 @@ bool run_via_server(RunOpts& o, int* rc) {
   ChatSession session{o, info, /*can_think=*/true, /*n_vocab=*/0, /*local=*/false, {}};
   Conversation conv;
   conv.reset(o.system);
-  auto load = [&](const std::string& name) {  // another model of the server, a new conversation
+  auto load = [&](const std::string& name) -> bool {  // another model of the server, a new conversation
     auto next = server::http_request(url, "POST", "/api/show", nlohmann::json{{"model", name}}.dump());
     auto next_info = next.ok() && next->status == 200 ? core::parse_json_bounded<nlohmann::ordered_json>(next->body)
                                                       : nlohmann::ordered_json();
     if (!next_info.is_object()) {
       std::fprintf(stderr, "Couldn't load '%s': the server does not have it\n", name.c_str());
-      return;
+      return false;
     }
     std::fprintf(stderr, "Loading model '%s'\n", name.c_str());
     o.model = name;
@@ -321,6 +417,7 @@ bool run_via_server(RunOpts& o, int* rc) {
     nlohmann::json body = {{"model", o.model}, {"messages", nlohmann::json::array()}};
     if (!o.keep_alive.empty()) body["keep_alive"] = o.keep_alive;
     (void)server::http_request(url, "POST", "/api/chat", body.dump());
+    return false;
   };
   auto answer = [&](const std::string& input) {
     auto& messages = conv.messages;
@@ -413,91 +510,59 @@ void add_run(CLI::App& app) {
       }
     }
     // A GGUF path, or a model of the store (with its Modelfile settings).
-    std::string path = o->model;
-    std::optional<store::Manifest> manifest;
-    if (!std::filesystem::is_regular_file(path)) {
-      store::Store st(store::Store::default_home());
-      auto sm = st.get(o->model);
-      if (!sm.ok()) throw CLI::RuntimeError(fail(not_found(o->model + ": neither a GGUF file nor a model in the store")));
-      manifest = sm->manifest;
-      path = st.blob_path(sm->manifest.model_digest);
-      // Modelfile PARAMETERs, unless given on the command line.
-      for (const auto& [k, v] : sm->manifest.modelfile.parameters.items()) {
-        if (k == "stop") {
-          if (o->stops.empty())
-            for (const auto& x : v) o->stops.push_back(x.get<std::string>());
-        } else if (k == "num_predict") {
-          if (!o->n_predict_set) o->n_predict = v.get<int>();
-        } else if (k == "num_ctx") {
-          if (o->ctx == 0) o->ctx = v.get<int64_t>();
-        } else if (!o->cli_set.count(k)) {
-          (void)sampling::set_option(o->sp, k, v.is_string() ? v.get<std::string>() : v.dump());
-        }
-      }
-      if (o->system.empty() && sm->manifest.modelfile.has_system) o->system = sm->manifest.modelfile.system;
-      if (sm->manifest.modelfile.has_template) o->go_template = sm->manifest.modelfile.template_text;
-      for (const auto& digest : sm->manifest.adapter_digests) o->adapters.push_back(st.blob_path(digest));
-    }
-    const auto t_load = std::chrono::steady_clock::now();
-    auto m = model::Model::load(path);
-    const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
-    if (!m.ok()) throw CLI::RuntimeError(fail(m.status()));
-    if (Status st = model::check_kv_type(m.value()->hparams(), o->kv); !st.ok()) throw CLI::RuntimeError(fail(st));
-    for (const auto& a : o->adapters) {
-      auto af = gguf::File::open(a);
-      if (!af.ok()) throw CLI::RuntimeError(fail(af.status()));
-      Status s = m.value()->apply_lora(std::make_shared<gguf::File>(std::move(af.value())));
-      if (!s.ok()) throw CLI::RuntimeError(fail(s));
-    }
-    auto tok = tokenizer::Tokenizer::load(m.value()->file());
-    if (!tok.ok()) throw CLI::RuntimeError(fail(tok.status()));
-    Status valid = o->sp.validate(static_cast<int32_t>(m.value()->hparams().n_vocab));
+    auto lm = load_local(o->model, o->kv);
+    if (!lm.ok()) throw CLI::RuntimeError(fail(lm.status()));
+    const RunOpts e = with_modelfile(*o, lm->manifest_or_null());
+    const std::shared_ptr<model::Model> m = lm->model;
+    const std::shared_ptr<const tokenizer::Tokenizer> tok = lm->tok;
+    const double load_s = lm->load_s;
+    Status valid = e.sp.validate(static_cast<int32_t>(m->hparams().n_vocab));
     if (!valid.ok()) throw CLI::RuntimeError(fail(valid));
     if (o->prompt.empty() && o->tokens.empty()) {
-      int rc = chat_loop(*o, m.value(), *tok.value(), manifest ? &*manifest : nullptr, path);
+      int rc = chat_loop(*o, std::move(lm).value());
       if (rc != 0) throw CLI::RuntimeError(rc);
       return;
     }
     std::vector<int32_t> prompt;
     std::optional<chat::ThinkingParser> parser;  // a Modelfile TEMPLATE with thinking tags
-    if (!o->tokens.empty()) {
-      auto ids = parse_token_list(o->tokens);
+    if (!e.tokens.empty()) {
+      auto ids = parse_token_list(e.tokens);
       if (!ids.ok()) throw CLI::RuntimeError(fail(ids.status()));
       prompt = ids.value();
     } else {
-      if (!o->go_template.empty()) {  // the Modelfile TEMPLATE shapes the prompt
-        auto t = store::GoTemplate::parse(o->go_template);
+      if (!e.go_template.empty()) {  // the Modelfile TEMPLATE shapes the prompt
+        auto t = store::GoTemplate::parse(e.go_template);
         if (!t.ok()) throw CLI::RuntimeError(fail(t.status()));
-        const auto tags = chat::infer_thinking_tags(o->go_template);
-        const std::optional<bool> think = think_of(*o);
+        const auto tags = chat::infer_thinking_tags(e.go_template);
+        const std::optional<bool> think = think_of(e);
         if (think.value_or(false) && !tags)
           throw CLI::RuntimeError(fail(invalid_argument("this model does not support thinking (its template has no thinking tags)")));
         const bool thinking_on = think.value_or(tags.has_value());
-        nlohmann::ordered_json data = {{"System", o->system}, {"Prompt", o->prompt}, {"Response", ""},
-                                       {"Messages", {{{"Role", "user"}, {"Content", o->prompt}}}},
-                                       {"Think", thinking_on}, {"ThinkLevel", think_level_of(*o)},
+        nlohmann::ordered_json data = {{"System", e.system}, {"Prompt", e.prompt}, {"Response", ""},
+                                       {"Messages", {{{"Role", "user"}, {"Content", e.prompt}}}},
+                                       {"Think", thinking_on}, {"ThinkLevel", think_level_of(e)},
                                        {"IsThinkSet", think.has_value()}};
         auto text = t.value()->render(data);
         if (!text.ok()) throw CLI::RuntimeError(fail(text.status()));
         if (thinking_on && tags) parser.emplace(*tags, chat::prompt_opens_thinking(text.value(), *tags));
-        prompt = tok.value()->encode(text.value(), true, true);
+        prompt = tok->encode(text.value(), true, true);
       } else {
-        if (think_of(*o).value_or(false))
+        if (think_of(e).value_or(false))
           throw CLI::RuntimeError(fail(invalid_argument(
               "--think applies to chats and to Modelfile TEMPLATEs; -p on a GGUF file is a plain continuation")));
-        prompt = tok.value()->encode(o->prompt, true, false);
+        prompt = tok->encode(e.prompt, true, false);
       }
     }
-    model::Context ctx(m.value(), o->ctx, o->threads, o->kv);
-    sampling::SamplerChain chain(o->sp, static_cast<int32_t>(m.value()->hparams().n_vocab));
+    model::Context ctx(m, e.ctx, e.threads, e.kv);
+    sampling::SamplerChain chain(e.sp, static_cast<int32_t>(m->hparams().n_vocab));
     std::vector<int32_t> history;
-    LocalReply out(chain, *tok.value(), o->schema, std::move(parser), o->hide_thinking);
-    auto r = generate(ctx, history, prompt, *tok.value(), chain, o->n_predict, o->stops, o->ignore_eos,
+    LocalReply out(chain, *tok, e.schema, std::move(parser), e.hide_thinking);
+    auto r = generate(ctx, history, prompt, *tok, chain, e.n_predict, e.stops, e.ignore_eos,
                       [&](const std::string& t) { out.push(t); });
     out.finish();
     if (!r.status.ok()) throw CLI::RuntimeError(fail(r.status));
     if (isatty(STDOUT_FILENO)) std::printf("\n");
-    if (o->verbose) print_stats(local_stats(r, load_s));
+    if (e.verbose) print_stats(local_stats(r, load_s));
   });
 }
 

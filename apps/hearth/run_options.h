@@ -22,7 +22,6 @@ namespace hearth::app {
 
 struct RunOpts {
   std::string model, tokens, prompt, system, template_name, go_template;
-  std::vector<std::string> adapters;
   std::set<std::string> cli_set;  // sampling options set by the user (command line, /set parameter)
   bool n_predict_set = false;
   bool local = false;

@@ -116,6 +116,17 @@ out=$(printf '/set system Be kind.\n/set parameter top_k 7\nhi\n/save kind\n/bye
   mf=$("$H" show kind --modelfile) && grep -q "^Created new model 'kind'$" <<<"$out" && grep -q "^SYSTEM Be kind.$" <<<"$mf" &&
   grep -q "^PARAMETER top_k 7$" <<<"$mf" && grep -q "^MESSAGE user hi$" <<<"$mf" && grep -q "^MESSAGE assistant " <<<"$mf"
 check "run: /save makes a store model of the session" $?
+# /load in a local session: another model (a store model, a GGUF file) in a new conversation; what the
+# user set carries over, a Modelfile's SYSTEM and PARAMETERs are its own model's; a failed /load keeps the session.
+out=$(printf '/set parameter repeat_last_n 9\n/load no-such-model\n/load kind\n/show info\n/show system\n/show parameters\nhi\n/load %s\n/show info\n/show system\n/show parameters\n/bye\n' \
+  "$S/models/synth-llama-spm512-F16.gguf" | "$H" run "$S/models/synth-qwen2-bpe32k-F16.gguf" -n 2 --temp 0 2>&1)
+rc=$?
+[ $rc -eq 0 ] && grep -q "^Couldn't load 'no-such-model': .*neither a GGUF file nor a model in the store$" <<<"$out" &&
+  grep -q "^Loading model 'kind'$" <<<"$out" && grep -q "^    architecture        qwen2$" <<<"$out" &&
+  grep -q "^Be kind.$" <<<"$out" && [ "$(grep -c "^repeat_last_n 9$" <<<"$out")" -eq 2 ] &&
+  grep -q "^    architecture        llama$" <<<"$out" && grep -q "^No system message was specified for this model.$" <<<"$out" &&
+  [ "$(grep -c "^top_k 7$" <<<"$out")" -eq 1 ]  # (kind's parameter: not the user's, so not shown for the GGUF)
+check "run: /load switches the local session to another model (store or file), keeping the user's settings" $?
 out=$("$H" run "$S/models/aidreams260K.gguf" -p "I dream" -n 5 --temp 0 --verbose 2>&1 >/dev/null)
 grep -q "^eval count:           5 token(s)$" <<<"$out" && grep -q "^prompt eval rate: " <<<"$out"
 check "run --verbose prints the reply's timings" $?
