@@ -1,9 +1,9 @@
 // SentencePiece-style BPE over scored pieces (`tokenizer.ggml.model = llama`):
 // repeatedly merge the adjacent pair whose merged text is the highest-scoring
 // token; text that forms no token falls back to <0xNN> byte tokens.
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <queue>
 
 #include "tokenizer/tokenizer.h"
@@ -38,10 +38,13 @@ class SpmEncoder : public Encoder {
 
  private:
   using Symbol = MergeSymbol;
+  // 16 bytes: the queue holds a bigram per character of the text. The right
+  // symbol is the left one's next: that changes only when the left one grows.
   struct Bigram {
-    int left, right;
+    int left;
     float score;
-    size_t size;
+    uint32_t size;  // of the merged text: a bigram whose symbols have grown since is outdated
+    TokenId id;     // the merged text's token
   };
   struct Cmp {
     bool operator()(const Bigram& l, const Bigram& r) const {
@@ -65,57 +68,44 @@ void SpmEncoder::encode(std::string_view raw, bool at_start, std::vector<TokenId
     else esc += c;
   }
   std::vector<Symbol> sym = utf8_symbols(esc);
+  // Each symbol's token once it has merged (every merge makes a token: a
+  // pair is a candidate only when its text is one); kNoToken for the
+  // characters not merged yet.
+  std::vector<TokenId> ids(sym.size(), kNoToken);
   std::priority_queue<Bigram, std::vector<Bigram>, Cmp> queue;
-  std::map<std::string, std::pair<int, int>> rev_merge;
+  std::string t;
   auto try_add = [&](int l, int r) {
     if (l == -1 || r == -1) return;
-    std::string t = esc.substr(sym[l].off, sym[l].n + sym[r].n);
+    t.assign(esc, sym[l].off, sym[l].n + sym[r].n);
     TokenId id = v_.find(t);
     if (id == kNoToken) return;
-    queue.push({l, r, v_.tokens[id].score, t.size()});
-    rev_merge[t] = {l, r};
+    queue.push({l, v_.tokens[id].score, static_cast<uint32_t>(t.size()), id});
   };
   for (int i = 1; i < static_cast<int>(sym.size()); ++i) try_add(i - 1, i);
   while (!queue.empty()) {
     Bigram b = queue.top();
     queue.pop();
     Symbol& l = sym[b.left];
-    Symbol& r = sym[b.right];
-    if (l.n == 0 || r.n == 0 || l.n + r.n != b.size) continue;
+    // Outdated: a symbol was merged away or has grown (sizes only grow).
+    if (l.n == 0 || l.next < 0 || l.n + sym[l.next].n != b.size) continue;
+    Symbol& r = sym[l.next];
     l.n += r.n;
     r.n = 0;
     l.next = r.next;
+    ids[b.left] = b.id;
     if (r.next >= 0) sym[r.next].prev = b.left;
     try_add(l.prev, b.left);
     try_add(b.left, l.next);
   }
-  // Emit each final symbol; symbols that are not tokens are split back along
-  // the merges that formed them, and finally into byte tokens.
-  std::vector<std::pair<size_t, size_t>> work;  // (offset, length) still to emit
+  // Emit each final symbol: its token, else (a character that is no token)
+  // the byte tokens of its UTF-8.
   for (int i = sym.empty() ? -1 : 0; i != -1; i = sym[i].next) {
-    work.assign(1, {sym[i].off, sym[i].n});
-    while (!work.empty()) {
-      auto [off, n] = work.back();
-      work.pop_back();
-      std::string t = esc.substr(off, n);
-      TokenId id = v_.find(t);
-      if (id != kNoToken) {
-        out->push_back(id);
-        continue;
-      }
-      auto it = rev_merge.find(t);
-      if (it == rev_merge.end()) {
-        for (size_t j = 0; j < n; ++j) out->push_back(byte_tokens_[static_cast<uint8_t>(esc[off + j])]);
-        continue;
-      }
-      const Symbol& a = sym[it->second.first];
-      const Symbol& b = sym[it->second.second];
-      // Right first on the stack so the left half is emitted first; the halves'
-      // extents are the original merge operands (their offsets and combined size).
-      size_t left_n = b.off - a.off;
-      work.push_back({b.off, n - left_n});
-      work.push_back({a.off, left_n});
+    TokenId id = ids[i] != kNoToken ? ids[i] : v_.find(esc.substr(sym[i].off, sym[i].n));
+    if (id != kNoToken) {
+      out->push_back(id);
+      continue;
     }
+    for (size_t j = 0; j < sym[i].n; ++j) out->push_back(byte_tokens_[static_cast<uint8_t>(esc[sym[i].off + j])]);
   }
 }
 

@@ -39,6 +39,17 @@ struct Vocab {
   std::vector<TokenData> tokens;
   std::unordered_map<std::string, TokenId> text_to_id;
   std::unordered_map<std::pair<std::string, std::string>, int, PairHash> merge_rank;
+  // The merges of two tokens by their ids (merge_key): the rank and the
+  // merged text's token (kNoToken when it is none); the BPE encoder's fast
+  // path, merge_rank the rest.
+  struct Merge {
+    int rank;
+    TokenId merged;
+  };
+  std::unordered_map<uint64_t, Merge> merge_by_id;
+  static uint64_t merge_key(TokenId left, TokenId right) {
+    return static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32 | static_cast<uint32_t>(right);
+  }
   TokenId bos = kNoToken, eos = kNoToken, unk = kNoToken, pad = kNoToken, sep = kNoToken, cls = kNoToken,
           mask = kNoToken, eot = kNoToken;
   bool add_bos = false, add_eos = false, add_sep = false, add_space_prefix = false;

@@ -3,9 +3,12 @@
 // input (invalid UTF-8, NULs, long runs, random bytes).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
+#include <unistd.h>
 
 #include "common/shared_data.h"
+#include "gguf/writer.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
@@ -113,6 +116,34 @@ TEST(Tokenizer, HostileInputNeverCrashes) {
         EXPECT_EQ(t->decode(t->encode(in, false, false)), in);
       }
     }
+}
+
+// Merges are looked up by token ids where both halves are tokens, by text
+// where one is not (a merge may make a text that is no token, and a later
+// merge may start from it); a final symbol that is no token becomes the
+// byte tokens of its text.
+TEST(Tokenizer, BpeMergesThroughTextsThatAreNoTokens) {
+  const auto path =
+      std::filesystem::temp_directory_path() / ("hearth_bpe_test_" + std::to_string(::getpid()) + ".gguf");
+  gguf::Writer w;
+  w.set("general.architecture", gguf::Value::of_string("llama"));
+  w.set("tokenizer.ggml.model", gguf::Value::of_string("gpt2"));
+  w.set("tokenizer.ggml.pre", gguf::Value::of_string("gpt-2"));
+  w.set("tokenizer.ggml.tokens", gguf::Value::of_strings({"a", "b", "c", "d", "abc", "cd"}));
+  w.set("tokenizer.ggml.merges", gguf::Value::of_strings({"a b", "ab c", "c d", "a b"}));
+  ASSERT_TRUE(w.write_file(path.string()).ok());
+  auto f = gguf::File::open(path.string());
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  auto t = Tokenizer::load(f.value());
+  std::filesystem::remove(path);
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  const Tokenizer& tok = *t.value();
+  EXPECT_EQ(tok.encode("abcd", false, false), (std::vector<TokenId>{4, 3}));  // a+b (no token), ab+c = abc
+  EXPECT_EQ(tok.encode("abd", false, false), (std::vector<TokenId>{0, 1, 3}));  // "ab" is no token: its bytes
+  EXPECT_EQ(tok.encode("cdab", false, false), (std::vector<TokenId>{5, 0, 1}));
+  std::vector<TokenId> run(8, 2);  // c c ... c cd
+  run.push_back(5);
+  EXPECT_EQ(tok.encode(std::string(9, 'c') + "d", false, false), run);
 }
 
 }  // namespace
