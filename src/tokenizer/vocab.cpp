@@ -74,11 +74,13 @@ Result<Vocab> Vocab::load(const gguf::File& f) {
       const std::string& m = merges->arr->strings[i];
       size_t pos = m.size() > 1 ? m.find(' ', 1) : std::string::npos;
       if (pos == std::string::npos) continue;  // malformed merge: ignored, as other engines do
-      auto [it, fresh] = v.merge_rank.emplace(std::make_pair(m.substr(0, pos), m.substr(pos + 1)), static_cast<int>(i));
-      if (!fresh) continue;  // (the first of a repeated merge ranks)
-      const TokenId left = v.find(it->first.first), right = v.find(it->first.second);
-      if (left != kNoToken && right != kNoToken)
-        v.merge_by_id.emplace(merge_key(left, right), Merge{static_cast<int>(i), v.find(it->first.first + it->first.second)});
+      std::string left = m.substr(0, pos), right = m.substr(pos + 1);
+      const TokenId l = v.find(left), r = v.find(right);
+      // (emplace: the first of a repeated merge ranks)
+      if (l != kNoToken && r != kNoToken)
+        v.merge_by_id.emplace(merge_key(l, r), Merge{static_cast<int>(i), v.find(left + right)});
+      else
+        v.merge_rank.emplace(std::make_pair(std::move(left), std::move(right)), static_cast<int>(i));
     }
   } else {
     return unsupported(f.label() + ": tokenizer model '" + v.model + "' is not supported (llama, gpt2, bert are)");

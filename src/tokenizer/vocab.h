@@ -38,10 +38,10 @@ struct Vocab {
   std::string pre;    // tokenizer.ggml.pre
   std::vector<TokenData> tokens;
   std::unordered_map<std::string, TokenId> text_to_id;
+  // BPE merges (rank = line in tokenizer.ggml.merges): those of two tokens
+  // by their ids (merge_key), with the merged text's token (kNoToken when it
+  // is none); merge_rank, by text, those with a half that is no token.
   std::unordered_map<std::pair<std::string, std::string>, int, PairHash> merge_rank;
-  // The merges of two tokens by their ids (merge_key): the rank and the
-  // merged text's token (kNoToken when it is none); the BPE encoder's fast
-  // path, merge_rank the rest.
   struct Merge {
     int rank;
     TokenId merged;
