@@ -173,6 +173,8 @@ struct LocalModel {
   std::optional<store::Manifest> manifest;
   std::string path;  // the GGUF file
   double load_s = 0;
+  std::string template_source;  // a chat's template (load_chat_template)
+  std::shared_ptr<const chat::jinja::Template> chat_template;
   const store::Manifest* manifest_or_null() const { return manifest ? &*manifest : nullptr; }
 };
 
@@ -201,6 +203,18 @@ Result<LocalModel> load_local(const std::string& name, tensor::KvType kv) {
   }
   HEARTH_ASSIGN_OR_RETURN(lm.tok, tokenizer::Tokenizer::load(lm.model->file()));
   return lm;
+}
+
+// The template a local chat formats with: --chat-template, else the model's
+// own, else ChatML.
+Status load_chat_template(const RunOpts& user, LocalModel* lm) {
+  std::string source = lm->model->file().get_string_or("tokenizer.chat_template", "");
+  if (!user.template_name.empty() || source.empty()) {
+    HEARTH_ASSIGN_OR_RETURN(source, chat::builtin_template_source(user.template_name.empty() ? "chatml" : user.template_name));
+  }
+  HEARTH_ASSIGN_OR_RETURN(lm->chat_template, chat::jinja::Template::parse(source));
+  lm->template_source = std::move(source);
+  return Status();
 }
 
 // What a local run uses: the options the user set (command line, /set), and
@@ -233,17 +247,9 @@ int chat_with_model(RunOpts& user, const LocalModel& lm, bool first, std::option
   const tokenizer::Tokenizer& tok = *lm.tok;
   const store::Manifest* manifest = lm.manifest_or_null();
   const RunOpts start = with_modelfile(user, manifest);
-  std::string source = m->file().get_string_or("tokenizer.chat_template", "");
-  if (!user.template_name.empty() || source.empty()) {
-    auto b = chat::builtin_template_source(user.template_name.empty() ? "chatml" : user.template_name);
-    if (!b.ok()) return fail(b.status());
-    source = b.value();
-  }
-  auto tmpl = chat::jinja::Template::parse(source);
-  if (!tmpl.ok()) return fail(tmpl.status());
   // Thinking, as the server decides it: the template in use has thinking tags.
   const std::optional<chat::ThinkingTags> tags =
-      chat::infer_thinking_tags(start.go_template.empty() ? source : start.go_template);
+      chat::infer_thinking_tags(start.go_template.empty() ? lm.template_source : start.go_template);
   if (think_of(user).value_or(false) && !tags) {
     if (first) return fail(invalid_argument("this model does not support thinking (its template has no thinking tags)"));
     std::fprintf(stderr, "This model does not support thinking: thinking is off\n");
@@ -264,6 +270,7 @@ int chat_with_model(RunOpts& user, const LocalModel& lm, bool first, std::option
     auto l = load_local(name, user.kv);
     Status st = l.ok() ? with_modelfile(user, l->manifest_or_null()).sp.validate(static_cast<int32_t>(l->model->hparams().n_vocab))
                        : l.status();
+    if (st.ok()) st = load_chat_template(user, &l.value());
     if (!st.ok()) {
       std::fprintf(stderr, "Couldn't load '%s': %s\n", name.c_str(), st.message().c_str());
       return false;
@@ -299,7 +306,7 @@ int chat_with_model(RunOpts& user, const LocalModel& lm, bool first, std::option
                                                   {"IsThinkSet", think.has_value()}})
                             : Result<std::string>(gt.status());
     } else {
-      prompt_text = chat::render(*tmpl.value(), req);
+      prompt_text = chat::render(*lm.chat_template, req);
     }
     if (!prompt_text.ok()) {
       fail(prompt_text.status());
@@ -519,6 +526,7 @@ void add_run(CLI::App& app) {
     Status valid = e.sp.validate(static_cast<int32_t>(m->hparams().n_vocab));
     if (!valid.ok()) throw CLI::RuntimeError(fail(valid));
     if (o->prompt.empty() && o->tokens.empty()) {
+      if (Status st = load_chat_template(*o, &lm.value()); !st.ok()) throw CLI::RuntimeError(fail(st));
       int rc = chat_loop(*o, std::move(lm).value());
       if (rc != 0) throw CLI::RuntimeError(rc);
       return;
