@@ -16,6 +16,7 @@ const std::vector<EncoderEntry>& encoders() {
 Result<std::shared_ptr<const Tokenizer>> Tokenizer::load(const gguf::File& f) {
   auto t = std::shared_ptr<Tokenizer>(new Tokenizer());
   HEARTH_ASSIGN_OR_RETURN(t->vocab_, Vocab::load(f));
+  t->specials_ = SpecialIndex(t->vocab_);
   for (const auto& e : encoders())
     if (t->vocab_.model == e.model) {
       auto enc = e.make(t->vocab_);
@@ -26,12 +27,14 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::load(const gguf::File& f) {
   return unsupported(f.label() + ": tokenizer model '" + t->vocab_.model + "' is not supported");
 }
 
-// Splits text into runs of plain text and special tokens (longest special
-// token text first, leftmost occurrence first).
 void Tokenizer::partition(std::string_view text, bool parse_special,
                           std::vector<std::pair<std::string_view, TokenId>>* out) const {
   out->assign(1, {text, kNoToken});
-  for (TokenId id : vocab_.special_by_len) {
+  std::vector<char> present;
+  if (!specials_.occurring(vocab_, text, &present)) return;
+  for (size_t k = 0; k < vocab_.special_by_len.size(); ++k) {
+    if (!present[k]) continue;  // (not in the text, so in no run of it)
+    const TokenId id = vocab_.special_by_len[k];
     const TokenData& td = vocab_.tokens[id];
     if (!parse_special && vocab_.is_control_or_unknown(id)) continue;
     const std::string& st = td.text;

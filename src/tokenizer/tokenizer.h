@@ -14,6 +14,7 @@
 
 #include "gguf/file.h"
 #include "hearth/status.h"
+#include "tokenizer/special_index.h"
 #include "tokenizer/vocab.h"
 
 namespace hearth::tokenizer {
@@ -51,10 +52,15 @@ class Tokenizer {
   // token's bytes against the grammar).
   std::shared_ptr<const std::vector<std::string>> pieces() const;
 
- private:
+  // The text as runs of plain text (id kNoToken) and special tokens (empty
+  // text), as encode sees it: special tokens matched longest text first, each
+  // at its every occurrence in the runs left (control and unknown tokens only
+  // when parse_special; an rstrip token also takes the whitespace after it).
   void partition(std::string_view text, bool parse_special, std::vector<std::pair<std::string_view, TokenId>>* out) const;
 
+ private:
   Vocab vocab_;
+  SpecialIndex specials_;  // which special texts occur in a text (partition skips the rest)
   std::unique_ptr<Encoder> encoder_;
   mutable std::shared_ptr<std::once_flag> pieces_once_ = std::make_shared<std::once_flag>();
   mutable std::shared_ptr<const std::vector<std::string>> pieces_;

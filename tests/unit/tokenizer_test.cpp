@@ -146,5 +146,84 @@ TEST(Tokenizer, BpeMergesThroughTextsThatAreNoTokens) {
   EXPECT_EQ(tok.encode(std::string(9, 'c') + "d", false, false), run);
 }
 
+// partition with the index of which special texts occur must split exactly
+// as matching every special token in turn does (the reference below), with
+// hundreds of special tokens that overlap and share prefixes, one-byte ones,
+// and phi-3's whitespace-eating (rstrip) tokens.
+TEST(Tokenizer, PartitionSkipsOnlySpecialTokensNotInTheText) {
+  using Runs = std::vector<std::pair<std::string, TokenId>>;
+  auto reference = [](const Vocab& v, std::string_view text, bool parse_special) {
+    std::vector<std::pair<std::string_view, TokenId>> out = {{text, kNoToken}};
+    for (TokenId id : v.special_by_len) {
+      const TokenData& td = v.tokens[id];
+      if (!parse_special && v.is_control_or_unknown(id)) continue;
+      std::vector<std::pair<std::string_view, TokenId>> next;
+      for (const auto& frag : out) {
+        if (frag.second != kNoToken) {
+          next.push_back(frag);
+          continue;
+        }
+        std::string_view rest = frag.first;
+        for (;;) {
+          size_t pos = rest.find(td.text);
+          if (pos == std::string_view::npos) {
+            if (!rest.empty()) next.push_back({rest, kNoToken});
+            break;
+          }
+          if (pos > 0) next.push_back({rest.substr(0, pos), kNoToken});
+          next.push_back({std::string_view(), id});
+          rest = rest.substr(pos + td.text.size());
+          if (td.rstrip)
+            while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.front()))) rest.remove_prefix(1);
+        }
+      }
+      out = std::move(next);
+    }
+    Runs r;
+    for (const auto& [t, id] : out) r.emplace_back(std::string(t), id);
+    return r;
+  };
+  for (const char* name : {"test", "phi-3 test"}) {
+    std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "a", "b", "|", "<", ">", " ", "<|", "<|a|>", "a|>", "x",
+                                       "\xC2\xA7", "<|a", "|><|"};
+    std::vector<int32_t> types = {2, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, 4, 4, 4, 4, 3};
+    for (int i = 0; i < 300; ++i) {
+      tokens.push_back("<|reserved_" + std::to_string(i) + "|>");
+      types.push_back(i % 2 ? 3 : 4);
+    }
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("hearth_partition_test_" + std::to_string(::getpid()) + ".gguf");
+    gguf::Writer w;
+    w.set("general.architecture", gguf::Value::of_string("llama"));
+    w.set("general.name", gguf::Value::of_string(name));
+    w.set("tokenizer.ggml.model", gguf::Value::of_string("llama"));
+    w.set("tokenizer.ggml.tokens", gguf::Value::of_strings(tokens));
+    w.set("tokenizer.ggml.scores", gguf::Value::of_f32s(std::vector<float>(tokens.size(), 0.0f)));
+    w.set("tokenizer.ggml.token_type", gguf::Value::of_i32s(types));
+    ASSERT_TRUE(w.write_file(path.string()).ok());
+    auto f = gguf::File::open(path.string());
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    auto t = Tokenizer::load(f.value());
+    std::filesystem::remove(path);
+    ASSERT_TRUE(t.ok()) << t.status().to_string();
+    const Tokenizer& tok = *t.value();
+    ASSERT_GT(tok.vocab().special_by_len.size(), 300u);
+    const std::vector<std::string> parts = {"<|", "a", "|>", "<", "x", "\xC2\xA7", " ", "  ", "<|a|>", "<|reserved_7|>",
+                                            "b", "<|reserved_", "12|>", "\xC2", "</s>", "<s>"};
+    std::mt19937 rng(11);
+    for (int k = 0; k < 3000; ++k) {
+      std::string text;
+      for (int n = 1 + rng() % 12; n > 0; --n) text += parts[rng() % parts.size()];
+      for (bool parse_special : {false, true}) {
+        std::vector<std::pair<std::string_view, TokenId>> got;
+        tok.partition(text, parse_special, &got);
+        Runs g;
+        for (const auto& [s, id] : got) g.emplace_back(std::string(s), id);
+        ASSERT_EQ(g, reference(tok.vocab(), text, parse_special)) << name << ": '" << text << "' " << parse_special;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hearth::tokenizer
