@@ -24,6 +24,20 @@ std::shared_ptr<const Tokenizer> load(const std::string& rel) {
   return t.ok() ? t.value() : nullptr;
 }
 
+// A tokenizer from a GGUF file written here (w: its tokenizer.ggml.* keys).
+std::shared_ptr<const Tokenizer> load_written(const gguf::Writer& w) {
+  const auto path =
+      std::filesystem::temp_directory_path() / ("hearth_tokenizer_test_" + std::to_string(::getpid()) + ".gguf");
+  EXPECT_TRUE(w.write_file(path.string()).ok());
+  auto f = gguf::File::open(path.string());
+  std::filesystem::remove(path);
+  EXPECT_TRUE(f.ok()) << f.status().to_string();
+  if (!f.ok()) return nullptr;
+  auto t = Tokenizer::load(f.value());
+  EXPECT_TRUE(t.ok()) << t.status().to_string();
+  return t.ok() ? t.value() : nullptr;
+}
+
 TEST(Tokenizer, AddSpecialFollowsMetadata) {
   auto spm = load("vocab/ggml-vocab-llama-spm.gguf");
   auto ids = spm->encode("Hello", true, false);
@@ -123,21 +137,15 @@ TEST(Tokenizer, HostileInputNeverCrashes) {
 // merge may start from it); a final symbol that is no token becomes the
 // byte tokens of its text.
 TEST(Tokenizer, BpeMergesThroughTextsThatAreNoTokens) {
-  const auto path =
-      std::filesystem::temp_directory_path() / ("hearth_bpe_test_" + std::to_string(::getpid()) + ".gguf");
   gguf::Writer w;
   w.set("general.architecture", gguf::Value::of_string("llama"));
   w.set("tokenizer.ggml.model", gguf::Value::of_string("gpt2"));
   w.set("tokenizer.ggml.pre", gguf::Value::of_string("gpt-2"));
   w.set("tokenizer.ggml.tokens", gguf::Value::of_strings({"a", "b", "c", "d", "abc", "cd"}));
   w.set("tokenizer.ggml.merges", gguf::Value::of_strings({"a b", "ab c", "c d", "a b"}));
-  ASSERT_TRUE(w.write_file(path.string()).ok());
-  auto f = gguf::File::open(path.string());
-  ASSERT_TRUE(f.ok()) << f.status().to_string();
-  auto t = Tokenizer::load(f.value());
-  std::filesystem::remove(path);
-  ASSERT_TRUE(t.ok()) << t.status().to_string();
-  const Tokenizer& tok = *t.value();
+  auto t = load_written(w);
+  ASSERT_TRUE(t);
+  const Tokenizer& tok = *t;
   EXPECT_EQ(tok.encode("abcd", false, false), (std::vector<TokenId>{4, 3}));  // a+b (no token), ab+c = abc
   EXPECT_EQ(tok.encode("abd", false, false), (std::vector<TokenId>{0, 1, 3}));  // "ab" is no token: its bytes
   EXPECT_EQ(tok.encode("cdab", false, false), (std::vector<TokenId>{5, 0, 1}));
@@ -191,8 +199,6 @@ TEST(Tokenizer, PartitionSkipsOnlySpecialTokensNotInTheText) {
       tokens.push_back("<|reserved_" + std::to_string(i) + "|>");
       types.push_back(i % 2 ? 3 : 4);
     }
-    const auto path = std::filesystem::temp_directory_path() /
-                      ("hearth_partition_test_" + std::to_string(::getpid()) + ".gguf");
     gguf::Writer w;
     w.set("general.architecture", gguf::Value::of_string("llama"));
     w.set("general.name", gguf::Value::of_string(name));
@@ -200,13 +206,9 @@ TEST(Tokenizer, PartitionSkipsOnlySpecialTokensNotInTheText) {
     w.set("tokenizer.ggml.tokens", gguf::Value::of_strings(tokens));
     w.set("tokenizer.ggml.scores", gguf::Value::of_f32s(std::vector<float>(tokens.size(), 0.0f)));
     w.set("tokenizer.ggml.token_type", gguf::Value::of_i32s(types));
-    ASSERT_TRUE(w.write_file(path.string()).ok());
-    auto f = gguf::File::open(path.string());
-    ASSERT_TRUE(f.ok()) << f.status().to_string();
-    auto t = Tokenizer::load(f.value());
-    std::filesystem::remove(path);
-    ASSERT_TRUE(t.ok()) << t.status().to_string();
-    const Tokenizer& tok = *t.value();
+    auto t = load_written(w);
+    ASSERT_TRUE(t);
+    const Tokenizer& tok = *t;
     ASSERT_GT(tok.vocab().special_by_len.size(), 300u);
     const std::vector<std::string> parts = {"<|", "a", "|>", "<", "x", "\xC2\xA7", " ", "  ", "<|a|>", "<|reserved_7|>",
                                             "b", "<|reserved_", "12|>", "\xC2", "</s>", "<s>"};
