@@ -22,8 +22,8 @@ SpecialIndex::SpecialIndex(const Vocab& v) : first_pairs_(1 << 10, 0) {
   }
 }
 
-bool SpecialIndex::occurring(const Vocab& v, std::string_view text, std::vector<char>* present) const {
-  present->assign(v.special_by_len.size(), 0);
+bool SpecialIndex::occurring(std::string_view text, std::vector<char>* present) const {
+  present->assign(texts_.size(), 0);
   bool any = false;
   for (uint32_t k : single_byte_)
     if (text.find(texts_[k][0]) != std::string_view::npos) (*present)[k] = 1, any = true;

@@ -27,9 +27,9 @@ class SpecialIndex {
   SpecialIndex(const SpecialIndex&) = delete;
   SpecialIndex& operator=(const SpecialIndex&) = delete;
 
-  // (*present)[k] = whether the text of v.special_by_len[k] occurs in `text`
-  // (v: the vocabulary the index was built from). False when none does.
-  bool occurring(const Vocab& v, std::string_view text, std::vector<char>* present) const;
+  // (*present)[k] = whether the text of special_by_len[k] (of the vocabulary
+  // indexed) occurs in `text`. False when none does.
+  bool occurring(std::string_view text, std::vector<char>* present) const;
 
  private:
   static uint32_t pair_of(unsigned char a, unsigned char b) { return a | static_cast<uint32_t>(b) << 8; }

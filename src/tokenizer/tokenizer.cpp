@@ -31,7 +31,7 @@ void Tokenizer::partition(std::string_view text, bool parse_special,
                           std::vector<std::pair<std::string_view, TokenId>>* out) const {
   out->assign(1, {text, kNoToken});
   std::vector<char> present;
-  if (!specials_.occurring(vocab_, text, &present)) return;
+  if (!specials_.occurring(text, &present)) return;
   for (size_t k = 0; k < vocab_.special_by_len.size(); ++k) {
     if (!present[k]) continue;  // (not in the text, so in no run of it)
     const TokenId id = vocab_.special_by_len[k];
